@@ -1,0 +1,60 @@
+"""The extract flow: Binance archive -> Parquet lake, one task per symbol and dataset."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger, task
+
+from liqbrief.settings import Settings
+from sources.binance_archive.ingest import IngestReport, ingest
+from sources.binance_archive.layout import ARCHIVE_DATASETS
+from store.lake import Lake
+
+DEFAULT_DATASETS = ["klines_1m", "klines_5m", "mark_klines_1m", "metrics", "funding_rate"]
+
+
+class ExtractIncompleteError(RuntimeError):
+    """Some archive files could not be stored; the rest were."""
+
+
+@task(task_run_name="extract-{symbol}-{dataset}")
+def extract_dataset(symbol: str, dataset: str, start: date, end: date) -> IngestReport:
+    settings = Settings.from_env()
+    return ingest(
+        Lake(settings.lake),
+        settings.binance_archive_url,
+        [symbol],
+        [dataset],
+        start,
+        end,
+        concurrency=settings.download_concurrency,
+    )
+
+
+@flow(name="extract")
+def extract(
+    symbols: list[str], start: date, end: date, datasets: list[str] | None = None
+) -> dict[str, int]:
+    """Bring the lake up to date for every symbol and dataset over [start, end]."""
+    datasets = datasets or DEFAULT_DATASETS
+    unknown = sorted(set(datasets) - set(ARCHIVE_DATASETS))
+    if unknown:
+        raise ValueError(f"unknown datasets {unknown}; choose from {sorted(ARCHIVE_DATASETS)}")
+    report = IngestReport()
+    for symbol in symbols:
+        for dataset in datasets:
+            report.extend(extract_dataset(symbol, dataset, start, end))
+    logger = get_run_logger()
+    summary = report.summary()
+    logger.info("extract %s..%s %s: %s", start, end, ",".join(symbols), summary)
+    for outcome in report.outcomes:
+        if outcome.status == "pending":
+            logger.warning("not published yet: %s", outcome.label)
+    if report.problems:
+        listing = "\n".join(f"  {o.status}: {o.error}" for o in report.problems)
+        raise ExtractIncompleteError(
+            f"{len(report.problems)} archive file(s) were not stored "
+            f"(everything else was):\n{listing}"
+        )
+    return summary

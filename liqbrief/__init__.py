@@ -1,0 +1,1 @@
+"""liqbrief: the daily crypto-derivatives liquidation briefing."""

@@ -1,0 +1,214 @@
+"""Archive files in the real format (CSV inside a zip, with a .CHECKSUM), made from a seed.
+
+No public copy of Binance USDⓈ-M archive files exists to test with, so these
+follow ``shared/design/sources.md`` column for column: klines and mark-price
+klines with a header row and millisecond epochs, metrics with
+"YYYY-MM-DD HH:MM:SS" times, monthly fundingRate files. Options produce the
+variants real files show: no header row, microsecond epochs, duplicated and
+missing metrics rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+import zlib
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from sources.binance_archive.layout import ARCHIVE_DATASETS, ArchiveFile
+from sources.binance_archive.parse import FUNDING_COLUMNS, KLINE_COLUMNS, METRICS_COLUMNS
+from store.lake import days_between
+
+BAR_SECONDS = {"1m": 60, "5m": 300}
+
+
+def _seed(*parts: object) -> int:
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def _epoch_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def _fmt(values: np.ndarray, decimals: int) -> list[str]:
+    return [f"{v:.{decimals}f}" for v in values]
+
+
+def _csv(header: list[str] | None, columns: list[list[str]]) -> bytes:
+    lines = [",".join(header)] if header else []
+    lines.extend(",".join(row) for row in zip(*columns, strict=True))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def price_path(symbol: str, day: date, bar_seconds: int, start_price: float) -> np.ndarray:
+    """A reproducible random-walk close path for one day (open of bar 0 is start_price)."""
+    rng = np.random.default_rng(_seed(symbol, day, "price"))
+    n = 86_400 // bar_seconds
+    steps = rng.normal(0.0, 0.0009 * np.sqrt(bar_seconds / 300), n)
+    return start_price * np.exp(np.cumsum(steps))
+
+
+def kline_csv(
+    symbol: str,
+    day: date,
+    interval: str,
+    *,
+    start_price: float = 42_000.0,
+    mark: bool = False,
+    header: bool = True,
+    microseconds: bool = False,
+) -> bytes:
+    """One day of (mark-price) klines in the archive's 12-column layout."""
+    bar = BAR_SECONDS[interval]
+    closes = price_path(symbol, day, bar, start_price)
+    if mark:  # the mark price tracks the last price within a few basis points
+        closes = closes * (
+            1 + np.random.default_rng(_seed(symbol, day, "mark")).normal(0, 2e-4, len(closes))
+        )
+    opens = np.concatenate([[start_price], closes[:-1]])
+    rng = np.random.default_rng(_seed(symbol, day, interval, mark))
+    wiggle = np.abs(rng.normal(0, 0.0006, len(closes))) * closes
+    highs = np.maximum(opens, closes) + wiggle
+    lows = np.minimum(opens, closes) - wiggle * rng.uniform(0.5, 1.5, len(closes))
+    n = len(closes)
+    scale = 1000 if microseconds else 1
+    open_ms = _epoch_ms(day) + np.arange(n, dtype=np.int64) * bar * 1000
+    open_t = open_ms * scale
+    close_t = (open_ms + bar * 1000) * scale - 1
+    if mark:
+        volume = quote = taker = taker_quote = np.zeros(n)
+        count = np.zeros(n, dtype=np.int64)
+    else:
+        volume = rng.gamma(2.0, 40.0 * bar / 300, n)
+        vwap = (opens + highs + lows + closes) / 4
+        quote = volume * vwap
+        share = rng.uniform(0.35, 0.65, n)
+        taker, taker_quote = volume * share, quote * share
+        count = rng.integers(500, 20_000, n)
+    columns = [
+        [str(v) for v in open_t], _fmt(opens, 2), _fmt(highs, 2), _fmt(lows, 2), _fmt(closes, 2),
+        _fmt(volume, 3), [str(v) for v in close_t], _fmt(quote, 5), [str(v) for v in count],
+        _fmt(taker, 3), _fmt(taker_quote, 5), ["0"] * n,
+    ]  # fmt: skip
+    return _csv(KLINE_COLUMNS if header else None, columns)
+
+
+def metrics_csv(
+    symbol: str,
+    day: date,
+    *,
+    start_price: float = 42_000.0,
+    duplicate_rows: tuple[int, ...] = (),
+    missing_rows: tuple[int, ...] = (),
+    shuffle: bool = False,
+) -> bytes:
+    """One day of 5-minute metrics rows; rows can be duplicated, dropped or shuffled."""
+    rng = np.random.default_rng(_seed(symbol, day, "metrics"))
+    n = 288
+    base = datetime(day.year, day.month, day.day)
+    times = [(base + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(n)]
+    contracts = 80_000 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    value = contracts * price_path(symbol, day, 300, start_price)
+    ratios = [rng.uniform(0.6, 2.5, n) for _ in range(4)]
+    rows = [i for i in range(n) if i not in missing_rows]
+    rows += list(duplicate_rows)
+    if shuffle:
+        rng.shuffle(rows)
+    columns = [
+        [times[i] for i in rows], [symbol] * len(rows),
+        _fmt(contracts[rows], 4), _fmt(value[rows], 8),
+        *(_fmt(r[rows], 10) for r in ratios),
+    ]  # fmt: skip
+    return _csv(METRICS_COLUMNS, columns)
+
+
+def funding_csv(symbol: str, month: date) -> bytes:
+    """One month of 8-hourly funding rates."""
+    days = days_between(
+        month, (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    )
+    times = [_epoch_ms(d) + h * 3_600_000 for d in days for h in (0, 8, 16)]
+    rng = np.random.default_rng(_seed(symbol, month, "funding"))
+    rates = rng.normal(0.0001, 0.00005, len(times))
+    columns = [[str(t) for t in times], ["8"] * len(times), _fmt(rates, 8)]
+    return _csv(FUNDING_COLUMNS, columns)
+
+
+def zip_csv(csv_name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(csv_name, date_time=(2024, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def archive_entry(file: ArchiveFile, content: bytes) -> dict[str, bytes]:
+    """The zip and its .CHECKSUM at their archive URL paths."""
+    body = zip_csv(file.file_name.removesuffix(".zip") + ".csv", content)
+    checksum = f"{hashlib.sha256(body).hexdigest()}  {file.file_name}\n".encode()
+    path = "/" + file.path
+    return {path: body, path + ".CHECKSUM": checksum}
+
+
+def daily_file(dataset: str, symbol: str, day: date) -> ArchiveFile:
+    return ArchiveFile(ARCHIVE_DATASETS[dataset], symbol, "daily", day.isoformat(), (day,))
+
+
+def monthly_file(dataset: str, symbol: str, month: date) -> ArchiveFile:
+    month = month.replace(day=1)
+    last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return ArchiveFile(
+        ARCHIVE_DATASETS[dataset], symbol, "monthly", month.strftime("%Y-%m"),
+        tuple(days_between(month, last)),
+    )  # fmt: skip
+
+
+def daily_csv(dataset: str, symbol: str, day: date) -> bytes:
+    """Default content of a daily file of any daily dataset."""
+    if dataset == "metrics":
+        return metrics_csv(symbol, day)
+    ds = ARCHIVE_DATASETS[dataset]
+    return kline_csv(symbol, day, ds.interval or "1m", mark=ds.archive_name == "markPriceKlines")
+
+
+def build_archive(
+    symbols: list[str], datasets: list[str], start: date, end: date, *, monthly: bool = True
+) -> dict[str, bytes]:
+    """Every daily file of [start, end] (and monthly files of the months it touches)."""
+    files: dict[str, bytes] = {}
+    months = sorted({d.replace(day=1) for d in days_between(start, end)})
+    for symbol in symbols:
+        for dataset in datasets:
+            ds = ARCHIVE_DATASETS[dataset]
+            if ds.has_daily:
+                for day in days_between(start, end):
+                    files |= archive_entry(
+                        daily_file(dataset, symbol, day), daily_csv(dataset, symbol, day)
+                    )
+            if ds.has_monthly and (monthly or not ds.has_daily):
+                for month in months:
+                    file = monthly_file(dataset, symbol, month)
+                    if dataset == "funding_rate":
+                        content = funding_csv(symbol, month)
+                    else:
+                        content = b"".join(
+                            daily_csv(dataset, symbol, d).split(b"\n", 1)[1]
+                            if i
+                            else daily_csv(dataset, symbol, d)
+                            for i, d in enumerate(file.days)
+                        )
+                    files |= archive_entry(file, content)
+    return files
+
+
+def write_archive_dir(root: Path, files: dict[str, bytes]) -> None:
+    """Lay files out on disk as the archive does, so ``python -m http.server`` can serve them."""
+    for url_path, body in files.items():
+        target = root / url_path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)

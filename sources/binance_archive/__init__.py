@@ -1,0 +1,1 @@
+"""The Binance USDⓈ-M futures public data archive (data.binance.vision layout)."""

@@ -1,0 +1,207 @@
+"""Archive -> lake for one symbol and dataset over a date range.
+
+Plans the files, skips days the ledger already holds, downloads the rest with
+bounded concurrency, parses, and writes each day atomically. A file that fails
+leaves its days exactly as they were; the other files carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import numpy as np
+
+from liqbrief import progress
+from sources.binance_archive.client import ArchiveClient, FetchedFile, RetryPolicy
+from sources.binance_archive.layout import (
+    ARCHIVE_DATASETS,
+    ArchiveFile,
+    daily_files,
+    plan_files,
+)
+from sources.binance_archive.parse import day_of, parse_archive_csv, sort_and_deduplicate
+from sources.errors import NotPublishedError, SourceError, UnknownSymbolError
+from store.datasets import DATASETS
+from store.lake import Lake
+from store.ledger import LedgerEntry
+
+VENUE = "binance"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one archive file. status: ingested, skipped, pending, missing, failed."""
+
+    label: str
+    status: str
+    days: int
+    rows: int = 0
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def rows(self) -> int:
+        return sum(o.rows for o in self.outcomes)
+
+    @property
+    def problems(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status in ("failed", "missing")]
+
+    def extend(self, other: IngestReport) -> None:
+        self.outcomes.extend(other.outcomes)
+
+    def summary(self) -> dict[str, int]:
+        statuses = ("ingested", "skipped", "pending", "missing", "failed")
+        return {s: self.count(s) for s in statuses} | {"rows": self.rows}
+
+
+def _store_file(lake: Lake, fetched: FetchedFile, wanted_days: tuple[date, ...]) -> int:
+    """Parse a fetched CSV and replace each of its days in the lake; return rows written."""
+    file = fetched.file
+    ds = DATASETS[file.dataset.lake_name]
+    table = parse_archive_csv(file.dataset.archive_name, ds.name, fetched.csv, file.label)
+    if file.period == "daily":
+        # A daily file is the unit of truth for its day, edge rows included.
+        by_day = {file.days[0]: table}
+    else:
+        days = day_of(table, ds.time_column)
+        by_day = {d: table.filter(days == np.datetime64(d.isoformat(), "D")) for d in wanted_days}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    written = 0
+    for day, raw_part in by_day.items():
+        part, dropped = sort_and_deduplicate(raw_part, ds.time_column)
+        expected = ds.rows_per_day
+        entry = LedgerEntry(
+            venue=VENUE,
+            dataset=ds.name,
+            symbol=file.symbol,
+            date=day.isoformat(),
+            source_url=fetched.url,
+            source_sha256=fetched.sha256,
+            rows=part.num_rows,
+            duplicates_dropped=dropped,
+            missing_rows=max(0, expected - part.num_rows) if expected else 0,
+            ingested_at=now,
+        )
+        lake.write_day(ds, day, part, entry)
+        written += part.num_rows
+    return written
+
+
+def _not_published_status(file: ArchiveFile, today: date) -> str:
+    """A 404 for a day that ended less than a day ago is expected ("pending"); older is missing."""
+    return "pending" if file.days[-1] >= today - timedelta(days=1) else "missing"
+
+
+async def _ingest_file(
+    lake: Lake, client: ArchiveClient, file: ArchiveFile, today: date
+) -> list[FileOutcome]:
+    try:
+        fetched = await client.fetch(file)
+        rows = await asyncio.to_thread(_store_file, lake, fetched, file.days)
+        return [FileOutcome(file.label, "ingested", len(file.days), rows)]
+    except NotPublishedError as exc:
+        if file.period == "monthly" and file.dataset.has_daily:
+            # A month just ended may not be packed yet; its daily files usually are.
+            fallback = daily_files(file.dataset, file.symbol, list(file.days))
+            results = await asyncio.gather(
+                *(_ingest_file(lake, client, f, today) for f in fallback)
+            )
+            return [o for r in results for o in r]
+        status = _not_published_status(file, today)
+        return [FileOutcome(file.label, status, len(file.days), error=str(exc))]
+    except SourceError as exc:
+        return [FileOutcome(file.label, "failed", len(file.days), error=str(exc))]
+    finally:
+        progress.report("advance", 1)
+
+
+async def ingest_dataset_async(
+    lake: Lake,
+    client: ArchiveClient,
+    symbol: str,
+    dataset_name: str,
+    start: date,
+    end: date,
+    *,
+    concurrency: int = 8,
+    today: date | None = None,
+) -> IngestReport:
+    """Bring one dataset of one symbol up to date for [start, end]."""
+    today = today or datetime.now(UTC).date()
+    archive_ds = ARCHIVE_DATASETS[dataset_name]
+    ds = DATASETS[dataset_name]
+    files = plan_files(archive_ds, symbol, start, end, today)
+    wanted = [d for f in files for d in f.days]
+    present = lake.ingested_days(ds, symbol, wanted)
+    report = IngestReport()
+    todo = []
+    for f in files:
+        if set(f.days) <= present:
+            report.outcomes.append(FileOutcome(f.label, "skipped", len(f.days)))
+        else:
+            todo.append(f)
+    progress.report("total", len(todo))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def bounded(f: ArchiveFile) -> list[FileOutcome]:
+        async with gate:
+            return await _ingest_file(lake, client, f, today)
+
+    for outcomes in await asyncio.gather(*(bounded(f) for f in todo)):
+        report.outcomes.extend(outcomes)
+    return report
+
+
+def ingest(
+    lake: Lake,
+    base_url: str,
+    symbols: list[str],
+    datasets: list[str],
+    start: date,
+    end: date,
+    *,
+    concurrency: int = 8,
+    retry: RetryPolicy | None = None,
+    timeout_s: float = 60.0,
+    today: date | None = None,
+) -> IngestReport:
+    """Synchronous entry point: every symbol × dataset, one HTTP connection pool."""
+
+    async def run() -> IngestReport:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as http:
+            client = ArchiveClient(base_url, http, retry)
+            report = IngestReport()
+            for symbol in symbols:
+                symbol_report = IngestReport()
+                for name in datasets:
+                    dataset_report = await ingest_dataset_async(
+                        lake, client, symbol, name, start, end, concurrency=concurrency, today=today
+                    )
+                    symbol_report.extend(dataset_report)
+                _raise_if_unknown(symbol, symbol_report)
+                report.extend(symbol_report)
+            return report
+
+    return asyncio.run(run())
+
+
+def _raise_if_unknown(symbol: str, report: IngestReport) -> None:
+    """Every file of a symbol 404'd and none was stored before: the symbol is not in the archive."""
+    statuses = {o.status for o in report.outcomes}
+    if report.outcomes and statuses <= {"missing"}:
+        raise UnknownSymbolError(
+            f"no archive file exists for {symbol} in the requested range: check the symbol "
+            "(USDⓈ-M futures tickers look like BTCUSDT) and the dates"
+        )

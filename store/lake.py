@@ -1,0 +1,124 @@
+"""The Parquet lake: the one place that knows paths, schemas and how to write safely.
+
+Layout: ``<root>/<venue>/<dataset>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/data.parquet``
+(hive-partitioned), with the ledger beside it under ``<root>/_ledger/``.
+All I/O goes through a pyarrow filesystem, so an object store can replace the
+local disk by changing the root URI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import uuid
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from liqbrief.symbols import validate_symbol
+from store.datasets import Dataset
+from store.ledger import LedgerEntry
+
+DATA_FILE = "data.parquet"
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """Every day from start to end, both included."""
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+class Lake:
+    """Read and write day partitions of the lake's datasets."""
+
+    def __init__(self, root: str) -> None:
+        if "://" in root:
+            self.fs, self.root = pafs.FileSystem.from_uri(root)
+        else:
+            self.fs, self.root = pafs.LocalFileSystem(), str(Path(root).resolve())
+
+    # -- paths -------------------------------------------------------------
+    def partition_dir(self, ds: Dataset, symbol: str, day: date) -> str:
+        validate_symbol(symbol)
+        return posixpath.join(
+            self.root, ds.venue, ds.name, f"symbol={symbol}", f"date={day.isoformat()}"
+        )
+
+    def data_path(self, ds: Dataset, symbol: str, day: date) -> str:
+        return posixpath.join(self.partition_dir(ds, symbol, day), DATA_FILE)
+
+    def ledger_path(self, ds: Dataset, symbol: str, day: date) -> str:
+        validate_symbol(symbol)
+        return posixpath.join(
+            self.root, "_ledger", ds.venue, ds.name, f"symbol={symbol}", f"{day.isoformat()}.json"
+        )
+
+    # -- writes ------------------------------------------------------------
+    def _atomic_write(self, final_path: str, write) -> None:
+        """Write to a hidden temporary file beside the target, then rename over it."""
+        directory = posixpath.dirname(final_path)
+        self.fs.create_dir(directory, recursive=True)
+        tmp = posixpath.join(directory, f".{posixpath.basename(final_path)}.{uuid.uuid4().hex}.tmp")
+        try:
+            write(tmp)
+            self.fs.move(tmp, final_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                self.fs.delete_file(tmp)
+            raise
+
+    def write_day(self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry) -> None:
+        """Replace one day's partition with ``table`` (idempotent), then record it in the ledger."""
+        if not table.schema.equals(ds.schema):
+            raise ValueError(f"{ds.name}: table schema does not match the lake schema")
+        self._atomic_write(
+            self.data_path(ds, entry.symbol, day),
+            lambda p: pq.write_table(table, p, filesystem=self.fs, compression="zstd"),
+        )
+        raw = entry.to_json()
+
+        def write_ledger(p: str) -> None:
+            with self.fs.open_output_stream(p) as out:
+                out.write(raw)
+
+        self._atomic_write(self.ledger_path(ds, entry.symbol, day), write_ledger)
+
+    # -- reads -------------------------------------------------------------
+    def ingested_days(self, ds: Dataset, symbol: str, days: Iterable[date]) -> set[date]:
+        """The days whose data file and ledger record both exist (one metadata call each)."""
+        days = list(days)
+        if not days:
+            return set()
+        data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in days])
+        ledger = self.fs.get_file_info([self.ledger_path(ds, symbol, d) for d in days])
+        return {
+            d
+            for d, fi, li in zip(days, data, ledger, strict=True)
+            if fi.type == pafs.FileType.File and li.type == pafs.FileType.File
+        }
+
+    def ledger_entry(self, ds: Dataset, symbol: str, day: date) -> LedgerEntry | None:
+        try:
+            with self.fs.open_input_stream(self.ledger_path(ds, symbol, day)) as f:
+                return LedgerEntry.from_json(f.read())
+        except FileNotFoundError:
+            return None
+
+    def read_table(self, ds: Dataset, symbol: str, start: date, end: date) -> pa.Table:
+        """All stored rows of a symbol between two days (inclusive), sorted by time."""
+        days = days_between(start, end)
+        present = sorted(self.ingested_days(ds, symbol, days))
+        tables = [
+            pq.read_table(self.data_path(ds, symbol, d), filesystem=self.fs, schema=ds.schema)
+            for d in present
+        ]
+        table = pa.concat_tables(tables) if tables else ds.schema.empty_table()
+        return table.sort_by(ds.time_column)
+
+    def read(self, ds: Dataset, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """Like read_table, as a typed DataFrame (UTC timestamps, float64 amounts)."""
+        return self.read_table(ds, symbol, start, end).to_pandas()
