@@ -58,6 +58,7 @@ def extract(
     from flows.extract import ExtractIncompleteError
     from flows.extract import extract as extract_flow
     from liqbrief.symbols import InvalidSymbolError, validate_symbol
+    from sources.errors import SourceError
 
     end_day = end.date() if end else _yesterday()
     start_day = start.date() if start else end_day - timedelta(days=6)
@@ -85,7 +86,7 @@ def extract(
                 summary = extract_flow(
                     symbol_list, start_day, end_day, _csv_list(datasets) if datasets else None
                 )
-        except ExtractIncompleteError as exc:
+        except (ExtractIncompleteError, SourceError) as exc:
             console.print(f"[red]{exc}")
             raise typer.Exit(1) from None
     console.print(f"extract {start_day}..{end_day}: {summary}")

@@ -69,7 +69,11 @@ class ArchiveClient:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_is_transient),
             stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential_jitter(self.retry.initial_wait_s, self.retry.max_wait_s),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry.initial_wait_s,
+                max=self.retry.max_wait_s,
+                jitter=self.retry.initial_wait_s,
+            ),
             reraise=True,
         ):
             with attempt:

@@ -90,6 +90,8 @@ def parse_archive_csv(archive_name: str, lake_name: str, content: bytes, label: 
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise CorruptArchiveError(f"{label}: unreadable CSV row ({exc})") from exc
 
+    if any(table.column(n).null_count for n in schema.names):
+        raise CorruptArchiveError(f"{label}: empty fields in the CSV")
     columns = []
     for field in schema:
         column = table.column(field.name).combine_chunks()
@@ -98,10 +100,7 @@ def parse_archive_csv(archive_name: str, lake_name: str, content: bytes, label: 
         elif field.name == "create_time":
             column = pc.assume_timezone(column, "UTC")
         columns.append(column.cast(field.type))
-    result = pa.Table.from_arrays(columns, schema=schema)
-    if result.num_rows and any(result.column(n).null_count for n in schema.names):
-        raise CorruptArchiveError(f"{label}: empty fields in the CSV")
-    return result
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def sort_and_deduplicate(table: pa.Table, time_column: str) -> tuple[pa.Table, int]:
