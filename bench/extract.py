@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: a year of daily archive files for one symbol into an empty lake, then the no-op re-run.
+"""Benchmark: a year of daily archive files for one symbol into an empty lake, then a re-run.
 
 Serves metrics, 5m klines and 1m mark-price klines for 2024 (366 days, daily files only)
 from a loopback mirror in the archive's layout and ingests them through the real code
