@@ -1,0 +1,1 @@
+"""The liquidation-map engine: a vectorised cohort model (shared/design/liquidation-model.md)."""

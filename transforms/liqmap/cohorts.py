@@ -1,0 +1,89 @@
+"""Open cohorts where open interest rose, with their exact liquidation prices.
+
+Every new contract has a long and a short holder, so a rise dOI opens a long and a
+short cohort of dOI each, split over leverage tiers. The aggressor side (taker buys
+→ longs) takes the aggressive mix, the other side the passive mix, blended by how
+one-sided the flow was: w = ½(aggr + passive) ± ½(2a − 1)(aggr − passive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from transforms.liqmap.config import ModelConfig
+from transforms.liqmap.inputs import Bars
+from transforms.liquidation_price import liquidation_price
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    """Flat arrays, one entry per cohort, ordered by birth bar."""
+
+    birth_bar: np.ndarray
+    birth_time_us: np.ndarray
+    is_long: np.ndarray
+    tier_index: np.ndarray  # into ``tiers``
+    size_usd: np.ndarray
+    entry: np.ndarray
+    liq_price: np.ndarray
+    tiers: tuple[int, ...]
+
+
+def bracket_terms(
+    brackets: pd.DataFrame, birth_days: np.ndarray, notional: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mmr, cum) per birth day from the dated snapshot valid that day."""
+    from transforms.liquidation_price import bracket_for
+
+    snapshots = np.array(
+        sorted(pd.to_datetime(brackets["effective_from"]).dt.date.unique()), "datetime64[D]"
+    )
+    index = np.searchsorted(snapshots, birth_days, side="right") - 1
+    if (index < 0).any():
+        first = birth_days[index < 0][0]
+        raise ValueError(f"no maintenance-bracket snapshot is effective on {first}")
+    rows = [bracket_for(brackets, s.astype(object), notional) for s in snapshots]
+    mmr = np.array([r["mmr"] for r in rows], float)
+    cum = np.array([r["cum"] for r in rows], float)
+    return mmr[index], cum[index]
+
+
+def open_cohorts(bars: Bars, brackets: pd.DataFrame, config: ModelConfig) -> Cohorts:
+    tiers, aggressive, passive = config.tiers.vectors()
+    aggressive, passive = np.array(aggressive), np.array(passive)
+    entry_all = bars.entry_vwap if config.entry == "vwap" else bars.entry_close
+    opening = np.flatnonzero((bars.d_oi > 0) & np.isfinite(entry_all))
+    d_oi = bars.d_oi[opening]
+    share = np.nan_to_num(bars.aggressor_buy_share[opening], nan=0.5)
+    tilt = (2 * share - 1)[:, None]  # +1 all taker buys, −1 all taker sells
+    if config.both_sides:
+        mid, half_gap = (aggressive + passive) / 2, (aggressive - passive) / 2
+        long_w = mid + tilt * half_gap
+        short_w = mid - tilt * half_gap
+    else:  # ablation: only the aggressor side opens, with the aggressive mix
+        buyer_led = (share >= 0.5)[:, None]
+        long_w = np.where(buyer_led, aggressive, 0.0)
+        short_w = np.where(buyer_led, 0.0, aggressive)
+
+    n_bars, n_tiers = len(opening), len(tiers)
+    # Layout per bar: all long tiers, then all short tiers (keeps birth order).
+    weights = np.concatenate([long_w, short_w], axis=1).ravel()
+    bar = np.repeat(opening, 2 * n_tiers)
+    is_long = np.tile(np.repeat([True, False], n_tiers), n_bars)
+    tier_index = np.tile(np.arange(n_tiers), 2 * n_bars)
+    size = np.repeat(d_oi, 2 * n_tiers) * weights
+    keep = size > 0
+    bar, is_long, tier_index, size = bar[keep], is_long[keep], tier_index[keep], size[keep]
+
+    entry = entry_all[bar]
+    birth_time = bars.time_us[bar]
+    birth_day = birth_time.astype("datetime64[us]").astype("datetime64[D]")
+    mmr, cum = bracket_terms(brackets, birth_day, config.position_notional)
+    leverage = np.asarray(tiers, float)[tier_index]
+    liq = liquidation_price(
+        is_long, entry, leverage, mmr, cum, config.position_notional, config.formula
+    )
+    return Cohorts(bar, birth_time, is_long, tier_index, size, entry, liq, tuple(tiers))

@@ -1,0 +1,138 @@
+"""liquidation_maps(): lake frames in, daily liquidation-map tables out (pure, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from transforms.liqmap.cohorts import Cohorts, open_cohorts
+from transforms.liqmap.config import WINDOWS, ModelConfig, grid_for
+from transforms.liqmap.inputs import build_bars, build_mark_path
+from transforms.liqmap.key_levels import key_levels
+from transforms.liqmap.snapshots import SIDES, SnapshotMaker, snapshot_times
+from transforms.liqmap.survival import Fates, cohort_fates
+
+
+@dataclass(frozen=True)
+class LiquidationMaps:
+    bins: pd.DataFrame  # date, symbol, venue, window, bin_lo, bin_hi, side, tier, notional_usd
+    summary: pd.DataFrame  # one row per date and window
+    heatmap: pd.DataFrame  # date, symbol, venue, hour, bin_lo, bin_hi, side, notional_usd
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """The one-pass state, kept for validation and debugging."""
+
+    cohorts: Cohorts
+    fates: Fates
+    maker: SnapshotMaker
+
+
+def run_model(
+    metrics: pd.DataFrame,
+    klines_5m: pd.DataFrame,
+    mark_1m: pd.DataFrame,
+    brackets: pd.DataFrame,
+    config: ModelConfig,
+    *,
+    symbol: str,
+    last_1m: pd.DataFrame | None = None,
+) -> ModelRun:
+    bars = build_bars(metrics, klines_5m)
+    path = build_mark_path(mark_1m, last_1m)
+    if len(bars.time_us) < 2 or len(path.time_us) == 0:
+        raise ValueError(f"{symbol}: not enough open-interest or price data to build a map")
+    cohorts = open_cohorts(bars, brackets, config)
+    fates = cohort_fates(cohorts, bars, path, config.shrink_on_oi_decrease)
+    bin_size, _ = grid_for(symbol, float(np.nanmedian(path.close)), config)
+    return ModelRun(
+        cohorts, fates, SnapshotMaker(cohorts, fates, bars, path, bin_size, config.range_pct)
+    )
+
+
+def liquidation_maps(
+    metrics: pd.DataFrame,
+    klines_5m: pd.DataFrame,
+    mark_1m: pd.DataFrame,
+    brackets: pd.DataFrame,
+    dates: list[date],
+    config: ModelConfig | None = None,
+    *,
+    symbol: str,
+    venue: str = "binance",
+    last_1m: pd.DataFrame | None = None,
+    heatmap_dates: list[date] | None = None,
+) -> LiquidationMaps:
+    """Every date's map from one pass over the history in the frames.
+
+    The frames should start 30 days before the first date so the 30d window is full;
+    missing history shows up in each summary's coverage counts, never silently.
+    """
+    config = config or ModelConfig()
+    run = run_model(metrics, klines_5m, mark_1m, brackets, config, symbol=symbol, last_1m=last_1m)
+    maker = run.maker
+    tiers = np.asarray(run.cohorts.tiers)
+    times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
+    bin_parts: list[pd.DataFrame] = []
+    summary_rows: list[dict] = []
+    for day, t_us in zip(dates, times.tolist(), strict=True):
+        snap = maker.snapshot(t_us)
+        _, round_step = grid_for(symbol, snap.p0, config) if np.isfinite(snap.p0) else (0, 1.0)
+        for window in WINDOWS:
+            grid = snap.grids[window]
+            edges = grid.edges
+            row = {"date": day, "symbol": symbol, "venue": venue, "window": window}
+            row |= key_levels(grid.cells, edges, snap.p0, round_step)
+            row |= {
+                "est_liquidated_long_usd": snap.liquidated_long_usd,
+                "est_liquidated_short_usd": snap.liquidated_short_usd,
+                "est_liquidated_usd": snap.liquidated_long_usd + snap.liquidated_short_usd,
+                "p0_from_last_price": snap.p0_from_fallback,
+                "bin_size": grid.size,
+            }
+            row |= snap.coverage[window]
+            summary_rows.append(row)
+            bin_idx, side_idx, tier_idx = np.nonzero(grid.cells)
+            bin_parts.append(
+                pd.DataFrame(
+                    {
+                        "date": day,
+                        "symbol": symbol,
+                        "venue": venue,
+                        "window": window,
+                        "bin_lo": edges[bin_idx],
+                        "bin_hi": edges[bin_idx + 1],
+                        "side": np.asarray(SIDES)[side_idx],
+                        "tier": tiers[tier_idx],
+                        "notional_usd": grid.cells[bin_idx, side_idx, tier_idx],
+                    }
+                )  # fmt: skip
+            )
+    bins = pd.concat(bin_parts, ignore_index=True) if bin_parts else pd.DataFrame()
+    heat = [_heatmap_frame(maker, d, symbol, venue, config) for d in (heatmap_dates or [])]
+    return LiquidationMaps(
+        bins=bins,
+        summary=pd.DataFrame(summary_rows),
+        heatmap=pd.concat(heat, ignore_index=True) if heat else pd.DataFrame(),
+    )
+
+
+def _heatmap_frame(
+    maker: SnapshotMaker, day: date, symbol: str, venue: str, config: ModelConfig
+) -> pd.DataFrame:
+    t_us = int(snapshot_times(np.array([day], "datetime64[D]"), config.snapshot_offset_minutes)[0])
+    hours, edges, cells = maker.heatmap(t_us)
+    hour_idx, bin_idx, side_idx = np.nonzero(cells)
+    return pd.DataFrame(
+        {
+            "date": day, "symbol": symbol, "venue": venue,
+            "hour": pd.to_datetime(hours[hour_idx], unit="us", utc=True),
+            "bin_lo": edges[bin_idx], "bin_hi": edges[bin_idx + 1],
+            "side": np.asarray(SIDES)[side_idx],
+            "notional_usd": cells[hour_idx, bin_idx, side_idx],
+        }
+    )  # fmt: skip

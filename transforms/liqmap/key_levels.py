@@ -1,0 +1,70 @@
+"""What the desk reads off a map: cumulative curves, values at thresholds, clusters, imbalance.
+
+C_L(p): long notional in bins lying at or above p (all below P0): "if price drops below p".
+C_S(p): short notional in bins lying at or below p (all above P0): "if price rises above p".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PCT_LEVELS = (1, 2, 3, 5)
+ROUND_LEVELS = 3
+
+
+def side_curves(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin long and short notional (tiers summed)."""
+    per_side = cells.sum(axis=2)
+    return per_side[:, 0], per_side[:, 1]
+
+
+def cumulative_long_at(long_bins: np.ndarray, edges: np.ndarray, price: float) -> float:
+    """Long notional in bins whose lower edge is at or above ``price``."""
+    first = int(np.searchsorted(edges[:-1], price - 1e-9, side="left"))
+    return float(long_bins[first:].sum())
+
+
+def cumulative_short_at(short_bins: np.ndarray, edges: np.ndarray, price: float) -> float:
+    """Short notional in bins whose upper edge is at or below ``price``."""
+    last = int(np.searchsorted(edges[1:], price + 1e-9, side="right"))
+    return float(short_bins[:last].sum())
+
+
+def round_levels(
+    p0: float, step: float, count: int = ROUND_LEVELS
+) -> tuple[list[float], list[float]]:
+    """The next ``count`` round prices strictly below and strictly above P0."""
+    base = np.floor(p0 / step) * step
+    first_below = base if base < p0 else base - step
+    below = [first_below - k * step for k in range(count)]
+    above = [base + (k + 1) * step for k in range(count)]
+    return below, above
+
+
+def key_levels(
+    cells: np.ndarray, edges: np.ndarray, p0: float, round_step: float
+) -> dict[str, float]:
+    """The summary row of one map (see README for each key)."""
+    longs, shorts = side_curves(cells)
+    row: dict[str, float] = {"p0": p0}
+    for pct in PCT_LEVELS:
+        row[f"cum_long_{pct}pct"] = cumulative_long_at(longs, edges, p0 * (1 - pct / 100))
+        row[f"cum_short_{pct}pct"] = cumulative_short_at(shorts, edges, p0 * (1 + pct / 100))
+    below, above = round_levels(p0, round_step)
+    for k, (lo, hi) in enumerate(zip(below, above, strict=True), start=1):
+        row[f"round_below_{k}"] = lo
+        row[f"cum_long_round_below_{k}"] = cumulative_long_at(longs, edges, lo)
+        row[f"round_above_{k}"] = hi
+        row[f"cum_short_round_above_{k}"] = cumulative_short_at(shorts, edges, hi)
+    mids = (edges[:-1] + edges[1:]) / 2
+    for side, bins in (("long", longs), ("short", shorts)):
+        k = int(np.argmax(bins)) if bins.size and bins.max() > 0 else -1
+        row[f"{side}_cluster_price"] = float(mids[k]) if k >= 0 else float("nan")
+        row[f"{side}_cluster_usd"] = float(bins[k]) if k >= 0 else 0.0
+        row[f"{side}_cluster_distance_pct"] = (
+            float((mids[k] / p0 - 1) * 100) if k >= 0 else float("nan")
+        )
+        row[f"{side}_total_usd"] = float(bins.sum())
+    short5 = row["cum_short_5pct"]
+    row["imbalance_5pct"] = row["cum_long_5pct"] / short5 if short5 > 0 else float("nan")
+    return row

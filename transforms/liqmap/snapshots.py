@@ -1,0 +1,164 @@
+"""Daily snapshots from one pass of history: bins, key levels and coverage per date and window.
+
+Cohorts are ordered by birth, so each window (T − W, T] is a slice; the 1d, 7d and 30d
+windows are nested suffixes of the 30d slice, binned once each part and summed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from transforms.liqmap.cohorts import Cohorts
+from transforms.liqmap.config import WINDOWS
+from transforms.liqmap.inputs import MINUTE_US, Bars, MarkPath
+from transforms.liqmap.survival import Fates
+
+DAY_US = 86_400 * 1_000_000
+SIDES = ("long", "short")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Notional per (bin, side, tier) for one snapshot; bin k spans lo + k·size … + size."""
+
+    lo: float
+    size: float
+    cells: np.ndarray  # shape (n_bins, 2, n_tiers); side 0 = long, 1 = short
+
+    @property
+    def edges(self) -> np.ndarray:
+        return self.lo + self.size * np.arange(self.cells.shape[0] + 1)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    time_us: int
+    p0: float
+    grids: dict[str, Grid]  # by window name
+    coverage: dict[str, dict[str, int]]  # by window name
+    liquidated_long_usd: float  # the model's liquidations in the 24 h before the snapshot
+    liquidated_short_usd: float
+    p0_from_fallback: bool
+
+
+def _grid_bounds(p0: float, bin_size: float, range_pct: float) -> tuple[int, int]:
+    lo_bin = int(np.floor(p0 * (1 - range_pct) / bin_size))
+    hi_bin = int(np.floor(p0 * (1 + range_pct) / bin_size))
+    return lo_bin, hi_bin - lo_bin + 1
+
+
+def snapshot_times(days: np.ndarray, offset_minutes: int) -> np.ndarray:
+    """00:00 UTC (+ offset) of each day, as epoch microseconds."""
+    return (
+        days.astype("datetime64[D]").astype("datetime64[us]").astype(np.int64)
+        + offset_minutes * MINUTE_US
+    )
+
+
+class SnapshotMaker:
+    """Holds the one-pass results and cuts a snapshot at any time T."""
+
+    def __init__(
+        self,
+        cohorts: Cohorts,
+        fates: Fates,
+        bars: Bars,
+        path: MarkPath,
+        bin_size: float,
+        range_pct: float,
+    ) -> None:
+        self.c, self.f, self.bars, self.path = cohorts, fates, bars, path
+        self.bin_size, self.range_pct = bin_size, range_pct
+        self.n_tiers = len(cohorts.tiers)
+        self.bin_abs = np.floor(cohorts.liq_price / bin_size).astype(np.int64)
+        self.side_tier = np.where(cohorts.is_long, 0, self.n_tiers) + cohorts.tier_index
+        died = fates.death_time_us != np.iinfo(np.int64).max
+        order = np.argsort(fates.death_time_us[died], kind="stable")
+        self.death_sorted = fates.death_time_us[died][order]
+        liquidated = fates.liquidated_usd[died][order]
+        longs = cohorts.is_long[died][order]
+        self.cum_liq_long = np.concatenate([[0.0], np.cumsum(np.where(longs, liquidated, 0.0))])
+        self.cum_liq_short = np.concatenate([[0.0], np.cumsum(np.where(longs, 0.0, liquidated))])
+
+    def price_at(self, t_us: int) -> tuple[float, bool]:
+        """Close of the last minute that ended by t (mark, or last price where mark was missing)."""
+        i = int(np.searchsorted(self.path.time_us, t_us, side="left")) - 1
+        if i < 0:
+            return float("nan"), False
+        return float(self.path.close[i]), bool(self.path.fallback[i])
+
+    def _bin(self, lo: int, hi: int, t_us: int, lo_bin: int, n_bins: int) -> np.ndarray:
+        """Alive notional at t of cohorts[lo:hi], binned: shape (n_bins, 2, n_tiers)."""
+        shape = (n_bins, 2, self.n_tiers)
+        if hi <= lo:
+            return np.zeros(shape)
+        alive = self.f.death_time_us[lo:hi] >= t_us
+        rel = self.bin_abs[lo:hi] - lo_bin
+        use = alive & (rel >= 0) & (rel < n_bins)
+        j = int(np.searchsorted(self.bars.time_us, t_us, side="right")) - 1
+        survival = np.exp(
+            self.f.log_survival[j] - self.f.log_survival[self.c.birth_bar[lo:hi][use]]
+        )
+        key = rel[use] * (2 * self.n_tiers) + self.side_tier[lo:hi][use]
+        counts = np.bincount(
+            key, weights=self.c.size_usd[lo:hi][use] * survival, minlength=int(np.prod(shape))
+        )
+        return counts.reshape(shape)
+
+    def _coverage(self, t_us: int, days: int) -> dict[str, int]:
+        start = t_us - days * DAY_US
+        bar_t = self.bars.time_us
+        b0, b1 = np.searchsorted(bar_t, [start + 1, t_us + 1])  # readings in (T − W, T]
+        in_window = slice(b0, b1)
+        opened = (self.bars.d_oi[in_window] > 0) & ~np.isfinite(self.bars.entry_vwap[in_window])
+        m0, m1 = np.searchsorted(self.path.time_us, [start, t_us])  # minutes in [T − W, T)
+        return {
+            "oi_missing_bars": int(days * 288 - (b1 - b0)),
+            "kline_missing_bars": int(opened.sum()),
+            "mark_fallback_minutes": int(self.path.fallback[m0:m1].sum()),
+            "price_missing_minutes": int(days * 1440 - (m1 - m0)),
+        }
+
+    def snapshot(self, t_us: int) -> Snapshot:
+        p0, p0_fallback = self.price_at(t_us)
+        lo_bin, n_bins = (
+            _grid_bounds(p0, self.bin_size, self.range_pct) if np.isfinite(p0) else (0, 0)
+        )
+        births = self.c.birth_time_us
+        end = int(np.searchsorted(births, t_us, side="right"))
+        grids, coverage, total = {}, {}, None
+        previous_start = end
+        for name, days in sorted(WINDOWS.items(), key=lambda kv: kv[1]):
+            start = int(np.searchsorted(births, t_us - days * DAY_US, side="right"))
+            part = self._bin(start, previous_start, t_us, lo_bin, n_bins)
+            total = part if total is None else total + part
+            grids[name] = Grid(lo_bin * self.bin_size, self.bin_size, total)
+            coverage[name] = self._coverage(t_us, days)
+            previous_start = start
+        d0, d1 = np.searchsorted(self.death_sorted, [t_us - DAY_US, t_us])
+        return Snapshot(
+            t_us, p0, grids, coverage,
+            float(self.cum_liq_long[d1] - self.cum_liq_long[d0]),
+            float(self.cum_liq_short[d1] - self.cum_liq_short[d0]),
+            p0_fallback,
+        )  # fmt: skip
+
+    def heatmap(
+        self, t_us: int, days: int = 7, step_minutes: int = 60
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Alive notional per (hour, bin, side) over the days before t, on the grid of t's price."""
+        p0, _ = self.price_at(t_us)
+        lo_bin, n_bins = _grid_bounds(p0, self.bin_size, self.range_pct)
+        start_t = t_us - days * DAY_US
+        start = int(np.searchsorted(self.c.birth_time_us, start_t, side="right"))
+        hours = (
+            start_t + np.arange(1, days * 24 * 60 // step_minutes + 1) * step_minutes * MINUTE_US
+        )
+        frames = []
+        for h in hours:
+            end = int(np.searchsorted(self.c.birth_time_us, h, side="right"))
+            frames.append(self._bin(start, end, int(h), lo_bin, n_bins).sum(axis=2))
+        edges = (lo_bin + np.arange(n_bins + 1)) * self.bin_size
+        return hours, edges, np.stack(frames)  # cells: (hour, bin, side)
