@@ -92,5 +92,118 @@ def extract(
     console.print(f"extract {start_day}..{end_day}: {summary}")
 
 
+def _day(value: datetime | None, default: date) -> date:
+    return value.date() if value else default
+
+
+@app.command("map")
+def map_command(
+    symbol: Annotated[str, typer.Option(help="Ticker, e.g. BTCUSDT.")] = "BTCUSDT",
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date", formats=["%Y-%m-%d"], help="Snapshot date (00:00 UTC), default today."
+        ),
+    ] = None,
+    window: Annotated[str, typer.Option(help="Cohort window: 1d, 7d or 30d.")] = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Compute the liquidation map for one date from the lake and print its key levels."""
+    import json
+
+    from flows.liqmap import compute_maps, read_inputs
+    from liqbrief.settings import Settings
+    from liqbrief.symbols import InvalidSymbolError, validate_symbol
+    from sources.reference_data import load_tier_mix
+    from store.lake import Lake
+    from transforms.liqmap.config import WINDOWS, ModelConfig
+
+    if window not in WINDOWS:
+        raise typer.BadParameter(f"choose one of {', '.join(WINDOWS)}", param_hint="--window")
+    try:
+        validate_symbol(symbol)
+    except InvalidSymbolError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--symbol") from None
+    snapshot_day = _day(day, datetime.now(UTC).date())
+    lake = Lake(Settings.from_env().lake)
+    try:
+        maps, _ = compute_maps(
+            read_inputs(lake, symbol, snapshot_day, snapshot_day),
+            symbol, [snapshot_day], ModelConfig(tiers=load_tier_mix()), [],
+        )  # fmt: skip
+    except ValueError as exc:
+        console.print(f"[red]{exc}. Run `liqbrief extract` for the 30 days before {snapshot_day}.")
+        raise typer.Exit(1) from None
+    row = maps.summary.loc[maps.summary["window"] == window].iloc[0].to_dict()
+    row["date"] = row["date"].isoformat()
+    if as_json:
+        typer.echo(json.dumps(row, indent=2, default=str))
+        return
+    typer.echo(
+        f"{symbol} {row['date']} 00:00 UTC, {window} window, P0 {row['p0']:,.2f} "
+        "(estimated — relative intensity, Binance only)"
+    )
+    for k in (1, 2, 3):
+        typer.echo(
+            f"  below {row[f'round_below_{k}']:>10,.0f}: longs {row[f'cum_long_round_below_{k}'] / 1e6:10,.1f}M"
+            f"   above {row[f'round_above_{k}']:>10,.0f}: shorts {row[f'cum_short_round_above_{k}'] / 1e6:10,.1f}M"
+        )
+    for pct in (1, 2, 3, 5):
+        typer.echo(
+            f"  ±{pct}%: longs {row[f'cum_long_{pct}pct'] / 1e6:,.1f}M  shorts {row[f'cum_short_{pct}pct'] / 1e6:,.1f}M"
+        )
+    typer.echo(
+        f"  largest long cluster {row['long_cluster_price']:,.0f} ({row['long_cluster_usd'] / 1e6:,.1f}M, "
+        f"{row['long_cluster_distance_pct']:+.1f}%); short {row['short_cluster_price']:,.0f} "
+        f"({row['short_cluster_usd'] / 1e6:,.1f}M, {row['short_cluster_distance_pct']:+.1f}%)"
+    )
+    typer.echo(f"  imbalance (±5%) {row['imbalance_5pct']:.2f} : 1 long/short")
+
+
+@app.command()
+def liqprice(
+    side: Annotated[str, typer.Option(help="long or short.")],
+    entry: Annotated[float, typer.Option(help="Entry price.")],
+    leverage: Annotated[float, typer.Option(help="Leverage, e.g. 10.")],
+    notional: Annotated[
+        float, typer.Option(help="Position notional in USD (picks the bracket).")
+    ] = 10_000.0,
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="Date whose bracket snapshot applies; default today.",
+        ),
+    ] = None,
+    symbol: Annotated[str, typer.Option(help="Ticker whose brackets to use.")] = "BTCUSDT",
+) -> None:
+    """Print the exact Binance isolated liquidation price, with the maintenance bracket used."""
+    from sources.reference_data import load_brackets
+    from transforms.liquidation_price import bracket_for, liquidation_price
+
+    if side not in ("long", "short"):
+        raise typer.BadParameter("use long or short", param_hint="--side")
+    if leverage <= 0 or entry <= 0 or notional <= 0:
+        raise typer.BadParameter("entry, leverage and notional must be positive")
+    brackets, source = load_brackets(symbol)
+    on = _day(day, datetime.now(UTC).date())
+    try:
+        bracket = bracket_for(brackets, on, notional)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    mmr, cum = float(bracket["mmr"]), float(bracket["cum"])
+    prices = {
+        f: float(liquidation_price(side, entry, leverage, mmr, cum, notional, f))
+        for f in ("exact", "linear", "naive")
+    }
+    typer.echo(f"{prices['exact']:.2f}")
+    console.print(
+        f"{side} {leverage:g}x at {entry:,.2f}, notional {notional:,.0f}: bracket {int(bracket['bracket'])} "
+        f"(mmr {mmr:.2%}, cum {cum:,.0f}) of the {bracket['effective_from']} snapshot in {source}; "
+        f"linear {prices['linear']:,.2f}, naive {prices['naive']:,.2f}"
+    )
+
+
 if __name__ == "__main__":
     app()

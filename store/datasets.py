@@ -86,3 +86,71 @@ def dataset(name: str) -> Dataset:
         raise ValueError(
             f"unknown dataset {name!r}; choose from {', '.join(sorted(DATASETS))}"
         ) from None
+
+
+# -- derived datasets: the liquidation-map engine's outputs --------------------------------
+_KEYS = [("date", pa.date32()), ("symbol", pa.string()), ("venue", pa.string())]
+
+LIQMAP_BINS_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        ("window", pa.string()),
+        ("bin_lo", pa.float64()),
+        ("bin_hi", pa.float64()),
+        ("side", pa.string()),
+        ("tier", pa.int64()),
+        ("notional_usd", pa.float64()),
+    ]
+)
+
+_LEVEL_COLUMNS = [
+    f"cum_{side}_{pct}pct" for pct in (1, 2, 3, 5) for side in ("long", "short")
+] + [
+    name
+    for k in (1, 2, 3)
+    for name in (
+        f"round_below_{k}", f"cum_long_round_below_{k}", f"round_above_{k}", f"cum_short_round_above_{k}"
+    )
+]  # fmt: skip
+_CLUSTER_COLUMNS = [
+    f"{side}_{what}"
+    for side in ("long", "short")
+    for what in ("cluster_price", "cluster_usd", "cluster_distance_pct", "total_usd")
+]
+LIQMAP_SUMMARY_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        ("window", pa.string()),
+        ("p0", pa.float64()),
+        *[(c, pa.float64()) for c in _LEVEL_COLUMNS + _CLUSTER_COLUMNS],
+        ("imbalance_5pct", pa.float64()),
+        ("est_liquidated_long_usd", pa.float64()),
+        ("est_liquidated_short_usd", pa.float64()),
+        ("est_liquidated_usd", pa.float64()),
+        ("p0_from_last_price", pa.bool_()),
+        ("bin_size", pa.float64()),
+        ("oi_missing_bars", pa.int64()),
+        ("kline_missing_bars", pa.int64()),
+        ("mark_fallback_minutes", pa.int64()),
+        ("price_missing_minutes", pa.int64()),
+        ("brackets_source", pa.string()),
+    ]
+)
+
+LIQMAP_HEATMAP_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        ("hour", UTC_TIME),
+        ("bin_lo", pa.float64()),
+        ("bin_hi", pa.float64()),
+        ("side", pa.string()),
+        ("notional_usd", pa.float64()),
+    ]
+)
+
+for _d in [
+    Dataset("binance", "liqmap_bins", LIQMAP_BINS_SCHEMA, "bin_lo", None),
+    Dataset("binance", "liqmap_summary", LIQMAP_SUMMARY_SCHEMA, "date", None),
+    Dataset("binance", "liqmap_heatmap", LIQMAP_HEATMAP_SCHEMA, "hour", None),
+]:
+    DATASETS[_d.name] = _d

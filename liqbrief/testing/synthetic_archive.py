@@ -15,6 +15,7 @@ import io
 import zipfile
 import zlib
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +45,39 @@ def _csv(header: list[str] | None, columns: list[list[str]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def price_path(symbol: str, day: date, bar_seconds: int, start_price: float) -> np.ndarray:
-    """A reproducible random-walk close path for one day (open of bar 0 is start_price)."""
-    rng = np.random.default_rng(_seed(symbol, day, "price"))
-    n = 86_400 // bar_seconds
-    steps = rng.normal(0.0, 0.0009 * np.sqrt(bar_seconds / 300), n)
-    return start_price * np.exp(np.cumsum(steps))
+EPOCH = date(2020, 1, 1)
+_BASE_PRICE = {"BTCUSDT": 42_000.0, "ETHUSDT": 2_300.0}
+
+
+@lru_cache(maxsize=16)
+def _day_levels(symbol: str, days: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """Day-start price and open-interest (contracts) levels: a daily random walk from EPOCH."""
+    rng = np.random.default_rng(_seed(symbol, "levels"))
+    price = _BASE_PRICE.get(symbol, 100.0) * np.exp(np.cumsum(rng.normal(0, 0.025, days)))
+    contracts = 80_000 * np.exp(np.cumsum(rng.normal(0, 0.02, days)))
+    return price, contracts
+
+
+def _bridge(
+    symbol: str, day: date, tag: str, n: int, start: float, end: float, vol: float
+) -> np.ndarray:
+    """n points of a geometric Brownian bridge from start (excluded) to end (the last point)."""
+    rng = np.random.default_rng(_seed(symbol, day, tag))
+    walk = np.cumsum(rng.normal(0, vol, n))
+    frac = np.arange(1, n + 1) / n
+    return start * np.exp(walk - frac * walk[-1] + frac * np.log(end / start))
+
+
+def minute_path(symbol: str, day: date) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One day of 1-minute (open, high, low, close), continuous across days."""
+    prices, _ = _day_levels(symbol)
+    i = (day - EPOCH).days
+    closes = _bridge(symbol, day, "price", 1440, prices[i], prices[i + 1], 0.0007)
+    opens = np.concatenate([[prices[i]], closes[:-1]])
+    wiggle = (
+        np.abs(np.random.default_rng(_seed(symbol, day, "wiggle")).normal(0, 0.0004, 1440)) * closes
+    )
+    return opens, np.maximum(opens, closes) + wiggle, np.minimum(opens, closes) - wiggle, closes
 
 
 def kline_csv(
@@ -57,24 +85,24 @@ def kline_csv(
     day: date,
     interval: str,
     *,
-    start_price: float = 42_000.0,
     mark: bool = False,
     header: bool = True,
     microseconds: bool = False,
 ) -> bytes:
-    """One day of (mark-price) klines in the archive's 12-column layout."""
-    bar = BAR_SECONDS[interval]
-    closes = price_path(symbol, day, bar, start_price)
+    """One day of (mark-price) klines in the archive's 12-column layout, from the minute path."""
+    opens, highs, lows, closes = minute_path(symbol, day)
     if mark:  # the mark price tracks the last price within a few basis points
-        closes = closes * (
-            1 + np.random.default_rng(_seed(symbol, day, "mark")).normal(0, 2e-4, len(closes))
-        )
-    opens = np.concatenate([[start_price], closes[:-1]])
+        noise = 1 + np.random.default_rng(_seed(symbol, day, "mark")).normal(0, 1e-4, 1440)
+        opens, highs, lows, closes = opens * noise, highs * noise, lows * noise, closes * noise
+    per = BAR_SECONDS[interval] // 60
+    n = 1440 // per
+    if per > 1:
+        shaped = lambda a: a.reshape(n, per)  # noqa: E731
+        opens, highs, lows, closes = (
+            shaped(opens)[:, 0], shaped(highs).max(1), shaped(lows).min(1), shaped(closes)[:, -1],
+        )  # fmt: skip
     rng = np.random.default_rng(_seed(symbol, day, interval, mark))
-    wiggle = np.abs(rng.normal(0, 0.0006, len(closes))) * closes
-    highs = np.maximum(opens, closes) + wiggle
-    lows = np.minimum(opens, closes) - wiggle * rng.uniform(0.5, 1.5, len(closes))
-    n = len(closes)
+    bar = BAR_SECONDS[interval]
     scale = 1000 if microseconds else 1
     open_ms = _epoch_ms(day) + np.arange(n, dtype=np.int64) * bar * 1000
     open_t = open_ms * scale
@@ -86,7 +114,7 @@ def kline_csv(
         volume = rng.gamma(2.0, 40.0 * bar / 300, n)
         vwap = (opens + highs + lows + closes) / 4
         quote = volume * vwap
-        share = rng.uniform(0.35, 0.65, n)
+        share = np.clip(rng.normal(0.5, 0.07, n), 0.05, 0.95)
         taker, taker_quote = volume * share, quote * share
         count = rng.integers(500, 20_000, n)
     columns = [
@@ -101,7 +129,6 @@ def metrics_csv(
     symbol: str,
     day: date,
     *,
-    start_price: float = 42_000.0,
     duplicate_rows: tuple[int, ...] = (),
     missing_rows: tuple[int, ...] = (),
     shuffle: bool = False,
@@ -111,8 +138,14 @@ def metrics_csv(
     n = 288
     base = datetime(day.year, day.month, day.day)
     times = [(base + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(n)]
-    contracts = 80_000 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
-    value = contracts * price_path(symbol, day, 300, start_price)
+    _, levels = _day_levels(symbol)
+    i = (day - EPOCH).days
+    # contracts at 00:00, 00:05, ... : the bridge ends at the next day's 00:00 level
+    bridge = _bridge(symbol, day, "oi", n, levels[i], levels[i + 1], 0.0006)
+    contracts = np.concatenate([[levels[i]], bridge[:-1]])
+    _, _, _, closes = minute_path(symbol, day)
+    price_at_reading = np.concatenate([[closes[0]], closes[4::5][:-1]])
+    value = contracts * price_at_reading
     ratios = [rng.uniform(0.6, 2.5, n) for _ in range(4)]
     rows = [i for i in range(n) if i not in missing_rows]
     rows += list(duplicate_rows)
