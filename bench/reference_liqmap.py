@@ -4,7 +4,8 @@ Same model as transforms/liqmap (shared/design/liquidation-model.md), written th
 obvious way — walk the bars, keep a list of live cohorts, kill, shrink, open, and
 snapshot at each date — so the vectorised engine can be checked against it
 (tests/transforms/test_liqmap_reference.py) and timed against it (bench/liqmap.py).
-Snapshots must fall on 5-minute bar ends (the engine's default 00:00 UTC does).
+Snapshots must fall on 5-minute bar ends (the engine's default 00:00 UTC does); a snapshot
+at T sees the readings before T and every mark minute before T.
 """
 
 from __future__ import annotations
@@ -68,14 +69,35 @@ def reference_maps(
                 else:
                     survivors.append(c)
             alive = survivors
+        # 2. a snapshot at this bar end sees the minutes before it, not this reading
+        if t_j in snapshots:
+            day = snapshots[t_j]
+            p0 = closes[m - 1]
+            lo_bin = math.floor(p0 * (1 - config.range_pct) / bin_size)
+            hi_bin = math.floor(p0 * (1 + config.range_pct) / bin_size)
+            for window, days in WINDOWS.items():
+                grid: dict = {}
+                for c in alive:
+                    if c["birth_t"] < t_j - days * DAY_US:
+                        continue
+                    b = math.floor(c["lp"] / bin_size)
+                    if lo_bin <= b <= hi_bin:
+                        key = (b * bin_size, "long" if c["long"] else "short", c["tier"])
+                        grid[key] = grid.get(key, 0.0) + c["size"]
+                grids[(day, window)] = grid
+            day_start = t_j - DAY_US
+            liquidated_by_day[day] = (
+                sum(s for t, is_long, s in liquidations if day_start < t <= t_j and is_long),
+                sum(s for t, is_long, s in liquidations if day_start < t <= t_j and not is_long),
+            )
         d_oi = bars.d_oi[j]
-        # 2. voluntary closes shrink every survivor
+        # 3. voluntary closes shrink every survivor
         if config.shrink_on_oi_decrease and d_oi < 0:
             voluntary = max(0.0, -d_oi - liquidated_here)
             ratio = max(1.0 - voluntary / bars.oi_usd[j - 1], 1e-12)
             for c in alive:
                 c["size"] *= ratio
-        # 3. new contracts open a long and a short cohort
+        # 4. new contracts open a long and a short cohort
         entry = bars.entry_vwap[j] if config.entry == "vwap" else bars.entry_close[j]
         if d_oi > 0 and math.isfinite(entry):
             share = bars.aggressor_buy_share[j]
@@ -105,25 +127,4 @@ def reference_maps(
                     alive.append(
                         {"birth_t": t_j, "long": is_long, "tier": tier, "size": size, "lp": lp}
                     )
-        # 4. a snapshot at this bar end
-        if t_j in snapshots:
-            day = snapshots[t_j]
-            p0 = closes[m - 1]
-            lo_bin = math.floor(p0 * (1 - config.range_pct) / bin_size)
-            hi_bin = math.floor(p0 * (1 + config.range_pct) / bin_size)
-            for window, days in WINDOWS.items():
-                grid: dict = {}
-                for c in alive:
-                    if c["birth_t"] <= t_j - days * DAY_US:
-                        continue
-                    b = math.floor(c["lp"] / bin_size)
-                    if lo_bin <= b <= hi_bin:
-                        key = (b * bin_size, "long" if c["long"] else "short", c["tier"])
-                        grid[key] = grid.get(key, 0.0) + c["size"]
-                grids[(day, window)] = grid
-            day_start = t_j - DAY_US
-            liquidated_by_day[day] = (
-                sum(s for t, is_long, s in liquidations if day_start < t <= t_j and is_long),
-                sum(s for t, is_long, s in liquidations if day_start < t <= t_j and not is_long),
-            )
     return grids, liquidated_by_day

@@ -17,7 +17,7 @@ app = typer.Typer(
     add_completion=False,
     help="liqbrief: the daily crypto-derivatives liquidation briefing.",
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _csv_list(value: str) -> list[str]:

@@ -1,5 +1,9 @@
 """Daily snapshots from one pass of history: bins, key levels and coverage per date and window.
 
+A snapshot at T is the state after every open-interest reading before T: cohorts born in
+[T − W, T), shrunk by the bars ending before T, swept by every mark minute before T. (The
+reading at exactly 00:00 belongs to the next day's archive file, published a day later.)
+
 Cohorts are ordered by birth, so each window (T − W, T] is a slice; the 1d, 7d and 30d
 windows are nested suffixes of the 30d slice, binned once each part and summed.
 """
@@ -97,7 +101,7 @@ class SnapshotMaker:
         alive = self.f.death_time_us[lo:hi] >= t_us
         rel = self.bin_abs[lo:hi] - lo_bin
         use = alive & (rel >= 0) & (rel < n_bins)
-        j = int(np.searchsorted(self.bars.time_us, t_us, side="right")) - 1
+        j = int(np.searchsorted(self.bars.time_us, t_us, side="left")) - 1  # last reading before t
         survival = np.exp(
             self.f.log_survival[j] - self.f.log_survival[self.c.birth_bar[lo:hi][use]]
         )
@@ -110,7 +114,7 @@ class SnapshotMaker:
     def _coverage(self, t_us: int, days: int) -> dict[str, int]:
         start = t_us - days * DAY_US
         bar_t = self.bars.time_us
-        b0, b1 = np.searchsorted(bar_t, [start + 1, t_us + 1])  # readings in (T − W, T]
+        b0, b1 = np.searchsorted(bar_t, [start, t_us])  # readings in [T − W, T)
         in_window = slice(b0, b1)
         opened = (self.bars.d_oi[in_window] > 0) & ~np.isfinite(self.bars.entry_vwap[in_window])
         m0, m1 = np.searchsorted(self.path.time_us, [start, t_us])  # minutes in [T − W, T)
@@ -127,11 +131,11 @@ class SnapshotMaker:
             _grid_bounds(p0, self.bin_size, self.range_pct) if np.isfinite(p0) else (0, 0)
         )
         births = self.c.birth_time_us
-        end = int(np.searchsorted(births, t_us, side="right"))
+        end = int(np.searchsorted(births, t_us, side="left"))
         grids, coverage, total = {}, {}, None
         previous_start = end
         for name, days in sorted(WINDOWS.items(), key=lambda kv: kv[1]):
-            start = int(np.searchsorted(births, t_us - days * DAY_US, side="right"))
+            start = int(np.searchsorted(births, t_us - days * DAY_US, side="left"))
             part = self._bin(start, previous_start, t_us, lo_bin, n_bins)
             total = part if total is None else total + part
             grids[name] = Grid(lo_bin * self.bin_size, self.bin_size, total)
@@ -152,13 +156,13 @@ class SnapshotMaker:
         p0, _ = self.price_at(t_us)
         lo_bin, n_bins = _grid_bounds(p0, self.bin_size, self.range_pct)
         start_t = t_us - days * DAY_US
-        start = int(np.searchsorted(self.c.birth_time_us, start_t, side="right"))
+        start = int(np.searchsorted(self.c.birth_time_us, start_t, side="left"))
         hours = (
             start_t + np.arange(1, days * 24 * 60 // step_minutes + 1) * step_minutes * MINUTE_US
         )
         frames = []
         for h in hours:
-            end = int(np.searchsorted(self.c.birth_time_us, h, side="right"))
+            end = int(np.searchsorted(self.c.birth_time_us, h, side="left"))
             frames.append(self._bin(start, end, int(h), lo_bin, n_bins).sum(axis=2))
         edges = (lo_bin + np.arange(n_bins + 1)) * self.bin_size
         return hours, edges, np.stack(frames)  # cells: (hour, bin, side)
