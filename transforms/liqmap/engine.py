@@ -77,12 +77,12 @@ def liquidation_maps(
     maker = run.maker
     tiers = np.asarray(run.cohorts.tiers)
     times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
-    bin_parts: list[pd.DataFrame] = []
+    bin_parts: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     summary_rows: list[dict] = []
-    for day, t_us in zip(dates, times.tolist(), strict=True):
+    for day_index, (day, t_us) in enumerate(zip(dates, times.tolist(), strict=True)):
         snap = maker.snapshot(t_us)
         _, round_step = grid_for(symbol, snap.p0, config) if np.isfinite(snap.p0) else (0, 1.0)
-        for window in WINDOWS:
+        for window_index, window in enumerate(WINDOWS):
             grid = snap.grids[window]
             edges = grid.edges
             row = {"date": day, "symbol": symbol, "venue": venue, "window": window}
@@ -98,26 +98,39 @@ def liquidation_maps(
             summary_rows.append(row)
             bin_idx, side_idx, tier_idx = np.nonzero(grid.cells)
             bin_parts.append(
-                pd.DataFrame(
-                    {
-                        "date": day,
-                        "symbol": symbol,
-                        "venue": venue,
-                        "window": window,
-                        "bin_lo": edges[bin_idx],
-                        "bin_hi": edges[bin_idx + 1],
-                        "side": np.asarray(SIDES)[side_idx],
-                        "tier": tiers[tier_idx],
-                        "notional_usd": grid.cells[bin_idx, side_idx, tier_idx],
-                    }
-                )  # fmt: skip
-            )
-    bins = pd.concat(bin_parts, ignore_index=True) if bin_parts else pd.DataFrame()
+                (day_index, window_index, edges[bin_idx], edges[bin_idx + 1], side_idx,
+                 tier_idx, grid.cells[bin_idx, side_idx, tier_idx])
+            )  # fmt: skip
+    bins = _bins_frame(bin_parts, dates, tiers, symbol, venue)
     heat = [_heatmap_frame(maker, d, symbol, venue, config) for d in (heatmap_dates or [])]
     return LiquidationMaps(
         bins=bins,
         summary=pd.DataFrame(summary_rows),
         heatmap=pd.concat(heat, ignore_index=True) if heat else pd.DataFrame(),
+    )
+
+
+def _bins_frame(
+    parts: list, dates: list[date], tiers: np.ndarray, symbol: str, venue: str
+) -> pd.DataFrame:
+    """One long frame from every snapshot's non-empty cells, built once (not per date)."""
+    counts = np.array([len(p[2]) for p in parts], dtype=np.int64)
+    day_index = np.repeat(np.array([p[0] for p in parts], dtype=np.int64), counts)
+    window_index = np.repeat(np.array([p[1] for p in parts], dtype=np.int64), counts)
+    joined = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(2, 7)]
+    bin_lo, bin_hi, side_idx, tier_idx, notional = joined
+    return pd.DataFrame(
+        {
+            "date": np.asarray(dates, dtype=object)[day_index],
+            "symbol": symbol,
+            "venue": venue,
+            "window": np.asarray(list(WINDOWS))[window_index],
+            "bin_lo": bin_lo,
+            "bin_hi": bin_hi,
+            "side": np.asarray(SIDES)[side_idx.astype(np.int64)],
+            "tier": tiers[tier_idx.astype(np.int64)],
+            "notional_usd": notional,
+        }
     )
 
 
