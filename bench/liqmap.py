@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reference_liqmap import reference_maps  # noqa: E402
+from reference_liqmap import reference_maps
 
-from liqbrief.testing.synthetic_market import synthetic_market  # noqa: E402
-from sources.reference_data import load_brackets  # noqa: E402
-from transforms.liqmap.config import ModelConfig  # noqa: E402
-from transforms.liqmap.engine import liquidation_maps  # noqa: E402
+from liqbrief.testing.synthetic_market import synthetic_market
+from sources.reference_data import load_brackets
+from transforms.liqmap.config import ModelConfig
+from transforms.liqmap.engine import liquidation_maps
 
 START = date(2024, 1, 1)
 

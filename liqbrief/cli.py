@@ -92,6 +92,49 @@ def extract(
     console.print(f"extract {start_day}..{end_day}: {summary}")
 
 
+@app.command()
+def daily(
+    symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
+    day: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
+    ] = None,
+) -> None:
+    """The daily job: extract the last 30 days, map the latest complete date, print its levels."""
+    from flows.daily import daily_briefing
+
+    mapped = daily_briefing(day.date() if day else None, _csv_list(symbols))
+    for symbol, mapped_day in mapped.items():
+        map_command(
+            symbol=symbol,
+            day=datetime.combine(mapped_day, datetime.min.time()),
+            window="7d",
+            as_json=False,
+        )
+
+
+@app.command("liqmap")
+def liqmap_command(
+    symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
+    start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First date.")
+    ] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last date.")] = None,
+    heatmaps: Annotated[
+        str, typer.Option(help="Heatmaps for: all, last or none of the dates.")
+    ] = "all",
+) -> None:
+    """Compute and store the liquidation maps of a date range (one pass over its history)."""
+    from flows.liqmap import liqmap
+
+    end_day = _day(end, datetime.now(UTC).date())
+    start_day = _day(start, end_day)
+    if heatmaps not in ("all", "last", "none"):
+        raise typer.BadParameter("use all, last or none", param_hint="--heatmaps")
+    result = liqmap(_csv_list(symbols), start_day, end_day, heatmaps)
+    console.print(f"liqmap {start_day}..{end_day}: {result}")
+
+
 def _day(value: datetime | None, default: date) -> date:
     return value.date() if value else default
 

@@ -121,7 +121,7 @@ def ranking_precision(
     if events < min_events or per_bin.empty:
         return RankingPrecision(events, 0, float("nan"), float("nan"), float("nan"), True)
     hit = _realised_per_bin(per_bin, realised) > 0
-    k = max(1, int(math.ceil(top_fraction * len(per_bin))))
+    k = max(1, math.ceil(top_fraction * len(per_bin)))
     top = np.argsort(-per_bin["notional_usd"].to_numpy(), kind="stable")[:k]
     top_hits = int(hit[top].sum())
     return RankingPrecision(

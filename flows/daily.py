@@ -1,0 +1,61 @@
+"""The daily job: bring the lake up to date, then compute the latest complete day's maps.
+
+A snapshot at 00:00 UTC of date D needs every file of D − 1. The archive publishes a day
+some hours after it ends, so a morning run asks for the last 31 days and maps the latest
+date whose previous day is complete in the lake (usually today; yesterday if today's
+input is not published yet). Later steps (context, briefing, email) attach here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from prefect import flow, get_run_logger
+
+from flows.extract import ExtractIncompleteError, extract
+from flows.liqmap import WARMUP_DAYS, liqmap
+from liqbrief.settings import Settings
+from store.datasets import DATASETS
+from store.lake import Lake, days_between
+
+MAP_INPUTS = ("metrics", "klines_5m", "mark_klines_1m")
+EXTRACT_DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
+
+
+def latest_mappable_date(lake: Lake, symbol: str, not_after: date) -> date | None:
+    """The latest D <= not_after whose previous day has every map input in the lake."""
+    days = days_between(not_after - timedelta(days=WARMUP_DAYS), not_after - timedelta(days=1))
+    complete = set(days)
+    for name in MAP_INPUTS:
+        complete &= lake.ingested_days(DATASETS[name], symbol, days)
+    return max(complete) + timedelta(days=1) if complete else None
+
+
+@flow(name="daily-briefing")
+def daily_briefing(day: date | None = None, symbols: list[str] | None = None) -> dict[str, date]:
+    """Extract what is missing, then map the latest complete date (default: today, UTC)."""
+    symbols = symbols or ["BTCUSDT"]
+    target = day or datetime.now(UTC).date()
+    logger = get_run_logger()
+    try:
+        # one day more than the window, so yesterday's map is complete if today's cannot be made
+        first = target - timedelta(days=WARMUP_DAYS + 1)
+        extract(symbols, first, target - timedelta(days=1), EXTRACT_DATASETS)
+    except ExtractIncompleteError as exc:
+        logger.warning("continuing with what the lake has: %s", exc)
+    lake = Lake(Settings.from_env().lake)
+    mapped: dict[str, date] = {}
+    for symbol in symbols:
+        latest = latest_mappable_date(lake, symbol, target)
+        if latest is None:
+            raise RuntimeError(
+                f"{symbol}: no complete day of inputs in the 30 days before {target}; "
+                "check the archive URL and network, then re-run"
+            )
+        if latest != target:
+            logger.warning(
+                "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
+            )
+        liqmap([symbol], latest, latest, heatmaps="last")
+        mapped[symbol] = latest
+    return mapped

@@ -1,0 +1,45 @@
+"""The daily flow: extract, then map the latest date whose inputs are complete."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.daily import EXTRACT_DATASETS, daily_briefing
+from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.synthetic_archive import build_archive
+from store.datasets import DATASETS
+from store.lake import Lake
+
+pytestmark = [pytest.mark.flow, pytest.mark.server]
+
+
+def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
+    prefect_harness, mirror: ArchiveMirror, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", mirror.base_url)
+    # the archive has everything up to 2024-02-08; 2024-02-09 is not there
+    mirror.add(
+        build_archive(
+            ["BTCUSDT"], EXTRACT_DATASETS, date(2024, 1, 10), date(2024, 2, 8), monthly=False
+        )
+    )
+    mapped = daily_briefing(date(2024, 2, 10), ["BTCUSDT"])
+    assert mapped == {"BTCUSDT": date(2024, 2, 9)}
+    lake = Lake(str(tmp_path / "lake"))
+    summary = lake.read(DATASETS["liqmap_summary"], "BTCUSDT", date(2024, 2, 9), date(2024, 2, 10))
+    assert set(summary["date"].astype(str)) == {"2024-02-09"}
+    row = summary.set_index("window").loc["30d"]
+    assert row["oi_missing_bars"] == 0 and row["long_total_usd"] > 0
+    assert (
+        len(lake.read(DATASETS["liqmap_heatmap"], "BTCUSDT", date(2024, 2, 9), date(2024, 2, 9)))
+        > 0
+    )
+    # a second run downloads nothing new and maps the same date again, replacing it
+    mirror.requests.clear()
+    assert daily_briefing(date(2024, 2, 10), ["BTCUSDT"]) == {"BTCUSDT": date(2024, 2, 9)}
+    assert mirror.zip_requests() == []  # only the still-missing day is asked for again
+    assert mirror.requests and all("2024-02-09" in path for path, _ in mirror.requests)
