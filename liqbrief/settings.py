@@ -13,11 +13,14 @@ DEFAULT_LAKE = "./lake"
 DEFAULT_BINANCE_ARCHIVE_URL = "https://data.binance.vision"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     lake: str
     binance_archive_url: str
     download_concurrency: int
+    fred_api_url: str = "https://api.stlouisfed.org"
+    fred_csv_url: str = "https://fred.stlouisfed.org"
+    fred_api_key: str | None = None  # a secret: never log it
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -27,4 +30,15 @@ class Settings:
                 "LIQBRIEF_BINANCE_ARCHIVE_URL", DEFAULT_BINANCE_ARCHIVE_URL
             ).rstrip("/"),
             download_concurrency=int(os.environ.get("LIQBRIEF_DOWNLOAD_CONCURRENCY", "8")),
+            fred_api_url=os.environ.get("LIQBRIEF_FRED_URL", "https://api.stlouisfed.org").rstrip(
+                "/"
+            ),
+            fred_csv_url=os.environ.get(
+                "LIQBRIEF_FRED_CSV_URL", "https://fred.stlouisfed.org"
+            ).rstrip("/"),
+            fred_api_key=os.environ.get("FRED_API_KEY") or None,
         )
+
+    def __repr__(self) -> str:  # keeps the FRED key out of logs and tracebacks
+        key = "set" if self.fred_api_key else "unset"
+        return f"Settings(lake={self.lake!r}, binance_archive_url={self.binance_archive_url!r}, fred_api_key={key})"

@@ -154,3 +154,77 @@ for _d in [
     Dataset("binance", "liqmap_heatmap", LIQMAP_HEATMAP_SCHEMA, "hour", None),
 ]:
     DATASETS[_d.name] = _d
+
+
+# -- macro data and context tables -----------------------------------------------------------
+FRED_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("value", pa.float64()),
+        ("realtime_start", pa.date32()),
+        ("realtime_end", pa.date32()),
+    ]
+)
+MARKET_CONTEXT_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        *[
+            (c, pa.float64())
+            for c in (
+                "price", "oi_usd", "oi_change_1d_pct", "oi_change_7d_pct", "funding_last",
+                "funding_avg_7d", "funding_annualised_pct", "long_short_account_ratio",
+                "top_trader_ratio", "taker_buy_sell_ratio", "quote_volume_24h",
+                "volume_vs_year_start", "realised_vol_7d_pct",
+            )
+        ],
+    ]
+)  # fmt: skip
+MACRO_CONTEXT_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("series", pa.string()),
+        ("label", pa.string()),
+        ("obs_date", pa.date32()),
+        ("value", pa.float64()),
+        ("chg_1d", pa.float64()),
+        ("chg_1w", pa.float64()),
+        ("chg_1m", pa.float64()),
+        ("chg_ytd", pa.float64()),
+        ("days_since_obs", pa.int64()),
+        ("stale", pa.bool_()),
+    ]
+)
+MACRO_EVENTS_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("event_date", pa.date32()),
+        ("event", pa.string()),
+        ("days_until", pa.int64()),
+        ("text", pa.string()),
+    ]
+)
+RECORDS_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+        ("all_time_max", pa.float64()),
+        ("all_time_date", pa.date32()),
+        ("ytd_max", pa.float64()),
+        ("ytd_date", pa.date32()),
+        ("pct_of_record", pa.float64()),
+        ("rank", pa.int64()),
+        ("days", pa.int64()),
+        ("days_since_record", pa.int64()),
+        ("history", pa.list_(pa.float64())),
+    ]
+)
+
+for _d in [
+    Dataset("fred", "fred_observations", FRED_SCHEMA, "date", None),
+    Dataset("binance", "market_context", MARKET_CONTEXT_SCHEMA, "date", None),
+    Dataset("macro", "macro_context", MACRO_CONTEXT_SCHEMA, "series", None),
+    Dataset("macro", "macro_events", MACRO_EVENTS_SCHEMA, "event_date", None),
+    Dataset("binance", "records", RECORDS_SCHEMA, "metric", None),
+]:
+    DATASETS[_d.name] = _d

@@ -101,6 +101,13 @@ class Lake:
             if fi.type == pafs.FileType.File and li.type == pafs.FileType.File
         }
 
+    def stored_days(self, ds: Dataset, symbol: str) -> list[date]:
+        """Every day with a ledger record for this dataset and symbol, sorted (one listing)."""
+        directory = posixpath.dirname(self.ledger_path(ds, symbol, date(2000, 1, 1)))
+        infos = self.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
+        names = [posixpath.basename(i.path) for i in infos if i.path.endswith(".json")]
+        return sorted(date.fromisoformat(n.removesuffix(".json")) for n in names)
+
     def ledger_entry(self, ds: Dataset, symbol: str, day: date) -> LedgerEntry | None:
         try:
             with self.fs.open_input_stream(self.ledger_path(ds, symbol, day)) as f:

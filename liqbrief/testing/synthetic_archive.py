@@ -46,15 +46,24 @@ def _csv(header: list[str] | None, columns: list[list[str]]) -> bytes:
 
 
 EPOCH = date(2020, 1, 1)
-_BASE_PRICE = {"BTCUSDT": 42_000.0, "ETHUSDT": 2_300.0}
+_BASE_PRICE = {"BTCUSDT": 70_000.0, "ETHUSDT": 2_500.0}
 
 
 @lru_cache(maxsize=16)
 def _day_levels(symbol: str, days: int = 4000) -> tuple[np.ndarray, np.ndarray]:
-    """Day-start price and open-interest (contracts) levels: a daily random walk from EPOCH."""
+    """Day-start price and open-interest (contracts) levels from EPOCH: mean-reverting daily
+    walks (AR(1) in logs), so levels stay in a realistic range over the years."""
     rng = np.random.default_rng(_seed(symbol, "levels"))
-    price = _BASE_PRICE.get(symbol, 100.0) * np.exp(np.cumsum(rng.normal(0, 0.025, days)))
-    contracts = 80_000 * np.exp(np.cumsum(rng.normal(0, 0.02, days)))
+
+    def ar1(sigma: float, keep: float = 0.99) -> np.ndarray:
+        shocks, out, x = rng.normal(0, sigma, days), np.empty(days), 0.0
+        for i, shock in enumerate(shocks):
+            x = keep * x + shock
+            out[i] = x
+        return out
+
+    price = _BASE_PRICE.get(symbol, 100.0) * np.exp(ar1(0.025))
+    contracts = 80_000 * np.exp(ar1(0.015))
     return price, contracts
 
 

@@ -1,0 +1,177 @@
+"""The context flow: FRED → lake, then market context, macro context and records for a date.
+
+Every table is as of the briefing date D (00:00 UTC): only rows before D, only macro values
+known by then.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pandas as pd
+import pyarrow as pa
+from prefect import flow, get_run_logger, task
+
+from liqbrief.settings import Settings
+from sources.fred import SERIES, FredClient
+from sources.reference_calendar import load_calendar
+from store.datasets import DATASETS
+from store.lake import Lake, days_between
+from store.ledger import LedgerEntry
+from transforms.context.macro import calendar_warning, macro_context, upcoming_events
+from transforms.context.market import daily_levels, market_context
+from transforms.context.records import update_records
+
+MACRO_SYMBOL = "US"  # macro tables are not per instrument; they live under symbol=US
+
+
+def _write(lake: Lake, name: str, symbol: str, day: date, frame: pd.DataFrame, source: str) -> None:
+    ds = DATASETS[name]
+    table = pa.Table.from_pandas(frame[ds.schema.names], schema=ds.schema, preserve_index=False)
+    entry = LedgerEntry(
+        venue=ds.venue, dataset=name, symbol=symbol, date=day.isoformat(), source_url=source,
+        source_sha256="", rows=table.num_rows, duplicates_dropped=0, missing_rows=0,
+        ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )  # fmt: skip
+    lake.write_day(ds, day, table, entry)
+
+
+# -- FRED ---------------------------------------------------------------------------------
+def store_fred_series(lake: Lake, client: FredClient, series: str, start: date, end: date) -> int:
+    """Fetch whole years of one series and replace their yearly partitions."""
+    first, last = date(start.year, 1, 1), date(end.year, 12, 31)
+    frame = client.observations(series, first, last)  # raises before anything is written
+    source = "FRED API" if client.api_key else f"{client.csv_url}/graph/fredgraph.csv?id={series}"
+    for year in range(start.year, end.year + 1):
+        part = frame[[d.year == year for d in frame["date"]]]
+        _write(lake, "fred_observations", series, date(year, 1, 1), part, source)
+    return len(frame)
+
+
+def read_fred(lake: Lake, years: range) -> pd.DataFrame:
+    ds = DATASETS["fred_observations"]
+    parts = [
+        lake.read(ds, series, date(y, 1, 1), date(y, 1, 1)).assign(series=series)
+        for series in SERIES
+        for y in years
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    return frame
+
+
+@task(task_run_name="extract-fred-{start}-{end}")
+def extract_fred(start: date, end: date) -> dict[str, int]:
+    settings = Settings.from_env()
+    lake = Lake(settings.lake)
+    with httpx.Client(timeout=30) as http:
+        client = FredClient(
+            http, settings.fred_api_url, settings.fred_csv_url, settings.fred_api_key
+        )
+        return {series: store_fred_series(lake, client, series, start, end) for series in SERIES}
+
+
+# -- context tables -----------------------------------------------------------------------
+def build_market_context(lake: Lake, symbol: str, day: date) -> pd.DataFrame:
+    window = (day - timedelta(days=8), day - timedelta(days=1))
+    year_start = (date(day.year, 1, 1), date(day.year, 1, 7))
+    return market_context(
+        day, symbol,
+        lake.read(DATASETS["metrics"], symbol, *window),
+        lake.read(DATASETS["klines_5m"], symbol, *window),
+        lake.read(DATASETS["funding_rate"], symbol, *window),
+        lake.read(DATASETS["klines_5m"], symbol, *year_start),
+    )  # fmt: skip
+
+
+def todays_record_values(
+    lake: Lake, symbol: str, day: date, market: pd.DataFrame | None = None
+) -> dict[str, float]:
+    """The record metrics for day D: closing OI and volume of D − 1, the map's D values."""
+    if market is None:
+        yesterday = day - timedelta(days=1)
+        levels = daily_levels(
+            lake.read(DATASETS["metrics"], symbol, yesterday, yesterday),
+            lake.read(DATASETS["klines_5m"], symbol, yesterday, yesterday),
+        )
+        values = {
+            "oi_usd": float(levels["oi_usd"].iloc[-1]) if len(levels) else math.nan,
+            "quote_volume_24h": float(levels["quote_volume_24h"].iloc[-1])
+            if len(levels)
+            else math.nan,
+        }
+    else:
+        values = {
+            "oi_usd": float(market["oi_usd"].iloc[0]),
+            "quote_volume_24h": float(market["quote_volume_24h"].iloc[0]),
+        }
+    summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
+    seven = summary[summary["window"] == "7d"]
+    for metric in ("est_liquidated_usd", "cum_long_5pct", "cum_short_5pct"):
+        values[metric] = float(seven[metric].iloc[0]) if len(seven) else math.nan
+    return values
+
+
+def build_records(lake: Lake, symbol: str, day: date, today: dict[str, float]) -> pd.DataFrame:
+    """Records for D from D − 1's records; the first time, fold over the lake's history once."""
+    ds = DATASETS["records"]
+    previous_day = day - timedelta(days=1)
+    if lake.ingested_days(ds, symbol, [previous_day]):
+        previous = lake.read(ds, symbol, previous_day, previous_day)
+        previous["date"] = pd.to_datetime(previous["date"]).dt.date
+        for column in ("all_time_date", "ytd_date"):
+            previous[column] = [
+                pd.Timestamp(v).date() if pd.notna(v) else None for v in previous[column]
+            ]
+        return update_records(previous, today, day, symbol)
+    stored = lake.stored_days(DATASETS["metrics"], symbol)
+    records = None
+    if stored and stored[0] < previous_day:
+        for past in days_between(stored[0] + timedelta(days=1), previous_day):
+            records = update_records(
+                records, todays_record_values(lake, symbol, past), past, symbol
+            )
+    return update_records(records, today, day, symbol)
+
+
+@task(task_run_name="context-{symbol}-{day}")
+def symbol_context(symbol: str, day: date) -> dict[str, int]:
+    lake = Lake(Settings.from_env().lake)
+    market = build_market_context(lake, symbol, day)
+    _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
+    records = build_records(lake, symbol, day, todays_record_values(lake, symbol, day, market))
+    _write(lake, "records", symbol, day, records, "liqbrief:records")
+    return {"market_context": len(market), "records": len(records)}
+
+
+@task(task_run_name="macro-context-{day}")
+def macro_tables(day: date) -> list[str]:
+    lake = Lake(Settings.from_env().lake)
+    calendar = load_calendar()
+    macro = macro_context(read_fred(lake, range(day.year - 1, day.year + 1)), calendar, day, SERIES)
+    events = upcoming_events(calendar, day)
+    _write(lake, "macro_context", MACRO_SYMBOL, day, macro, "liqbrief:macro-context")
+    _write(lake, "macro_events", MACRO_SYMBOL, day, events, "data/events/calendar.csv")
+    warnings = [
+        f"{r.series}: last value from {r.obs_date}, stale" for r in macro.itertuples() if r.stale
+    ]
+    warning = calendar_warning(calendar, day)
+    return warnings + ([warning] if warning else [])
+
+
+@flow(name="context")
+def context(day: date, symbols: list[str], fetch_macro: bool = True) -> dict:
+    """Market context and records per symbol, and the macro context, for date ``day``."""
+    logger = get_run_logger()
+    if fetch_macro:
+        try:
+            extract_fred(day - timedelta(days=400), day)
+        except Exception as exc:  # the briefing goes on with the macro data the lake has
+            logger.warning("FRED extract failed, using stored macro data: %s", exc)
+    result = {symbol: symbol_context(symbol, day) for symbol in symbols}
+    warnings = macro_tables(day)
+    for warning in warnings:
+        logger.warning("macro: %s", warning)
+    return result | {"macro_warnings": warnings}
