@@ -52,6 +52,12 @@ def _value_as_of(known: pd.DataFrame, when: date) -> float:
     return float(rows["value"].iloc[-1]) if len(rows) else float("nan")
 
 
+def _last_observed_by(known: pd.DataFrame, day: date) -> float:
+    """The last observation dated on or before ``day`` (among values known now)."""
+    rows = known[known["date"] <= day].sort_values("date")
+    return float(rows["value"].iloc[-1]) if len(rows) else float("nan")
+
+
 def macro_context(
     observations: pd.DataFrame, calendar: pd.DataFrame, as_of: date, labels: dict[str, str]
 ) -> pd.DataFrame:
@@ -59,7 +65,7 @@ def macro_context(
 
     ``observations``: series, date, value (NaN = missing, skipped). Changes are differences
     of known values: as of 1 day / 7 days / 1 month before, and the last value known in the
-    previous year (YTD).
+    previous year's last observation (YTD).
     """
     obs = observations.dropna(subset=["value"]).copy()
     obs["known_from"] = known_from(obs, calendar)
@@ -83,7 +89,7 @@ def macro_context(
                 "chg_1d": value - _value_as_of(known, as_of - timedelta(days=1)),
                 "chg_1w": value - _value_as_of(known, as_of - timedelta(days=7)),
                 "chg_1m": value - _value_as_of(known, month_ago),
-                "chg_ytd": value - _value_as_of(known, year_start),
+                "chg_ytd": value - _last_observed_by(known, year_start),
                 "days_since_obs": days_since,
                 "stale": days_since > STALE_AFTER_DAYS[_frequency(series)],
             }

@@ -1,0 +1,123 @@
+"""FRED through its real HTTP path against a loopback replay of the JSON and CSV formats."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.context import read_fred, store_fred_series
+from liqbrief.testing.fred_server import FredServer
+from sources.errors import DownloadError
+from sources.fred import FredClient, FredFormatError, parse_csv
+from store.lake import Lake
+from tests.conftest import FAST_RETRY, SHARED_DATA, lake_files
+
+pytestmark = pytest.mark.server
+KEY = "abcdef0123456789abcdef0123456789"
+DFF = pd.DataFrame(
+    {
+        "date": ["2024-01-02", "2024-01-03", "2024-01-04", "2025-01-02"],
+        "value": [5.33, np.nan, 5.33, 4.33],
+    }
+)
+
+
+def client(server: FredServer, http: httpx.Client, key: str | None = KEY) -> FredClient:
+    return FredClient(http, server.base_url, server.base_url, key, FAST_RETRY)
+
+
+@pytest.mark.parametrize("key", [KEY, None], ids=["json-api", "keyless-csv"])
+def test_observations_with_missing_values(key: str | None) -> None:
+    with FredServer({"DFF": DFF}) as server, httpx.Client() as http:
+        frame = client(server, http, key).observations("DFF", date(2024, 1, 1), date(2024, 12, 31))
+    assert frame["date"].tolist() == [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)]
+    assert frame["value"].iloc[0] == 5.33 and np.isnan(frame["value"].iloc[1])
+    if key:
+        assert frame["realtime_start"].iloc[0] == date(2026, 11, 24)
+        assert server.requests[0]["api_key"] == KEY and server.requests[0]["file_type"] == "json"
+    else:
+        assert frame["realtime_start"].isna().all()
+
+
+def test_the_legacy_csv_layout_parses_too() -> None:
+    with FredServer({"DFF": DFF}, legacy_csv=True) as server, httpx.Client() as http:
+        frame = client(server, http, None).observations("DFF", date(2024, 1, 1), date(2024, 12, 31))
+    assert len(frame) == 3 and np.isnan(frame["value"].iloc[1])
+
+
+def test_a_429_is_retried_then_succeeds() -> None:
+    with FredServer({"DFF": DFF}) as server, httpx.Client() as http:
+        server.faults.extend(["429", "429"])
+        frame = client(server, http).observations("DFF", date(2024, 1, 1), date(2024, 12, 31))
+    assert len(frame) == 3 and len(server.requests) == 3
+
+
+def test_persistent_429_is_a_clear_error_that_never_shows_the_key(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    lake = Lake(str(tmp_path / "lake"))
+    with FredServer({"DFF": DFF}) as server, httpx.Client() as http:
+        server.faults.extend(["429"] * 3)
+        with pytest.raises(DownloadError, match="FRED kept failing") as error:
+            store_fred_series(
+                lake, client(server, http), "DFF", date(2024, 1, 1), date(2024, 12, 31)
+            )
+    assert KEY not in str(error.value) and KEY not in caplog.text
+    assert lake_files(tmp_path / "lake") == []
+
+
+def test_a_malformed_body_is_a_clear_error_and_nothing_is_written(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    with FredServer({"DFF": DFF}) as server, httpx.Client() as http:
+        server.faults.append("garbage")
+        with pytest.raises(FredFormatError, match="not the observations layout"):
+            store_fred_series(
+                lake, client(server, http), "DFF", date(2024, 1, 1), date(2025, 12, 31)
+            )
+    assert lake_files(tmp_path / "lake") == []
+
+
+def test_stored_series_are_split_by_year_and_read_back(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    with FredServer({"DFF": DFF}) as server, httpx.Client() as http:
+        assert (
+            store_fred_series(
+                lake, client(server, http), "DFF", date(2024, 1, 1), date(2025, 12, 31)
+            )
+            == 4
+        )
+    frame = read_fred(lake, range(2024, 2026))
+    assert frame[frame["series"] == "DFF"]["date"].tolist() == [
+        date(2024, 1, 2),
+        date(2024, 1, 3),
+        date(2024, 1, 4),
+        date(2025, 1, 2),
+    ]
+    assert "binance" not in lake_files(tmp_path / "lake")[0]
+
+
+def test_csv_with_the_wrong_series_column_is_refused() -> None:
+    with pytest.raises(FredFormatError, match="expected observation_date/DATE and DFF"):
+        parse_csv(b"observation_date,DGS2\n2024-01-02,4.3\n", "DFF")
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "Dissertation").exists(), reason="shared/data FRED CSVs absent"
+)
+@pytest.mark.parametrize(
+    ("path", "series", "rows", "missing"),
+    [
+        ("Dissertation/DFEDTARU.csv", "DFEDTARU", 5525, 0),
+        ("Dissertation/DGS2_from2020.csv", "DGS2", 1062, 44),
+        ("intermaket_cycle_analysis---dxy-stocks-and-vix/VIXCLS.csv", "VIXCLS", 1305, 19),
+    ],
+)
+def test_real_fred_files_in_both_layouts(path: str, series: str, rows: int, missing: int) -> None:
+    frame = parse_csv((SHARED_DATA / path).read_bytes(), series)
+    assert len(frame) == rows and int(frame["value"].isna().sum()) == missing
+    assert frame["date"].is_monotonic_increasing

@@ -1,0 +1,208 @@
+"""Macro and market context and records on constructed series with known answers."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transforms.context.macro import calendar_warning, known_from, macro_context, upcoming_events
+from transforms.context.market import market_context
+from transforms.context.records import METRICS, records_as_of, update_records
+
+CALENDAR = pd.DataFrame(
+    {
+        "date": ["2024-03-08", "2024-03-20", "2024-04-05"],
+        "kind": ["jobs", "fomc", "jobs"],
+        "event": ["US jobs report", "FOMC decision", "US jobs report"],
+        "status": "confirmed",
+        "source": "test",
+    }
+)
+
+
+def daily_series(series: str, start: date, values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "series": series,
+            "date": [start + timedelta(days=i) for i in range(len(values))],
+            "value": values,
+        }
+    )
+
+
+# -- macro ----------------------------------------------------------------------------------
+def test_macro_changes_use_values_known_at_each_point() -> None:
+    # DGS2 every calendar day of 2024-01-01 … 2024-03-06: 4.00 + 0.01 per day, known the day after
+    values = [4.0 + 0.01 * i for i in range(66)]
+    obs = pd.concat(
+        [
+            daily_series("DGS2", date(2023, 12, 31), [3.9]),
+            daily_series("DGS2", date(2024, 1, 1), values),
+        ]
+    )
+    row = macro_context(obs, CALENDAR, date(2024, 3, 6), {"DGS2": "2y"}).iloc[0]
+    assert row["obs_date"] == date(2024, 3, 5)  # the 2024-03-06 value is not known yet
+    assert row["value"] == pytest.approx(4.0 + 0.01 * 64)
+    assert row["chg_1d"] == pytest.approx(0.01)
+    assert row["chg_1w"] == pytest.approx(0.07)
+    assert row["chg_1m"] == pytest.approx(0.01 * 29)  # Feb 2024 has 29 days
+    assert row["chg_ytd"] == pytest.approx(4.64 - 3.9)
+    assert not row["stale"]
+
+
+def test_weekends_carry_the_last_value_and_long_gaps_are_flagged() -> None:
+    obs = daily_series("VIXCLS", date(2024, 3, 1), [14.0])  # a Friday
+    monday = macro_context(obs, CALENDAR, date(2024, 3, 4), {"VIXCLS": "VIX"}).iloc[0]
+    assert monday["value"] == 14.0 and not monday["stale"] and monday["chg_1d"] == 0.0
+    later = macro_context(obs, CALENDAR, date(2024, 3, 12), {"VIXCLS": "VIX"}).iloc[0]
+    assert later["stale"] and later["days_since_obs"] == 11
+
+
+def test_a_monthly_series_is_known_only_from_its_jobs_report() -> None:
+    obs = pd.DataFrame(
+        {"series": "UNRATE", "date": [date(2024, 1, 1), date(2024, 2, 1)], "value": [3.7, 3.9]}
+    )
+    assert known_from(obs, CALENDAR).tolist() == [
+        date(2024, 3, 8),
+        date(2024, 3, 8),
+    ]  # Jan: fallback is later
+    before = macro_context(obs, CALENDAR, date(2024, 3, 7), {"UNRATE": "u"}).iloc[0]
+    after = macro_context(obs, CALENDAR, date(2024, 3, 8), {"UNRATE": "u"}).iloc[0]
+    assert math.isnan(before["value"]) and after["value"] == 3.9
+
+
+def test_no_look_ahead_future_observations_change_nothing() -> None:
+    obs = daily_series("DFF", date(2024, 1, 1), [5.33] * 60)
+    future = pd.concat([obs, daily_series("DFF", date(2024, 3, 1), [4.0] * 30)])
+    as_of = date(2024, 2, 20)
+    pd.testing.assert_frame_equal(
+        macro_context(obs, CALENDAR, as_of, {"DFF": "ff"}),
+        macro_context(future, CALENDAR, as_of, {"DFF": "ff"}),
+    )
+
+
+def test_events_in_the_next_week_read_naturally() -> None:
+    events = upcoming_events(CALENDAR, date(2024, 3, 6))
+    assert events["text"].tolist() == ["US jobs report in 2 days"]
+    assert upcoming_events(CALENDAR, date(2024, 3, 19))["text"].tolist() == [
+        "FOMC decision tomorrow"
+    ]
+    assert upcoming_events(CALENDAR, date(2024, 3, 20))["text"].tolist() == ["FOMC decision today"]
+
+
+def test_a_calendar_that_ends_too_soon_warns() -> None:
+    assert calendar_warning(CALENDAR, date(2024, 3, 1)) is None
+    assert "calendar ends on 2024-04-05" in calendar_warning(CALENDAR, date(2024, 3, 20))
+
+
+# -- market ---------------------------------------------------------------------------------
+def market_frames(days: int = 10, start: date = date(2024, 1, 1)):
+    t0 = pd.Timestamp(start, tz="UTC")
+    readings = pd.date_range(t0, periods=days * 288, freq="5min")
+    oi = np.linspace(1e9, 2e9, len(readings))
+    metrics = pd.DataFrame(
+        {
+            "create_time": readings,
+            "sum_open_interest_value": oi,
+            "count_long_short_ratio": 1.5,
+            "sum_toptrader_long_short_ratio": 2.0,
+        }
+    )
+    klines = pd.DataFrame(
+        {"open_time": readings, "close": 100.0 * np.exp(0.001 * np.resize([1, -1], len(readings)).cumsum()),
+         "quote_volume": 1_000.0, "taker_buy_quote_volume": 600.0}
+    )  # fmt: skip
+    funding = pd.DataFrame(
+        {
+            "calc_time": pd.date_range(t0, periods=days * 3, freq="8h"),
+            "funding_interval_hours": 8,
+            "last_funding_rate": 0.0001,
+        }
+    )
+    return metrics, klines, funding
+
+
+def test_market_context_values() -> None:
+    metrics, klines, funding = market_frames()
+    as_of = date(2024, 1, 10)
+    row = market_context(as_of, "BTCUSDT", metrics, klines, funding, klines).iloc[0]
+    step = 1e9 / (10 * 288 - 1)
+    last = 1e9 + step * (9 * 288 - 1)  # reading at 2024-01-09 23:55
+    assert row["oi_usd"] == pytest.approx(last)
+    assert row["oi_change_1d_pct"] == pytest.approx((last / (last - 288 * step) - 1) * 100)
+    assert row["funding_annualised_pct"] == pytest.approx(0.0001 * 3 * 365 * 100)
+    assert row["taker_buy_sell_ratio"] == pytest.approx(1.5)
+    assert row["quote_volume_24h"] == pytest.approx(288_000.0)
+    assert row["volume_vs_year_start"] == pytest.approx(1.0)
+    assert row["realised_vol_7d_pct"] == pytest.approx(0.001 * math.sqrt(365 * 288) * 100, rel=1e-3)
+    assert (row["long_short_account_ratio"], row["top_trader_ratio"]) == (1.5, 2.0)
+
+
+def test_market_context_ignores_rows_after_the_snapshot() -> None:
+    metrics, klines, funding = market_frames(20)
+    cut = pd.Timestamp("2024-01-10", tz="UTC")
+    past = (
+        metrics[metrics["create_time"] < cut],
+        klines[klines["open_time"] < cut],
+        funding[funding["calc_time"] < cut],
+    )
+    metrics.loc[metrics["create_time"] >= cut, "sum_open_interest_value"] *= (
+        7  # a future that must not leak
+    )
+    as_of = date(2024, 1, 10)
+    pd.testing.assert_frame_equal(
+        market_context(as_of, "BTCUSDT", *past, past[1]),
+        market_context(as_of, "BTCUSDT", metrics, klines, funding, klines),
+    )
+
+
+# -- records --------------------------------------------------------------------------------
+def daily_values(values: list[float], start: date = date(2024, 12, 28)) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": [start + timedelta(days=i) for i in range(len(values))],
+            **{m: values for m in METRICS},
+        }
+    )
+
+
+def test_a_new_record_today() -> None:
+    records = records_as_of(daily_values([5, 7, 6, 9]), "BTCUSDT").set_index("metric").loc["oi_usd"]
+    assert (records["all_time_max"], records["all_time_date"]) == (9, date(2024, 12, 31))
+    assert (records["rank"], records["pct_of_record"], records["days_since_record"]) == (
+        1,
+        100.0,
+        0,
+    )
+
+
+def test_rank_percent_and_year_to_date_reset() -> None:
+    records = (
+        records_as_of(daily_values([5, 9, 7, 6, 8]), "BTCUSDT").set_index("metric").loc["oi_usd"]
+    )
+    # 2025-01-01: 8 is the YTD high (2025 began with 8, after 6 on 2024-12-31? no: 2025-01-01 is day 5)
+    assert records["date"] == date(2025, 1, 1)
+    assert (records["ytd_max"], records["ytd_date"]) == (8, date(2025, 1, 1))
+    assert (records["all_time_max"], records["all_time_date"]) == (9, date(2024, 12, 29))
+    assert records["rank"] == 2 and records["pct_of_record"] == pytest.approx(800 / 9)
+    assert records["days_since_record"] == 3 and records["days"] == 5
+
+
+def test_incremental_updates_equal_a_full_recompute() -> None:
+    values = [3.0, 1.0, math.nan, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
+    full = records_as_of(daily_values(values), "BTCUSDT")
+    partial = records_as_of(daily_values(values[:-1]), "BTCUSDT")
+    step = update_records(partial, dict.fromkeys(METRICS, 6.0), date(2025, 1, 5), "BTCUSDT")
+    pd.testing.assert_frame_equal(full, step)
+    row = step.set_index("metric").loc["oi_usd"]
+    assert row["days"] == 8 and row["rank"] == 2  # NaN days are not counted
+
+
+def test_records_refuse_previous_rows_from_the_same_or_a_later_date() -> None:
+    records = records_as_of(daily_values([1.0, 2.0]), "BTCUSDT")
+    with pytest.raises(ValueError, match="not before"):
+        update_records(records, {}, date(2024, 12, 29), "BTCUSDT")
