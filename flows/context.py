@@ -15,6 +15,7 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 
 from liqbrief.settings import Settings
+from sources.errors import SourceError
 from sources.fred import SERIES, FredClient
 from sources.reference_calendar import load_calendar
 from store.datasets import DATASETS
@@ -63,14 +64,23 @@ def read_fred(lake: Lake, years: range) -> pd.DataFrame:
 
 
 @task(task_run_name="extract-fred-{start}-{end}")
-def extract_fred(start: date, end: date) -> dict[str, int]:
+def extract_fred(start: date, end: date) -> dict[str, str]:
+    """Each series on its own: one that fails is reported and the others are still stored."""
     settings = Settings.from_env()
     lake = Lake(settings.lake)
+    outcome: dict[str, str] = {}
     with httpx.Client(timeout=30) as http:
         client = FredClient(
             http, settings.fred_api_url, settings.fred_csv_url, settings.fred_api_key
         )
-        return {series: store_fred_series(lake, client, series, start, end) for series in SERIES}
+        for series in SERIES:
+            try:
+                outcome[series] = (
+                    f"{store_fred_series(lake, client, series, start, end)} observations"
+                )
+            except SourceError as exc:
+                outcome[series] = f"failed: {exc}"
+    return outcome
 
 
 # -- context tables -----------------------------------------------------------------------
@@ -165,11 +175,10 @@ def macro_tables(day: date) -> list[str]:
 def context(day: date, symbols: list[str], fetch_macro: bool = True) -> dict:
     """Market context and records per symbol, and the macro context, for date ``day``."""
     logger = get_run_logger()
-    if fetch_macro:
-        try:
-            extract_fred(day - timedelta(days=400), day)
-        except Exception as exc:  # the briefing goes on with the macro data the lake has
-            logger.warning("FRED extract failed, using stored macro data: %s", exc)
+    if fetch_macro:  # a series that fails is used as the lake has it, flagged stale if old
+        for series, outcome in extract_fred(day - timedelta(days=400), day).items():
+            if outcome.startswith("failed"):
+                logger.warning("FRED %s %s; using stored values", series, outcome)
     result = {symbol: symbol_context(symbol, day) for symbol in symbols}
     warnings = macro_tables(day)
     for warning in warnings:

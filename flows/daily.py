@@ -1,9 +1,10 @@
-"""The daily job: bring the lake up to date, then compute the latest complete day's maps.
+"""The daily job: bring the lake up to date, then compute the latest complete day's maps
+and its market context, records and macro context.
 
 A snapshot at 00:00 UTC of date D needs every file of D − 1. The archive publishes a day
 some hours after it ends, so a morning run asks for the last 31 days and maps the latest
 date whose previous day is complete in the lake (usually today; yesterday if today's
-input is not published yet). Later steps (context, briefing, email) attach here.
+input is not published yet). Later steps (briefing, email) attach here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from prefect import flow, get_run_logger
 
+from flows.context import context
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap
 from liqbrief.settings import Settings
@@ -58,4 +60,6 @@ def daily_briefing(day: date | None = None, symbols: list[str] | None = None) ->
             )
         liqmap([symbol], latest, latest, heatmaps="last")
         mapped[symbol] = latest
+    for briefing_day in sorted(set(mapped.values())):
+        context(briefing_day, [s for s, d in mapped.items() if d == briefing_day])
     return mapped

@@ -135,6 +135,53 @@ def liqmap_command(
     console.print(f"liqmap {start_day}..{end_day}: {result}")
 
 
+@app.command("context")
+def context_command(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
+    ] = None,
+    symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
+    fetch_macro: Annotated[bool, typer.Option(help="Fetch FRED series first.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+) -> None:
+    """Compute market context, records and macro context for a date, store and print them."""
+    import json
+
+    from flows.context import MACRO_SYMBOL, context
+    from liqbrief.settings import Settings
+    from store.datasets import DATASETS
+    from store.lake import Lake
+
+    on = _day(day, datetime.now(UTC).date())
+    symbol_list = _csv_list(symbols)
+    result = context(on, symbol_list, fetch_macro)
+    lake = Lake(Settings.from_env().lake)
+    tables = {
+        "market_context": [lake.read(DATASETS["market_context"], s, on, on) for s in symbol_list],
+        "records": [
+            lake.read(DATASETS["records"], s, on, on).drop(columns="history") for s in symbol_list
+        ],
+        "macro_context": [lake.read(DATASETS["macro_context"], MACRO_SYMBOL, on, on)],
+        "macro_events": [lake.read(DATASETS["macro_events"], MACRO_SYMBOL, on, on)],
+    }
+    if as_json:
+        payload = {
+            name: [r for f in frames for r in f.to_dict("records")]
+            for name, frames in tables.items()
+        }
+        payload["warnings"] = result["macro_warnings"]
+        typer.echo(json.dumps(payload, indent=2, default=str))
+        return
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        for name, frames in tables.items():
+            typer.echo(f"\n{name}\n{pd.concat(frames).to_string(index=False)}")
+    for warning in result["macro_warnings"]:
+        console.print(f"[yellow]warning: {warning}")
+
+
 def _day(value: datetime | None, default: date) -> date:
     return value.date() if value else default
 
