@@ -18,6 +18,7 @@ class Settings:
     lake: str
     binance_archive_url: str
     download_concurrency: int
+    reports_dir: str = "./out/briefings"
     fred_api_url: str = "https://api.stlouisfed.org"
     fred_csv_url: str = "https://fred.stlouisfed.org"
     fred_api_key: str | None = None  # a secret: never log it
@@ -30,6 +31,7 @@ class Settings:
                 "LIQBRIEF_BINANCE_ARCHIVE_URL", DEFAULT_BINANCE_ARCHIVE_URL
             ).rstrip("/"),
             download_concurrency=int(os.environ.get("LIQBRIEF_DOWNLOAD_CONCURRENCY", "8")),
+            reports_dir=os.environ.get("LIQBRIEF_REPORTS_DIR", "./out/briefings"),
             fred_api_url=os.environ.get("LIQBRIEF_FRED_URL", "https://api.stlouisfed.org").rstrip(
                 "/"
             ),

@@ -18,7 +18,9 @@ KNOWN_AFTER_DAYS = {
     "DTWEXBGS": 7, "VIXCLS": 1, "SP500": 1,
 }  # fmt: skip
 MONTHLY = {"UNRATE", "PAYEMS"}
-STALE_AFTER_DAYS = {"daily": 4, "weekly": 10, "monthly": 45}  # weekends and holidays carry over
+# Daily and weekly series: days since the observation (weekends and holidays carry over).
+# Monthly series: days since the value became known (a release is due about monthly).
+STALE_AFTER_DAYS = {"daily": 4, "weekly": 10, "monthly": 40}
 EVENT_HORIZON_DAYS = 7
 CALENDAR_MIN_LEAD_DAYS = 30
 
@@ -45,6 +47,10 @@ def known_from(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Series:
 
 def _frequency(series: str) -> str:
     return "monthly" if series in MONTHLY else "weekly" if series == "DTWEXBGS" else "daily"
+
+
+def _age(series: str, as_of: date, obs_date: date, known: date) -> int:
+    return (as_of - (known if series in MONTHLY else obs_date)).days
 
 
 def _value_as_of(known: pd.DataFrame, when: date) -> float:
@@ -91,7 +97,7 @@ def macro_context(
                 "chg_1m": value - _value_as_of(known, month_ago),
                 "chg_ytd": value - _last_observed_by(known, year_start),
                 "days_since_obs": days_since,
-                "stale": days_since > STALE_AFTER_DAYS[_frequency(series)],
+                "stale": _age(series, as_of, obs_date, known["known_from"].iloc[-1]) > STALE_AFTER_DAYS[_frequency(series)],
             }
         )  # fmt: skip
     return pd.DataFrame(rows)

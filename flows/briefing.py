@@ -1,0 +1,96 @@
+"""The briefing flow: read the date's tables from the lake, build, render HTML and PDF,
+write both atomically to ``<reports dir>/<date>/liqbrief-<date>.{html,pdf}``."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, task
+
+from flows.context import MACRO_SYMBOL
+from liqbrief.settings import Settings
+from sources.reference_calendar import load_calendar
+from store.datasets import DATASETS
+from store.files import atomic_write_bytes
+from store.lake import Lake
+from transforms.context.macro import calendar_warning
+from transforms.context.market import daily_levels
+
+OI_HISTORY_DAYS = 90
+
+
+def hourly_path(klines: pd.DataFrame) -> pd.DataFrame:
+    if klines.empty:
+        return pd.DataFrame(columns=["time", "close"])
+    hourly = klines.set_index("open_time")["close"].resample("1h").last().dropna()
+    return pd.DataFrame({"time": hourly.index + pd.Timedelta(hours=1), "close": hourly.to_numpy()})
+
+
+def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
+    from reports.briefing import BriefingInputs
+
+    inputs = BriefingInputs(day=day, symbols=symbols)
+    yesterday = day - timedelta(days=1)
+    for symbol in symbols:
+        summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
+        if len(summary):
+            inputs.summaries[symbol] = summary
+            bins = lake.read(DATASETS["liqmap_bins"], symbol, day, day)
+            inputs.bins[symbol] = bins[bins["window"] == "7d"]
+            inputs.heatmaps[symbol] = lake.read(DATASETS["liqmap_heatmap"], symbol, day, day)
+            inputs.price_paths[symbol] = hourly_path(
+                lake.read(DATASETS["klines_5m"], symbol, day - timedelta(days=7), yesterday)
+            )
+        market = lake.read(DATASETS["market_context"], symbol, day, day)
+        if len(market):
+            inputs.market[symbol] = market
+        records = lake.read(DATASETS["records"], symbol, day, day)
+        if len(records):
+            inputs.records[symbol] = records
+            start = day - timedelta(days=OI_HISTORY_DAYS)
+            inputs.oi_history[symbol] = daily_levels(
+                lake.read(DATASETS["metrics"], symbol, start, yesterday),
+                lake.read(DATASETS["klines_5m"], symbol, day, day),
+            ).dropna(subset=["oi_usd"])
+    inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
+    inputs.events = lake.read(DATASETS["macro_events"], MACRO_SYMBOL, day, day)
+    warning = calendar_warning(load_calendar(), day)
+    if warning:
+        inputs.notes.append(warning)
+    return inputs
+
+
+def briefing_paths(reports_dir: str | Path, day: date) -> tuple[Path, Path]:
+    folder = Path(reports_dir) / day.isoformat()
+    return folder / f"liqbrief-{day}.html", folder / f"liqbrief-{day}.pdf"
+
+
+def write_briefing(
+    lake: Lake, day: date, symbols: list[str], out_dir: str | Path
+) -> tuple[Path, Path]:
+    """Build and render one briefing; both files appear only when both are complete."""
+    from reports.briefing import build_briefing
+    from reports.render import render_html, render_pdf
+
+    briefing = build_briefing(load_briefing_inputs(lake, day, symbols))
+    html = render_html(briefing)
+    pdf = render_pdf(html)
+    html_path, pdf_path = briefing_paths(out_dir, day)
+    atomic_write_bytes(html_path, html.encode())
+    atomic_write_bytes(pdf_path, pdf)
+    return html_path, pdf_path
+
+
+@task(task_run_name="render-briefing-{day}")
+def render_briefing(day: date, symbols: list[str], out_dir: str | None = None) -> list[str]:
+    settings = Settings.from_env()
+    paths = write_briefing(Lake(settings.lake), day, symbols, out_dir or settings.reports_dir)
+    return [str(p) for p in paths]
+
+
+@flow(name="briefing")
+def briefing(day: date, symbols: list[str], out_dir: str | None = None) -> list[str]:
+    """Render the briefing of ``day`` from what the lake holds."""
+    return render_briefing(day, symbols, out_dir)

@@ -1,0 +1,342 @@
+"""The briefing as a typed structure built from lake frames: sentences, tables and charts.
+
+Pure: ``build_briefing`` takes the frames a flow read and returns what the template shows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+
+from reports import charts
+from reports.formatting import base_asset, number, pct, price, usd
+from reports.narrative import headline_levels, records_sentence, summary_sentences
+
+WINDOW = "7d"
+RECORD_LABELS = {
+    "oi_usd": "Open interest",
+    "quote_volume_24h": "24 h quote volume",
+    "est_liquidated_usd": "Est. liquidated, 24 h",
+    "cum_long_5pct": "Longs at risk, −5 %",
+    "cum_short_5pct": "Shorts at risk, +5 %",
+}
+MACRO_ORDER = [
+    "DFEDTARU",
+    "DFEDTARL",
+    "DFF",
+    "DGS2",
+    "DGS10",
+    "DTWEXBGS",
+    "VIXCLS",
+    "SP500",
+    "UNRATE",
+    "PAYEMS",
+]
+
+
+class BriefingDataError(ValueError):
+    """Nothing at all to brief on for the date."""
+
+
+@dataclass
+class BriefingInputs:
+    """Frames read from the lake for one briefing date."""
+
+    day: date
+    symbols: list[str]
+    summaries: dict[str, pd.DataFrame] = field(default_factory=dict)
+    bins: dict[str, pd.DataFrame] = field(default_factory=dict)
+    heatmaps: dict[str, pd.DataFrame] = field(default_factory=dict)
+    price_paths: dict[str, pd.DataFrame] = field(default_factory=dict)
+    market: dict[str, pd.DataFrame] = field(default_factory=dict)
+    records: dict[str, pd.DataFrame] = field(default_factory=dict)
+    oi_history: dict[str, pd.DataFrame] = field(default_factory=dict)
+    macro: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)  # e.g. calendar warnings
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class SymbolSection:
+    symbol: str
+    name: str
+    sentences: list[str] = field(default_factory=list)
+    key_levels: Table | None = None
+    map_svg: str = ""
+    heatmap_svg: str = ""
+    oi_svg: str = ""
+    market: Table | None = None
+    records: Table | None = None
+    records_line: str | None = None
+    missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+@dataclass
+class Briefing:
+    day: date
+    title: str
+    cutoff: str
+    sections: list[SymbolSection]
+    macro_line: str
+    macro: Table | None
+    events: list[str]
+    warnings: list[str]
+    methods: list[str]
+
+
+def _key_levels(summary: dict) -> Table:
+    """Round levels and ±2/5 % on each side, nearest first, and the largest cluster."""
+    p0 = summary["p0"]
+    below = [(summary[f"round_below_{k}"], summary[f"cum_long_round_below_{k}"]) for k in (1, 2, 3)]
+    below += [(p0 * (1 - p / 100), summary[f"cum_long_{p}pct"]) for p in (2, 5)]
+    above = [
+        (summary[f"round_above_{k}"], summary[f"cum_short_round_above_{k}"]) for k in (1, 2, 3)
+    ]
+    above += [(p0 * (1 + p / 100), summary[f"cum_short_{p}pct"]) for p in (2, 5)]
+    below.sort(key=lambda level: -level[0])
+    above.sort(key=lambda level: level[0])
+    rows = [
+        [
+            price(lo),
+            pct((lo / p0 - 1) * 100),
+            usd(long_usd),
+            price(hi),
+            pct((hi / p0 - 1) * 100),
+            usd(short_usd),
+        ]
+        for (lo, long_usd), (hi, short_usd) in zip(below, above, strict=True)
+    ]
+    rows.append(
+        [
+            "largest bin", pct(summary["long_cluster_distance_pct"]), usd(summary["long_cluster_usd"]),
+            "largest bin", pct(summary["short_cluster_distance_pct"]), usd(summary["short_cluster_usd"]),
+        ]
+    )  # fmt: skip
+    return Table(
+        [
+            "If price drops below",
+            "Dist.",
+            "Longs at risk",
+            "If price rises above",
+            "Dist.",
+            "Shorts at risk",
+        ],
+        rows,
+    )
+
+
+def _market_table(row: dict) -> Table:
+    rows = [
+        ["Price", price(row["price"]), "Funding, last / 7-day avg", f"{number(row['funding_last'] * 100, 4)} % / {number(row['funding_avg_7d'] * 100, 4)} %"],
+        ["Open interest", usd(row["oi_usd"]), "Funding, annualised", pct(row["funding_annualised_pct"], 1, signed=False)],
+        ["OI change 1d / 7d", f"{pct(row['oi_change_1d_pct'])} / {pct(row['oi_change_7d_pct'])}", "Long/short accounts", number(row["long_short_account_ratio"])],
+        ["24 h quote volume", usd(row["quote_volume_24h"]), "Top-trader long/short", number(row["top_trader_ratio"])],
+        ["Volume vs year's first week", f"{number(row['volume_vs_year_start'], 2)}×", "Taker buy/sell, 24 h", number(row["taker_buy_sell_ratio"])],
+        ["Realised volatility, 7d (ann.)", pct(row["realised_vol_7d_pct"], 0, signed=False), "", ""],
+    ]  # fmt: skip
+    return Table(["", "", "", ""], rows)
+
+
+def _records_table(records: dict[str, dict]) -> Table:
+    rows = []
+    for metric, label in RECORD_LABELS.items():
+        r = records.get(metric)
+        if not r:
+            continue
+        known = r["value"] == r["value"]
+        rows.append(
+            [
+                label,
+                usd(r["value"]) if known else "—",
+                f"{usd(r['all_time_max'])} ({r['all_time_date']:%d %b %Y})"
+                if r["all_time_date"]
+                else "—",
+                f"{usd(r['ytd_max'])} ({r['ytd_date']:%d %b})" if r["ytd_date"] else "—",
+                pct(r["pct_of_record"], 0, signed=False) if known else "—",
+                f"{r['rank']} of {r['days']}" if known else "—",
+            ]
+        )
+    return Table(
+        ["Metric", "Today", "Record (all time)", "Year to date high", "% of record", "Rank"], rows
+    )
+
+
+def _coverage_warnings(summary: dict) -> list[str]:
+    warnings = []
+    if summary.get("oi_missing_bars", 0):
+        warnings.append(
+            f"{summary['oi_missing_bars']} five-minute open-interest readings missing in the {WINDOW} window"
+        )
+    if summary.get("price_missing_minutes", 0):
+        warnings.append(
+            f"{summary['price_missing_minutes']} minutes of price missing in the {WINDOW} window"
+        )
+    if summary.get("mark_fallback_minutes", 0):
+        warnings.append(
+            f"{summary['mark_fallback_minutes']} minutes use last price instead of mark price"
+        )
+    if summary.get("p0_from_last_price"):
+        warnings.append("the snapshot price is a last price (mark price missing)")
+    if "fallback" in str(summary.get("brackets_source", "")):
+        warnings.append(
+            f"maintenance brackets: {summary['brackets_source']} — liquidation prices approximate"
+        )
+    return warnings
+
+
+def _records_by_metric(frame: pd.DataFrame | None) -> dict[str, dict]:
+    if frame is None or frame.empty:
+        return {}
+    out = {}
+    for r in frame.to_dict("records"):
+        for key in ("all_time_date", "ytd_date"):
+            r[key] = (
+                pd.Timestamp(r[key]).date() if r[key] is not None and pd.notna(r[key]) else None
+            )
+        out[r["metric"]] = r
+    return out
+
+
+def build_section(inputs: BriefingInputs, symbol: str) -> SymbolSection:
+    section = SymbolSection(symbol, base_asset(symbol))
+    summary_frame = inputs.summaries.get(symbol)
+    if summary_frame is None or summary_frame.empty:
+        section.missing.append(
+            f"no liquidation map for {inputs.day} — run `liqbrief liqmap --symbols {symbol} --start {inputs.day} --end {inputs.day}`"
+        )
+    else:
+        summary = summary_frame.set_index("window").loc[WINDOW].to_dict()
+        section.sentences = summary_sentences(symbol, summary)
+        section.key_levels = _key_levels(summary)
+        section.warnings = _coverage_warnings(summary)
+        head = headline_levels(summary)
+        levels = [
+            (head.below, f"{price(head.below)}: {usd(head.long_usd)}"),
+            (head.above, f"{price(head.above)}: {usd(head.short_usd)}"),
+        ]
+        section.map_svg = charts.liquidation_map_chart(
+            inputs.bins.get(symbol, pd.DataFrame()), summary["p0"], levels,
+            f"{section.name} estimated liquidation map, {WINDOW} cohorts (Binance USD-M)",
+        )  # fmt: skip
+        section.heatmap_svg = charts.heatmap_chart(
+            inputs.heatmaps.get(symbol, pd.DataFrame()), inputs.price_paths.get(symbol, pd.DataFrame()),
+            f"{section.name} liquidation heatmap, last 7 days",
+        )  # fmt: skip
+    market = inputs.market.get(symbol)
+    if market is None or market.empty:
+        section.missing.append(
+            f"no market context for {inputs.day} — run `liqbrief context --date {inputs.day}`"
+        )
+    else:
+        section.market = _market_table(market.iloc[0].to_dict())
+    records = _records_by_metric(inputs.records.get(symbol))
+    if records:
+        section.records = _records_table(records)
+        section.records_line = records_sentence(symbol, records)
+        oi = records.get("oi_usd", {})
+        section.oi_svg = charts.oi_history_chart(
+            inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
+            f"{section.name} open interest (daily close) and its record",
+        )  # fmt: skip
+    else:
+        section.missing.append(
+            f"no records for {inputs.day} — run `liqbrief context --date {inputs.day}`"
+        )
+    return section
+
+
+def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
+    if inputs.macro.empty:
+        return (
+            "Macro data unavailable for this date.",
+            None,
+            ["no macro context — run `liqbrief context`"],
+        )
+    m = inputs.macro.set_index("series")
+    warnings = [
+        f"{s}: last value {r['obs_date']} (stale)"
+        for s, r in m.iterrows()
+        if r["stale"] and r["obs_date"] is not None and pd.notna(r["obs_date"])
+    ]
+    warnings += [f"{s}: no data" for s, r in m.iterrows() if pd.isna(r["value"])]
+
+    def val(series: str, digits: int = 2) -> str:
+        return number(m.loc[series, "value"], digits) if series in m.index else "—"
+
+    parts = []
+    if "DFEDTARL" in m.index and "DFEDTARU" in m.index and pd.notna(m.loc["DFEDTARU", "value"]):
+        parts.append(f"Fed target {val('DFEDTARL')}–{val('DFEDTARU')} %")
+    if "DGS2" in m.index and pd.notna(m.loc["DGS2", "value"]):
+        parts.append(f"2y {val('DGS2')} % ({number(m.loc['DGS2', 'chg_1w'] * 100, 0)} bp w/w)")
+    if "VIXCLS" in m.index and pd.notna(m.loc["VIXCLS", "value"]):
+        parts.append(f"VIX {val('VIXCLS', 1)}")
+    events = inputs.events["text"].tolist() if not inputs.events.empty else []
+    line = "; ".join(parts) or "No macro values known yet"
+    line += ". " + (
+        "; ".join(events) + "." if events else "No FOMC decision or jobs report in the next 7 days."
+    )
+    rows = []
+    for series in MACRO_ORDER:
+        if series not in m.index:
+            continue
+        r = m.loc[series]
+        digits = 0 if series in ("PAYEMS", "SP500") else 2
+        rows.append(
+            [
+                r["label"], number(r["value"], digits),
+                str(r["obs_date"]) if r["obs_date"] is not None and pd.notna(r["obs_date"]) else "—",
+                number(r["chg_1d"], digits), number(r["chg_1w"], digits), number(r["chg_1m"], digits),
+                number(r["chg_ytd"], digits), "stale" if r["stale"] else "",
+            ]
+        )  # fmt: skip
+    table = Table(["Series", "Value", "As of", "1d", "1w", "1m", "YTD", ""], rows)
+    return line, table, warnings
+
+
+def build_briefing(inputs: BriefingInputs) -> Briefing:
+    """The whole briefing; raises BriefingDataError when no symbol has anything to show."""
+    sections = [build_section(inputs, s) for s in inputs.symbols]
+    if all(not s.sentences and s.market is None for s in sections):
+        raise BriefingDataError(
+            f"nothing to brief on {inputs.day} for {', '.join(inputs.symbols)}: no liquidation map and no "
+            "market context in the lake — run `liqbrief daily` (or extract, liqmap and context) first"
+        )
+    macro_line, macro_table, macro_warnings = _macro(inputs)
+    cutoff_day = inputs.day - timedelta(days=1)
+    warnings = (
+        [f"{s.name}: {w}" for s in sections for w in s.warnings]
+        + macro_warnings
+        + list(inputs.notes)
+    )
+    return Briefing(
+        day=inputs.day,
+        title=f"Crypto derivatives liquidation briefing — {inputs.day:%A %d %B %Y}",
+        cutoff=f"Data to 23:59 UTC {cutoff_day:%d %b %Y}; map snapshot 00:00 UTC {inputs.day:%d %b %Y}",
+        sections=sections,
+        macro_line=macro_line,
+        macro=macro_table,
+        events=inputs.events["text"].tolist() if not inputs.events.empty else [],
+        warnings=warnings,
+        methods=[
+            "Estimated — relative intensity, not a forecast of realised liquidations.",
+            "Venue: Binance USD-M perpetuals only (roughly 35–45 % of CEX open interest); other venues are not yet included.",
+            f"Cohort window {WINDOW}: positions opened in the 7 days before the snapshot, from 5-minute open-interest rises, "
+            "split over leverage tiers 3x–125x, with Binance's exact isolated liquidation prices and dated maintenance brackets.",
+            "Positions are removed when the 1-minute mark price touches their liquidation price, and shrunk pro rata when open interest falls.",
+            "Records are Binance-only and start with the data in the lake.",
+        ],
+    )

@@ -1,0 +1,69 @@
+"""Briefing → self-contained HTML (Jinja, autoescape on) → A4 PDF (WeasyPrint).
+
+The HTML inlines its CSS and SVG charts and names no external URL. The PDF embeds the
+DejaVu Sans font that matplotlib ships (a fixed file, so every machine renders the same).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from reports.briefing import Briefing
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined
+    )
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return (TEMPLATES / "briefing.css").read_text()
+
+
+def render_html(briefing: Briefing) -> str:
+    return _environment().get_template("briefing.html.j2").render(briefing=briefing, css=_css())
+
+
+@lru_cache(maxsize=1)
+def _pdf_fonts():
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    faces = "\n".join(
+        f'@font-face {{ font-family: "DejaVu Sans"; src: url("{(FONT_DIR / file).as_uri()}"); font-weight: {weight}; }}'
+        for file, weight in (("DejaVuSans.ttf", "normal"), ("DejaVuSans-Bold.ttf", "bold"))
+    )
+    return CSS(string=faces, font_config=fonts), fonts
+
+
+@lru_cache(maxsize=1)
+def _fetcher():
+    """WeasyPrint may read the bundled font files and data: URIs, nothing else (no network)."""
+    from weasyprint.urls import URLFetcher
+
+    class LocalOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith("data:") or url.startswith(FONT_DIR.as_uri()):
+                return super().fetch(url, headers)
+            raise ValueError(f"refusing to fetch {url!r}: the briefing is self-contained")
+
+    return LocalOnly(allowed_protocols=("file", "data"))
+
+
+def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    font_css, fonts = _pdf_fonts()
+    document = HTML(string=html, url_fetcher=_fetcher(), base_url=str(TEMPLATES))
+    return document.write_pdf(stylesheets=[font_css], font_config=fonts)
