@@ -1,10 +1,10 @@
 """The daily job: bring the lake up to date, then compute the latest complete day's maps
-and its market context, records and macro context.
+and its market context, records and macro context, then render the HTML/PDF briefing.
 
 A snapshot at 00:00 UTC of date D needs every file of D − 1. The archive publishes a day
 some hours after it ends, so a morning run asks for the last 31 days and maps the latest
 date whose previous day is complete in the lake (usually today; yesterday if today's
-input is not published yet). Later steps (briefing, email) attach here.
+input is not published yet). Email delivery attaches here next.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from prefect import flow, get_run_logger
 
+from flows.briefing import render_briefing
 from flows.context import context
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap
@@ -34,7 +35,7 @@ def latest_mappable_date(lake: Lake, symbol: str, not_after: date) -> date | Non
 
 
 @flow(name="daily-briefing")
-def daily_briefing(day: date | None = None, symbols: list[str] | None = None) -> dict[str, date]:
+def daily_briefing(day: date | None = None, symbols: list[str] | None = None) -> dict:
     """Extract what is missing, then map the latest complete date (default: today, UTC)."""
     symbols = symbols or ["BTCUSDT"]
     target = day or datetime.now(UTC).date()
@@ -60,6 +61,9 @@ def daily_briefing(day: date | None = None, symbols: list[str] | None = None) ->
             )
         liqmap([symbol], latest, latest, heatmaps="last")
         mapped[symbol] = latest
+    briefings: list[str] = []
     for briefing_day in sorted(set(mapped.values())):
-        context(briefing_day, [s for s, d in mapped.items() if d == briefing_day])
-    return mapped
+        day_symbols = [s for s, d in mapped.items() if d == briefing_day]
+        context(briefing_day, day_symbols)
+        briefings += render_briefing(briefing_day, day_symbols)
+    return {"mapped": mapped, "briefings": briefings}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -100,7 +101,7 @@ def daily(
         typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
     ] = None,
 ) -> None:
-    """The daily job: extract the last 30 days, map the latest complete date, print its levels."""
+    """The daily job: extract, map the latest complete date, compute context, render the briefing."""
     from flows.daily import daily_briefing
 
     mapped = daily_briefing(day.date() if day else None, _csv_list(symbols))
@@ -180,6 +181,36 @@ def context_command(
             typer.echo(f"\n{name}\n{pd.concat(frames).to_string(index=False)}")
     for warning in result["macro_warnings"]:
         console.print(f"[yellow]warning: {warning}")
+
+
+@app.command()
+def brief(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
+    ] = None,
+    symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default $LIQBRIEF_REPORTS_DIR).")
+    ] = None,
+) -> None:
+    """Render the HTML and PDF briefing of a date from the lake and print their paths."""
+    from flows.briefing import write_briefing
+    from liqbrief.settings import Settings
+    from reports.briefing import BriefingDataError
+    from store.lake import Lake
+
+    settings = Settings.from_env()
+    on = _day(day, datetime.now(UTC).date())
+    try:
+        paths = write_briefing(
+            Lake(settings.lake), on, _csv_list(symbols), out or settings.reports_dir
+        )
+    except BriefingDataError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
+    for path in paths:
+        typer.echo(str(path))
 
 
 def _day(value: datetime | None, default: date) -> date:

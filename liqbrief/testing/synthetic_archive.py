@@ -47,6 +47,7 @@ def _csv(header: list[str] | None, columns: list[list[str]]) -> bytes:
 
 EPOCH = date(2020, 1, 1)
 _BASE_PRICE = {"BTCUSDT": 70_000.0, "ETHUSDT": 2_500.0}
+_BASE_CONTRACTS = {"BTCUSDT": 80_000, "ETHUSDT": 2_000_000}  # about $5.6B and $5B of open interest
 
 
 @lru_cache(maxsize=16)
@@ -63,7 +64,7 @@ def _day_levels(symbol: str, days: int = 4000) -> tuple[np.ndarray, np.ndarray]:
         return out
 
     price = _BASE_PRICE.get(symbol, 100.0) * np.exp(ar1(0.025))
-    contracts = 80_000 * np.exp(ar1(0.015))
+    contracts = _BASE_CONTRACTS.get(symbol, 1_000_000) * np.exp(ar1(0.015))
     return price, contracts
 
 

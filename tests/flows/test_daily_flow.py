@@ -33,8 +33,11 @@ def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
             ["BTCUSDT"], EXTRACT_DATASETS, date(2024, 1, 10), date(2024, 2, 8), monthly=False
         )
     )
-    mapped = daily_briefing(date(2024, 2, 10), ["BTCUSDT"])
-    assert mapped == {"BTCUSDT": date(2024, 2, 9)}
+    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "out"))
+    result = daily_briefing(date(2024, 2, 10), ["BTCUSDT"])
+    assert result["mapped"] == {"BTCUSDT": date(2024, 2, 9)}
+    html, pdf = (Path(p) for p in result["briefings"])
+    assert html.name == "liqbrief-2024-02-09.html" and pdf.read_bytes().startswith(b"%PDF")
     lake = Lake(str(tmp_path / "lake"))
     summary = lake.read(DATASETS["liqmap_summary"], "BTCUSDT", date(2024, 2, 9), date(2024, 2, 10))
     assert set(summary["date"].astype(str)) == {"2024-02-09"}
@@ -46,6 +49,6 @@ def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
     )
     # a second run downloads nothing new and maps the same date again, replacing it
     mirror.requests.clear()
-    assert daily_briefing(date(2024, 2, 10), ["BTCUSDT"]) == {"BTCUSDT": date(2024, 2, 9)}
+    assert daily_briefing(date(2024, 2, 10), ["BTCUSDT"])["mapped"] == {"BTCUSDT": date(2024, 2, 9)}
     assert mirror.zip_requests() == []  # only the still-missing day is asked for again
     assert mirror.requests and all("2024-02-09" in path for path, _ in mirror.requests)

@@ -1,0 +1,136 @@
+"""The rendered briefing, read back: headline numbers in the PDF text, pages, no external
+URL, autoescaping, determinism, missing data."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.briefing import load_briefing_inputs, write_briefing
+from liqbrief.cli import app
+from liqbrief.testing.demo_lake import build_demo_lake
+from reports.briefing import BriefingDataError, build_briefing
+from reports.formatting import price, usd
+from reports.narrative import headline_levels
+from reports.render import render_html, render_pdf
+from store.datasets import DATASETS
+from store.lake import Lake
+
+pytestmark = pytest.mark.server
+DAY = date(2024, 3, 6)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Lake:
+    return build_demo_lake(
+        tmp_path_factory.mktemp("brief") / "lake", DAY, ["BTCUSDT"], history_days=35
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(lake: Lake, tmp_path_factory) -> tuple[Path, Path]:
+    return write_briefing(lake, DAY, ["BTCUSDT", "ETHUSDT"], tmp_path_factory.mktemp("out"))
+
+
+def pdf_text(path: Path) -> str:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return re.sub(r"\s+", " ", text)
+
+
+def test_the_pdf_states_the_engines_headline_numbers(lake: Lake, rendered) -> None:
+    summary = (
+        lake.read(DATASETS["liqmap_summary"], "BTCUSDT", DAY, DAY)
+        .set_index("window")
+        .loc["7d"]
+        .to_dict()
+    )
+    levels = headline_levels(summary)
+    text = pdf_text(rendered[1])
+    assert (
+        f"If BTC drops below {price(levels.below)}, estimated long liquidation intensity reaches {usd(levels.long_usd)}"
+        in text
+    )
+    assert f"above {price(levels.above)} shorts hold {usd(levels.short_usd)}" in text
+    assert usd(summary["cum_long_5pct"]) in text and usd(summary["est_liquidated_usd"]) in text
+    market = lake.read(DATASETS["market_context"], "BTCUSDT", DAY, DAY).iloc[0]
+    assert usd(market["oi_usd"]) in text
+    assert "Wednesday 06 March 2024" in text and "Methods" in text
+
+
+def test_pages_footer_and_png_pages(rendered, tmp_path: Path) -> None:
+    info = subprocess.run(
+        ["pdfinfo", str(rendered[1])], check=True, capture_output=True, text=True
+    ).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    assert 3 <= pages <= 8
+    text = pdf_text(rendered[1])
+    assert f"page 1 of {pages}" in text and "liqbrief · 06 Mar 2024" in text
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", str(rendered[1]), str(tmp_path / "p")], check=True
+    )
+    pngs = sorted(tmp_path.glob("p-*.png"))
+    assert len(pngs) == pages and all(p.stat().st_size > 5_000 for p in pngs)
+
+
+def test_a_symbol_without_data_gets_a_section_saying_what_is_missing(rendered) -> None:
+    text = pdf_text(rendered[1])
+    assert (
+        "no liquidation map for 2024-03-06" in text and "liqbrief liqmap --symbols ETHUSDT" in text
+    )
+
+
+def test_html_is_self_contained(rendered) -> None:
+    html = rendered[0].read_text()
+    assert not re.search(r"https?://|src=\"//|<script|<link|@import", html)
+    assert all(
+        src.startswith("data:image/svg+xml;base64,") for src in re.findall(r'src="([^"]+)"', html)
+    )
+
+
+def test_autoescape_makes_injected_markup_inert(lake: Lake) -> None:
+    inputs = load_briefing_inputs(lake, DAY, ["BTCUSDT"])
+    inputs.notes.append('<script>alert("x")</script>')
+    inputs.macro.loc[0, "label"] = "<b onclick=x>label</b>"
+    html = render_html(build_briefing(inputs))
+    assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "<b onclick" not in html and "&lt;b onclick=x&gt;" in html
+
+
+def test_the_same_lake_gives_identical_html_and_pdf(lake: Lake) -> None:
+    first = render_html(build_briefing(load_briefing_inputs(lake, DAY, ["BTCUSDT"])))
+    second = render_html(build_briefing(load_briefing_inputs(lake, DAY, ["BTCUSDT"])))
+    assert first == second
+    assert render_pdf(first) == render_pdf(second)
+
+
+def test_nothing_at_all_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BriefingDataError, match="nothing to brief on 2024-03-06"):
+        build_briefing(load_briefing_inputs(Lake(str(tmp_path / "empty")), DAY, ["BTCUSDT"]))
+
+
+def test_brief_command_prints_the_paths(lake: Lake, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LIQBRIEF_LAKE", lake.root)
+    result = CliRunner().invoke(
+        app, ["brief", "--date", "2024-03-06", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 0, result.output
+    html, pdf = (Path(line) for line in result.stdout.split())
+    assert (
+        html == tmp_path / "o" / "2024-03-06" / "liqbrief-2024-03-06.html"
+        and pdf.read_bytes()[:4] == b"%PDF"
+    )
+    assert sorted(p.name for p in (tmp_path / "o" / "2024-03-06").iterdir()) == [
+        html.name,
+        pdf.name,
+    ]
+    empty = CliRunner().invoke(
+        app, ["brief", "--date", "2024-03-06"], env={"LIQBRIEF_LAKE": str(tmp_path / "none")}
+    )
+    assert empty.exit_code == 1 and "nothing to brief on" in empty.output
