@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Benchmark: render the two-symbol briefing (HTML + PDF) once, then 30 times in a loop.
+
+Builds a demo lake for one date (BTCUSDT and ETHUSDT, through the real ingest, engine and
+context code), then times: load inputs from the lake → build (sentences, tables, charts) →
+HTML (Jinja) → PDF (WeasyPrint). The first render pays for template, font and matplotlib set-up;
+the loop reuses them.
+
+Targets (2-core machine): <= 1.5 s for one briefing; <= 0.5 s per briefing in the loop.
+Run: python bench/render.py [--loops 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from flows.briefing import load_briefing_inputs
+from liqbrief.testing.demo_lake import build_demo_lake
+from reports.briefing import build_briefing
+from reports.render import render_html, render_pdf
+
+DAY = date(2024, 3, 6)
+SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+
+
+def one(lake) -> dict[str, float]:
+    t0 = time.perf_counter()
+    inputs = load_briefing_inputs(lake, DAY, SYMBOLS)
+    t1 = time.perf_counter()
+    briefing = build_briefing(inputs)
+    t2 = time.perf_counter()
+    html = render_html(briefing)
+    t3 = time.perf_counter()
+    render_pdf(html)
+    t4 = time.perf_counter()
+    return {
+        "load": t1 - t0,
+        "build+charts": t2 - t1,
+        "html": t3 - t2,
+        "pdf": t4 - t3,
+        "total": t4 - t0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=30)
+    args = parser.parse_args()
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as root:
+        lake = build_demo_lake(Path(root) / "lake", DAY, SYMBOLS, history_days=35)
+        first = one(lake)
+        print(
+            "first briefing: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in first.items())
+            + "   target total <= 1.5 s"
+        )
+        runs = [one(lake) for _ in range(args.loops)]
+        mean = {k: sum(r[k] for r in runs) / len(runs) for k in first}
+        print(
+            f"{args.loops} briefings: {sum(r['total'] for r in runs):.1f} s, per briefing "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in mean.items())
+            + "   target total <= 0.5 s"
+        )
+
+
+if __name__ == "__main__":
+    main()
