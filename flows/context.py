@@ -65,21 +65,27 @@ def read_fred(lake: Lake, years: range) -> pd.DataFrame:
 
 @task(task_run_name="extract-fred-{start}-{end}")
 def extract_fred(start: date, end: date) -> dict[str, str]:
-    """Each series on its own: one that fails is reported and the others are still stored."""
+    """Each series on its own: one that fails is reported and the others are still stored.
+    If FRED cannot be reached at all, the remaining series are skipped rather than retried."""
     settings = Settings.from_env()
     lake = Lake(settings.lake)
     outcome: dict[str, str] = {}
+    unreachable = False
     with httpx.Client(timeout=30) as http:
         client = FredClient(
             http, settings.fred_api_url, settings.fred_csv_url, settings.fred_api_key
         )
         for series in SERIES:
+            if unreachable:
+                outcome[series] = "failed: skipped, FRED unreachable"
+                continue
             try:
                 outcome[series] = (
                     f"{store_fred_series(lake, client, series, start, end)} observations"
                 )
             except SourceError as exc:
                 outcome[series] = f"failed: {exc}"
+                unreachable = isinstance(exc.__cause__, httpx.TransportError)
     return outcome
 
 

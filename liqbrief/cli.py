@@ -104,14 +104,16 @@ def daily(
     """The daily job: extract, map the latest complete date, compute context, render the briefing."""
     from flows.daily import daily_briefing
 
-    mapped = daily_briefing(day.date() if day else None, _csv_list(symbols))
-    for symbol, mapped_day in mapped.items():
+    result = daily_briefing(day.date() if day else None, _csv_list(symbols))
+    for symbol, mapped_day in result["mapped"].items():
         map_command(
             symbol=symbol,
             day=datetime.combine(mapped_day, datetime.min.time()),
             window="7d",
             as_json=False,
         )
+    for path in result["briefings"]:
+        typer.echo(path)
 
 
 @app.command("liqmap")

@@ -121,3 +121,26 @@ def test_real_fred_files_in_both_layouts(path: str, series: str, rows: int, miss
     frame = parse_csv((SHARED_DATA / path).read_bytes(), series)
     assert len(frame) == rows and int(frame["value"].isna().sum()) == missing
     assert frame["date"].is_monotonic_increasing
+
+
+def test_an_unreachable_fred_is_tried_once_not_once_per_series(tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    from flows.context import extract_fred
+
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("LIQBRIEF_FRED_CSV_URL", closed)
+    monkeypatch.delenv("FRED_API_KEY", raising=False)
+    monkeypatch.setattr(
+        "flows.context.FredClient.__init__.__defaults__",
+        (None, None, None, FAST_RETRY),
+        raising=False,
+    )
+    outcome = extract_fred.fn(date(2024, 1, 1), date(2024, 1, 31))
+    failures = [o for o in outcome.values() if o.startswith("failed")]
+    assert len(failures) == 10
+    assert sum("skipped, FRED unreachable" in o for o in failures) == 9
+    assert lake_files(tmp_path / "lake") == []
