@@ -171,7 +171,11 @@ def macro_tables(day: date) -> list[str]:
     _write(lake, "macro_context", MACRO_SYMBOL, day, macro, "liqbrief:macro-context")
     _write(lake, "macro_events", MACRO_SYMBOL, day, events, "data/events/calendar.csv")
     warnings = [
-        f"{r.series}: last value from {r.obs_date}, stale" for r in macro.itertuples() if r.stale
+        f"{r.series}: no value known on {day}"
+        if r.obs_date is None or pd.isna(r.obs_date)
+        else f"{r.series}: last value from {r.obs_date}, stale"
+        for r in macro.itertuples()
+        if r.stale
     ]
     warning = calendar_warning(calendar, day)
     return warnings + ([warning] if warning else [])

@@ -272,7 +272,11 @@ def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
         for s, r in m.iterrows()
         if r["stale"] and r["obs_date"] is not None and pd.notna(r["obs_date"])
     ]
-    warnings += [f"{s}: no data" for s, r in m.iterrows() if pd.isna(r["value"])]
+    no_data = [s for s, r in m.iterrows() if pd.isna(r["value"])]
+    if no_data:
+        warnings.append(
+            f"no macro value known for {', '.join(no_data)} — run `liqbrief context` with FRED reachable"
+        )
 
     def val(series: str, digits: int = 2) -> str:
         return number(m.loc[series, "value"], digits) if series in m.index else "—"
