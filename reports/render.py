@@ -6,6 +6,7 @@ DejaVu Sans font that matplotlib ships (a fixed file, so every machine renders t
 
 from __future__ import annotations
 
+import atexit
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,6 +46,10 @@ def _pdf_fonts():
         for file, weight in (("DejaVuSans.ttf", "normal"), ("DejaVuSans-Bold.ttf", "bold"))
     )
     return CSS(string=faces, font_config=fonts), fonts
+
+
+# Release WeasyPrint's font configuration before interpreter teardown (its __del__ needs modules).
+atexit.register(_pdf_fonts.cache_clear)
 
 
 @lru_cache(maxsize=1)
