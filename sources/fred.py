@@ -15,11 +15,11 @@ from datetime import date
 import httpx
 import numpy as np
 import pandas as pd
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying
 
 from liqbrief.symbols import validate_symbol
-from sources.binance_archive.client import RetryPolicy
 from sources.errors import DownloadError, SourceError
+from sources.retry_policy import RetryPolicy
 
 # httpx logs every request URL at INFO; FRED's URLs carry the API key.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -65,16 +65,7 @@ class FredClient:
 
     def _get(self, url: str, params: dict[str, str], what: str) -> bytes:
         try:
-            for attempt in Retrying(
-                retry=retry_if_exception(_is_retryable),
-                stop=stop_after_attempt(self.retry.attempts),
-                wait=wait_exponential_jitter(
-                    multiplier=self.retry.initial_wait_s,
-                    max=self.retry.max_wait_s,
-                    jitter=self.retry.initial_wait_s,
-                ),
-                reraise=True,
-            ):
+            for attempt in Retrying(**self.retry.tenacity_kwargs(_is_retryable)):
                 with attempt:
                     response = self.http.get(url, params=params)
                     if response.status_code == 429 or response.status_code >= 500:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from liqbrief.testing.archive_mirror import ArchiveMirror
-from sources.binance_archive.client import RetryPolicy
+from sources.retry_policy import RetryPolicy
 from store.lake import Lake
 
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -14,9 +14,9 @@ import pandas as pd
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
-from sources.binance_archive.client import RetryPolicy
 from sources.binance_archive.ingest import ingest
 from sources.fred import SERIES, FredClient
+from sources.retry_policy import RetryPolicy
 from store.lake import Lake
 
 DATASETS = ["klines_1m", "klines_5m", "mark_klines_1m", "metrics", "funding_rate"]

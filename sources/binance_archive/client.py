@@ -13,12 +13,7 @@ import zlib
 from dataclasses import dataclass
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying
 
 from sources.binance_archive.layout import ArchiveFile
 from sources.errors import (
@@ -27,6 +22,7 @@ from sources.errors import (
     DownloadError,
     NotPublishedError,
 )
+from sources.retry_policy import RetryPolicy
 
 
 class _TransientHTTPError(Exception):
@@ -45,13 +41,6 @@ class FetchedFile:
     csv: bytes
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5
-    initial_wait_s: float = 0.5
-    max_wait_s: float = 8.0
-
-
 class ArchiveClient:
     """Fetches verified CSV bytes for archive files from ``base_url``."""
 
@@ -66,16 +55,7 @@ class ArchiveClient:
         return f"{self.base_url}/{file.path}"
 
     async def _get(self, url: str, label: str) -> bytes:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_is_transient),
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self.retry.initial_wait_s,
-                max=self.retry.max_wait_s,
-                jitter=self.retry.initial_wait_s,
-            ),
-            reraise=True,
-        ):
+        async for attempt in AsyncRetrying(**self.retry.tenacity_kwargs(_is_transient)):
             with attempt:
                 response = await self.http.get(url)
                 if response.status_code == 404:

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 
 from liqbrief import progress
-from sources.binance_archive.client import ArchiveClient, FetchedFile, RetryPolicy
+from sources.binance_archive.client import ArchiveClient, FetchedFile
 from sources.binance_archive.layout import (
     ARCHIVE_DATASETS,
     ArchiveFile,
@@ -24,6 +24,7 @@ from sources.binance_archive.layout import (
 )
 from sources.binance_archive.parse import day_of, parse_archive_csv, sort_and_deduplicate
 from sources.errors import NotPublishedError, SourceError, UnknownSymbolError
+from sources.retry_policy import RetryPolicy
 from store.datasets import DATASETS
 from store.lake import Lake
 from store.ledger import LedgerEntry
