@@ -4,7 +4,7 @@ and its market context, records and macro context, then render the HTML/PDF brie
 A snapshot at 00:00 UTC of date D needs every file of D − 1. The archive publishes a day
 some hours after it ends, so a morning run asks for the last 31 days and maps the latest
 date whose previous day is complete in the lake (usually today; yesterday if today's
-input is not published yet). Email delivery attaches here next.
+input is not published yet). The PDF is e-mailed when SMTP is configured.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 
 from flows.briefing import render_briefing
 from flows.context import context
+from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap
 from liqbrief.settings import Settings
@@ -35,8 +36,11 @@ def latest_mappable_date(lake: Lake, symbol: str, not_after: date) -> date | Non
 
 
 @flow(name="daily-briefing")
-def daily_briefing(day: date | None = None, symbols: list[str] | None = None) -> dict:
-    """Extract what is missing, then map the latest complete date (default: today, UTC)."""
+def daily_briefing(
+    day: date | None = None, symbols: list[str] | None = None, send: bool = True
+) -> dict:
+    """Extract what is missing, map the latest complete date (default: today, UTC), compute its
+    context, render the briefing and e-mail it (when SMTP is configured and ``send``)."""
     symbols = symbols or ["BTCUSDT"]
     target = day or datetime.now(UTC).date()
     logger = get_run_logger()
@@ -66,4 +70,6 @@ def daily_briefing(day: date | None = None, symbols: list[str] | None = None) ->
         day_symbols = [s for s, d in mapped.items() if d == briefing_day]
         context(briefing_day, day_symbols)
         briefings += render_briefing(briefing_day, day_symbols)
+        if send:
+            email_briefing(briefing_day, day_symbols)  # skipped when no SMTP host is configured
     return {"mapped": mapped, "briefings": briefings}

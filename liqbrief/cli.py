@@ -195,6 +195,9 @@ def brief(
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default $LIQBRIEF_REPORTS_DIR).")
     ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="E-mail the PDF to LIQBRIEF_DESK_TO afterwards.")
+    ] = False,
 ) -> None:
     """Render the HTML and PDF briefing of a date from the lake and print their paths."""
     from flows.briefing import write_briefing
@@ -213,6 +216,43 @@ def brief(
         raise typer.Exit(1) from None
     for path in paths:
         typer.echo(str(path))
+    if send:
+        send_command(day=datetime.combine(on, datetime.min.time()), symbols=symbols, force=False)
+
+
+@app.command("send")
+def send_command(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
+    ] = None,
+    symbols: Annotated[
+        str, typer.Option(help="Comma-separated tickers (if the PDF must be rendered).")
+    ] = "BTCUSDT",
+    force: Annotated[
+        bool, typer.Option("--force", help="Send again to recipients who already had it.")
+    ] = False,
+) -> None:
+    """E-mail the day's PDF to LIQBRIEF_DESK_TO (once per recipient unless --force)."""
+    from delivery.message import InvalidRecipientError
+    from delivery.smtp import DeliveryError, SmtpSettings
+    from flows.delivery import deliver_briefing
+    from reports.briefing import BriefingDataError
+
+    on = _day(day, datetime.now(UTC).date())
+    try:
+        smtp = SmtpSettings.from_env()
+        if smtp is None:
+            console.print(
+                "[red]LIQBRIEF_SMTP_HOST is not set: no server to send with (README, E-mail)."
+            )
+            raise typer.Exit(1)
+        result = deliver_briefing(on, _csv_list(symbols), smtp, force)
+    except (InvalidRecipientError, DeliveryError, BriefingDataError, ValueError) as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
+    sent = ", ".join(result["sent"]) or "nobody new"
+    console.print(f"sent to {sent}; already had it: {', '.join(result['already_sent']) or 'none'}")
 
 
 def _day(value: datetime | None, default: date) -> date:

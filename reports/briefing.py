@@ -211,7 +211,7 @@ def _records_by_metric(frame: pd.DataFrame | None) -> dict[str, dict]:
     return out
 
 
-def build_section(inputs: BriefingInputs, symbol: str) -> SymbolSection:
+def build_section(inputs: BriefingInputs, symbol: str, charts_on: bool = True) -> SymbolSection:
     section = SymbolSection(symbol, base_asset(symbol))
     summary_frame = inputs.summaries.get(symbol)
     if summary_frame is None or summary_frame.empty:
@@ -228,11 +228,11 @@ def build_section(inputs: BriefingInputs, symbol: str) -> SymbolSection:
             (head.below, f"{price(head.below)}: {usd(head.long_usd)}"),
             (head.above, f"{price(head.above)}: {usd(head.short_usd)}"),
         ]
-        section.map_svg = charts.liquidation_map_chart(
+        section.map_svg = "" if not charts_on else charts.liquidation_map_chart(
             inputs.bins.get(symbol, pd.DataFrame()), summary["p0"], levels,
             f"{section.name} estimated liquidation map, {WINDOW} cohorts (Binance USD-M)",
         )  # fmt: skip
-        section.heatmap_svg = charts.heatmap_chart(
+        section.heatmap_svg = "" if not charts_on else charts.heatmap_chart(
             inputs.heatmaps.get(symbol, pd.DataFrame()), inputs.price_paths.get(symbol, pd.DataFrame()),
             f"{section.name} liquidation heatmap, last 7 days",
         )  # fmt: skip
@@ -248,7 +248,7 @@ def build_section(inputs: BriefingInputs, symbol: str) -> SymbolSection:
         section.records = _records_table(records)
         section.records_line = records_sentence(symbol, records)
         oi = records.get("oi_usd", {})
-        section.oi_svg = charts.oi_history_chart(
+        section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
             f"{section.name} open interest (daily close) and its record",
         )  # fmt: skip
@@ -311,9 +311,10 @@ def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
     return line, table, warnings
 
 
-def build_briefing(inputs: BriefingInputs) -> Briefing:
-    """The whole briefing; raises BriefingDataError when no symbol has anything to show."""
-    sections = [build_section(inputs, s) for s in inputs.symbols]
+def build_briefing(inputs: BriefingInputs, charts_on: bool = True) -> Briefing:
+    """The whole briefing; raises BriefingDataError when no symbol has anything to show.
+    ``charts_on=False`` skips drawing (the e-mail summary needs only the text)."""
+    sections = [build_section(inputs, s, charts_on) for s in inputs.symbols]
     if all(not s.sentences and s.market is None for s in sections):
         raise BriefingDataError(
             f"nothing to brief on {inputs.day} for {', '.join(inputs.symbols)}: no liquidation map and no "
