@@ -11,10 +11,11 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # rcParams only: figures are built without pyplot (thread-safe)
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from reports.formatting import price, usd
@@ -47,7 +48,7 @@ TIER_GROUPS = [
 LONG_CURVE, SHORT_CURVE, PRICE_LINE = "#1a7f37", "#c0392b", "#222222"
 
 
-def _svg(fig: plt.Figure) -> str:
+def _svg(fig: Figure) -> str:
     """The figure as a data URI (self-contained). LIQBRIEF_CHART_FORMAT=png trades vector
     sharpness for render speed."""
     import os
@@ -56,7 +57,6 @@ def _svg(fig: plt.Figure) -> str:
     buffer = io.BytesIO()
     metadata = {"Date": None, "Creator": None} if fmt == "svg" else {"Software": None}
     fig.savefig(buffer, format=fmt, dpi=170, metadata=metadata)  # fixed margins: one draw, not two
-    plt.close(fig)
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -71,7 +71,8 @@ def liquidation_map_chart(
 ) -> str:
     """Bars per price bin stacked by leverage group; cumulative long (left) and short (right)
     curves on a second axis; the current price and labelled key levels."""
-    fig, ax = plt.subplots(figsize=(7.2, 2.7))
+    fig = Figure(figsize=(7.2, 2.7))
+    ax = fig.subplots()
     if bins.empty:
         ax.text(0.5, 0.5, "no estimated positions in range", ha="center", transform=ax.transAxes)
         return _svg(fig)
@@ -148,7 +149,8 @@ def liquidation_map_chart(
 def heatmap_chart(heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
     """Hour × price intensity (both sides) with the price path over it: levels fade where
     price swept them."""
-    fig, ax = plt.subplots(figsize=(7.2, 2.3))
+    fig = Figure(figsize=(7.2, 2.3))
+    ax = fig.subplots()
     if heat.empty:
         ax.text(0.5, 0.5, "no heatmap for this date", ha="center", transform=ax.transAxes)
         return _svg(fig)
@@ -185,7 +187,8 @@ def heatmap_chart(heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
 
 def oi_history_chart(history: pd.DataFrame, record: float, record_date, title: str) -> str:
     """Daily closing open interest with the all-time record as a dashed line."""
-    fig, ax = plt.subplots(figsize=(7.2, 1.6))
+    fig = Figure(figsize=(7.2, 1.6))
+    ax = fig.subplots()
     if history.empty:
         ax.text(0.5, 0.5, "no open-interest history", ha="center", transform=ax.transAxes)
         return _svg(fig)

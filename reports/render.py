@@ -7,6 +7,7 @@ DejaVu Sans font that matplotlib ships (a fixed file, so every machine renders t
 from __future__ import annotations
 
 import atexit
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -66,9 +67,17 @@ def _fetcher():
     return LocalOnly(allowed_protocols=("file", "data"))
 
 
+_WEASYPRINT = threading.Lock()  # its font configuration is shared; render one PDF at a time
+
+
 def render_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
+    with _WEASYPRINT:
+        return _render_pdf(HTML, html)
+
+
+def _render_pdf(HTML, html: str) -> bytes:
     font_css, fonts = _pdf_fonts()
     document = HTML(string=html, url_fetcher=_fetcher(), base_url=str(TEMPLATES))
     return document.write_pdf(stylesheets=[font_css], font_config=fonts)

@@ -1,0 +1,126 @@
+"""The backfill flow: many past days in one flow run, each day's briefing a task.
+
+Order of work: extract the whole range once; compute the liquidation maps of every day in
+one pass; compute context day by day in date order (records chain from the previous day);
+render the briefings concurrently (bounded); e-mail only when asked. A day whose PDF exists is
+complete and skipped unless ``force``, so a re-run after a crash resumes where it stopped.
+A failed day does not stop the others; the run ends Failed and names it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.briefing import briefing_paths, write_briefing
+from flows.context import extract_fred, macro_tables, symbol_context
+from flows.delivery import email_briefing
+from flows.extract import ExtractIncompleteError, extract
+from flows.liqmap import WARMUP_DAYS, build_liquidation_maps
+from liqbrief import progress
+from liqbrief.settings import Settings
+from store.lake import Lake, days_between
+
+RENDER_CONCURRENCY = 2  # the machine has two cores; WeasyPrint is CPU-bound
+
+
+class BackfillFailedError(RuntimeError):
+    """Some days failed; the others were completed."""
+
+
+def complete_days(days: list[date], reports_dir: str) -> set[date]:
+    return {d for d in days if all(p.exists() for p in briefing_paths(reports_dir, d))}
+
+
+@task(task_run_name="context-{day}")
+def day_context(day: date, symbols: list[str]) -> None:
+    for symbol in symbols:
+        symbol_context.fn(symbol, day)
+    macro_tables.fn(day)
+
+
+@task(task_run_name="brief-{day}")
+def brief_day(day: date, symbols: list[str]) -> str:
+    settings = Settings.from_env()
+    _, pdf = write_briefing(Lake(settings.lake), day, symbols, settings.reports_dir)
+    return str(pdf)
+
+
+@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=RENDER_CONCURRENCY))
+def backfill(
+    start: date,
+    end: date,
+    symbols: list[str] | None = None,
+    send: bool = False,
+    force: bool = False,
+) -> dict[str, list[str]]:
+    """Briefings for every day in [start, end] (e-mailed only if ``send``)."""
+    symbols = symbols or ["BTCUSDT"]
+    logger = get_run_logger()
+    settings = Settings.from_env()
+    days = days_between(start, end)
+    done_before = set() if force else complete_days(days, settings.reports_dir)
+    todo = [d for d in days if d not in done_before]
+    status: dict[date, str] = {d: "skipped" for d in done_before}
+    progress.report("total", len(days))
+    progress.report("advance", len(done_before))
+    artifact = create_progress_artifact(
+        len(done_before) / len(days) * 100, description="backfill: days done"
+    )
+    if todo:
+        try:
+            extract(
+                symbols, todo[0] - timedelta(days=WARMUP_DAYS + 1), todo[-1] - timedelta(days=1)
+            )
+        except ExtractIncompleteError as exc:
+            logger.warning("continuing with what the lake has: %s", exc)
+        extract_fred(todo[0] - timedelta(days=400), todo[-1])
+        failed_maps = set()
+        for symbol in symbols:
+            try:
+                build_liquidation_maps(symbol, todo[0], todo[-1], "all")
+            except Exception as exc:  # every day of this symbol will say what is missing
+                failed_maps.add(symbol)
+                logger.error("liquidation maps for %s failed: %s", symbol, exc)
+        futures = {}
+        for day in todo:  # context in date order: records chain from the previous day
+            try:
+                day_context(day, symbols)
+            except Exception as exc:
+                status[day] = f"failed: context: {exc}"
+                continue
+            futures[day] = brief_day.submit(day, symbols)
+        finished = len(done_before)
+        for day, future in futures.items():
+            try:
+                future.result()
+                status[day] = "done"
+                if send:
+                    email_briefing(day, symbols)
+            except Exception as exc:
+                status[day] = f"failed: {type(exc).__name__}: {exc}"
+            finished += 1
+            progress.report("advance", 1)
+            update_progress_artifact(artifact, finished / len(days) * 100)
+    update_progress_artifact(artifact, 100.0)
+    create_table_artifact(
+        [{"day": d.isoformat(), "status": status.get(d, "failed: not reached")} for d in days],
+        key="backfill-summary",
+        description=f"backfill {start}..{end} {', '.join(symbols)}",
+    )
+    failed = [f"{d}: {s}" for d, s in sorted(status.items()) if s.startswith("failed")]
+    if failed:
+        raise BackfillFailedError(
+            f"{len(failed)} of {len(days)} day(s) failed:\n  " + "\n  ".join(failed)
+        )
+    summary = {"done": [], "skipped": []}
+    for d, s in sorted(status.items()):
+        summary["done" if s == "done" else "skipped"].append(d.isoformat())
+    return summary

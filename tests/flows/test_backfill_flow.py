@@ -1,0 +1,75 @@
+"""Backfills under Prefect's harness: resume after a partial run, failed days, no double e-mail."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from aiosmtpd.controller import Controller
+
+from flows.backfill import BackfillFailedError, backfill
+from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.fred_server import FredServer
+from liqbrief.testing.synthetic_archive import build_archive
+from tests.delivery.test_email import Inbox, free_port
+
+pytestmark = [pytest.mark.flow, pytest.mark.server]
+DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
+
+
+@pytest.fixture
+def world(prefect_harness, tmp_path: Path, monkeypatch):
+    mirror = ArchiveMirror(
+        build_archive(["BTCUSDT"], DATASETS, date(2024, 1, 1), date(2024, 2, 8), monthly=False)
+    ).start()
+    fred = FredServer({"DGS2": pd.DataFrame({"date": ["2024-02-01"], "value": [4.3]})}).__enter__()
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    for name, value in {
+        "LIQBRIEF_LAKE": str(tmp_path / "lake"), "LIQBRIEF_REPORTS_DIR": str(tmp_path / "out"),
+        "LIQBRIEF_BINANCE_ARCHIVE_URL": mirror.base_url, "LIQBRIEF_FRED_CSV_URL": fred.base_url,
+        "LIQBRIEF_SMTP_HOST": "127.0.0.1", "LIQBRIEF_SMTP_PORT": str(smtp.port), "LIQBRIEF_SMTP_SECURITY": "none",
+        "LIQBRIEF_DESK_TO": "desk@example.com",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("FRED_API_KEY", raising=False)
+    yield tmp_path / "out", inbox
+    smtp.stop()
+    fred.__exit__(None, None, None)
+    mirror.stop()
+
+
+def briefings(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("liqbrief-*"))
+
+
+def test_a_backfill_resumes_without_duplicates_or_double_mail(world) -> None:
+    out, inbox = world
+    first = backfill(date(2024, 2, 5), date(2024, 2, 6), ["BTCUSDT"], send=True)
+    assert first["done"] == ["2024-02-05", "2024-02-06"]
+    # as if the run had died after two days: the re-run over four days completes the rest
+    second = backfill(date(2024, 2, 5), date(2024, 2, 8), ["BTCUSDT"], send=True)
+    assert second == {"done": ["2024-02-07", "2024-02-08"], "skipped": ["2024-02-05", "2024-02-06"]}
+    assert briefings(out) == [
+        f"2024-02-0{d}/liqbrief-2024-02-0{d}.{ext}" for d in (5, 6, 7, 8) for ext in ("html", "pdf")
+    ]
+    subjects = sorted(m["Subject"][:19] for m in inbox.messages)
+    assert subjects == [f"liqbrief 2024-02-0{d}" for d in (5, 6, 7, 8)]  # each day once
+
+
+def test_a_failed_day_does_not_stop_the_others_and_the_run_names_it(world) -> None:
+    out, inbox = world
+    out.mkdir(parents=True)
+    (out / "2024-02-07").write_text(
+        "a file where the day's folder should go"
+    )  # that day cannot be written
+    with pytest.raises(BackfillFailedError, match="2024-02-07") as error:
+        backfill(date(2024, 2, 6), date(2024, 2, 8), ["BTCUSDT"])
+    assert "1 of 3 day(s) failed" in str(error.value)
+    assert briefings(out) == [
+        f"2024-02-0{d}/liqbrief-2024-02-0{d}.{ext}" for d in (6, 8) for ext in ("html", "pdf")
+    ]
+    assert inbox.messages == []  # backfills never e-mail unless asked
