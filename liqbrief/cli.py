@@ -21,6 +21,9 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 
 
+DAILY_CRON = "0 7 * * *"  # 07:00 UTC: the archive has usually published yesterday by then
+
+
 def _csv_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -253,6 +256,48 @@ def send_command(
         raise typer.Exit(1) from None
     sent = ", ".join(result["sent"]) or "nobody new"
     console.print(f"sent to {sent}; already had it: {', '.join(result['already_sent']) or 'none'}")
+
+
+@app.command("backfill")
+def backfill_command(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First briefing date.")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last briefing date.")],
+    symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
+    send: Annotated[bool, typer.Option("--send", help="E-mail each new briefing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Redo days already complete.")] = False,
+) -> None:
+    """Briefings for every day in a range, in one flow run; complete days are skipped."""
+    from flows.backfill import BackfillFailedError, backfill
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    ) as bar:  # fmt: skip
+        job = bar.add_task("days", total=0)
+
+        def on_progress(event: str, amount: int) -> None:
+            if event == "total":
+                bar.update(job, total=amount)
+            else:
+                bar.advance(job, amount)
+
+        try:
+            with progress.reporting_to(on_progress):
+                result = backfill(start.date(), end.date(), _csv_list(symbols), send, force)
+        except BackfillFailedError as exc:
+            console.print(f"[red]{exc}")
+            raise typer.Exit(1) from None
+    console.print(
+        f"done: {len(result['done'])} day(s); skipped (already complete): {len(result['skipped'])}"
+    )
+
+
+@app.command()
+def serve() -> None:
+    """Run the daily-briefing schedule on this machine (no work pool): 07:00 UTC every day."""
+    from flows.daily import daily_briefing
+
+    daily_briefing.serve(name="daily-briefing", cron=DAILY_CRON, global_limit=1)
 
 
 def _day(value: datetime | None, default: date) -> date:
