@@ -10,8 +10,10 @@ input is not published yet). The PDF is e-mailed when SMTP is configured.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
 from flows.briefing import render_briefing
 from flows.context import context
@@ -19,6 +21,7 @@ from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap
 from liqbrief.settings import Settings
+from reports.narrative import summary_sentences
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 
@@ -33,6 +36,23 @@ def latest_mappable_date(lake: Lake, symbol: str, not_after: date) -> date | Non
     for name in MAP_INPUTS:
         complete &= lake.ingested_days(DATASETS[name], symbol, days)
     return max(complete) + timedelta(days=1) if complete else None
+
+
+def publish_artifacts(lake: Lake, day: date, symbols: list[str], paths: list[str]) -> None:
+    """A markdown artifact with each symbol's headline, and a link to the PDF."""
+    lines = [f"# liqbrief {day.isoformat()}", ""]
+    for symbol in symbols:
+        summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
+        if len(summary):
+            row = summary.set_index("window").loc["7d"].to_dict()
+            lines.append(f"- **{symbol}**: {summary_sentences(symbol, row)[0]}")
+        else:
+            lines.append(f"- **{symbol}**: no liquidation map")
+    create_markdown_artifact("\n".join(lines), key="daily-headline", description=f"headline {day}")
+    pdf = next(p for p in paths if p.endswith(".pdf"))
+    create_link_artifact(
+        Path(pdf).resolve().as_uri(), link_text=Path(pdf).name, key="daily-briefing-pdf"
+    )
 
 
 @flow(name="daily-briefing")
@@ -69,7 +89,9 @@ def daily_briefing(
     for briefing_day in sorted(set(mapped.values())):
         day_symbols = [s for s, d in mapped.items() if d == briefing_day]
         context(briefing_day, day_symbols)
-        briefings += render_briefing(briefing_day, day_symbols)
+        paths = render_briefing(briefing_day, day_symbols)
+        briefings += paths
+        publish_artifacts(lake, briefing_day, day_symbols, paths)
         if send:
             email_briefing(briefing_day, day_symbols)  # skipped when no SMTP host is configured
     return {"mapped": mapped, "briefings": briefings}

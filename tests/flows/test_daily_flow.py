@@ -38,6 +38,17 @@ def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
     assert result["mapped"] == {"BTCUSDT": date(2024, 2, 9)}
     html, pdf = (Path(p) for p in result["briefings"])
     assert html.name == "liqbrief-2024-02-09.html" and pdf.read_bytes().startswith(b"%PDF")
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts()
+
+    found = {a.key: a for a in asyncio.run(artifacts()) if a.key}
+    assert "If BTC drops below" in found["daily-headline"].data
+    assert found["daily-briefing-pdf"].data.endswith("liqbrief-2024-02-09.pdf)")
     lake = Lake(str(tmp_path / "lake"))
     summary = lake.read(DATASETS["liqmap_summary"], "BTCUSDT", date(2024, 2, 9), date(2024, 2, 10))
     assert set(summary["date"].astype(str)) == {"2024-02-09"}
