@@ -5,9 +5,10 @@ cd "$(dirname "$0")/.."
 home="$(mktemp -d)"
 port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export PREFECT_HOME="$home" DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
-.venv/bin/prefect server start --host 127.0.0.1 --port "$port" > "$home/server.log" 2>&1 &
+# its own session: on SIGTERM the server signals its whole process group, which must not be ours
+setsid .venv/bin/prefect server start --host 127.0.0.1 --port "$port" > "$home/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$home"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$home"' EXIT
 export PREFECT_API_URL="http://127.0.0.1:$port/api"
 for _ in $(seq 1 90); do
   curl -sf "$PREFECT_API_URL/health" >/dev/null 2>&1 && break
