@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import email
-import socket
 from datetime import date
-from email import policy
 from pathlib import Path
 
 import pytest
@@ -16,29 +13,13 @@ from delivery.smtp import DeliveryError, SentLedger, SmtpSettings
 from flows.briefing import briefing_paths
 from flows.delivery import deliver_briefing
 from liqbrief.testing.demo_lake import build_demo_lake
+from liqbrief.testing.smtp_inbox import Inbox, free_port, start_smtp
 from sources.retry_policy import RetryPolicy
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 3, 6)
 FAST = RetryPolicy(attempts=3, initial_wait_s=0.01, max_wait_s=0.02)
 SECRET = "s3cret-pa55word"
-
-
-class Inbox:
-    """Stores every accepted message; can answer 451 to the first ``fail_first`` DATA commands."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[list[str]] = []
-        self.fail_first = fail_first
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        if self.fail_first:
-            self.fail_first -= 1
-            return "451 4.3.0 temporary failure, try again"
-        self.envelopes.append(list(envelope.rcpt_tos))
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +36,8 @@ def env(lake_dir: Path, tmp_path: Path, monkeypatch) -> Path:
     return tmp_path / "out"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def server(inbox: Inbox) -> Controller:
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    return controller
+    return start_smtp(inbox)
 
 
 def smtp_settings(

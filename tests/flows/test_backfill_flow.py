@@ -12,8 +12,8 @@ from aiosmtpd.controller import Controller
 from flows.backfill import BackfillFailedError, backfill
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
+from liqbrief.testing.smtp_inbox import Inbox, free_port
 from liqbrief.testing.synthetic_archive import build_archive
-from tests.delivery.test_email import Inbox, free_port
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
