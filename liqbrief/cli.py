@@ -21,6 +21,10 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 
 
+BriefingDate = Annotated[
+    datetime | None,
+    typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
+]
 DAILY_CRON = "0 7 * * *"  # 07:00 UTC: the archive has usually published yesterday by then
 
 
@@ -99,10 +103,7 @@ def extract(
 @app.command()
 def daily(
     symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
-    day: Annotated[
-        datetime | None,
-        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
-    ] = None,
+    day: BriefingDate = None,
 ) -> None:
     """The daily job: extract, map the latest complete date, compute context, render the briefing."""
     from flows.daily import daily_briefing
@@ -143,10 +144,7 @@ def liqmap_command(
 
 @app.command("context")
 def context_command(
-    day: Annotated[
-        datetime | None,
-        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
-    ] = None,
+    day: BriefingDate = None,
     symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
     fetch_macro: Annotated[bool, typer.Option(help="Fetch FRED series first.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
@@ -190,10 +188,7 @@ def context_command(
 
 @app.command()
 def brief(
-    day: Annotated[
-        datetime | None,
-        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
-    ] = None,
+    day: BriefingDate = None,
     symbols: Annotated[str, typer.Option(help="Comma-separated tickers.")] = "BTCUSDT",
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default $LIQBRIEF_REPORTS_DIR).")
@@ -225,10 +220,7 @@ def brief(
 
 @app.command("send")
 def send_command(
-    day: Annotated[
-        datetime | None,
-        typer.Option("--date", formats=["%Y-%m-%d"], help="Briefing date (default today, UTC)."),
-    ] = None,
+    day: BriefingDate = None,
     symbols: Annotated[
         str, typer.Option(help="Comma-separated tickers (if the PDF must be rendered).")
     ] = "BTCUSDT",
