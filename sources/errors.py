@@ -29,3 +29,7 @@ class UnexpectedColumnsError(SourceError):
 
 class UnknownSymbolError(SourceError):
     """The archive has no file at all for this symbol in the requested range."""
+
+
+class ArchiveUnreachableError(SourceError):
+    """Nothing answers at the archive's base URL (network down, wrong URL)."""

@@ -17,6 +17,7 @@ from tenacity import AsyncRetrying
 
 from sources.binance_archive.layout import ArchiveFile
 from sources.errors import (
+    ArchiveUnreachableError,
     ChecksumMismatchError,
     CorruptArchiveError,
     DownloadError,
@@ -50,6 +51,23 @@ class ArchiveClient:
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.retry = retry or RetryPolicy()
+        self._reachable = False
+
+    async def check_reachable(self) -> None:
+        """One request to the base URL first: when nothing answers, say so once, instead of
+        retrying every file of the range (any HTTP answer, even 404, means reachable)."""
+        if self._reachable:
+            return
+        try:
+            async for attempt in AsyncRetrying(**self.retry.tenacity_kwargs(_is_transient)):
+                with attempt:
+                    await self.http.get(self.base_url + "/")
+            self._reachable = True
+        except httpx.TransportError as exc:
+            raise ArchiveUnreachableError(
+                f"the archive at {self.base_url} does not answer ({type(exc).__name__}: {exc}); "
+                "check the network, or point LIQBRIEF_BINANCE_ARCHIVE_URL at a mirror"
+            ) from exc
 
     def url(self, file: ArchiveFile) -> str:
         return f"{self.base_url}/{file.path}"

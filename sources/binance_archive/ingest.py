@@ -152,6 +152,10 @@ async def ingest_dataset_async(
             report.outcomes.append(FileOutcome(f.label, "skipped", len(f.days)))
         else:
             todo.append(f)
+    if todo:
+        await (
+            client.check_reachable()
+        )  # once per client; a re-run with nothing to fetch asks nothing
     progress.report("total", len(todo))
     gate = asyncio.Semaphore(concurrency)
 

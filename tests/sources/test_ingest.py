@@ -265,3 +265,16 @@ def test_real_archive_files_served_as_monthly_zips(lake: Lake, mirror: ArchiveMi
         SHARED_DATA / "btcusdt" / "BTCUSDT-5m-2025-01.csv", header=None, names=KLINE_COLUMNS
     )
     assert (frame["close"].to_numpy()[8928:] == source["close"].to_numpy()).all()
+
+
+def test_an_unreachable_archive_is_one_clear_error(lake: Lake, tmp_path: Path) -> None:
+    import socket
+
+    from sources.errors import ArchiveUnreachableError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(ArchiveUnreachableError, match="does not answer"):
+        ingest(lake, closed, ["BTCUSDT"], ALL, START, END, retry=FAST_RETRY, today=TODAY)
+    assert lake_files(tmp_path / "lake") == []
