@@ -22,11 +22,16 @@ from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap
 from liqbrief.settings import Settings
 from reports.narrative import summary_sentences
+from sources.errors import SourceError
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 
 MAP_INPUTS = ("metrics", "klines_5m", "mark_klines_1m")
 EXTRACT_DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
+
+
+class DailyBriefingError(RuntimeError):
+    """The daily job could not produce a briefing (the message says what to do)."""
 
 
 def latest_mappable_date(lake: Lake, symbol: str, not_after: date) -> date | None:
@@ -64,20 +69,23 @@ def daily_briefing(
     symbols = symbols or ["BTCUSDT"]
     target = day or datetime.now(UTC).date()
     logger = get_run_logger()
+    extract_problem = ""
     try:
         # one day more than the window, so yesterday's map is complete if today's cannot be made
         first = target - timedelta(days=WARMUP_DAYS + 1)
         extract(symbols, first, target - timedelta(days=1), EXTRACT_DATASETS)
-    except ExtractIncompleteError as exc:
+    except (ExtractIncompleteError, SourceError) as exc:
+        extract_problem = str(exc)
         logger.warning("continuing with what the lake has: %s", exc)
     lake = Lake(Settings.from_env().lake)
     mapped: dict[str, date] = {}
     for symbol in symbols:
         latest = latest_mappable_date(lake, symbol, target)
         if latest is None:
-            raise RuntimeError(
+            raise DailyBriefingError(
                 f"{symbol}: no complete day of inputs in the 30 days before {target}; "
                 "check the archive URL and network, then re-run"
+                + (f". The extract said: {extract_problem}" if extract_problem else "")
             )
         if latest != target:
             logger.warning(

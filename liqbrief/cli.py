@@ -106,9 +106,13 @@ def daily(
     day: BriefingDate = None,
 ) -> None:
     """The daily job: extract, map the latest complete date, compute context, render the briefing."""
-    from flows.daily import daily_briefing
+    from flows.daily import DailyBriefingError, daily_briefing
 
-    result = daily_briefing(day.date() if day else None, _csv_list(symbols))
+    try:
+        result = daily_briefing(day.date() if day else None, _csv_list(symbols))
+    except DailyBriefingError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
     for symbol, mapped_day in result["mapped"].items():
         map_command(
             symbol=symbol,
