@@ -1,7 +1,8 @@
 """Sending over SMTP with retries on transient failures, and a ledger of who got which day.
 
 Settings come from the environment (LIQBRIEF_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM,
-_SECURITY = starttls | ssl | none, LIQBRIEF_DESK_TO). The password is never logged or shown.
+_SECURITY = starttls | ssl | none, LIQBRIEF_DESK_TO); the password may instead live in a Prefect
+Secret block named by LIQBRIEF_SMTP_PASSWORD_BLOCK. It is never logged or shown.
 """
 
 from __future__ import annotations
@@ -51,8 +52,18 @@ class SmtpSettings:
             recipients=parse_recipients(os.environ.get("LIQBRIEF_DESK_TO", "")),
             security=security,
             user=os.environ.get("LIQBRIEF_SMTP_USER") or None,
-            password=os.environ.get("LIQBRIEF_SMTP_PASSWORD") or None,
+            password=os.environ.get("LIQBRIEF_SMTP_PASSWORD") or _secret_block_password(),
         )
+
+
+def _secret_block_password() -> str | None:
+    """The password from the Prefect Secret block named in LIQBRIEF_SMTP_PASSWORD_BLOCK, if any."""
+    name = os.environ.get("LIQBRIEF_SMTP_PASSWORD_BLOCK")
+    if not name:
+        return None
+    from prefect.blocks.system import Secret
+
+    return Secret.load(name).get()
 
 
 def _transient(exc: BaseException) -> bool:

@@ -63,3 +63,19 @@ def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
     assert daily_briefing(date(2024, 2, 10), ["BTCUSDT"])["mapped"] == {"BTCUSDT": date(2024, 2, 9)}
     assert mirror.zip_requests() == []  # only the still-missing day is asked for again
     assert mirror.requests and all("2024-02-09" in path for path, _ in mirror.requests)
+
+
+def test_the_smtp_password_can_come_from_a_prefect_secret_block(
+    prefect_harness, monkeypatch
+) -> None:
+    from prefect.blocks.system import Secret
+
+    from delivery.smtp import SmtpSettings
+
+    Secret(value="from-a-block").save("liqbrief-smtp-test", overwrite=True)
+    monkeypatch.setenv("LIQBRIEF_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("LIQBRIEF_DESK_TO", "desk@example.com")
+    monkeypatch.delenv("LIQBRIEF_SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("LIQBRIEF_SMTP_PASSWORD_BLOCK", "liqbrief-smtp-test")
+    settings = SmtpSettings.from_env()
+    assert settings.password == "from-a-block" and "from-a-block" not in repr(settings)
