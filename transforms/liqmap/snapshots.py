@@ -4,7 +4,7 @@ A snapshot at T is the state after every open-interest reading before T: cohorts
 [T − W, T), shrunk by the bars ending before T, swept by every mark minute before T. (The
 reading at exactly 00:00 belongs to the next day's archive file, published a day later.)
 
-Cohorts are ordered by birth, so each window (T − W, T] is a slice; the 1d, 7d and 30d
+Cohorts are ordered by birth, so each window [T − W, T) is a slice; the 1d, 7d and 30d
 windows are nested suffixes of the 30d slice, binned once each part and summed.
 """
 
