@@ -16,7 +16,7 @@ from store.datasets import DATASETS
 from store.files import atomic_write_bytes
 from store.lake import Lake
 from transforms.context.macro import calendar_warning
-from transforms.context.market import daily_levels
+from transforms.context.market import daily_closing_oi
 
 OI_HISTORY_DAYS = 90
 
@@ -50,10 +50,9 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
         if len(records):
             inputs.records[symbol] = records
             start = day - timedelta(days=OI_HISTORY_DAYS)
-            inputs.oi_history[symbol] = daily_levels(
-                lake.read(DATASETS["metrics"], symbol, start, yesterday),
-                lake.read(DATASETS["klines_5m"], symbol, day, day),
-            ).dropna(subset=["oi_usd"])
+            inputs.oi_history[symbol] = daily_closing_oi(
+                lake.read(DATASETS["metrics"], symbol, start, yesterday)
+            )
     inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
     inputs.events = lake.read(DATASETS["macro_events"], MACRO_SYMBOL, day, day)
     warning = calendar_warning(load_calendar(), day)

@@ -4,7 +4,7 @@ rows strictly before T only."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -103,18 +103,21 @@ def market_context(
     )  # fmt: skip
 
 
+def daily_closing_oi(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per UTC day: the last open-interest reading (USD) — the OI history chart."""
+    oi = _closing_oi(metrics)
+    return pd.DataFrame({"day": oi.index, "oi_usd": oi.to_numpy()})
+
+
+def _closing_oi(metrics: pd.DataFrame) -> pd.Series:
+    by_day = metrics.assign(day=metrics["create_time"].dt.date).groupby("day")
+    return by_day["sum_open_interest_value"].last()
+
+
 def daily_levels(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> pd.DataFrame:
     """Per UTC day: closing OI (last reading of the day) and quote volume — record inputs."""
-    oi = (
-        metrics.assign(day=metrics["create_time"].dt.date)
-        .groupby("day")["sum_open_interest_value"]
-        .last()
-    )
+    oi = _closing_oi(metrics)
     volume = (
         klines_5m.assign(day=klines_5m["open_time"].dt.date).groupby("day")["quote_volume"].sum()
     )
     return pd.DataFrame({"oi_usd": oi, "quote_volume_24h": volume}).rename_axis("day").reset_index()
-
-
-def day_before(as_of: date) -> date:
-    return as_of - timedelta(days=1)
