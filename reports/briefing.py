@@ -329,7 +329,7 @@ def build_briefing(inputs: BriefingInputs, charts_on: bool = True) -> Briefing:
     )
     return Briefing(
         day=inputs.day,
-        title=f"Crypto derivatives liquidation briefing — {inputs.day:%A %d %B %Y}",
+        title=f"Liquidation briefing — {inputs.day:%A %d %B %Y}",
         cutoff=f"Data to 23:59 UTC {cutoff_day:%d %b %Y}; map snapshot 00:00 UTC {inputs.day:%d %b %Y}",
         sections=sections,
         macro_line=macro_line,
@@ -337,11 +337,10 @@ def build_briefing(inputs: BriefingInputs, charts_on: bool = True) -> Briefing:
         events=inputs.events["text"].tolist() if not inputs.events.empty else [],
         warnings=warnings,
         methods=[
-            "Estimated — relative intensity, not a forecast of realised liquidations.",
-            "Venue: Binance USD-M perpetuals only (roughly 35–45 % of CEX open interest); other venues are not yet included.",
-            f"Cohort window {WINDOW}: positions opened in the 7 days before the snapshot, from 5-minute open-interest rises, "
-            "split over leverage tiers 3x–125x, with Binance's exact isolated liquidation prices and dated maintenance brackets.",
-            "Positions are removed when the 1-minute mark price touches their liquidation price, and shrunk pro rata when open interest falls.",
-            "Records are Binance-only and start with the data in the lake.",
+            "Estimated — relative intensity, not a forecast of realised liquidations. Venue: Binance USD-M "
+            "perpetuals only (roughly 35–45 % of CEX open interest); records start with the data in the lake.",
+            f"Cohorts ({WINDOW} window): each 5-minute rise in open interest opens long and short positions across "
+            "leverage tiers 3x–125x at Binance's exact isolated liquidation prices (dated maintenance brackets); "
+            "they are removed when the 1-minute mark price touches that price and shrunk pro rata when open interest falls.",
         ],
     )

@@ -71,7 +71,7 @@ def liquidation_map_chart(
 ) -> str:
     """Bars per price bin stacked by leverage group; cumulative long (left) and short (right)
     curves on a second axis; the current price and labelled key levels."""
-    fig = Figure(figsize=(7.2, 2.7))
+    fig = Figure(figsize=(7.2, 2.35))
     ax = fig.subplots()
     if bins.empty:
         ax.text(0.5, 0.5, "no estimated positions in range", ha="center", transform=ax.transAxes)
@@ -149,7 +149,7 @@ def liquidation_map_chart(
 def heatmap_chart(heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
     """Hour × price intensity (both sides) with the price path over it: levels fade where
     price swept them."""
-    fig = Figure(figsize=(7.2, 2.3))
+    fig = Figure(figsize=(7.2, 2.0))
     ax = fig.subplots()
     if heat.empty:
         ax.text(0.5, 0.5, "no heatmap for this date", ha="center", transform=ax.transAxes)
@@ -187,8 +187,9 @@ def heatmap_chart(heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
 
 def oi_history_chart(history: pd.DataFrame, record: float, record_date, title: str) -> str:
     """Daily closing open interest with the all-time record as a dashed line."""
-    fig = Figure(figsize=(7.2, 1.6))
+    fig = Figure(figsize=(7.2, 1.35))
     ax = fig.subplots()
+    fig.subplots_adjust(top=0.8, bottom=0.2)  # a short figure: keep the title inside
     if history.empty:
         ax.text(0.5, 0.5, "no open-interest history", ha="center", transform=ax.transAxes)
         return _svg(fig)
