@@ -18,6 +18,7 @@ from liqbrief.settings import Settings
 from sources.errors import SourceError
 from sources.fred import SERIES, FredClient
 from sources.reference_calendar import load_calendar
+from sources.retry_policy import RetryPolicy
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
@@ -72,8 +73,9 @@ def extract_fred(start: date, end: date) -> dict[str, str]:
     outcome: dict[str, str] = {}
     unreachable = False
     with httpx.Client(timeout=30) as http:
+        retry = RetryPolicy(attempts=settings.http_attempts)
         client = FredClient(
-            http, settings.fred_api_url, settings.fred_csv_url, settings.fred_api_key
+            http, settings.fred_api_url, settings.fred_csv_url, settings.fred_api_key, retry
         )
         for series in SERIES:
             if unreachable:

@@ -19,6 +19,7 @@ class Settings:
     binance_archive_url: str
     download_concurrency: int
     reports_dir: str = "./out/briefings"
+    http_attempts: int = 5  # tries per HTTP request (archive, FRED) before giving up
     fred_api_url: str = "https://api.stlouisfed.org"
     fred_csv_url: str = "https://fred.stlouisfed.org"
     fred_api_key: str | None = None  # a secret: never log it
@@ -32,6 +33,7 @@ class Settings:
             ).rstrip("/"),
             download_concurrency=int(os.environ.get("LIQBRIEF_DOWNLOAD_CONCURRENCY", "8")),
             reports_dir=os.environ.get("LIQBRIEF_REPORTS_DIR", "./out/briefings"),
+            http_attempts=int(os.environ.get("LIQBRIEF_HTTP_ATTEMPTS", "5")),
             fred_api_url=os.environ.get("LIQBRIEF_FRED_URL", "https://api.stlouisfed.org").rstrip(
                 "/"
             ),

@@ -134,11 +134,7 @@ def test_an_unreachable_fred_is_tried_once_not_once_per_series(tmp_path: Path, m
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
     monkeypatch.setenv("LIQBRIEF_FRED_CSV_URL", closed)
     monkeypatch.delenv("FRED_API_KEY", raising=False)
-    monkeypatch.setattr(
-        "flows.context.FredClient.__init__.__defaults__",
-        (None, None, None, FAST_RETRY),
-        raising=False,
-    )
+    monkeypatch.setenv("LIQBRIEF_HTTP_ATTEMPTS", "2")
     outcome = extract_fred.fn(date(2024, 1, 1), date(2024, 1, 31))
     failures = [o for o in outcome.values() if o.startswith("failed")]
     assert len(failures) == 10
