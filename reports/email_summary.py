@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.briefing import Briefing
-from reports.render import _environment
+from reports.render import template_environment
 
 
 def headline(briefing: Briefing) -> str:
@@ -29,4 +29,4 @@ def summary_text(briefing: Briefing) -> str:
 
 
 def summary_html(briefing: Briefing) -> str:
-    return _environment().get_template("email_summary.html.j2").render(briefing=briefing)
+    return template_environment().get_template("email_summary.html.j2").render(briefing=briefing)

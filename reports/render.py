@@ -21,7 +21,7 @@ FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def template_environment() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined
     )
@@ -33,7 +33,11 @@ def _css() -> str:
 
 
 def render_html(briefing: Briefing) -> str:
-    return _environment().get_template("briefing.html.j2").render(briefing=briefing, css=_css())
+    return (
+        template_environment()
+        .get_template("briefing.html.j2")
+        .render(briefing=briefing, css=_css())
+    )
 
 
 @lru_cache(maxsize=1)
@@ -74,10 +78,6 @@ def render_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
     with _WEASYPRINT:
-        return _render_pdf(HTML, html)
-
-
-def _render_pdf(HTML, html: str) -> bytes:
-    font_css, fonts = _pdf_fonts()
-    document = HTML(string=html, url_fetcher=_fetcher(), base_url=str(TEMPLATES))
-    return document.write_pdf(stylesheets=[font_css], font_config=fonts)
+        font_css, fonts = _pdf_fonts()
+        document = HTML(string=html, url_fetcher=_fetcher(), base_url=str(TEMPLATES))
+        return document.write_pdf(stylesheets=[font_css], font_config=fonts)

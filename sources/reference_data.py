@@ -33,9 +33,8 @@ def load_brackets(symbol: str) -> tuple[pd.DataFrame, str]:
         for directory in _search_dirs():
             path = directory / "maintenance_brackets" / f"{name}.csv"
             if path.exists():
-                frames = [pd.read_csv(path)]
                 label = f"{name}.csv" if name == symbol else f"{name}.csv (fallback for {symbol})"
-                return check_brackets(pd.concat(frames, ignore_index=True)), label
+                return check_brackets(pd.read_csv(path)), label
     raise FileNotFoundError(
         f"no maintenance brackets for {symbol} in {', '.join(map(str, _search_dirs()))}/maintenance_brackets/"
     )

@@ -239,12 +239,9 @@ def build_archive(
                     if dataset == "funding_rate":
                         content = funding_csv(symbol, month)
                     else:
-                        content = b"".join(
-                            daily_csv(dataset, symbol, d).split(b"\n", 1)[1]
-                            if i
-                            else daily_csv(dataset, symbol, d)
-                            for i, d in enumerate(file.days)
-                        )
+                        days = [daily_csv(dataset, symbol, d) for d in file.days]
+                        # one header, then every day's rows
+                        content = days[0] + b"".join(d.split(b"\n", 1)[1] for d in days[1:])
                     files |= archive_entry(file, content)
     return files
 
