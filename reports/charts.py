@@ -1,12 +1,19 @@
 """Matplotlib charts rendered to inline SVG: the liquidation map, the 7-day heatmap and
 open-interest history. Text stays text (DejaVu Sans), metadata dates are dropped and ids are
-salted, so the same data gives byte-identical SVG. Margins are fixed per chart."""
+salted, so the same data gives byte-identical SVG. Margins are fixed per chart.
+
+Building a figure (axes, ticks, fonts, legend) costs more than drawing it, so each thread
+keeps one canvas per chart kind and a render only swaps the data artists. A canvas is
+never shared between threads: matplotlib figures are not thread-safe.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
 import math
+import os
+import threading
 
 import matplotlib
 
@@ -15,7 +22,10 @@ import matplotlib.pyplot as plt  # rcParams only: figures are built without pypl
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
+from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from reports.formatting import price, usd
@@ -46,13 +56,12 @@ TIER_GROUPS = [
     ("75–125x", (51, 1000), "#d7301f"),
 ]
 LONG_CURVE, SHORT_CURVE, PRICE_LINE = "#1a7f37", "#c0392b", "#222222"
+HEADROOM = 1.05  # y-axis top as a multiple of the tallest value
 
 
-def _svg(fig: Figure) -> str:
+def _data_uri(fig: Figure) -> str:
     """The figure as a data URI (self-contained). LIQBRIEF_CHART_FORMAT=png trades vector
     sharpness for render speed."""
-    import os
-
     fmt = os.environ.get("LIQBRIEF_CHART_FORMAT", "svg")
     buffer = io.BytesIO()
     metadata = {"Date": None, "Creator": None} if fmt == "svg" else {"Software": None}
@@ -61,9 +70,202 @@ def _svg(fig: Figure) -> str:
     return f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _money_axis(ax, axis: str = "y") -> None:
-    formatter = FuncFormatter(lambda v, _: usd(v) if v else "0")
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+def _placeholder(size: tuple[float, float], message: str) -> str:
+    fig = Figure(figsize=size)
+    ax = fig.subplots()
+    ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
+    return _data_uri(fig)
+
+
+def _money_axis(axis) -> None:
+    axis.set_major_formatter(FuncFormatter(lambda v, _: usd(v) if v else "0"))
+
+
+def _price_axis(axis) -> None:
+    axis.set_major_formatter(FuncFormatter(lambda v, _: price(v)))
+
+
+def _date_axis(axis) -> None:
+    """Evenly spaced day ticks: month-anchored ones crowd at month ends (29 Feb, 01 Mar)."""
+    axis.set_major_locator(AutoDateLocator(minticks=4, maxticks=9, interval_multiples=False))
+    axis.set_major_formatter(DateFormatter("%d %b"))
+
+
+class _Canvas:
+    """A figure whose fixed parts are built once; ``_transient`` holds this render's artists."""
+
+    def __init__(self) -> None:
+        self._transient: list = []
+
+    def _keep(self, artist):
+        self._transient.append(artist)
+        return artist
+
+    def _clear(self) -> None:
+        for artist in self._transient:
+            artist.remove()
+        self._transient.clear()
+
+
+class _LiquidationMapCanvas(_Canvas):
+    SIZE = (7.2, 2.35)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fig = Figure(figsize=self.SIZE)
+        self.ax = self.fig.subplots()
+        self.curve = self.ax.twinx()
+        # Each group is drawn from zero up to its stacked top, highest group first, so lower
+        # groups paint over it: one outline per group instead of a top and a bottom edge.
+        self.steps = [
+            self.ax.stairs([0.0], [0.0, 1.0], fill=True, color=colour, linewidth=0)
+            for _, _, colour in reversed(TIER_GROUPS)
+        ][::-1]
+        (self.long_line,) = self.curve.plot([], [], color=LONG_CURVE, linewidth=1.4)
+        (self.short_line,) = self.curve.plot([], [], color=SHORT_CURVE, linewidth=1.4)
+        self.price_line = self.ax.axvline(0.0, color=PRICE_LINE, linewidth=1.0, linestyle="--")
+        self.ax.set_ylabel("est. notional per bin")
+        _money_axis(self.ax.yaxis)
+        _money_axis(self.curve.yaxis)
+        _price_axis(self.ax.xaxis)
+        self.curve.spines["right"].set_visible(True)
+        handles = [Patch(color=colour, label=label) for label, _, colour in TIER_GROUPS] + [
+            Line2D([], [], color=LONG_CURVE, linewidth=1.4, label="cumulative longs"),
+            Line2D([], [], color=SHORT_CURVE, linewidth=1.4, label="cumulative shorts"),
+        ]
+        self.ax.legend(handles=handles, fontsize=6.5, ncol=6, loc="upper center",
+                       bbox_to_anchor=(0.5, -0.12), frameon=False)  # fmt: skip
+
+    def render(
+        self, bins: pd.DataFrame, p0: float, levels: list[tuple[float, str]], title: str
+    ) -> str:
+        self._clear()
+        width = float((bins["bin_hi"] - bins["bin_lo"]).iloc[0])
+        grid = np.arange(bins["bin_lo"].min(), bins["bin_lo"].max() + width / 2, width)
+        edges = np.append(grid, grid[-1] + width)
+        top = np.zeros(len(grid))
+        for step, (_, (lo, hi), _) in zip(self.steps, TIER_GROUPS, strict=True):
+            in_group = bins[(bins["tier"] >= lo) & (bins["tier"] <= hi)]
+            top = (
+                top
+                + in_group.groupby("bin_lo")["notional_usd"]
+                .sum()
+                .reindex(grid, fill_value=0.0)
+                .to_numpy()
+            )
+            step.set_data(top, edges, 0.0)
+        per_side = bins.groupby(["side", "bin_lo"])["notional_usd"].sum()
+        longs = (
+            per_side.get("long", pd.Series(dtype=float)).reindex(grid, fill_value=0.0).to_numpy()
+        )
+        shorts = (
+            per_side.get("short", pd.Series(dtype=float)).reindex(grid, fill_value=0.0).to_numpy()
+        )
+        below, above = grid + width <= p0 + width, grid >= p0 - width
+        cum_long = np.cumsum(longs[::-1])[::-1][below]
+        cum_short = np.cumsum(shorts)[above]
+        self.long_line.set_data(grid[below], cum_long)
+        self.short_line.set_data(grid[above] + width, cum_short)
+        self.ax.set_xlim(edges[0], edges[-1])
+        y_top = max(float(top.max()), 1.0) * HEADROOM
+        self.ax.set_ylim(0.0, y_top)
+        curve_top = max([1.0, *(float(c.max()) for c in (cum_long, cum_short) if c.size)])
+        self.curve.set_ylim(0.0, curve_top * HEADROOM)
+        self.price_line.set_xdata([p0, p0])
+        self._keep(self.ax.annotate(f"price {price(p0)}", (p0, y_top), xytext=(3, -10),
+                                    textcoords="offset points", fontsize=7))  # fmt: skip
+        for level, text in levels:
+            self._keep(self.ax.axvline(level, color="#888888", linewidth=0.6, linestyle=":"))
+            self._keep(self.ax.annotate(text, (level, y_top * 0.82), rotation=90, fontsize=6.5, color="#444444",
+                                        xytext=(-8, 0), textcoords="offset points", va="top"))  # fmt: skip
+        self.ax.set_title(title)
+        return _data_uri(self.fig)
+
+
+class _HeatmapCanvas(_Canvas):
+    SIZE = (7.2, 2.0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fig = Figure(figsize=self.SIZE)
+        self.ax = self.fig.subplots()
+        self.norm = LogNorm(vmin=1.0, vmax=10.0)
+        self.bar = self.fig.colorbar(
+            matplotlib.cm.ScalarMappable(norm=self.norm, cmap="magma"), ax=self.ax, pad=0.01
+        )
+        self.bar.ax.tick_params(labelsize=6)
+        _price_axis(self.ax.yaxis)
+        _date_axis(self.ax.xaxis)
+        self.fig.autofmt_xdate(rotation=0, ha="center")
+
+    def render(self, heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
+        self._clear()
+        grid = heat.groupby(["hour", "bin_lo"])["notional_usd"].sum().unstack(fill_value=0.0)
+        hours = grid.index.to_numpy()
+        prices = grid.columns.to_numpy(float)
+        values = grid.to_numpy().T
+        positive = values[values > 0]
+        if positive.size:  # three decades of colour: the faintest cells are noise
+            self.norm.vmin, self.norm.vmax = (
+                max(positive.max() / 1e3, positive.min()),
+                positive.max(),
+            )
+        mesh = self._keep(self.ax.pcolormesh(
+            hours, prices, np.where(values > 0, values, np.nan), cmap="magma", norm=self.norm,
+            shading="nearest",
+            rasterized=True,  # a raster inside the SVG: 168 × hundreds of vector cells would be megabytes
+        ))  # fmt: skip
+        if not path.empty:
+            self._keep(self.ax.plot(path["time"], path["close"], color="#7fdbff", linewidth=0.8)[0])
+        self.bar.update_normal(mesh)
+        self.bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
+        self.ax.relim()
+        self.ax.autoscale_view()
+        self.ax.set_title(title)
+        return _data_uri(self.fig)
+
+
+class _OpenInterestCanvas(_Canvas):
+    SIZE = (7.2, 1.35)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fig = Figure(figsize=self.SIZE)
+        self.ax = self.fig.subplots()
+        self.fig.subplots_adjust(top=0.8, bottom=0.2)  # a short figure: keep the title inside
+        (self.line,) = self.ax.plot([], [], color="#2c5d8f", linewidth=1.2)
+        _money_axis(self.ax.yaxis)
+        _date_axis(self.ax.xaxis)
+
+    def render(self, history: pd.DataFrame, record: float, record_date, title: str) -> str:
+        self._clear()
+        days = pd.to_datetime(history["day"]).to_numpy()
+        values = history["oi_usd"].to_numpy(float)
+        self.line.set_data(days, values)
+        top = float(np.nanmax(values))
+        if record and math.isfinite(record):
+            top = max(top, record)
+            self._keep(self.ax.axhline(record, color="#c0392b", linewidth=0.8, linestyle="--"))
+            self._keep(self.ax.annotate(f"record {usd(record)} ({record_date:%d %b %Y})", (0.01, record),
+                                        xycoords=("axes fraction", "data"), xytext=(0, 3),
+                                        textcoords="offset points", fontsize=6.5, color="#c0392b"))  # fmt: skip
+        bottom = float(np.nanmin(values))
+        pad = (top - bottom) * 0.05 or top * 0.05 or 1.0
+        self.ax.set_ylim(bottom - pad, top + 4 * pad)  # room for the record label above its line
+        self.ax.set_xlim(days[0], days[-1]) if len(days) > 1 else self.ax.set_xlim(days[0] - np.timedelta64(1, "D"), days[0] + np.timedelta64(1, "D"))  # fmt: skip
+        self.ax.set_title(title)
+        return _data_uri(self.fig)
+
+
+_canvases = threading.local()
+
+
+def _canvas(kind: type[_Canvas]) -> _Canvas:
+    """This thread's canvas of ``kind``, built on first use."""
+    cache = _canvases.__dict__.setdefault("by_kind", {})
+    if kind not in cache:
+        cache[kind] = kind()
+    return cache[kind]
 
 
 def liquidation_map_chart(
@@ -71,134 +273,21 @@ def liquidation_map_chart(
 ) -> str:
     """Bars per price bin stacked by leverage group; cumulative long (left) and short (right)
     curves on a second axis; the current price and labelled key levels."""
-    fig = Figure(figsize=(7.2, 2.35))
-    ax = fig.subplots()
     if bins.empty:
-        ax.text(0.5, 0.5, "no estimated positions in range", ha="center", transform=ax.transAxes)
-        return _svg(fig)
-    width = float((bins["bin_hi"] - bins["bin_lo"]).iloc[0])
-    grid = np.arange(bins["bin_lo"].min(), bins["bin_lo"].max() + width / 2, width)
-    bottom = np.zeros(len(grid))
-    edges = np.append(grid, grid[-1] + width)
-    for label, (lo, hi), colour in TIER_GROUPS:
-        part = (
-            bins[(bins["tier"] >= lo) & (bins["tier"] <= hi)]
-            .groupby("bin_lo")["notional_usd"]
-            .sum()
-        )
-        heights = part.reindex(grid, fill_value=0.0).to_numpy()
-        # one stepped area per leverage group: a path, not a rectangle per bin (small SVG)
-        ax.stairs(
-            bottom + heights,
-            edges,
-            baseline=bottom,
-            fill=True,
-            color=colour,
-            label=label,
-            linewidth=0,
-        )
-        bottom += heights
-    ax.set_ylabel("est. notional per bin")
-    _money_axis(ax)
-    curve = ax.twinx()
-    per_side = bins.groupby(["side", "bin_lo"])["notional_usd"].sum()
-    longs = per_side.get("long", pd.Series(dtype=float)).reindex(grid, fill_value=0.0).to_numpy()
-    shorts = per_side.get("short", pd.Series(dtype=float)).reindex(grid, fill_value=0.0).to_numpy()
-    below, above = grid + width <= p0 + width, grid >= p0 - width
-    cum_long = np.cumsum(longs[::-1])[::-1]
-    cum_short = np.cumsum(shorts)
-    curve.plot(
-        grid[below], cum_long[below], color=LONG_CURVE, linewidth=1.4, label="cumulative longs"
-    )
-    curve.plot(
-        grid[above] + width,
-        cum_short[above],
-        color=SHORT_CURVE,
-        linewidth=1.4,
-        label="cumulative shorts",
-    )
-    curve.spines["right"].set_visible(True)
-    curve.set_ylim(bottom=0)
-    _money_axis(curve)
-    ax.axvline(p0, color=PRICE_LINE, linewidth=1.0, linestyle="--")
-    ax.annotate(
-        f"price {price(p0)}",
-        (p0, ax.get_ylim()[1]),
-        xytext=(3, -10),
-        textcoords="offset points",
-        fontsize=7,
-    )
-    for level, text in levels:
-        ax.axvline(level, color="#888888", linewidth=0.6, linestyle=":")
-        ax.annotate(text, (level, ax.get_ylim()[1] * 0.82), rotation=90, fontsize=6.5, color="#444444",
-                    xytext=(-8, 0), textcoords="offset points", va="top")  # fmt: skip
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: price(v)))
-    ax.set_title(title)
-    handles = ax.get_legend_handles_labels()[0] + curve.get_legend_handles_labels()[0]
-    ax.legend(
-        handles=handles,
-        fontsize=6.5,
-        ncol=6,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        frameon=False,
-    )
-    return _svg(fig)
+        return _placeholder(_LiquidationMapCanvas.SIZE, "no estimated positions in range")
+    return _canvas(_LiquidationMapCanvas).render(bins, p0, levels, title)
 
 
 def heatmap_chart(heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
     """Hour × price intensity (both sides) with the price path over it: levels fade where
     price swept them."""
-    fig = Figure(figsize=(7.2, 2.0))
-    ax = fig.subplots()
     if heat.empty:
-        ax.text(0.5, 0.5, "no heatmap for this date", ha="center", transform=ax.transAxes)
-        return _svg(fig)
-    grid = heat.groupby(["hour", "bin_lo"])["notional_usd"].sum().unstack(fill_value=0.0)
-    hours = grid.index.to_numpy()
-    prices = grid.columns.to_numpy(float)
-    values = grid.to_numpy().T
-    positive = values[values > 0]
-    norm = (
-        LogNorm(vmin=max(positive.max() / 1e3, positive.min()), vmax=positive.max())
-        if positive.size
-        else None
-    )
-    mesh = ax.pcolormesh(
-        hours,
-        prices,
-        np.where(values > 0, values, np.nan),
-        cmap="magma",
-        norm=norm,
-        shading="nearest",
-        rasterized=True,  # a raster inside the SVG: 168 × hundreds of vector cells would be megabytes
-    )
-    if not path.empty:
-        ax.plot(path["time"], path["close"], color="#7fdbff", linewidth=0.8)
-    bar = fig.colorbar(mesh, ax=ax, pad=0.01)
-    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
-    bar.ax.tick_params(labelsize=6)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: price(v)))
-    ax.set_title(title)
-    fig.autofmt_xdate(rotation=0, ha="center")
-    ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%d %b"))
-    return _svg(fig)
+        return _placeholder(_HeatmapCanvas.SIZE, "no heatmap for this date")
+    return _canvas(_HeatmapCanvas).render(heat, path, title)
 
 
 def oi_history_chart(history: pd.DataFrame, record: float, record_date, title: str) -> str:
     """Daily closing open interest with the all-time record as a dashed line."""
-    fig = Figure(figsize=(7.2, 1.35))
-    ax = fig.subplots()
-    fig.subplots_adjust(top=0.8, bottom=0.2)  # a short figure: keep the title inside
     if history.empty:
-        ax.text(0.5, 0.5, "no open-interest history", ha="center", transform=ax.transAxes)
-        return _svg(fig)
-    ax.plot(pd.to_datetime(history["day"]), history["oi_usd"], color="#2c5d8f", linewidth=1.2)
-    if record and math.isfinite(record):
-        ax.axhline(record, color="#c0392b", linewidth=0.8, linestyle="--")
-        ax.annotate(f"record {usd(record)} ({record_date:%d %b %Y})", (0.01, record), xycoords=("axes fraction", "data"),
-                    xytext=(0, 3), textcoords="offset points", fontsize=6.5, color="#c0392b")  # fmt: skip
-    _money_axis(ax)
-    ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%d %b"))
-    ax.set_title(title)
-    return _svg(fig)
+        return _placeholder(_OpenInterestCanvas.SIZE, "no open-interest history")
+    return _canvas(_OpenInterestCanvas).render(history, record, record_date, title)

@@ -1,0 +1,86 @@
+"""Charts reuse one figure per thread: a render must not leak the previous render's data,
+and a reused canvas must draw exactly what a fresh one draws."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import numpy as np
+import pandas as pd
+
+from reports import charts
+
+
+def bins_frame(p0: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    lows = np.arange(p0 * 0.8, p0 * 1.2, 100.0).round(-2)
+    rows = [
+        (lo, lo + 100.0, "long" if lo < p0 else "short", tier, float(rng.uniform(1e5, 1e7)))
+        for lo in lows
+        for tier in (5, 20, 50, 100)
+        if rng.random() < 0.5
+    ]
+    return pd.DataFrame(rows, columns=["bin_lo", "bin_hi", "side", "tier", "notional_usd"])
+
+
+def svg_text(uri: str) -> str:
+    assert uri.startswith("data:image/svg+xml;base64,")
+    return base64.b64decode(uri.split(",", 1)[1]).decode()
+
+
+def draw_map(p0: float, seed: int) -> str:
+    levels = [(p0 * 0.97, f"{p0 * 0.97:.0f}: below"), (p0 * 1.03, f"{p0 * 1.03:.0f}: above")]
+    return charts.liquidation_map_chart(bins_frame(p0, seed), p0, levels, f"map {seed}")
+
+
+def in_fresh_thread(fn):
+    """Run ``fn`` in a new thread, which starts with no canvases of its own."""
+    out = []
+    worker = threading.Thread(target=lambda: out.append(fn()))
+    worker.start()
+    worker.join()
+    return out[0]
+
+
+def test_a_reused_canvas_draws_what_a_fresh_one_draws() -> None:
+    first = in_fresh_thread(lambda: draw_map(60_000.0, 1))
+    again = in_fresh_thread(lambda: [draw_map(90_000.0, 2), draw_map(60_000.0, 1)][1])
+    assert again == first
+
+
+def test_a_render_keeps_no_artist_of_the_previous_one() -> None:
+    def both() -> tuple[str, str]:
+        return svg_text(draw_map(60_000.0, 1)), svg_text(draw_map(90_000.0, 2))
+
+    first, second = in_fresh_thread(both)
+    assert "map 1" in first and "map 2" in second
+    assert "map 1" not in second and "60,000" not in second
+    assert second.count("below") == 1 and second.count("above") == 1
+
+
+def test_every_chart_kind_survives_reuse_and_empty_input() -> None:
+    days = pd.date_range("2024-02-01", periods=30, freq="D")
+    history = pd.DataFrame({"day": days.date, "oi_usd": np.linspace(5e9, 7e9, 30)})
+    hours = pd.date_range("2024-02-28", periods=48, freq="h")
+    heat = pd.DataFrame(
+        [(h, lo, float(i + 1)) for i, h in enumerate(hours) for lo in (100.0, 105.0, 110.0)],
+        columns=["hour", "bin_lo", "notional_usd"],
+    )
+    path = pd.DataFrame({"time": hours, "close": np.linspace(101.0, 109.0, 48)})
+
+    def draw() -> list[str]:
+        return [
+            charts.oi_history_chart(history, 7.5e9, days[-1].date(), "oi"),
+            charts.oi_history_chart(history.iloc[:10], 9e9, days[5].date(), "oi short"),
+            charts.heatmap_chart(heat, path, "heat"),
+            charts.heatmap_chart(heat.iloc[:30], path.iloc[:10], "heat small"),
+            charts.oi_history_chart(history, 7.5e9, days[-1].date(), "oi"),
+            charts.heatmap_chart(heat, path, "heat"),
+            charts.heatmap_chart(heat.iloc[:0], path, "none"),
+        ]
+
+    out = in_fresh_thread(draw)
+    assert out[4] == out[0] and out[5] == out[2]
+    assert "$7.50B" in svg_text(out[0]) and "$9.00B" in svg_text(out[1])
+    assert "no heatmap for this date" in svg_text(out[6])
