@@ -194,6 +194,7 @@ class _HeatmapCanvas(_Canvas):
             matplotlib.cm.ScalarMappable(norm=self.norm, cmap="magma"), ax=self.ax, pad=0.01
         )
         self.bar.ax.tick_params(labelsize=6)
+        self.bar.minorticks_off()  # ~30 log minor ticks would double the chart's cost in the PDF
         _price_axis(self.ax.yaxis)
         _date_axis(self.ax.xaxis)
         self.fig.autofmt_xdate(rotation=0, ha="center")
@@ -217,8 +218,9 @@ class _HeatmapCanvas(_Canvas):
         ))  # fmt: skip
         if not path.empty:
             self._keep(self.ax.plot(path["time"], path["close"], color="#7fdbff", linewidth=0.8)[0])
-        self.bar.update_normal(mesh)
+        self.bar.update_normal(mesh)  # resets the colour bar's ticks: set ours again
         self.bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
+        self.bar.minorticks_off()
         self.ax.relim()
         self.ax.autoscale_view()
         self.ax.set_title(title)
