@@ -1,10 +1,12 @@
 """The backfill flow: many past days in one flow run, each day's briefing a task.
 
 Order of work: extract the whole range once; compute the liquidation maps of every day in
-one pass; compute context day by day in date order (records chain from the previous day);
-render the briefings concurrently (bounded); e-mail only when asked. A day whose PDF exists is
-complete and skipped unless ``force``, so a re-run after a crash resumes where it stopped.
-A failed day does not stop the others; the run ends Failed and names it.
+one pass; then, a chunk of days at a time, compute the context tables in date order (records
+chain from the previous day; each input read once per chunk) and hand the chunk's briefings
+to worker processes, which render while the next chunk's context is computed. E-mail only
+when asked. A day whose PDF exists is complete and skipped unless ``force``, so a re-run
+after a crash resumes where it stopped. A failed day does not stop the others; the run ends
+Failed and names it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from prefect.artifacts import (
 )
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.briefing import briefing_paths, write_briefing
-from flows.context import extract_fred, macro_tables, symbol_context
+from flows.briefing import briefing_paths
+from flows.context import context_for_days, extract_fred
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, build_liquidation_maps
+from flows.render_workers import render, render_workers
 from liqbrief import progress
 from liqbrief.settings import Settings
-from store.lake import Lake, days_between
+from store.lake import days_between
 
-RENDER_CONCURRENCY = 2  # the machine has two cores; WeasyPrint is CPU-bound
+TASK_THREADS = 4  # threads only wait on render workers; the workers bound the CPU use
+CONTEXT_CHUNK_DAYS = 16  # context of this many days is computed, then their renders start
 
 
 class BackfillFailedError(RuntimeError):
@@ -39,21 +43,13 @@ def complete_days(days: list[date], reports_dir: str) -> set[date]:
     return {d for d in days if all(p.exists() for p in briefing_paths(reports_dir, d))}
 
 
-@task(task_run_name="context-{day}")
-def day_context(day: date, symbols: list[str]) -> None:
-    for symbol in symbols:
-        symbol_context.fn(symbol, day)
-    macro_tables.fn(day)
-
-
 @task(task_run_name="brief-{day}")
 def brief_day(day: date, symbols: list[str]) -> str:
     settings = Settings.from_env()
-    _, pdf = write_briefing(Lake(settings.lake), day, symbols, settings.reports_dir)
-    return str(pdf)
+    return render(settings.lake, day, symbols, settings.reports_dir)
 
 
-@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=RENDER_CONCURRENCY))
+@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))
 def backfill(
     start: date,
     end: date,
@@ -90,25 +86,31 @@ def backfill(
                 failed_maps.add(symbol)
                 logger.error("liquidation maps for %s failed: %s", symbol, exc)
         futures = {}
-        for day in todo:  # context in date order: records chain from the previous day
-            try:
-                day_context(day, symbols)
-            except Exception as exc:
-                status[day] = f"failed: context: {exc}"
-                continue
-            futures[day] = brief_day.submit(day, symbols)
-        finished = len(done_before)
-        for day, future in futures.items():
-            try:
-                future.result()
-                status[day] = "done"
-                if send:
-                    email_briefing(day, symbols)
-            except Exception as exc:
-                status[day] = f"failed: {type(exc).__name__}: {exc}"
-            finished += 1
-            progress.report("advance", 1)
-            update_progress_artifact(artifact, finished / len(days) * 100)
+        workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
+        with render_workers(workers):
+            for start_at in range(0, len(todo), CONTEXT_CHUNK_DAYS):
+                chunk = todo[start_at : start_at + CONTEXT_CHUNK_DAYS]
+                try:
+                    failures = context_for_days(chunk, symbols)
+                except Exception as exc:
+                    failures = dict.fromkeys(chunk, f"{type(exc).__name__}: {exc}")
+                for day in chunk:
+                    if day in failures:
+                        status[day] = f"failed: context: {failures[day]}"
+                    else:
+                        futures[day] = brief_day.submit(day, symbols)
+            finished = len(done_before)
+            for day, future in futures.items():
+                try:
+                    future.result()
+                    status[day] = "done"
+                    if send:
+                        email_briefing(day, symbols)
+                except Exception as exc:
+                    status[day] = f"failed: {type(exc).__name__}: {exc}"
+                finished += 1
+                progress.report("advance", 1)
+                update_progress_artifact(artifact, finished / len(days) * 100)
     update_progress_artifact(artifact, 100.0)
     create_table_artifact(
         [{"day": d.isoformat(), "status": status.get(d, "failed: not reached")} for d in days],

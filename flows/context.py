@@ -13,6 +13,7 @@ import httpx
 import pandas as pd
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
+from prefect.runtime import task_run
 
 from liqbrief.settings import Settings
 from sources.errors import SourceError
@@ -158,17 +159,100 @@ def build_records(lake: Lake, symbol: str, day: date, today: dict[str, float]) -
 def symbol_context(symbol: str, day: date) -> dict[str, int]:
     lake = Lake(Settings.from_env().lake)
     market = build_market_context(lake, symbol, day)
-    _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
-    records = build_records(lake, symbol, day, todays_record_values(lake, symbol, day, market))
-    _write(lake, "records", symbol, day, records, "liqbrief:records")
+    records = write_symbol_context(lake, symbol, day, market, previous_records=None)
     return {"market_context": len(market), "records": len(records)}
+
+
+def write_symbol_context(
+    lake: Lake, symbol: str, day: date, market: pd.DataFrame, previous_records: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Write D's market context and records; ``previous_records`` are D − 1's if the caller
+    holds them (else they are read from the lake). Returns D's records."""
+    _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
+    today = todays_record_values(lake, symbol, day, market)
+    records = (
+        update_records(previous_records, today, day, symbol)
+        if previous_records is not None
+        else build_records(lake, symbol, day, today)
+    )
+    _write(lake, "records", symbol, day, records, "liqbrief:records")
+    return records
+
+
+def _rows_between(frame: pd.DataFrame, column: str, start: date, end: date) -> pd.DataFrame:
+    """Rows of a time-sorted frame from 00:00 UTC of ``start`` to the end of ``end``."""
+    times = frame[column]
+    lo, hi = (pd.Timestamp(d, tz="UTC") for d in (start, end + timedelta(days=1)))
+    return frame.iloc[times.searchsorted(lo, side="left") : times.searchsorted(hi, side="left")]
+
+
+def _range_run_name() -> str:
+    days = task_run.parameters["days"]
+    return f"context-{days[0]}-to-{days[-1]}"
+
+
+@task(task_run_name=_range_run_name)
+def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
+    """Context tables for many days in date order, each input read once (a backfill):
+    the same tables as ``symbol_context`` and ``macro_tables`` day by day. Returns the error
+    of each day that failed; the others are written."""
+    lake = Lake(Settings.from_env().lake)
+    calendar = load_calendar()
+    fred = read_fred(lake, range(days[0].year - 1, days[-1].year + 1))
+    fred_year = pd.to_datetime(fred["date"]).dt.year
+    first, last = days[0] - timedelta(days=8), days[-1] - timedelta(days=1)
+    history = {
+        symbol: {
+            name: lake.read(DATASETS[name], symbol, first, last)
+            for name in ("metrics", "klines_5m", "funding_rate")
+        }
+        for symbol in symbols
+    }
+    year_starts = {
+        (symbol, year): lake.read(DATASETS["klines_5m"], symbol, date(year, 1, 1), date(year, 1, 7))
+        for symbol in symbols
+        for year in {d.year for d in days}
+    }
+    time_column = {"metrics": "create_time", "klines_5m": "open_time", "funding_rate": "calc_time"}
+    records: dict[str, pd.DataFrame | None] = dict.fromkeys(symbols)
+    failures: dict[date, str] = {}
+    for i, day in enumerate(days):
+        chained = i > 0 and days[i - 1] == day - timedelta(days=1) and days[i - 1] not in failures
+        try:
+            for symbol in symbols:
+                window = {
+                    name: _rows_between(frame, time_column[name], day - timedelta(days=8), day - timedelta(days=1))
+                    for name, frame in history[symbol].items()
+                }  # fmt: skip
+                market = market_context(
+                    day, symbol, window["metrics"], window["klines_5m"], window["funding_rate"],
+                    year_starts[(symbol, day.year)],
+                )  # fmt: skip
+                previous = records[symbol] if chained else None
+                records[symbol] = write_symbol_context(lake, symbol, day, market, previous)
+            years = _fred_years(day)
+            in_years = fred[fred_year.between(years.start, years.stop - 1).to_numpy()]
+            write_macro_tables(lake, day, in_years, calendar)
+        except Exception as exc:  # this day fails; the next one reads its inputs afresh
+            failures[day] = f"{type(exc).__name__}: {exc}"
+    return failures
+
+
+def _fred_years(day: date) -> range:
+    return range(day.year - 1, day.year + 1)
 
 
 @task(task_run_name="macro-context-{day}")
 def macro_tables(day: date) -> list[str]:
     lake = Lake(Settings.from_env().lake)
-    calendar = load_calendar()
-    macro = macro_context(read_fred(lake, range(day.year - 1, day.year + 1)), calendar, day, SERIES)
+    return write_macro_tables(lake, day, read_fred(lake, _fred_years(day)), load_calendar())
+
+
+def write_macro_tables(
+    lake: Lake, day: date, fred: pd.DataFrame, calendar: pd.DataFrame
+) -> list[str]:
+    """Macro context and events for ``day`` from FRED observations of ``_fred_years(day)``."""
+    macro = macro_context(fred, calendar, day, SERIES)
     events = upcoming_events(calendar, day)
     _write(lake, "macro_context", MACRO_SYMBOL, day, macro, "liqbrief:macro-context")
     _write(lake, "macro_events", MACRO_SYMBOL, day, events, "data/events/calendar.csv")

@@ -23,6 +23,7 @@ class Settings:
     fred_api_url: str = "https://api.stlouisfed.org"
     fred_csv_url: str = "https://fred.stlouisfed.org"
     fred_api_key: str | None = None  # a secret: never log it
+    render_workers: int = 2  # processes rendering briefings in a backfill (one per core)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +42,9 @@ class Settings:
                 "LIQBRIEF_FRED_CSV_URL", "https://fred.stlouisfed.org"
             ).rstrip("/"),
             fred_api_key=os.environ.get("FRED_API_KEY") or None,
+            render_workers=int(
+                os.environ.get("LIQBRIEF_RENDER_WORKERS", str(min(2, os.cpu_count() or 1)))
+            ),
         )
 
     def __repr__(self) -> str:  # keeps the FRED key out of logs and tracebacks

@@ -189,9 +189,10 @@ class _HeatmapCanvas(_Canvas):
         super().__init__()
         self.fig = Figure(figsize=self.SIZE)
         self.ax = self.fig.subplots()
-        self.norm = LogNorm(vmin=1.0, vmax=10.0)
         self.bar = self.fig.colorbar(
-            matplotlib.cm.ScalarMappable(norm=self.norm, cmap="magma"), ax=self.ax, pad=0.01
+            matplotlib.cm.ScalarMappable(norm=LogNorm(vmin=1.0, vmax=10.0), cmap="magma"),
+            ax=self.ax,
+            pad=0.01,
         )
         self.bar.ax.tick_params(labelsize=6)
         self.bar.minorticks_off()  # ~30 log minor ticks would double the chart's cost in the PDF
@@ -206,13 +207,15 @@ class _HeatmapCanvas(_Canvas):
         prices = grid.columns.to_numpy(float)
         values = grid.to_numpy().T
         positive = values[values > 0]
-        if positive.size:  # three decades of colour: the faintest cells are noise
-            self.norm.vmin, self.norm.vmax = (
-                max(positive.max() / 1e3, positive.min()),
-                positive.max(),
-            )
+        # three decades of colour: the faintest cells are noise. A new norm each time, so the
+        # colour bar rebuilds its scale (handed the same norm object, it keeps the old one).
+        norm = (
+            LogNorm(vmin=max(positive.max() / 1e3, positive.min()), vmax=positive.max())
+            if positive.size
+            else LogNorm(vmin=1.0, vmax=10.0)
+        )
         mesh = self._keep(self.ax.pcolormesh(
-            hours, prices, np.where(values > 0, values, np.nan), cmap="magma", norm=self.norm,
+            hours, prices, np.where(values > 0, values, np.nan), cmap="magma", norm=norm,
             shading="nearest",
             rasterized=True,  # a raster inside the SVG: 168 × hundreds of vector cells would be megabytes
         ))  # fmt: skip
@@ -221,8 +224,11 @@ class _HeatmapCanvas(_Canvas):
         self.bar.update_normal(mesh)  # resets the colour bar's ticks: set ours again
         self.bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
         self.bar.minorticks_off()
-        self.ax.relim()
-        self.ax.autoscale_view()
+        # the mesh's extent, cells centred on their hour and bin (relim ignores collections)
+        hour_step = (hours[1] - hours[0]) / 2 if len(hours) > 1 else np.timedelta64(30, "m")
+        price_step = (prices[1] - prices[0]) / 2 if len(prices) > 1 else 0.5
+        self.ax.set_xlim(hours[0] - hour_step, hours[-1] + hour_step)
+        self.ax.set_ylim(prices[0] - price_step, prices[-1] + price_step)
         self.ax.set_title(title)
         return _data_uri(self.fig)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -73,3 +74,22 @@ def test_a_failed_day_does_not_stop_the_others_and_the_run_names_it(world) -> No
         f"2024-02-0{d}/liqbrief-2024-02-0{d}.{ext}" for d in (6, 8) for ext in ("html", "pdf")
     ]
     assert inbox.messages == []  # backfills never e-mail unless asked
+
+
+def test_worker_processes_render_the_same_bytes_as_the_flow_process(world, monkeypatch) -> None:
+    out, _ = world
+    monkeypatch.setenv("LIQBRIEF_RENDER_WORKERS", "2")
+    assert backfill(date(2024, 2, 5), date(2024, 2, 8), ["BTCUSDT"])["done"] == [
+        f"2024-02-0{d}" for d in (5, 6, 7, 8)
+    ]
+    from flows.briefing import write_briefing
+    from store.lake import Lake
+
+    here = write_briefing(
+        Lake(os.environ["LIQBRIEF_LAKE"]), date(2024, 2, 7), ["BTCUSDT"], out.parent / "here"
+    )
+    there = (
+        out / "2024-02-07" / "liqbrief-2024-02-07.html",
+        out / "2024-02-07" / "liqbrief-2024-02-07.pdf",
+    )
+    assert [p.read_bytes() for p in here] == [p.read_bytes() for p in there]

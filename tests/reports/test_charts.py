@@ -64,7 +64,7 @@ def test_every_chart_kind_survives_reuse_and_empty_input() -> None:
     history = pd.DataFrame({"day": days.date, "oi_usd": np.linspace(5e9, 7e9, 30)})
     hours = pd.date_range("2024-02-28", periods=48, freq="h")
     heat = pd.DataFrame(
-        [(h, lo, float(i + 1)) for i, h in enumerate(hours) for lo in (100.0, 105.0, 110.0)],
+        [(h, lo, (i + 1) * 1e5) for i, h in enumerate(hours) for lo in (100.0, 105.0, 110.0)],
         columns=["hour", "bin_lo", "notional_usd"],
     )
     path = pd.DataFrame({"time": hours, "close": np.linspace(101.0, 109.0, 48)})
@@ -82,5 +82,16 @@ def test_every_chart_kind_survives_reuse_and_empty_input() -> None:
 
     out = in_fresh_thread(draw)
     assert out[4] == out[0] and out[5] == out[2]
+    # a canvas that drew other data first draws what a fresh canvas draws
+    assert (
+        in_fresh_thread(lambda: charts.heatmap_chart(heat.iloc[:30], path.iloc[:10], "heat small"))
+        == out[3]
+    )
+    assert (
+        in_fresh_thread(
+            lambda: charts.oi_history_chart(history.iloc[:10], 9e9, days[5].date(), "oi short")
+        )
+        == out[1]
+    )
     assert "$7.50B" in svg_text(out[0]) and "$9.00B" in svg_text(out[1])
     assert "no heatmap for this date" in svg_text(out[6])

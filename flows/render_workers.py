@@ -1,0 +1,57 @@
+"""Briefings rendered in worker processes during a backfill.
+
+Rendering (matplotlib, WeasyPrint) is CPU-bound Python that holds the GIL, so task threads
+cannot use a second core; worker processes can. The Prefect task for each day still runs
+in the flow's thread pool and waits for its worker, so every day keeps its own task run,
+state and error. Workers are spawned (not forked: the flow process runs threads and an event
+loop) and read everything they need from their arguments and the lake.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from datetime import date
+
+from flows.briefing import write_briefing
+from store.lake import Lake
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _warm_up() -> None:
+    """Import the renderers once per worker, before the first day arrives."""
+    import weasyprint  # noqa: F401
+
+    import reports.render  # noqa: F401
+
+
+def render_briefing(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
+    """Build, render and write one day's briefing; the PDF's path."""
+    _, pdf = write_briefing(Lake(lake_root), day, symbols, reports_dir)
+    return str(pdf)
+
+
+def render(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
+    """Render in a worker when a pool is open, else here."""
+    if _pool is None:
+        return render_briefing(lake_root, day, symbols, reports_dir)
+    return _pool.submit(render_briefing, lake_root, day, symbols, reports_dir).result()
+
+
+@contextmanager
+def render_workers(count: int) -> Iterator[None]:
+    """Open a pool of ``count`` worker processes for ``render`` (none if count < 2)."""
+    global _pool
+    if count < 2:
+        yield
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(count, mp_context=context, initializer=_warm_up) as pool:
+        _pool = pool
+        try:
+            yield
+        finally:
+            _pool = None

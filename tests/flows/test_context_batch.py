@@ -1,0 +1,83 @@
+"""The backfill's batched context (each input read once) writes exactly the tables the
+day-by-day tasks write, across a year boundary, a gap and a records chain."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.context import MACRO_SYMBOL, context_for_days, macro_tables, symbol_context
+from flows.liqmap import build_liquidation_maps
+from liqbrief.testing.demo_lake import build_demo_lake
+from store.datasets import DATASETS
+from store.lake import Lake
+
+pytestmark = pytest.mark.server
+
+SYMBOL = "BTCUSDT"
+OUTPUTS = {
+    "market_context": SYMBOL,
+    "records": SYMBOL,
+    "macro_context": MACRO_SYMBOL,
+    "macro_events": MACRO_SYMBOL,
+}
+# a gap on 1 Jan: 2 Jan's records cannot chain in memory and must be read from the lake
+DAYS = [date(2023, 12, 29), date(2023, 12, 30), date(2023, 12, 31), date(2024, 1, 2),
+        date(2024, 1, 3), date(2024, 1, 6)]  # fmt: skip
+
+
+def forget_context(lake: Lake) -> None:
+    """Unstore every context table of DAYS (a day counts as stored only with its ledger)."""
+    for name, symbol in OUTPUTS.items():
+        for day in DAYS:
+            path = lake.ledger_path(DATASETS[name], symbol, day)
+            if Path(path).exists():
+                lake.fs.delete_file(path)
+
+
+def context_tables(lake: Lake) -> dict[tuple[str, date], pd.DataFrame]:
+    return {
+        (name, day): lake.read(DATASETS[name], symbol, day, day)
+        for name, symbol in OUTPUTS.items()
+        for day in DAYS
+    }
+
+
+def test_batched_context_equals_the_day_by_day_tables(tmp_path: Path, monkeypatch) -> None:
+    lake = build_demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    build_liquidation_maps.fn(SYMBOL, DAYS[0], DAYS[-1], "none")
+    forget_context(lake)
+    for day in DAYS:
+        symbol_context.fn(SYMBOL, day)
+        macro_tables.fn(day)
+    expected = context_tables(lake)
+
+    forget_context(lake)
+    assert context_for_days.fn(DAYS, [SYMBOL]) == {}
+    batched = context_tables(lake)
+
+    assert all(len(f) for (name, _), f in expected.items() if name != "macro_events")
+    assert any(len(f) for (name, _), f in expected.items() if name == "macro_events")
+    for key, frame in expected.items():
+        pd.testing.assert_frame_equal(batched[key], frame, obj=str(key))
+    records = batched[("records", DAYS[-1])].set_index("metric")
+    # every mapped date counts once, the gap days (1, 4, 5 Jan) folded in from the lake
+    assert records.loc["est_liquidated_usd", "days"] == (DAYS[-1] - DAYS[0]).days + 1
+
+
+def test_a_failing_day_is_reported_and_the_rest_are_written(tmp_path: Path, monkeypatch) -> None:
+    lake = build_demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    build_liquidation_maps.fn(SYMBOL, DAYS[0], DAYS[-1], "none")
+    summary = Path(lake.data_path(DATASETS["liqmap_summary"], SYMBOL, DAYS[-1]))
+    summary.write_bytes(summary.read_bytes()[:100])  # a truncated map of the last day
+    forget_context(lake)
+    failures = context_for_days.fn(DAYS, [SYMBOL])
+    assert list(failures) == [DAYS[-1]] and "Parquet" in failures[DAYS[-1]]
+    written = context_tables(lake)
+    assert all(len(written[("records", day)]) == 5 for day in DAYS[:-1])
+    assert written[("records", DAYS[-1])].empty
