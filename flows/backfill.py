@@ -11,6 +11,7 @@ Failed and names it.
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 from prefect import flow, get_run_logger, task
@@ -71,6 +72,7 @@ def backfill(
         len(done_before) / len(days) * 100, description="backfill: days done"
     )
     if todo:
+        clock = time.perf_counter()
         try:
             extract(
                 symbols, todo[0] - timedelta(days=WARMUP_DAYS + 1), todo[-1] - timedelta(days=1)
@@ -78,6 +80,8 @@ def backfill(
         except ExtractIncompleteError as exc:
             logger.warning("continuing with what the lake has: %s", exc)
         extract_fred(todo[0] - timedelta(days=400), todo[-1])
+        logger.info("extract: %.1f s", time.perf_counter() - clock)
+        clock = time.perf_counter()
         failed_maps = set()
         for symbol in symbols:
             try:
@@ -85,6 +89,8 @@ def backfill(
             except Exception as exc:  # every day of this symbol will say what is missing
                 failed_maps.add(symbol)
                 logger.error("liquidation maps for %s failed: %s", symbol, exc)
+        logger.info("liquidation maps: %.1f s", time.perf_counter() - clock)
+        clock = time.perf_counter()
         futures = {}
         workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
         with render_workers(workers):
@@ -99,6 +105,7 @@ def backfill(
                         status[day] = f"failed: context: {failures[day]}"
                     else:
                         futures[day] = brief_day.submit(day, symbols)
+            logger.info("context: %.1f s", time.perf_counter() - clock)
             finished = len(done_before)
             for day, future in futures.items():
                 try:
@@ -111,6 +118,11 @@ def backfill(
                 finished += 1
                 progress.report("advance", 1)
                 update_progress_artifact(artifact, finished / len(days) * 100)
+        logger.info(
+            "context and briefings (%d render workers): %.1f s",
+            workers,
+            time.perf_counter() - clock,
+        )
     update_progress_artifact(artifact, 100.0)
     create_table_artifact(
         [{"day": d.isoformat(), "status": status.get(d, "failed: not reached")} for d in days],

@@ -40,9 +40,10 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
             bins = lake.read(DATASETS["liqmap_bins"], symbol, day, day)
             inputs.bins[symbol] = bins[bins["window"] == "7d"]
             inputs.heatmaps[symbol] = lake.read(DATASETS["liqmap_heatmap"], symbol, day, day)
-            inputs.price_paths[symbol] = hourly_path(
-                lake.read(DATASETS["klines_5m"], symbol, day - timedelta(days=7), yesterday)
+            week = lake.read(
+                DATASETS["klines_5m"], symbol, day - timedelta(days=7), yesterday, ["close"]
             )
+            inputs.price_paths[symbol] = hourly_path(week)
         market = lake.read(DATASETS["market_context"], symbol, day, day)
         if len(market):
             inputs.market[symbol] = market
@@ -50,9 +51,10 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
         if len(records):
             inputs.records[symbol] = records
             start = day - timedelta(days=OI_HISTORY_DAYS)
-            inputs.oi_history[symbol] = daily_closing_oi(
-                lake.read(DATASETS["metrics"], symbol, start, yesterday)
+            oi = lake.read(
+                DATASETS["metrics"], symbol, start, yesterday, ["sum_open_interest_value"]
             )
+            inputs.oi_history[symbol] = daily_closing_oi(oi)
     inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
     inputs.events = lake.read(DATASETS["macro_events"], MACRO_SYMBOL, day, day)
     warning = calendar_warning(load_calendar(), day)

@@ -116,17 +116,26 @@ class Lake:
         except FileNotFoundError:
             return None
 
-    def read_table(self, ds: Dataset, symbol: str, start: date, end: date) -> pa.Table:
-        """All stored rows of a symbol between two days (inclusive), sorted by time."""
+    def read_table(
+        self, ds: Dataset, symbol: str, start: date, end: date, columns: list[str] | None = None
+    ) -> pa.Table:
+        """All stored rows of a symbol between two days (inclusive), sorted by time;
+        only ``columns`` (plus the time column) if given."""
+        schema = ds.schema
+        if columns is not None:
+            names = [ds.time_column, *(c for c in columns if c != ds.time_column)]
+            schema = pa.schema([ds.schema.field(name) for name in names])
         days = days_between(start, end)
         present = sorted(self.ingested_days(ds, symbol, days))
         if not present:
-            return ds.schema.empty_table()
+            return schema.empty_table()
         # one multi-threaded scan over the day files, not a reader per file
         paths = [self.data_path(ds, symbol, d) for d in present]
         table = pads.dataset(paths, schema=ds.schema, format="parquet", filesystem=self.fs)
-        return table.to_table().sort_by(ds.time_column)
+        return table.to_table(columns=schema.names).sort_by(ds.time_column)
 
-    def read(self, ds: Dataset, symbol: str, start: date, end: date) -> pd.DataFrame:
+    def read(
+        self, ds: Dataset, symbol: str, start: date, end: date, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         """Like read_table, as a typed DataFrame (UTC timestamps, float64 amounts)."""
-        return self.read_table(ds, symbol, start, end).to_pandas()
+        return self.read_table(ds, symbol, start, end, columns).to_pandas()

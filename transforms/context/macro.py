@@ -27,6 +27,10 @@ CALENDAR_MIN_LEAD_DAYS = 30
 
 def known_from(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Series:
     """The date each observation became known (see the module note)."""
+    return _known_from_times(observations, calendar).dt.date
+
+
+def _known_from_times(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Series:
     series, obs = observations["series"], pd.to_datetime(observations["date"])
     lag = series.map(KNOWN_AFTER_DAYS).fillna(1).astype(int)
     known = obs + pd.to_timedelta(lag, unit="D")
@@ -42,7 +46,7 @@ def known_from(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Series:
         known.loc[monthly] = np.where(
             idx < len(releases), releases[np.minimum(idx, len(releases) - 1)], fallback
         )
-    return known.dt.date
+    return known
 
 
 def _frequency(series: str) -> str:
@@ -53,15 +57,31 @@ def _age(series: str, as_of: date, obs_date: date, known: date) -> int:
     return (as_of - (known if series in MONTHLY else obs_date)).days
 
 
-def _value_as_of(known: pd.DataFrame, when: date) -> float:
-    rows = known[known["known_from"] <= when]
-    return float(rows["value"].iloc[-1]) if len(rows) else float("nan")
+class _KnownSeries:
+    """One series' observations ordered by when they became known (then by date), as
+    arrays: every "as of" question is a binary search, not a DataFrame filter."""
 
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.known_from = rows["known_from"].to_numpy("datetime64[D]")
+        self.dates = rows["day"].to_numpy("datetime64[D]")
+        self.obs_dates = rows["date"].to_numpy()
+        self.values = rows["value"].to_numpy(float)
 
-def _last_observed_by(known: pd.DataFrame, day: date) -> float:
-    """The last observation dated on or before ``day`` (among values known now)."""
-    rows = known[known["date"] <= day].sort_values("date")
-    return float(rows["value"].iloc[-1]) if len(rows) else float("nan")
+    def count_known(self, when: date) -> int:
+        """How many observations were known on ``when`` (they come first)."""
+        return int(np.searchsorted(self.known_from, np.datetime64(when, "D"), side="right"))
+
+    def value_as_of(self, when: date) -> float:
+        n = self.count_known(when)
+        return float(self.values[n - 1]) if n else float("nan")
+
+    def last_observed_by(self, day: date, known: int) -> float:
+        """The last observation dated on or before ``day`` among the first ``known``."""
+        dates = self.dates[:known]
+        candidates = np.flatnonzero(dates <= np.datetime64(day, "D"))
+        if not candidates.size:
+            return float("nan")
+        return float(self.values[candidates[np.argmax(dates[candidates])]])
 
 
 def macro_context(
@@ -74,30 +94,33 @@ def macro_context(
     previous year's last observation (YTD).
     """
     obs = observations.dropna(subset=["value"]).copy()
-    obs["known_from"] = known_from(obs, calendar)
-    obs = obs.sort_values(["series", "known_from", "date"])
+    obs["known_from"] = _known_from_times(obs, calendar)
+    obs["day"] = pd.to_datetime(obs["date"])  # datetime64: fast to sort and search
+    obs = obs.sort_values(["series", "known_from", "day"], kind="stable")
+    by_series = {name: _KnownSeries(rows) for name, rows in obs.groupby("series", sort=False)}
+    month_ago = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
+    year_start = date(as_of.year, 1, 1) - timedelta(days=1)
     rows = []
     for series in labels:
-        known = obs[(obs["series"] == series) & (obs["known_from"] <= as_of)]
-        if known.empty:
+        history = by_series.get(series)
+        n = history.count_known(as_of) if history is not None else 0
+        if not n:
             rows.append({"date": as_of, "series": series, "label": labels[series], "obs_date": None,
                          "value": np.nan, "chg_1d": np.nan, "chg_1w": np.nan, "chg_1m": np.nan,
                          "chg_ytd": np.nan, "days_since_obs": -1, "stale": True})  # fmt: skip
             continue
-        value, obs_date = float(known["value"].iloc[-1]), known["date"].iloc[-1]
-        month_ago = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
-        year_start = date(as_of.year, 1, 1) - timedelta(days=1)
-        days_since = (as_of - obs_date).days
+        value, obs_date = float(history.values[n - 1]), history.obs_dates[n - 1]
+        known = history.known_from[n - 1].astype(object)
         rows.append(
             {
                 "date": as_of, "series": series, "label": labels[series], "obs_date": obs_date,
                 "value": value,
-                "chg_1d": value - _value_as_of(known, as_of - timedelta(days=1)),
-                "chg_1w": value - _value_as_of(known, as_of - timedelta(days=7)),
-                "chg_1m": value - _value_as_of(known, month_ago),
-                "chg_ytd": value - _last_observed_by(known, year_start),
-                "days_since_obs": days_since,
-                "stale": _age(series, as_of, obs_date, known["known_from"].iloc[-1]) > STALE_AFTER_DAYS[_frequency(series)],
+                "chg_1d": value - history.value_as_of(as_of - timedelta(days=1)),
+                "chg_1w": value - history.value_as_of(as_of - timedelta(days=7)),
+                "chg_1m": value - history.value_as_of(month_ago),
+                "chg_ytd": value - history.last_observed_by(year_start, n),
+                "days_since_obs": (as_of - obs_date).days,
+                "stale": _age(series, as_of, obs_date, known) > STALE_AFTER_DAYS[_frequency(series)],
             }
         )  # fmt: skip
     return pd.DataFrame(rows)
