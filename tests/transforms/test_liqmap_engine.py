@@ -118,6 +118,33 @@ def test_windows_keep_only_cohorts_born_inside_them() -> None:
     assert totals[0] < totals[1] <= totals[2]
 
 
+@pytest.mark.parametrize("seed", [3, 17])
+def test_heatmap_equals_binning_each_hour_directly(seed: int) -> None:
+    """The one-pass heatmap against its definition: per hour h, bin the cohorts born in
+    [t − 7 d, h) and alive at h, shrunk to the last reading before h."""
+    market = synthetic_market(START, 10, seed=seed)
+    run = run_model(
+        market.metrics, market.klines_5m, market.mark_1m, BRACKETS, ModelConfig(), symbol="BTCUSDT"
+    )
+    maker, c = run.maker, run.cohorts
+    t = int(np.datetime64(START + timedelta(days=9), "us").astype(np.int64))
+    hours, edges, cells = maker.heatmap(t)
+    lo_bin = int(round(edges[0] / maker.bin_size))
+    start = int(np.searchsorted(c.birth_time_us, t - 7 * DAY_US, side="left"))
+    expected = np.stack([
+        maker._bin(start, int(np.searchsorted(c.birth_time_us, h, side="left")), int(h), lo_bin, len(edges) - 1).sum(axis=2)
+        for h in hours
+    ])  # fmt: skip
+    assert cells.shape == expected.shape == (168, len(edges) - 1, 2)
+    assert (
+        expected.sum() > 0
+        and np.count_nonzero(expected[:, :, 0])
+        and np.count_nonzero(expected[:, :, 1])
+    )
+    np.testing.assert_allclose(cells, expected, rtol=1e-9, atol=1e-6)
+    assert np.array_equal(cells == 0, expected == 0)  # no residue where nothing is alive
+
+
 def test_same_inputs_give_identical_outputs() -> None:
     market = synthetic_market(START, 5, seed=5)
     dates = [START + timedelta(days=i) for i in range(1, 5)]

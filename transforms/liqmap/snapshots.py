@@ -152,17 +152,48 @@ class SnapshotMaker:
     def heatmap(
         self, t_us: int, days: int = 7, step_minutes: int = 60
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Alive notional per (hour, bin, side) over the days before t, on the grid of t's price."""
+        """Alive notional per (hour, bin, side) over the days before t, on the grid of t's price:
+        at hour h, the cohorts born in [t − days, h) and alive at h, shrunk to h.
+
+        One pass over the cohorts, not one per hour: a cohort counts at every hour from its
+        birth to its death, a contiguous run added as +w and −w to a difference array and
+        summed over hours. The shrink factor exp(S(h) − S(birth)) splits into a cohort part
+        and an hour part, so both can be applied outside the sum."""
         p0, _ = self.price_at(t_us)
         lo_bin, n_bins = _grid_bounds(p0, self.bin_size, self.range_pct)
         start_t = t_us - days * DAY_US
-        start = int(np.searchsorted(self.c.birth_time_us, start_t, side="left"))
-        hours = (
-            start_t + np.arange(1, days * 24 * 60 // step_minutes + 1) * step_minutes * MINUTE_US
-        )
-        frames = []
-        for h in hours:
-            end = int(np.searchsorted(self.c.birth_time_us, h, side="left"))
-            frames.append(self._bin(start, end, int(h), lo_bin, n_bins).sum(axis=2))
+        n_hours = days * 24 * 60 // step_minutes
+        hours = start_t + np.arange(1, n_hours + 1) * step_minutes * MINUTE_US
         edges = (lo_bin + np.arange(n_bins + 1)) * self.bin_size
-        return hours, edges, np.stack(frames)  # cells: (hour, bin, side)
+        births = self.c.birth_time_us
+        span = slice(*np.searchsorted(births, [start_t, hours[-1]], side="left").tolist())
+        first = np.searchsorted(hours, births[span], side="right")  # first hour after birth
+        stop = np.searchsorted(
+            hours, self.f.death_time_us[span], side="right"
+        )  # alive while h <= death
+        rel = self.bin_abs[span] - lo_bin
+        use = (rel >= 0) & (rel < n_bins) & (first < stop)
+        cells = np.zeros((n_hours, n_bins, 2))
+        if not use.any():
+            return hours, edges, cells
+        birth_log_s = self.f.log_survival[self.c.birth_bar[span][use]]
+        reference = birth_log_s.min()  # keeps every cohort factor <= 1 (no overflow)
+        weight = self.c.size_usd[span][use] * np.exp(reference - birth_log_s)
+        key = rel[use] * 2 + (self.side_tier[span][use] >= self.n_tiers)
+        width = n_bins * 2
+        flat_size = (n_hours + 1) * width
+        opened, closed = first[use] * width + key, stop[use] * width + key
+        running = np.cumsum(
+            (np.bincount(opened, weight, flat_size) - np.bincount(closed, weight, flat_size))
+            .reshape(n_hours + 1, width), axis=0,
+        )[:n_hours]  # fmt: skip
+        alive = np.cumsum(
+            (np.bincount(opened, minlength=flat_size) - np.bincount(closed, minlength=flat_size))
+            .reshape(n_hours + 1, width), axis=0,
+        )[:n_hours]  # fmt: skip
+        last_bar = (
+            np.searchsorted(self.bars.time_us, hours, side="left") - 1
+        )  # last reading before h
+        hour_factor = np.exp(self.f.log_survival[last_bar] - reference)
+        cells = np.where(alive > 0, running * hour_factor[:, None], 0.0)  # exact zeros stay zero
+        return hours, edges, cells.reshape(n_hours, n_bins, 2)  # cells: (hour, bin, side)
