@@ -1,9 +1,10 @@
 """The backfill flow: many past days in one flow run, each day's briefing a task.
 
-Order of work: extract the whole range once; compute the liquidation maps of every day in
-one pass; then, a chunk of days at a time, compute the context tables in date order (records
-chain from the previous day; each input read once per chunk) and hand the chunk's briefings
-to worker processes, which render while the next chunk's context is computed. E-mail only
+Order of work: extract the whole range once; run the liquidation-map engine once over the
+range (one pass); then, a chunk of days at a time, write the chunk's maps cut from that pass
+and its context tables in date order (records chain from the previous day; each input read
+once per chunk), and hand the chunk's briefings to worker processes, which render while the
+next chunk is prepared. E-mail only
 when asked. A day whose PDF exists is complete and skipped unless ``force``, so a re-run
 after a crash resumes where it stopped. A failed day does not stop the others; the run ends
 Failed and names it.
@@ -26,14 +27,14 @@ from flows.briefing import briefing_paths
 from flows.context import context_for_days, extract_fred
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
-from flows.liqmap import WARMUP_DAYS, build_liquidation_maps
+from flows.liqmap import WARMUP_DAYS, MapModel, map_model, write_maps_of
 from flows.render_workers import render, render_workers
 from liqbrief import progress
 from liqbrief.settings import Settings
 from store.lake import days_between
 
 TASK_THREADS = 4  # threads only wait on render workers; the workers bound the CPU use
-CONTEXT_CHUNK_DAYS = 16  # context of this many days is computed, then their renders start
+CHUNK_DAYS = 16  # maps and context of this many days are computed, then their renders start
 
 
 class BackfillFailedError(RuntimeError):
@@ -42,6 +43,26 @@ class BackfillFailedError(RuntimeError):
 
 def complete_days(days: list[date], reports_dir: str) -> set[date]:
     return {d for d in days if all(p.exists() for p in briefing_paths(reports_dir, d))}
+
+
+def prepare_chunk(
+    chunk: list[date], symbols: list[str], models: dict[str, MapModel]
+) -> dict[date, str]:
+    """Maps and context tables for a chunk of days (in date order); the error of each day
+    that cannot be rendered, "" for the others. The maps are cut from the range's one
+    engine pass, so they equal `liqmap` over the range, and are written a chunk at a time so
+    rendering starts after the first chunk, not the year."""
+    logger = get_run_logger()
+    for symbol, model in models.items():
+        try:
+            write_maps_of(model, chunk)
+        except Exception as exc:  # the briefing says the map is missing and what to run
+            logger.error("maps for %s %s..%s failed: %s", symbol, chunk[0], chunk[-1], exc)
+    try:
+        failures = context_for_days(chunk, symbols)
+    except Exception as exc:
+        failures = dict.fromkeys(chunk, f"{type(exc).__name__}: {exc}")
+    return {day: f"context: {failures[day]}" if day in failures else "" for day in chunk}
 
 
 @task(task_run_name="brief-{day}")
@@ -82,30 +103,25 @@ def backfill(
         extract_fred(todo[0] - timedelta(days=400), todo[-1])
         logger.info("extract: %.1f s", time.perf_counter() - clock)
         clock = time.perf_counter()
-        failed_maps = set()
+        models = {}
         for symbol in symbols:
             try:
-                build_liquidation_maps(symbol, todo[0], todo[-1], "all")
-            except Exception as exc:  # every day of this symbol will say what is missing
-                failed_maps.add(symbol)
-                logger.error("liquidation maps for %s failed: %s", symbol, exc)
-        logger.info("liquidation maps: %.1f s", time.perf_counter() - clock)
+                models[symbol] = map_model(symbol, todo[0], todo[-1])
+            except Exception as exc:  # every day of this symbol will say its map is missing
+                logger.error("liquidation model for %s failed: %s", symbol, exc)
+        logger.info("liquidation model: %.1f s", time.perf_counter() - clock)
         clock = time.perf_counter()
         futures = {}
         workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
-        with render_workers(workers):
-            for start_at in range(0, len(todo), CONTEXT_CHUNK_DAYS):
-                chunk = todo[start_at : start_at + CONTEXT_CHUNK_DAYS]
-                try:
-                    failures = context_for_days(chunk, symbols)
-                except Exception as exc:
-                    failures = dict.fromkeys(chunk, f"{type(exc).__name__}: {exc}")
-                for day in chunk:
-                    if day in failures:
-                        status[day] = f"failed: context: {failures[day]}"
+        with render_workers(workers):  # the workers start up while the first chunk is mapped
+            for start_at in range(0, len(todo), CHUNK_DAYS):
+                chunk = todo[start_at : start_at + CHUNK_DAYS]
+                for day, error in prepare_chunk(chunk, symbols, models).items():
+                    if error:
+                        status[day] = f"failed: {error}"
                     else:
                         futures[day] = brief_day.submit(day, symbols)
-            logger.info("context: %.1f s", time.perf_counter() - clock)
+            logger.info("maps and context: %.1f s", time.perf_counter() - clock)
             finished = len(done_before)
             for day, future in futures.items():
                 try:
@@ -119,7 +135,7 @@ def backfill(
                 progress.report("advance", 1)
                 update_progress_artifact(artifact, finished / len(days) * 100)
         logger.info(
-            "context and briefings (%d render workers): %.1f s",
+            "maps, context and briefings (%d render workers): %.1f s",
             workers,
             time.perf_counter() - clock,
         )

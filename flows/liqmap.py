@@ -6,12 +6,15 @@ read from 30 days before the first date so the 30-day window is full.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from liqbrief.settings import Settings
 from sources.reference_data import load_brackets, load_tier_mix
@@ -19,7 +22,13 @@ from store.datasets import DATASETS
 from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
 from transforms.liqmap.config import WINDOWS, ModelConfig
-from transforms.liqmap.engine import LiquidationMaps, liquidation_maps
+from transforms.liqmap.engine import (
+    LiquidationMaps,
+    ModelRun,
+    liquidation_maps,
+    maps_from_run,
+    run_model,
+)
 
 WARMUP_DAYS = max(WINDOWS.values())
 OUTPUTS = ("liqmap_bins", "liqmap_summary", "liqmap_heatmap")
@@ -32,6 +41,35 @@ def read_inputs(lake: Lake, symbol: str, first: date, last: date) -> dict[str, p
         name: lake.read(DATASETS[name], symbol, start, end)
         for name in ("metrics", "klines_5m", "mark_klines_1m", "klines_1m")
     }
+
+
+@dataclass(frozen=True)
+class MapModel:
+    """One engine pass over a range of dates (and its warm-up) for a symbol."""
+
+    symbol: str
+    config: ModelConfig
+    brackets_source: str
+    run: ModelRun
+
+
+def model_for(lake: Lake, symbol: str, start: date, end: date) -> MapModel:
+    config = ModelConfig(tiers=load_tier_mix())
+    brackets, brackets_source = load_brackets(symbol)
+    inputs = read_inputs(lake, symbol, start, end)
+    run = run_model(
+        inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], brackets, config,
+        symbol=symbol, last_1m=inputs["klines_1m"],
+    )  # fmt: skip
+    return MapModel(symbol, config, brackets_source, run)
+
+
+def maps_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> LiquidationMaps:
+    maps = maps_from_run(
+        model.run, dates, model.config, symbol=model.symbol, heatmap_dates=heatmap_dates
+    )
+    maps.summary["brackets_source"] = model.brackets_source
+    return maps
 
 
 def compute_maps(
@@ -64,16 +102,22 @@ def write_maps(
     for name in OUTPUTS:
         ds = DATASETS[name]
         frame = frames[name]
-        by_date = dict(tuple(frame.groupby("date"))) if len(frame) else {}
+        if not len(frame) and name == "liqmap_heatmap":
+            continue  # heatmaps are made only for the dates asked for
+        # one conversion, sorted by date, then a zero-copy slice per date
+        order = np.argsort(pd.to_datetime(frame["date"]).to_numpy(), kind="stable")
+        whole = pa.Table.from_pandas(
+            frame[ds.schema.names].iloc[order], schema=ds.schema, preserve_index=False
+        )
+        sorted_days = pd.to_datetime(frame["date"]).to_numpy()[order]
         for day in dates:
-            part = by_date.get(day)
-            if part is None:
-                if name == "liqmap_heatmap":
-                    continue  # heatmaps are made only for the dates asked for
-                part = frame.iloc[0:0]
-            table = pa.Table.from_pandas(
-                part[ds.schema.names], schema=ds.schema, preserve_index=False
+            lo, hi = (
+                np.searchsorted(sorted_days, np.datetime64(day), side="left"),
+                np.searchsorted(sorted_days, np.datetime64(day), side="right"),
             )
+            if hi == lo and name == "liqmap_heatmap":
+                continue
+            table = whole.slice(int(lo), int(hi - lo))
             entry = LedgerEntry(
                 venue=ds.venue, dataset=name, symbol=symbol, date=day.isoformat(),
                 source_url="liqbrief:liqmap-engine", source_sha256=config.fingerprint(),
@@ -90,13 +134,22 @@ def build_liquidation_maps(
 ) -> dict[str, int]:
     lake = Lake(Settings.from_env().lake)
     dates = days_between(start, end)
-    config = ModelConfig(tiers=load_tier_mix())
     heatmap_dates = {"all": dates, "last": dates[-1:], "none": []}[heatmaps]
-    maps, _ = compute_maps(
-        read_inputs(lake, symbol, start, end), symbol, dates, config, heatmap_dates
-    )
-    rows = write_maps(lake, maps, symbol, dates, config)
+    model = model_for(lake, symbol, start, end)
+    rows = write_maps(lake, maps_of(model, dates, heatmap_dates), symbol, dates, model.config)
     return {"dates": len(dates), "rows": rows}
+
+
+@task(task_run_name="liqmap-model-{symbol}-{start}-{end}", cache_policy=NO_CACHE)
+def map_model(symbol: str, start: date, end: date) -> MapModel:
+    """The engine pass a backfill cuts its chunks' maps from (kept in memory, not stored)."""
+    return model_for(Lake(Settings.from_env().lake), symbol, start, end)
+
+
+def write_maps_of(model: MapModel, dates: list[date]) -> int:
+    """Store the maps (with heatmaps) of ``dates`` cut from ``model``; rows written."""
+    lake = Lake(Settings.from_env().lake)
+    return write_maps(lake, maps_of(model, dates, dates), model.symbol, dates, model.config)
 
 
 @flow(name="liqmap")

@@ -57,6 +57,7 @@ TIER_GROUPS = [
 ]
 LONG_CURVE, SHORT_CURVE, PRICE_LINE = "#1a7f37", "#c0392b", "#222222"
 HEADROOM = 1.05  # y-axis top as a multiple of the tallest value
+TITLE_Y = 1.02  # titles sit just above the axes (a fixed spot: no overlap search)
 
 
 def _data_uri(fig: Figure) -> str:
@@ -91,6 +92,15 @@ def _date_axis(axis) -> None:
     axis.set_major_formatter(DateFormatter("%d %b"))
 
 
+def _fixed_layout(*axes) -> None:
+    """Place titles and axis labels at fixed spots. Left automatic, matplotlib measures every
+    tick label of every sibling axis on each draw to dodge them: a third of a chart's cost,
+    for margins that are fixed here anyway."""
+    for ax in axes:
+        ax.xaxis.set_label_coords(0.5, -0.12)
+        ax.yaxis.set_label_coords(-0.09 if ax.yaxis.get_label_position() == "left" else 1.09, 0.5)
+
+
 class _Canvas:
     """A figure whose fixed parts are built once; ``_transient`` holds this render's artists."""
 
@@ -114,6 +124,7 @@ class _LiquidationMapCanvas(_Canvas):
         super().__init__()
         self.fig = Figure(figsize=self.SIZE)
         self.ax = self.fig.subplots()
+        self.fig.subplots_adjust(left=0.11)  # room for the y-axis label left of its ticks
         self.curve = self.ax.twinx()
         # Each group is drawn from zero up to its stacked top, highest group first, so lower
         # groups paint over it: one outline per group instead of a top and a bottom edge.
@@ -135,6 +146,7 @@ class _LiquidationMapCanvas(_Canvas):
         ]
         self.ax.legend(handles=handles, fontsize=6.5, ncol=6, loc="upper center",
                        bbox_to_anchor=(0.5, -0.12), frameon=False)  # fmt: skip
+        _fixed_layout(self.ax, self.curve)
 
     def render(
         self, bins: pd.DataFrame, p0: float, levels: list[tuple[float, str]], title: str
@@ -178,7 +190,7 @@ class _LiquidationMapCanvas(_Canvas):
             self._keep(self.ax.axvline(level, color="#888888", linewidth=0.6, linestyle=":"))
             self._keep(self.ax.annotate(text, (level, y_top * 0.82), rotation=90, fontsize=6.5, color="#444444",
                                         xytext=(-8, 0), textcoords="offset points", va="top"))  # fmt: skip
-        self.ax.set_title(title)
+        self.ax.set_title(title, y=TITLE_Y)
         return _data_uri(self.fig)
 
 
@@ -199,6 +211,7 @@ class _HeatmapCanvas(_Canvas):
         _price_axis(self.ax.yaxis)
         _date_axis(self.ax.xaxis)
         self.fig.autofmt_xdate(rotation=0, ha="center")
+        _fixed_layout(self.ax, self.bar.ax)
 
     def render(self, heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
         self._clear()
@@ -229,7 +242,7 @@ class _HeatmapCanvas(_Canvas):
         price_step = (prices[1] - prices[0]) / 2 if len(prices) > 1 else 0.5
         self.ax.set_xlim(hours[0] - hour_step, hours[-1] + hour_step)
         self.ax.set_ylim(prices[0] - price_step, prices[-1] + price_step)
-        self.ax.set_title(title)
+        self.ax.set_title(title, y=TITLE_Y)
         return _data_uri(self.fig)
 
 
@@ -244,6 +257,7 @@ class _OpenInterestCanvas(_Canvas):
         (self.line,) = self.ax.plot([], [], color="#2c5d8f", linewidth=1.2)
         _money_axis(self.ax.yaxis)
         _date_axis(self.ax.xaxis)
+        _fixed_layout(self.ax)
 
     def render(self, history: pd.DataFrame, record: float, record_date, title: str) -> str:
         self._clear()
@@ -261,7 +275,7 @@ class _OpenInterestCanvas(_Canvas):
         pad = (top - bottom) * 0.05 or top * 0.05 or 1.0
         self.ax.set_ylim(bottom - pad, top + 4 * pad)  # room for the record label above its line
         self.ax.set_xlim(days[0], days[-1]) if len(days) > 1 else self.ax.set_xlim(days[0] - np.timedelta64(1, "D"), days[0] + np.timedelta64(1, "D"))  # fmt: skip
-        self.ax.set_title(title)
+        self.ax.set_title(title, y=TITLE_Y)
         return _data_uri(self.fig)
 
 

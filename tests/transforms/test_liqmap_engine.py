@@ -15,7 +15,7 @@ from liqbrief.testing.synthetic_market import synthetic_market
 from tests.conftest import PROJECT_ROOT
 from tests.transforms.liqmap_cases import BRACKETS, SNAPSHOT, TEN_X_ONLY, three_bar_case
 from transforms.liqmap.config import ModelConfig
-from transforms.liqmap.engine import liquidation_maps, run_model
+from transforms.liqmap.engine import liquidation_maps, maps_from_run, run_model
 from transforms.liqmap.key_levels import side_curves
 from transforms.liqmap.snapshots import DAY_US
 
@@ -129,7 +129,7 @@ def test_heatmap_equals_binning_each_hour_directly(seed: int) -> None:
     maker, c = run.maker, run.cohorts
     t = int(np.datetime64(START + timedelta(days=9), "us").astype(np.int64))
     hours, edges, cells = maker.heatmap(t)
-    lo_bin = int(round(edges[0] / maker.bin_size))
+    lo_bin = round(edges[0] / maker.bin_size)
     start = int(np.searchsorted(c.birth_time_us, t - 7 * DAY_US, side="left"))
     expected = np.stack([
         maker._bin(start, int(np.searchsorted(c.birth_time_us, h, side="left")), int(h), lo_bin, len(edges) - 1).sum(axis=2)
@@ -143,6 +143,26 @@ def test_heatmap_equals_binning_each_hour_directly(seed: int) -> None:
     )
     np.testing.assert_allclose(cells, expected, rtol=1e-9, atol=1e-6)
     assert np.array_equal(cells == 0, expected == 0)  # no residue where nothing is alive
+
+
+def test_maps_cut_from_one_run_in_chunks_equal_all_dates_at_once() -> None:
+    """A backfill runs the engine once and writes the maps a chunk of dates at a time; the
+    chunks must be exactly the all-at-once maps (a chunk with its own warm-up would not be:
+    the shrink subtracts liquidations of cohorts older than any warm-up)."""
+    market = synthetic_market(START, 12, seed=9)
+    run = run_model(
+        market.metrics, market.klines_5m, market.mark_1m, BRACKETS, ModelConfig(), symbol="BTCUSDT"
+    )
+    dates = [START + timedelta(days=d) for d in range(2, 12)]
+    whole = maps_from_run(run, dates, ModelConfig(), symbol="BTCUSDT", heatmap_dates=dates)
+    parts = [
+        maps_from_run(run, chunk, ModelConfig(), symbol="BTCUSDT", heatmap_dates=chunk)
+        for chunk in (dates[:4], dates[4:9], dates[9:])
+    ]
+    assert whole.summary["cum_long_5pct"].gt(0).all() and len(whole.heatmap)
+    for name in ("bins", "summary", "heatmap"):
+        joined = pd.concat([getattr(part, name) for part in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(joined, getattr(whole, name), obj=name)
 
 
 def test_same_inputs_give_identical_outputs() -> None:

@@ -74,6 +74,20 @@ def liquidation_maps(
     """
     config = config or ModelConfig()
     run = run_model(metrics, klines_5m, mark_1m, brackets, config, symbol=symbol, last_1m=last_1m)
+    return maps_from_run(run, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates)
+
+
+def maps_from_run(
+    run: ModelRun,
+    dates: list[date],
+    config: ModelConfig,
+    *,
+    symbol: str,
+    venue: str = "binance",
+    heatmap_dates: list[date] | None = None,
+) -> LiquidationMaps:
+    """The maps of any dates inside a model run's range: a long range can be run once and
+    cut into maps a chunk of dates at a time, with the same result as all at once."""
     maker = run.maker
     tiers = np.asarray(run.cohorts.tiers)
     times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
@@ -102,12 +116,8 @@ def liquidation_maps(
                  tier_idx, grid.cells[bin_idx, side_idx, tier_idx])
             )  # fmt: skip
     bins = _bins_frame(bin_parts, dates, tiers, symbol, venue)
-    heat = [_heatmap_frame(maker, d, symbol, venue, config) for d in (heatmap_dates or [])]
-    return LiquidationMaps(
-        bins=bins,
-        summary=pd.DataFrame(summary_rows),
-        heatmap=pd.concat(heat, ignore_index=True) if heat else pd.DataFrame(),
-    )
+    heat = _heatmap_frame(maker, heatmap_dates or [], symbol, venue, config)
+    return LiquidationMaps(bins=bins, summary=pd.DataFrame(summary_rows), heatmap=heat)
 
 
 def _bins_frame(
@@ -135,17 +145,27 @@ def _bins_frame(
 
 
 def _heatmap_frame(
-    maker: SnapshotMaker, day: date, symbol: str, venue: str, config: ModelConfig
+    maker: SnapshotMaker, dates: list[date], symbol: str, venue: str, config: ModelConfig
 ) -> pd.DataFrame:
-    t_us = int(snapshot_times(np.array([day], "datetime64[D]"), config.snapshot_offset_minutes)[0])
-    hours, edges, cells = maker.heatmap(t_us)
-    hour_idx, bin_idx, side_idx = np.nonzero(cells)
+    """Every asked date's 7-day heatmap as one long frame, built once (not per date)."""
+    if not dates:
+        return pd.DataFrame()
+    times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
+    parts = []
+    for day_index, t_us in enumerate(times.tolist()):
+        hours, edges, cells = maker.heatmap(int(t_us))
+        hour_idx, bin_idx, side_idx = np.nonzero(cells)
+        parts.append((np.full(len(hour_idx), day_index), hours[hour_idx], edges[bin_idx],
+                      edges[bin_idx + 1], side_idx, cells[hour_idx, bin_idx, side_idx]))  # fmt: skip
+    day_index, hour, bin_lo, bin_hi, side_idx, notional = (
+        np.concatenate([part[k] for part in parts]) for k in range(6)
+    )
     return pd.DataFrame(
         {
-            "date": day, "symbol": symbol, "venue": venue,
-            "hour": pd.to_datetime(hours[hour_idx], unit="us", utc=True),
-            "bin_lo": edges[bin_idx], "bin_hi": edges[bin_idx + 1],
+            "date": np.asarray(dates, dtype=object)[day_index], "symbol": symbol, "venue": venue,
+            "hour": pd.to_datetime(hour, unit="us", utc=True),
+            "bin_lo": bin_lo, "bin_hi": bin_hi,
             "side": np.asarray(SIDES)[side_idx],
-            "notional_usd": cells[hour_idx, bin_idx, side_idx],
+            "notional_usd": notional,
         }
     )  # fmt: skip
