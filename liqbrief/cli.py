@@ -291,9 +291,23 @@ def backfill_command(
 @app.command()
 def serve() -> None:
     """Run the daily-briefing schedule on this machine (no work pool): 07:00 UTC every day."""
+    from prefect import serve as serve_deployments
+
+    serve_deployments(daily_deployment())
+
+
+def daily_deployment():
+    """The daily-briefing deployment `serve` runs: the cron of prefect.yaml, one run at a time."""
+    from prefect.schedules import Cron
+
     from flows.daily import daily_briefing
 
-    daily_briefing.serve(name="daily-briefing", cron=DAILY_CRON, global_limit=1)
+    return daily_briefing.to_deployment(
+        name="daily-briefing",
+        schedule=Cron(DAILY_CRON, timezone="UTC"),
+        concurrency_limit=1,
+        parameters={"symbols": ["BTCUSDT", "ETHUSDT"], "send": True},
+    )
 
 
 def _day(value: datetime | None, default: date) -> date:
