@@ -122,6 +122,12 @@ def backfill(
                     else:
                         futures[day] = brief_day.submit(day, symbols)
             logger.info("maps and context: %.1f s", time.perf_counter() - clock)
+            if send:  # days finished by an earlier, interrupted run may not have gone out yet
+                for day in sorted(done_before):  # the sent-ledger skips whoever already has it
+                    try:
+                        email_briefing(day, symbols)
+                    except Exception as exc:
+                        status[day] = f"failed: e-mail: {type(exc).__name__}: {exc}"
             finished = len(done_before)
             for day, future in futures.items():
                 try:

@@ -74,7 +74,9 @@ def liquidation_maps(
     """
     config = config or ModelConfig()
     run = run_model(metrics, klines_5m, mark_1m, brackets, config, symbol=symbol, last_1m=last_1m)
-    return maps_from_run(run, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates)
+    return maps_from_run(
+        run, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates
+    )
 
 
 def maps_from_run(
