@@ -111,35 +111,48 @@ def backfill(
                 logger.error("liquidation model for %s failed: %s", symbol, exc)
         logger.info("liquidation model: %.1f s", time.perf_counter() - clock)
         clock = time.perf_counter()
-        futures = {}
+        pending = {}
+        finished = len(done_before)
+
+        def settle(day: date, outcome: str) -> None:
+            nonlocal finished
+            status[day] = outcome
+            finished += 1
+            progress.report("advance", 1)
+            update_progress_artifact(artifact, finished / len(days) * 100)
+
+        def collect(wait: bool) -> None:
+            """Record the briefings that are rendered (all of them if ``wait``), e-mail them
+            if asked, and move the progress on as they finish, not only at the end."""
+            for day in list(pending):
+                if not wait and not pending[day].wrapped_future.done():
+                    continue
+                try:
+                    pending.pop(day).result()
+                    if send:
+                        email_briefing(day, symbols)
+                    settle(day, "done")
+                except Exception as exc:
+                    settle(day, f"failed: {type(exc).__name__}: {exc}")
+
         workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
         with render_workers(workers):  # the workers start up while the first chunk is mapped
-            for start_at in range(0, len(todo), CHUNK_DAYS):
-                chunk = todo[start_at : start_at + CHUNK_DAYS]
-                for day, error in prepare_chunk(chunk, symbols, models).items():
-                    if error:
-                        status[day] = f"failed: {error}"
-                    else:
-                        futures[day] = brief_day.submit(day, symbols)
-            logger.info("maps and context: %.1f s", time.perf_counter() - clock)
             if send:  # days finished by an earlier, interrupted run may not have gone out yet
                 for day in sorted(done_before):  # the sent-ledger skips whoever already has it
                     try:
                         email_briefing(day, symbols)
                     except Exception as exc:
                         status[day] = f"failed: e-mail: {type(exc).__name__}: {exc}"
-            finished = len(done_before)
-            for day, future in futures.items():
-                try:
-                    future.result()
-                    status[day] = "done"
-                    if send:
-                        email_briefing(day, symbols)
-                except Exception as exc:
-                    status[day] = f"failed: {type(exc).__name__}: {exc}"
-                finished += 1
-                progress.report("advance", 1)
-                update_progress_artifact(artifact, finished / len(days) * 100)
+            for start_at in range(0, len(todo), CHUNK_DAYS):
+                chunk = todo[start_at : start_at + CHUNK_DAYS]
+                for day, error in prepare_chunk(chunk, symbols, models).items():
+                    if error:
+                        settle(day, f"failed: {error}")
+                    else:
+                        pending[day] = brief_day.submit(day, symbols)
+                collect(wait=False)
+            logger.info("maps and context: %.1f s", time.perf_counter() - clock)
+            collect(wait=True)
         logger.info(
             "maps, context and briefings (%d render workers): %.1f s",
             workers,

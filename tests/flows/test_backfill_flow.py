@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from flows.backfill import BackfillFailedError, backfill
+from liqbrief import progress
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.smtp_inbox import Inbox, free_port
@@ -67,8 +68,15 @@ def test_a_failed_day_does_not_stop_the_others_and_the_run_names_it(world) -> No
     (out / "2024-02-07").write_text(
         "a file where the day's folder should go"
     )  # that day cannot be written
-    with pytest.raises(BackfillFailedError, match="2024-02-07") as error:
+    events: list[tuple[str, int]] = []
+    with (
+        progress.reporting_to(lambda event, n: events.append((event, n))),
+        pytest.raises(BackfillFailedError, match="2024-02-07") as error,
+    ):
         backfill(date(2024, 2, 6), date(2024, 2, 8), ["BTCUSDT"])
+    # the progress bar reaches its end, failed day included
+    advanced = sum(n for event, n in events if event == "advance")
+    assert advanced == sum(n for event, n in events if event == "total") and advanced >= 3
     assert "1 of 3 day(s) failed" in str(error.value)
     assert briefings(out) == [
         f"2024-02-0{d}/liqbrief-2024-02-0{d}.{ext}" for d in (6, 8) for ext in ("html", "pdf")
