@@ -28,7 +28,7 @@ from reference_liqmap import reference_maps
 from liqbrief.testing.synthetic_market import synthetic_market
 from sources.reference_data import load_brackets
 from transforms.liqmap.config import ModelConfig
-from transforms.liqmap.engine import liquidation_maps
+from transforms.liqmap.engine import liquidation_maps, maps_from_run, run_model
 
 START = date(2024, 1, 1)
 
@@ -73,9 +73,15 @@ def main() -> None:
         f"peak traced memory {peak / 2**20:,.0f} MiB; process peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB   target <= 2048 MiB"
     )
+    run = run_model(market.metrics, market.klines_5m, market.mark_1m, brackets, ModelConfig(), symbol="BTCUSDT")  # fmt: skip
     t0 = time.perf_counter()
-    heat = engine(market, dates[-7:], brackets, heatmap_dates=dates[-7:]).heatmap
-    print(f"7-day heatmaps for 7 dates: {time.perf_counter() - t0:6.2f} s ({len(heat):,} rows)")
+    heat = maps_from_run(
+        run, dates[-30:], ModelConfig(), symbol="BTCUSDT", heatmap_dates=dates[-30:]
+    ).heatmap
+    t1 = time.perf_counter()
+    maps_from_run(run, dates[-30:], ModelConfig(), symbol="BTCUSDT")
+    per_date = (t1 - t0 - (time.perf_counter() - t1)) / 30
+    print(f"7-day heatmaps: {per_date * 1000:.1f} ms per date, frame included ({len(heat) / 30:,.0f} rows each)")  # fmt: skip
 
     short = synthetic_market(START, args.reference_days, seed=1)
     short_dates = [START + timedelta(days=i) for i in range(1, args.reference_days)]
