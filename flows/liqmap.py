@@ -25,7 +25,6 @@ from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import (
     LiquidationMaps,
     ModelRun,
-    liquidation_maps,
     maps_from_run,
     run_model,
 )
@@ -54,6 +53,7 @@ class MapModel:
 
 
 def model_for(lake: Lake, symbol: str, start: date, end: date) -> MapModel:
+    """The engine pass for maps of [start, end]: inputs from the warm-up before start."""
     config = ModelConfig(tiers=load_tier_mix())
     brackets, brackets_source = load_brackets(symbol)
     inputs = read_inputs(lake, symbol, start, end)
@@ -70,22 +70,6 @@ def maps_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> Li
     )
     maps.summary["brackets_source"] = model.brackets_source
     return maps
-
-
-def compute_maps(
-    inputs: dict[str, pd.DataFrame],
-    symbol: str,
-    dates: list[date],
-    config: ModelConfig,
-    heatmap_dates: list[date],
-) -> tuple[LiquidationMaps, str]:
-    brackets, brackets_source = load_brackets(symbol)
-    maps = liquidation_maps(
-        inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], brackets, dates, config,
-        symbol=symbol, last_1m=inputs["klines_1m"], heatmap_dates=heatmap_dates,
-    )  # fmt: skip
-    maps.summary["brackets_source"] = brackets_source
-    return maps, brackets_source
 
 
 def write_maps(

@@ -329,12 +329,11 @@ def map_command(
     """Compute the liquidation map for one date from the lake and print its key levels."""
     import json
 
-    from flows.liqmap import compute_maps, read_inputs
+    from flows.liqmap import maps_of, model_for
     from liqbrief.settings import Settings
     from liqbrief.symbols import InvalidSymbolError, validate_symbol
-    from sources.reference_data import load_tier_mix
     from store.lake import Lake
-    from transforms.liqmap.config import WINDOWS, ModelConfig
+    from transforms.liqmap.config import WINDOWS
 
     if window not in WINDOWS:
         raise typer.BadParameter(f"choose one of {', '.join(WINDOWS)}", param_hint="--window")
@@ -345,10 +344,7 @@ def map_command(
     snapshot_day = _day(day, datetime.now(UTC).date())
     lake = Lake(Settings.from_env().lake)
     try:
-        maps, _ = compute_maps(
-            read_inputs(lake, symbol, snapshot_day, snapshot_day),
-            symbol, [snapshot_day], ModelConfig(tiers=load_tier_mix()), [],
-        )  # fmt: skip
+        maps = maps_of(model_for(lake, symbol, snapshot_day, snapshot_day), [snapshot_day], [])
     except ValueError as exc:
         console.print(f"[red]{exc}. Run `liqbrief extract` for the 30 days before {snapshot_day}.")
         raise typer.Exit(1) from None
