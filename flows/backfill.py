@@ -4,10 +4,9 @@ Order of work: extract the whole range once; run the liquidation-map engine once
 range (one pass); then, a chunk of days at a time, write the chunk's maps cut from that pass
 and its context tables in date order (records chain from the previous day; each input read
 once per chunk), and hand the chunk's briefings to worker processes, which render while the
-next chunk is prepared. E-mail only
-when asked. A day whose PDF exists is complete and skipped unless ``force``, so a re-run
-after a crash resumes where it stopped. A failed day does not stop the others; the run ends
-Failed and names it.
+next chunk is prepared. E-mail only when asked. A day whose PDF exists is complete and
+skipped unless ``force``, so a re-run after a crash resumes where it stopped. A failed day
+does not stop the others; the run ends Failed and names it.
 """
 
 from __future__ import annotations
