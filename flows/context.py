@@ -213,7 +213,6 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
         for symbol in symbols
         for year in {d.year for d in days}
     }
-    time_column = {"metrics": "create_time", "klines_5m": "open_time", "funding_rate": "calc_time"}
     records: dict[str, pd.DataFrame | None] = dict.fromkeys(symbols)
     failures: dict[date, str] = {}
     for i, day in enumerate(days):
@@ -221,7 +220,7 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
         try:
             for symbol in symbols:
                 window = {
-                    name: _rows_between(frame, time_column[name], day - timedelta(days=8), day - timedelta(days=1))
+                    name: _rows_between(frame, DATASETS[name].time_column, day - timedelta(days=8), day - timedelta(days=1))
                     for name, frame in history[symbol].items()
                 }  # fmt: skip
                 market = market_context(
