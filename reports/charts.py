@@ -95,9 +95,9 @@ def _date_axis(axis) -> None:
 
 
 def _fixed_layout(*axes) -> None:
-    """Place titles and axis labels at fixed spots. Left automatic, matplotlib measures every
-    tick label of every sibling axis on each draw to dodge them: a third of a chart's cost,
-    for margins that are fixed here anyway."""
+    """Place axis labels at fixed spots (titles get a fixed ``y``: TITLE_Y). Left automatic,
+    matplotlib measures every tick label of every sibling axis on each draw to dodge them:
+    a third of a chart's cost, for margins that are fixed here anyway."""
     for ax in axes:
         ax.xaxis.set_label_coords(0.5, -0.12)
         ax.yaxis.set_label_coords(-0.09 if ax.yaxis.get_label_position() == "left" else 1.09, 0.5)
