@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
+
+STALE_TEMPORARY_S = 3600  # a temporary file this old belongs to a writer that died
+
+
+def is_stale_temporary(name: str, final_name: str, mtime_s: float, now_s: float) -> bool:
+    """A ``.<final>.<anything>.tmp`` file left by a writer of ``final_name`` that was killed
+    (old enough that no live writer can still own it)."""
+    return (
+        name.startswith(f".{final_name}.")
+        and name.endswith(".tmp")
+        and now_s - mtime_s > STALE_TEMPORARY_S
+    )
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
+    """Write to a temporary file in the same directory, fsync, then rename over ``path``.
+    Temporaries of ``path`` left by a killed writer are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if is_stale_temporary(leftover.name, path.name, leftover.stat().st_mtime, now):
+                leftover.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from liqbrief.symbols import validate_symbol
 from store.datasets import Dataset
+from store.files import is_stale_temporary
 from store.ledger import LedgerEntry
 
 DATA_FILE = "data.parquet"
@@ -63,6 +65,7 @@ class Lake:
         """Write to a hidden temporary file beside the target, then rename over it."""
         directory = posixpath.dirname(final_path)
         self.fs.create_dir(directory, recursive=True)
+        self._sweep_stale_temporaries(final_path)
         tmp = posixpath.join(directory, f".{posixpath.basename(final_path)}.{uuid.uuid4().hex}.tmp")
         try:
             write(tmp)
@@ -71,6 +74,20 @@ class Lake:
             with contextlib.suppress(FileNotFoundError, OSError):
                 self.fs.delete_file(tmp)
             raise
+
+    def _sweep_stale_temporaries(self, final_path: str) -> None:
+        """Remove temporaries of a data file left by a killed writer (a partition directory
+        holds a file or two, so the listing is cheap; ledger directories are not swept)."""
+        name = posixpath.basename(final_path)
+        if name != DATA_FILE:
+            return
+        now = time.time()
+        listing = pafs.FileSelector(posixpath.dirname(final_path), allow_not_found=True)
+        for info in self.fs.get_file_info(listing):
+            mtime = info.mtime.timestamp() if info.mtime is not None else now
+            if is_stale_temporary(info.base_name, name, mtime, now):
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    self.fs.delete_file(info.path)
 
     def write_day(self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry) -> None:
         """Replace one day's partition with ``table`` (idempotent), then record it in the ledger."""

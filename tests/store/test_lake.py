@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -112,3 +114,19 @@ def test_path_like_or_malformed_symbols_never_reach_the_filesystem(lake: Lake, s
 def test_unknown_dataset_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="klines_5m"):
         dataset("klines_7m")
+
+
+def test_a_rewrite_removes_temporaries_a_killed_writer_left_and_keeps_live_ones(
+    lake: Lake, tmp_path: Path
+) -> None:
+    day = date(2024, 1, 1)
+    lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    folder = Path(lake.data_path(FUNDING, "BTCUSDT", day)).parent
+    stale, live = folder / ".data.parquet.dead.tmp", folder / ".data.parquet.busy.tmp"
+    for leftover in (stale, live):
+        leftover.write_bytes(b"PAR1 half a file")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    lake.write_day(FUNDING, day, funding_table(day, [0.2], [0]), entry(day, 1))
+    assert not stale.exists() and live.exists()  # a writer may still own a fresh one
+    assert list(lake.read(FUNDING, "BTCUSDT", day, day)["last_funding_rate"]) == [0.2]

@@ -1,0 +1,31 @@
+"""Atomic writes of briefings: the final file appears whole, and temporaries a killed writer
+left beside it are swept once they are old enough not to belong to a live writer."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from store.files import atomic_write_bytes
+
+
+def test_the_write_replaces_the_file_and_sweeps_only_stale_temporaries(tmp_path: Path) -> None:
+    target = tmp_path / "2024-02-01" / "liqbrief-2024-02-01.pdf"
+    target.parent.mkdir()
+    stale = target.parent / ".liqbrief-2024-02-01.pdf.abc123.tmp"
+    live = target.parent / ".liqbrief-2024-02-01.pdf.def456.tmp"
+    other = target.parent / ".liqbrief-2024-02-01.html.abc123.tmp"
+    for leftover in (stale, live, other):
+        leftover.write_bytes(b"%PDF-1.7 half")
+    two_hours_ago = time.time() - 7200
+    for old in (stale, other):
+        os.utime(old, (two_hours_ago, two_hours_ago))
+    atomic_write_bytes(target, b"%PDF-1.7 whole")
+    assert target.read_bytes() == b"%PDF-1.7 whole"
+    assert not stale.exists()
+    assert live.exists()  # fresh: a concurrent writer may still own it
+    assert other.exists()  # another file's temporary is swept by that file's next write
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(
+        [target.name, live.name, other.name]
+    )
