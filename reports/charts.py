@@ -106,8 +106,12 @@ def _fixed_layout(*axes) -> None:
 class _Canvas:
     """A figure whose fixed parts are built once; ``_transient`` holds this render's artists."""
 
+    SIZE: tuple[float, float]
+
     def __init__(self) -> None:
         self._transient: list = []
+        self.fig = Figure(figsize=self.SIZE)
+        self.ax = self.fig.subplots()
 
     def _keep(self, artist):
         self._transient.append(artist)
@@ -118,14 +122,16 @@ class _Canvas:
             artist.remove()
         self._transient.clear()
 
+    def _finish(self, title: str) -> str:
+        self.ax.set_title(title, y=TITLE_Y)
+        return _data_uri(self.fig)
+
 
 class _LiquidationMapCanvas(_Canvas):
     SIZE = (7.2, 2.35)
 
     def __init__(self) -> None:
         super().__init__()
-        self.fig = Figure(figsize=self.SIZE)
-        self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.11)  # room for the y-axis label left of its ticks
         self.curve = self.ax.twinx()
         # Each group is drawn from zero up to its stacked top, highest group first, so lower
@@ -192,8 +198,7 @@ class _LiquidationMapCanvas(_Canvas):
             self._keep(self.ax.axvline(level, color="#888888", linewidth=0.6, linestyle=":"))
             self._keep(self.ax.annotate(text, (level, y_top * 0.82), rotation=90, fontsize=6.5, color="#444444",
                                         xytext=(-8, 0), textcoords="offset points", va="top"))  # fmt: skip
-        self.ax.set_title(title, y=TITLE_Y)
-        return _data_uri(self.fig)
+        return self._finish(title)
 
 
 class _HeatmapCanvas(_Canvas):
@@ -201,8 +206,6 @@ class _HeatmapCanvas(_Canvas):
 
     def __init__(self) -> None:
         super().__init__()
-        self.fig = Figure(figsize=self.SIZE)
-        self.ax = self.fig.subplots()
         self.bar = self.fig.colorbar(
             matplotlib.cm.ScalarMappable(norm=LogNorm(vmin=1.0, vmax=10.0), cmap="magma"),
             ax=self.ax,
@@ -244,8 +247,7 @@ class _HeatmapCanvas(_Canvas):
         price_step = (prices[1] - prices[0]) / 2 if len(prices) > 1 else 0.5
         self.ax.set_xlim(hours[0] - hour_step, hours[-1] + hour_step)
         self.ax.set_ylim(prices[0] - price_step, prices[-1] + price_step)
-        self.ax.set_title(title, y=TITLE_Y)
-        return _data_uri(self.fig)
+        return self._finish(title)
 
 
 class _OpenInterestCanvas(_Canvas):
@@ -253,8 +255,6 @@ class _OpenInterestCanvas(_Canvas):
 
     def __init__(self) -> None:
         super().__init__()
-        self.fig = Figure(figsize=self.SIZE)
-        self.ax = self.fig.subplots()
         self.fig.subplots_adjust(top=0.8, bottom=0.2)  # a short figure: keep the title inside
         (self.line,) = self.ax.plot([], [], color="#2c5d8f", linewidth=1.2)
         _money_axis(self.ax.yaxis)
@@ -276,9 +276,12 @@ class _OpenInterestCanvas(_Canvas):
         bottom = float(np.nanmin(values))
         pad = (top - bottom) * 0.05 or top * 0.05 or 1.0
         self.ax.set_ylim(bottom - pad, top + 4 * pad)  # room for the record label above its line
-        self.ax.set_xlim(days[0], days[-1]) if len(days) > 1 else self.ax.set_xlim(days[0] - np.timedelta64(1, "D"), days[0] + np.timedelta64(1, "D"))  # fmt: skip
-        self.ax.set_title(title, y=TITLE_Y)
-        return _data_uri(self.fig)
+        one_day = np.timedelta64(1, "D")
+        if len(days) > 1:
+            self.ax.set_xlim(days[0], days[-1])
+        else:  # a single day: centre it in a three-day span
+            self.ax.set_xlim(days[0] - one_day, days[0] + one_day)
+        return self._finish(title)
 
 
 _canvases = threading.local()
