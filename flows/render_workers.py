@@ -28,6 +28,10 @@ def _warm_up() -> None:
     import reports.render  # noqa: F401
 
 
+def _started() -> None:
+    """A no-op task: submitting one per worker makes the pool start them all now."""
+
+
 def render_briefing(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
     """Build, render and write one day's briefing; the PDF's path."""
     _, pdf = write_briefing(Lake(lake_root), day, symbols, reports_dir)
@@ -50,6 +54,11 @@ def render_workers(count: int) -> Iterator[None]:
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(count, mp_context=context, initializer=_warm_up) as pool:
+        # The pool spawns a worker only when a task finds none idle, so the second one
+        # would start (and import for ~2 s) in the middle of the first renders. Start them
+        # all now: their imports overlap whatever the caller does next.
+        for _ in range(count):
+            pool.submit(_started)
         _pool = pool
         try:
             yield
