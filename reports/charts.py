@@ -57,6 +57,13 @@ TIER_GROUPS = [
 ]
 LONG_CURVE, SHORT_CURVE, PRICE_LINE = "#1a7f37", "#c0392b", "#222222"
 HEADROOM = 1.05  # y-axis top as a multiple of the tallest value
+# a level's label often falls on bars: a pale backing keeps it readable
+LABEL_BACKING = {
+    "boxstyle": "square,pad=0.15",
+    "facecolor": "white",
+    "edgecolor": "none",
+    "alpha": 0.8,
+}
 TITLE_Y = 1.02  # titles sit just above the axes (a fixed spot: no overlap search)
 
 
@@ -197,7 +204,8 @@ class _LiquidationMapCanvas(_Canvas):
         for level, text in levels:
             self._keep(self.ax.axvline(level, color="#888888", linewidth=0.6, linestyle=":"))
             self._keep(self.ax.annotate(text, (level, y_top * 0.82), rotation=90, fontsize=6.5, color="#444444",
-                                        xytext=(-8, 0), textcoords="offset points", va="top"))  # fmt: skip
+                                        xytext=(-8, 0), textcoords="offset points", va="top",
+                                        bbox=LABEL_BACKING))  # fmt: skip
         return self._finish(title)
 
 
