@@ -18,6 +18,7 @@ import threading
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt  # rcParams only: figures are built without pyplot (thread-safe)
 import numpy as np
 import pandas as pd
@@ -228,10 +229,7 @@ class _HeatmapCanvas(_Canvas):
 
     def render(self, heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
         self._clear()
-        grid = heat.groupby(["hour", "bin_lo"])["notional_usd"].sum().unstack(fill_value=0.0)
-        hours = grid.index.to_numpy()
-        prices = grid.columns.to_numpy(float)
-        values = grid.to_numpy().T
+        values, (first_hour, last_hour), (low, high) = hour_by_price_grid(heat)
         positive = values[values > 0]
         # three decades of colour: the faintest cells are noise. A new norm each time, so the
         # colour bar rebuilds its scale (handed the same norm object, it keeps the old one).
@@ -240,22 +238,46 @@ class _HeatmapCanvas(_Canvas):
             if positive.size
             else LogNorm(vmin=1.0, vmax=10.0)
         )
-        mesh = self._keep(self.ax.pcolormesh(
-            hours, prices, np.where(values > 0, values, np.nan), cmap="magma", norm=norm,
-            shading="nearest",
-            rasterized=True,  # a raster inside the SVG: 168 × hundreds of vector cells would be megabytes
+        half_hour = np.timedelta64(30, "m")
+        left, right = mdates.date2num([first_hour - half_hour, last_hour + half_hour])
+        # One pixel per hour and bin, embedded as is (interpolation "none") and drawn with
+        # crisp edges: a regular grid is an image, not tens of thousands of mesh cells.
+        image = self._keep(self.ax.imshow(
+            np.where(values > 0, values, np.nan), cmap="magma", norm=norm, origin="lower",
+            extent=(left, right, low, high), aspect="auto", interpolation="none",
         ))  # fmt: skip
         if not path.empty:
             self._keep(self.ax.plot(path["time"], path["close"], color="#7fdbff", linewidth=0.8)[0])
-        self.bar.update_normal(mesh)  # resets the colour bar's ticks: set ours again
+        self.bar.update_normal(image)  # resets the colour bar's ticks: set ours again
         self.bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
         self.bar.minorticks_off()
-        # the mesh's extent, cells centred on their hour and bin (relim ignores collections)
-        hour_step = (hours[1] - hours[0]) / 2 if len(hours) > 1 else np.timedelta64(30, "m")
-        price_step = (prices[1] - prices[0]) / 2 if len(prices) > 1 else 0.5
-        self.ax.set_xlim(hours[0] - hour_step, hours[-1] + hour_step)
-        self.ax.set_ylim(prices[0] - price_step, prices[-1] + price_step)
+        self.ax.set_xlim(left, right)
+        self.ax.set_ylim(low, high)
         return self._finish(title)
+
+
+def hour_by_price_grid(
+    heat: pd.DataFrame,
+) -> tuple[np.ndarray, tuple[np.datetime64, np.datetime64], tuple[float, float]]:
+    """The heatmap rows as a (price bin × hour) array of notional (both sides summed) on the
+    full regular grid: every hour and every bin between the first and last, empty ones 0.
+    Also the first and last hour and the price span (low edge of the first bin, high edge of
+    the last)."""
+    width = float((heat["bin_hi"] - heat["bin_lo"]).iloc[0])
+    stamps = pd.DatetimeIndex(heat["hour"])
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert("UTC").tz_localize(None)
+    hours = stamps.to_numpy().astype("datetime64[h]")
+    first_hour, last_hour = hours.min(), hours.max()
+    low = float(heat["bin_lo"].min())
+    column = (hours - first_hour).astype(np.int64)
+    row = np.rint((heat["bin_lo"].to_numpy(float) - low) / width).astype(np.int64)
+    shape = (int(row.max()) + 1, int(column.max()) + 1)
+    cells = np.bincount(
+        row * shape[1] + column, weights=heat["notional_usd"].to_numpy(float),
+        minlength=shape[0] * shape[1],
+    )  # fmt: skip
+    return cells.reshape(shape), (first_hour, last_hour), (low, low + shape[0] * width)
 
 
 class _OpenInterestCanvas(_Canvas):

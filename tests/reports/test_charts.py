@@ -64,9 +64,9 @@ def test_every_chart_kind_survives_reuse_and_empty_input() -> None:
     history = pd.DataFrame({"day": days.date, "oi_usd": np.linspace(5e9, 7e9, 30)})
     hours = pd.date_range("2024-02-28", periods=48, freq="h")
     heat = pd.DataFrame(
-        [(h, lo, (i + 1) * 1e5) for i, h in enumerate(hours) for lo in (100.0, 105.0, 110.0)],
-        columns=["hour", "bin_lo", "notional_usd"],
-    )
+        [(h, lo, lo + 5.0, (i + 1) * 1e5) for i, h in enumerate(hours) for lo in (100.0, 105.0, 110.0)],
+        columns=["hour", "bin_lo", "bin_hi", "notional_usd"],
+    )  # fmt: skip
     path = pd.DataFrame({"time": hours, "close": np.linspace(101.0, 109.0, 48)})
 
     def draw() -> list[str]:
@@ -95,3 +95,28 @@ def test_every_chart_kind_survives_reuse_and_empty_input() -> None:
     )
     assert "$7.50B" in svg_text(out[0]) and "$9.00B" in svg_text(out[1])
     assert "no heatmap for this date" in svg_text(out[6])
+
+
+def test_the_heatmap_grid_is_regular_with_empty_hours_and_bins_zero() -> None:
+    t0 = pd.Timestamp("2024-03-01 00:00", tz="UTC")
+    rows = [  # hour offset, bin_lo, side, notional
+        (0, 100.0, "long", 1.0),
+        (0, 100.0, "short", 2.0),  # same cell, other side: summed
+        (3, 130.0, "short", 4.0),  # hours 1-2 and bins 110, 120 empty
+        (1, 100.0, "long", 8.0),
+    ]
+    heat = pd.DataFrame(
+        [(t0 + pd.Timedelta(hours=h), lo, lo + 10.0, side, v) for h, lo, side, v in rows],
+        columns=["hour", "bin_lo", "bin_hi", "side", "notional_usd"],
+    )
+    values, (first, last), (low, high) = charts.hour_by_price_grid(
+        heat.sample(frac=1, random_state=3)
+    )
+    expected = np.zeros((4, 4))  # bins 100..130 × hours 0..3
+    expected[0, 0], expected[3, 3], expected[0, 1] = 3.0, 4.0, 8.0
+    np.testing.assert_array_equal(values, expected)
+    assert (first, last) == (
+        np.datetime64("2024-03-01T00", "h"),
+        np.datetime64("2024-03-01T03", "h"),
+    )
+    assert (low, high) == (100.0, 140.0)
