@@ -74,7 +74,7 @@ def _data_uri(fig: Figure) -> str:
     fmt = os.environ.get("LIQBRIEF_CHART_FORMAT", "svg")
     buffer = io.BytesIO()
     metadata = {"Date": None, "Creator": None} if fmt == "svg" else {"Software": None}
-    # in SVG only the heatmap's cells are rasterized: 120 dpi still gives each hour 4 pixels
+    # in SVG, dpi only sets the colour bar's raster (the heatmap image is one pixel per cell)
     dpi = 120 if fmt == "svg" else 170
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)  # fixed margins: one draw
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
