@@ -112,16 +112,37 @@ def write_maps(
     return written
 
 
+def write_mapped(lake: Lake, model: MapModel, maps: LiquidationMaps, dates: list[date]) -> int:
+    """Store the maps of the dates that have one; a date without (``maps.missing``) is not
+    written, so no all-NaN map ever reaches the lake."""
+    mapped = [d for d in dates if d not in maps.missing]
+    if not mapped:
+        return 0
+    return write_maps(lake, maps, model.symbol, mapped, model.config)
+
+
+def missing_lines(symbol: str, missing: dict[date, str]) -> list[str]:
+    """One line per date without a map, with the command that fills its inputs."""
+    return [
+        f"{symbol} {day}: no map ({reason}); run `liqbrief extract --symbols {symbol} "
+        f"--start {day - timedelta(days=1)} --end {day - timedelta(days=1)}` first"
+        for day, reason in sorted(missing.items())
+    ]
+
+
 @task(task_run_name="liqmap-{symbol}-{start}-{end}")
 def build_liquidation_maps(
     symbol: str, start: date, end: date, heatmaps: Literal["all", "last", "none"] = "all"
-) -> dict[str, int]:
+) -> dict:
     lake = Lake(Settings.from_env().lake)
     dates = days_between(start, end)
     heatmap_dates = {"all": dates, "last": dates[-1:], "none": []}[heatmaps]
     model = model_for(lake, symbol, start, end)
-    rows = write_maps(lake, maps_of(model, dates, heatmap_dates), symbol, dates, model.config)
-    return {"dates": len(dates), "rows": rows}
+    maps = maps_of(model, dates, heatmap_dates)
+    rows = write_mapped(lake, model, maps, dates)
+    for line in missing_lines(symbol, maps.missing):
+        get_run_logger().warning(line)
+    return {"dates": len(dates) - len(maps.missing), "rows": rows, "missing": maps.missing}
 
 
 @task(task_run_name="liqmap-model-{symbol}-{start}-{end}", cache_policy=NO_CACHE)
@@ -130,16 +151,19 @@ def map_model(symbol: str, start: date, end: date) -> MapModel:
     return model_for(Lake(Settings.from_env().lake), symbol, start, end)
 
 
-def write_maps_of(model: MapModel, dates: list[date]) -> int:
-    """Store the maps (with heatmaps) of ``dates`` cut from ``model``; rows written."""
+def write_maps_of(model: MapModel, dates: list[date]) -> dict[date, str]:
+    """Store the maps (with heatmaps) of ``dates`` cut from ``model``; the dates without a
+    map (no fresh price or open interest), with the reason."""
     lake = Lake(Settings.from_env().lake)
-    return write_maps(lake, maps_of(model, dates, dates), model.symbol, dates, model.config)
+    maps = maps_of(model, dates, dates)
+    write_mapped(lake, model, maps, dates)
+    return maps.missing
 
 
 @flow(name="liqmap")
 def liqmap(
     symbols: list[str], start: date, end: date, heatmaps: Literal["all", "last", "none"] = "all"
-) -> dict[str, dict[str, int]]:
+) -> dict[str, dict]:
     """Compute and store the liquidation maps of every date in [start, end] for each symbol."""
     results = {symbol: build_liquidation_maps(symbol, start, end, heatmaps) for symbol in symbols}
     get_run_logger().info("liqmap %s..%s: %s", start, end, results)

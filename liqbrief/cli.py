@@ -394,7 +394,12 @@ def liqprice(
 ) -> None:
     """Print the exact Binance isolated liquidation price, with the maintenance bracket used."""
     from sources.reference_data import load_brackets
-    from transforms.liquidation_price import bracket_for, liquidation_price
+    from transforms.liquidation_price import (
+        LeverageError,
+        bracket_for,
+        check_position,
+        liquidation_price,
+    )
 
     if side not in ("long", "short"):
         raise typer.BadParameter("use long or short", param_hint="--side")
@@ -407,6 +412,10 @@ def liqprice(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     mmr, cum = float(bracket["mmr"]), float(bracket["cum"])
+    try:
+        check_position(entry, leverage, float(bracket["max_leverage"]))
+    except LeverageError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--leverage") from None
     prices = {
         f: float(liquidation_price(side, entry, leverage, mmr, cum, notional, f))
         for f in ("exact", "linear", "naive")

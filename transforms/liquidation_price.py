@@ -16,7 +16,13 @@ import pandas as pd
 
 Formula = Literal["exact", "linear", "naive"]
 Side = Literal["long", "short"]
-BRACKET_COLUMNS = ["effective_from", "bracket", "notional_floor", "notional_cap", "mmr", "cum"]
+BRACKET_COLUMNS = [
+    "effective_from", "bracket", "notional_floor", "notional_cap", "max_leverage", "mmr", "cum",
+]  # fmt: skip
+
+
+class LeverageError(ValueError):
+    """A leverage or price the venue would not accept (the formula would give nonsense)."""
 
 
 def check_brackets(brackets: pd.DataFrame) -> pd.DataFrame:
@@ -42,7 +48,9 @@ def bracket_for(brackets: pd.DataFrame, on: date, notional: float) -> pd.Series:
     valid = sorted(d for d in effective.unique() if d <= on)
     if not valid:
         raise ValueError(f"no maintenance-bracket snapshot is effective on {on}")
-    snapshot = brackets[effective == valid[-1]]
+    snapshot = brackets[effective == valid[-1]].sort_values("bracket")
+    # A bracket without a published maximum allows at most the one below it.
+    snapshot = snapshot.assign(max_leverage=snapshot["max_leverage"].astype(float).ffill())
     row = snapshot[(snapshot["notional_floor"] <= notional) & (notional < snapshot["notional_cap"])]
     if row.empty:
         raise ValueError(
@@ -50,6 +58,26 @@ def bracket_for(brackets: pd.DataFrame, on: date, notional: float) -> pd.Series:
             f"{valid[-1]} (it covers up to {snapshot['notional_cap'].max():,.0f})"
         )
     return row.iloc[0]
+
+
+def check_position(
+    entry: np.ndarray | float, leverage: np.ndarray | float, max_leverage: float | None = None
+) -> None:
+    """Refuse inputs outside the venue's rules: the formula is only meaningful for finite,
+    positive prices and 1 ≤ L ≤ the bracket's maximum (at 1,000x a long would liquidate
+    above its entry, below 1x at a negative price)."""
+    entry, leverage = np.asarray(entry, float), np.asarray(leverage, float)
+    if not (np.isfinite(entry).all() and np.isfinite(leverage).all()):
+        raise LeverageError("entry and leverage must be finite numbers")
+    if (entry <= 0).any():
+        raise LeverageError("entry price must be positive")
+    if (leverage < 1).any():
+        raise LeverageError(f"leverage {float(leverage.min()):g}x is below 1x; use 1 or more")
+    if max_leverage is not None and np.isfinite(max_leverage) and (leverage > max_leverage).any():
+        raise LeverageError(
+            f"leverage {float(leverage.max()):g}x is above the bracket's maximum of "
+            f"{max_leverage:g}x; use at most {max_leverage:g}x or a smaller position"
+        )
 
 
 def liquidation_price(
@@ -64,6 +92,7 @@ def liquidation_price(
     """Liquidation price of isolated positions; ``side`` is "long"/"short" or a bool array (True=long)."""
     is_long = np.asarray(side == "long") if isinstance(side, str) else np.asarray(side, bool)
     entry, leverage = np.asarray(entry, float), np.asarray(leverage, float)
+    check_position(entry, leverage)
     mmr, cum, notional = np.asarray(mmr, float), np.asarray(cum, float), np.asarray(notional, float)
     sign = np.where(is_long, -1.0, 1.0)
     if formula == "exact":

@@ -20,7 +20,7 @@ def ts(text: str) -> pd.Timestamp:
 
 
 def three_bar_case() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """OI 10M → 11M (+1M at VWAP 100,000) → 9.5M (a long wipe-out at 23:52) → 9.5M."""
+    """OI 100 → 110 contracts (+10 at VWAP 100,000: $1M) → 95 (a long wipe-out at 23:52) → 95."""
     times = [
         ts("2023-12-31 23:45"),
         ts("2023-12-31 23:50"),
@@ -28,7 +28,11 @@ def three_bar_case() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         ts("2024-01-01 00:00"),
     ]
     metrics = pd.DataFrame(
-        {"create_time": times, "sum_open_interest_value": [10e6, 11e6, 9.5e6, 9.5e6]}
+        {
+            "create_time": times,
+            "sum_open_interest": [100.0, 110.0, 95.0, 95.0],
+            "sum_open_interest_value": [10e6, 11e6, 9.5e6, 9.5e6],
+        }
     )
     klines = pd.DataFrame(
         {

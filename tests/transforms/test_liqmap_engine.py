@@ -40,18 +40,20 @@ def test_three_bar_example_by_hand() -> None:
     maps = liquidation_maps(
         metrics, klines, mark, BRACKETS, [SNAPSHOT], TEN_X_ONLY, symbol="BTCUSDT"
     )
-    # bar 1 opens a 1M long (LP 90,361.45) and a 1M short (LP 109,561.75); bar 2's mark low of
-    # 90,000 liquidates the long (L = 1M), so of the 1.5M OI drop 0.5M is voluntary:
-    # r = 1 − 0.5/11 shrinks the short to 954,545.45.
+    # bar 1 opens 10 contracts long (LP 90,361.45) and 10 short (LP 109,561.75), $1M each; bar
+    # 2's mark low of 90,000 liquidates the long (K = 10 long contracts). OI fell 15 contracts:
+    # on the long side 10 were liquidated and 5 closed; on the short side none was liquidated,
+    # so all 15 closed voluntarily: r_short = 1 − 15 / (110 − 0) shrinks the short to
+    # 10 · (1 − 15/110) = 8.6364 contracts, $863,636.36.
     assert maps.bins[["window", "bin_lo", "bin_hi", "side", "tier"]].values.tolist() == [
         [w, 109_500.0, 109_600.0, "short", 10] for w in ("1d", "7d", "30d")
     ]
-    assert maps.bins["notional_usd"].round(2).tolist() == [954_545.45] * 3
+    assert maps.bins["notional_usd"].round(2).tolist() == [863_636.36] * 3
     row = maps.summary.set_index("window").loc["7d"]
     assert row["p0"] == 100_000.0
     assert row["est_liquidated_long_usd"] == pytest.approx(1_000_000.0)
     assert row["est_liquidated_short_usd"] == 0.0
-    assert row["short_total_usd"] == pytest.approx(954_545.4545, abs=0.01)
+    assert row["short_total_usd"] == pytest.approx(863_636.3636, abs=0.01)
     assert row["long_total_usd"] == 0.0
     assert row["short_cluster_price"] == 109_550.0
     assert row["short_cluster_distance_pct"] == pytest.approx(9.55)
@@ -108,11 +110,13 @@ def test_windows_keep_only_cohorts_born_inside_them() -> None:
     for window, days in (("1d", 1), ("7d", 7), ("30d", 30)):
         born = (c.birth_time_us >= t - days * DAY_US) & (c.birth_time_us < t)
         alive = born & (f.death_time_us >= t)
-        rel = run.maker.bin_abs - snap.grids[window].lo / snap.grids[window].size
-        in_range = alive & (rel >= 0) & (rel < snap.grids[window].cells.shape[0])
-        expected = (c.size_usd * np.exp(f.log_survival[j] - f.log_survival[c.birth_bar]))[
-            in_range
-        ].sum()
+        grid = snap.grids[window]
+        rel = np.floor(c.liq_price / grid.size) - grid.lo / grid.size
+        in_range = np.flatnonzero(alive & (rel >= 0) & (rel < grid.cells.shape[0]))
+        side = np.where(c.is_long, 0, 1)[in_range]
+        births = c.birth_bar[in_range]
+        survival = np.exp(f.log_survival[side, j] - f.log_survival[side, births])
+        expected = (c.size_usd[in_range] * survival).sum()
         assert snap.grids[window].cells.sum() == pytest.approx(expected, rel=1e-12)
     totals = [snap.grids[w].cells.sum() for w in ("1d", "7d", "30d")]
     assert totals[0] < totals[1] <= totals[2]
@@ -129,10 +133,11 @@ def test_heatmap_equals_binning_each_hour_directly(seed: int) -> None:
     maker, c = run.maker, run.cohorts
     t = int(np.datetime64(START + timedelta(days=9), "us").astype(np.int64))
     hours, edges, cells = maker.heatmap(t)
-    lo_bin = round(edges[0] / maker.bin_size)
+    bin_size = edges[1] - edges[0]
+    lo_bin = round(edges[0] / bin_size)
     start = int(np.searchsorted(c.birth_time_us, t - 7 * DAY_US, side="left"))
     expected = np.stack([
-        maker._bin(start, int(np.searchsorted(c.birth_time_us, h, side="left")), int(h), lo_bin, len(edges) - 1).sum(axis=2)
+        maker._bin(start, int(np.searchsorted(c.birth_time_us, h, side="left")), int(h), bin_size, lo_bin, len(edges) - 1).sum(axis=2)
         for h in hours
     ])  # fmt: skip
     assert cells.shape == expected.shape == (168, len(edges) - 1, 2)
@@ -216,20 +221,26 @@ def test_no_data_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "config",
+    ("config", "symbol", "price"),
     [
-        ModelConfig(),
-        ModelConfig(both_sides=False, entry="close", shrink_on_oi_decrease=False, formula="naive"),
-        ModelConfig(formula="linear", bin_size=50.0),
+        (ModelConfig(), "BTCUSDT", 60_000.0),
+        (ModelConfig(both_sides=False, entry="close", shrink_on_oi_decrease=False,
+                     formula="naive"), "BTCUSDT", 60_000.0),
+        (ModelConfig(formula="linear", bin_size=50.0), "BTCUSDT", 60_000.0),
+        (ModelConfig(), "ETHUSDT", 1_500.0),  # grid from each snapshot's P0: 2 USD bins
     ],
-    ids=["default", "ablations", "linear-50"],
-)
-def test_vectorised_engine_equals_the_reference_loop(config: ModelConfig) -> None:
-    market = synthetic_market(START, 4, seed=21, vol_per_minute=0.0012)
+    ids=["default", "ablations", "linear-50", "eth-p0-grid"],
+)  # fmt: skip
+def test_vectorised_engine_equals_the_reference_loop(
+    config: ModelConfig, symbol: str, price: float
+) -> None:
+    market = synthetic_market(START, 4, seed=21, vol_per_minute=0.0012, price=price)
     dates = [START + timedelta(days=i) for i in range(1, 4)]
-    maps = maps_for(market, dates, config)
+    maps = liquidation_maps(
+        market.metrics, market.klines_5m, market.mark_1m, BRACKETS, dates, config, symbol=symbol
+    )
     grids, liquidated = reference.reference_maps(
-        market.metrics, market.klines_5m, market.mark_1m, BRACKETS, dates, config, "BTCUSDT"
+        market.metrics, market.klines_5m, market.mark_1m, BRACKETS, dates, config, symbol
     )
     cells = 0
     for (day, window), grid in grids.items():
@@ -273,12 +284,13 @@ def test_invariants_on_random_paths(seed: int, vol: float, days: int) -> None:
                 assert c.liq_price[i] > path.high[window].max()
     assert (c.liq_price[c.is_long] < c.entry[c.is_long]).all()
     assert (c.liq_price[~c.is_long] > c.entry[~c.is_long]).all()
-    positive_d_oi = np.nansum(np.clip(maker.bars.d_oi, 0, None))
+    bars = maker.bars
+    opened_usd = np.nansum(np.clip(bars.d_contracts, 0, None) * bars.entry_vwap)
     for window, grid in snap.grids.items():
         longs, shorts = side_curves(grid.cells)
-        assert longs.sum() <= positive_d_oi * (1 + 1e-9) and shorts.sum() <= positive_d_oi * (
-            1 + 1e-9
-        ), window
+        assert longs.sum() <= opened_usd * (1 + 1e-9) and shorts.sum() <= opened_usd * (1 + 1e-9), (
+            window
+        )
         edges = grid.edges
         mids = (edges[:-1] + edges[1:]) / 2
         assert (longs[mids > snap.p0 + grid.size] == 0).all() and (
@@ -298,36 +310,41 @@ def test_invariants_on_random_paths(seed: int, vol: float, days: int) -> None:
     assert np.allclose(bins_total.sort_index(), summary_total.loc[bins_total.index].sort_index())
 
 
-def test_each_side_of_a_bar_opens_exactly_its_oi_rise_across_tiers() -> None:
+def test_each_side_of_a_bar_opens_exactly_its_contract_rise_across_tiers() -> None:
     market = synthetic_market(START, 2, seed=4)
     run = run_model(
         market.metrics, market.klines_5m, market.mark_1m, BRACKETS, ModelConfig(), symbol="BTCUSDT"
     )
     c, bars = run.cohorts, run.maker.bars
     for side in (True, False):
-        per_bar = np.bincount(
-            c.birth_bar[c.is_long == side],
-            weights=c.size_usd[c.is_long == side],
-            minlength=len(bars.d_oi),
+        mine = c.is_long == side
+        contracts, usd = (
+            np.bincount(c.birth_bar[mine], weights=w[mine], minlength=len(bars.d_contracts))
+            for w in (c.contracts, c.size_usd)
         )
-        opened = np.flatnonzero(per_bar)
-        assert np.allclose(per_bar[opened], bars.d_oi[opened], rtol=1e-12)
-    assert len(np.unique(c.birth_bar)) == int(np.nansum(bars.d_oi > 0))
+        opened = np.flatnonzero(contracts)
+        assert np.allclose(contracts[opened], bars.d_contracts[opened], rtol=1e-12)
+        # the notional of new positions is dC · entry, never the change of the USD series
+        expected_usd = bars.d_contracts[opened] * bars.entry_vwap[opened]
+        assert np.allclose(usd[opened], expected_usd, rtol=1e-12)
+    assert len(np.unique(c.birth_bar)) == int(np.nansum(bars.d_contracts > 0))
 
 
-def test_cumulative_curves_are_zero_at_the_snapshot_price() -> None:
+def test_cumulative_curves_stop_at_the_snapshot_price() -> None:
+    """C_L(p) sums the long bins of [p, P0), C_S(p) the short bins of (P0, p]: notional on
+    the far side of P0 is never part of "if price drops below p"."""
     from transforms.liqmap.key_levels import cumulative_long_at, cumulative_short_at
 
-    market = synthetic_market(START, 3, seed=8)
-    run = run_model(
-        market.metrics, market.klines_5m, market.mark_1m, BRACKETS, ModelConfig(), symbol="BTCUSDT"
-    )
-    snap = run.maker.snapshot(int(np.datetime64(START + timedelta(days=3), "us").astype(np.int64)))
-    grid = snap.grids["7d"]
-    longs, shorts = side_curves(grid.cells)
-    assert longs.sum() > 0 and shorts.sum() > 0
-    assert cumulative_long_at(longs, grid.edges, snap.p0) == 0.0
-    assert cumulative_short_at(shorts, grid.edges, snap.p0) == 0.0
+    edges = np.arange(95.0, 106.0, 1.0)  # ten bins: 95-96 … 104-105; P0 = 100.5 in bin 100-101
+    longs = np.zeros(10)
+    longs[[2, 5, 8]] = [7.0, 3.0, 1000.0]  # 97-98, 100-101 (holds P0), 103-104 (above P0)
+    shorts = np.zeros(10)
+    shorts[[1, 5, 7]] = [1000.0, 4.0, 9.0]  # 96-97 (below P0), 100-101, 102-103
+    assert cumulative_long_at(longs, edges, 97.0, 100.5) == 10.0
+    assert cumulative_long_at(longs, edges, 95.0, 100.5) == 10.0
+    assert cumulative_short_at(shorts, edges, 103.0, 100.5) == 13.0
+    assert cumulative_short_at(shorts, edges, 105.0, 100.5) == 13.0
+    assert cumulative_long_at(longs, edges, 100.5, 100.5) == 0.0
 
 
 def test_tier_mixes_must_sum_to_one() -> None:

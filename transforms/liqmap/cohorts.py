@@ -1,7 +1,7 @@
 """Open cohorts where open interest rose, with their exact liquidation prices.
 
-Every new contract has a long and a short holder, so a rise dOI opens a long and a
-short cohort of dOI each, split over leverage tiers. The aggressor side (taker buys
+Every new contract has a long and a short holder, so a rise of dC contracts opens a long
+and a short cohort of dC contracts each (notional dC · entry), split over leverage tiers. The aggressor side (taker buys
 → longs) takes the aggressive mix, the other side the passive mix, blended by how
 one-sided the flow was: w = ½(aggr + passive) ± ½(2a − 1)(aggr − passive).
 """
@@ -15,7 +15,7 @@ import pandas as pd
 
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.inputs import Bars
-from transforms.liquidation_price import liquidation_price
+from transforms.liquidation_price import bracket_for, liquidation_price
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class Cohorts:
     birth_time_us: np.ndarray
     is_long: np.ndarray
     tier_index: np.ndarray  # into ``tiers``
-    size_usd: np.ndarray
+    contracts: np.ndarray  # base-asset units at birth
+    size_usd: np.ndarray  # contracts · entry: the notional at birth
     entry: np.ndarray
     liq_price: np.ndarray
     tiers: tuple[int, ...]
@@ -34,10 +35,8 @@ class Cohorts:
 
 def bracket_terms(
     brackets: pd.DataFrame, birth_days: np.ndarray, notional: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(mmr, cum) per birth day from the dated snapshot valid that day."""
-    from transforms.liquidation_price import bracket_for
-
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mmr, cum, max leverage) per birth day from the dated snapshot valid that day."""
     snapshots = np.array(
         sorted(pd.to_datetime(brackets["effective_from"]).dt.date.unique()), "datetime64[D]"
     )
@@ -48,15 +47,16 @@ def bracket_terms(
     rows = [bracket_for(brackets, s.astype(object), notional) for s in snapshots]
     mmr = np.array([r["mmr"] for r in rows], float)
     cum = np.array([r["cum"] for r in rows], float)
-    return mmr[index], cum[index]
+    max_leverage = np.array([r["max_leverage"] for r in rows], float)
+    return mmr[index], cum[index], max_leverage[index]
 
 
 def open_cohorts(bars: Bars, brackets: pd.DataFrame, config: ModelConfig) -> Cohorts:
     tiers, aggressive, passive = config.tiers.vectors()
     aggressive, passive = np.array(aggressive), np.array(passive)
     entry_all = bars.entry_vwap if config.entry == "vwap" else bars.entry_close
-    opening = np.flatnonzero((bars.d_oi > 0) & np.isfinite(entry_all))
-    d_oi = bars.d_oi[opening]
+    opening = np.flatnonzero((bars.d_contracts > 0) & np.isfinite(entry_all))
+    d_contracts = bars.d_contracts[opening]
     share = np.nan_to_num(bars.aggressor_buy_share[opening], nan=0.5)
     tilt = (2 * share - 1)[:, None]  # +1 all taker buys, −1 all taker sells
     if config.both_sides:
@@ -74,16 +74,35 @@ def open_cohorts(bars: Bars, brackets: pd.DataFrame, config: ModelConfig) -> Coh
     bar = np.repeat(opening, 2 * n_tiers)
     is_long = np.tile(np.repeat([True, False], n_tiers), n_bars)
     tier_index = np.tile(np.arange(n_tiers), 2 * n_bars)
-    size = np.repeat(d_oi, 2 * n_tiers) * weights
-    keep = size > 0
-    bar, is_long, tier_index, size = bar[keep], is_long[keep], tier_index[keep], size[keep]
+    contracts = np.repeat(d_contracts, 2 * n_tiers) * weights
+    keep = contracts > 0
+    bar, is_long, tier_index = bar[keep], is_long[keep], tier_index[keep]
+    contracts = contracts[keep]
 
     entry = entry_all[bar]
     birth_time = bars.time_us[bar]
     birth_day = birth_time.astype("datetime64[us]").astype("datetime64[D]")
-    mmr, cum = bracket_terms(brackets, birth_day, config.position_notional)
+    mmr, cum, max_leverage = bracket_terms(brackets, birth_day, config.position_notional)
     leverage = np.asarray(tiers, float)[tier_index]
+    check_tiers_allowed(leverage, max_leverage, birth_day, config.position_notional)
     liq = liquidation_price(
         is_long, entry, leverage, mmr, cum, config.position_notional, config.formula
     )
-    return Cohorts(bar, birth_time, is_long, tier_index, size, entry, liq, tuple(tiers))
+    return Cohorts(
+        bar, birth_time, is_long, tier_index, contracts, contracts * entry, entry, liq, tuple(tiers)
+    )
+
+
+def check_tiers_allowed(
+    leverage: np.ndarray, max_leverage: np.ndarray, birth_day: np.ndarray, notional: float
+) -> None:
+    """A tier above what the venue allows for the position size would be a phantom cohort."""
+    over = leverage > max_leverage
+    if over.any():
+        first = int(np.flatnonzero(over)[0])
+        raise ValueError(
+            f"leverage tier {leverage[first]:g}x exceeds the maximum "
+            f"{max_leverage[first]:g}x the maintenance brackets allow for a "
+            f"{notional:,.0f} USD position on {birth_day[first]}; remove the tier from the "
+            "leverage mix (leverage_tiers.json) or add the venue's bracket snapshot"
+        )

@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 
 from transforms.liqmap.cohorts import Cohorts, open_cohorts
-from transforms.liqmap.config import WINDOWS, ModelConfig, grid_for
+from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.inputs import build_bars, build_mark_path
 from transforms.liqmap.key_levels import key_levels
-from transforms.liqmap.snapshots import SIDES, SnapshotMaker, snapshot_times
+from transforms.liqmap.snapshots import (
+    SIDES,
+    SnapshotMaker,
+    StaleSnapshotError,
+    snapshot_times,
+)
 from transforms.liqmap.survival import Fates, cohort_fates
 
 
@@ -21,6 +26,7 @@ class LiquidationMaps:
     bins: pd.DataFrame  # date, symbol, venue, window, bin_lo, bin_hi, side, tier, notional_usd
     summary: pd.DataFrame  # one row per date and window
     heatmap: pd.DataFrame  # date, symbol, venue, hour, bin_lo, bin_hi, side, notional_usd
+    missing: dict[date, str]  # dates without a map, and why (no fresh price or open interest)
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,7 @@ def run_model(
         raise ValueError(f"{symbol}: not enough open-interest or price data to build a map")
     cohorts = open_cohorts(bars, brackets, config)
     fates = cohort_fates(cohorts, bars, path, config.shrink_on_oi_decrease)
-    bin_size, _ = grid_for(symbol, float(np.nanmedian(path.close)), config)
-    return ModelRun(
-        cohorts, fates, SnapshotMaker(cohorts, fates, bars, path, bin_size, config.range_pct)
-    )
+    return ModelRun(cohorts, fates, SnapshotMaker(cohorts, fates, bars, path, symbol, config))
 
 
 def liquidation_maps(
@@ -89,20 +92,25 @@ def maps_from_run(
     heatmap_dates: list[date] | None = None,
 ) -> LiquidationMaps:
     """The maps of any dates inside a model run's range: a long range can be run once and
-    cut into maps a chunk of dates at a time, with the same result as all at once."""
+    cut into maps a chunk of dates at a time, with the same result as all at once.
+    A date without a fresh price or open interest gets no map, only a line in ``missing``."""
     maker = run.maker
     tiers = np.asarray(run.cohorts.tiers)
     times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
     bin_parts: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     summary_rows: list[dict] = []
+    missing: dict[date, str] = {}
     for day_index, (day, t_us) in enumerate(zip(dates, times.tolist(), strict=True)):
-        snap = maker.snapshot(t_us)
-        _, round_step = grid_for(symbol, snap.p0, config) if np.isfinite(snap.p0) else (0, 1.0)
+        try:
+            snap = maker.snapshot(t_us)
+        except StaleSnapshotError as exc:
+            missing[day] = str(exc)
+            continue
         for window_index, window in enumerate(WINDOWS):
             grid = snap.grids[window]
             edges = grid.edges
             row = {"date": day, "symbol": symbol, "venue": venue, "window": window}
-            row |= key_levels(grid.cells, edges, snap.p0, round_step)
+            row |= key_levels(grid.cells, edges, snap.p0, snap.round_step)
             row |= {
                 "est_liquidated_long_usd": snap.liquidated_long_usd,
                 "est_liquidated_short_usd": snap.liquidated_short_usd,
@@ -118,8 +126,9 @@ def maps_from_run(
                  tier_idx, grid.cells[bin_idx, side_idx, tier_idx])
             )  # fmt: skip
     bins = _bins_frame(bin_parts, dates, tiers, symbol, venue)
-    heat = _heatmap_frame(maker, heatmap_dates or [], symbol, venue, config)
-    return LiquidationMaps(bins=bins, summary=pd.DataFrame(summary_rows), heatmap=heat)
+    mapped_heatmaps = [d for d in heatmap_dates or [] if d not in missing]
+    heat = _heatmap_frame(maker, mapped_heatmaps, symbol, venue, config)
+    return LiquidationMaps(bins, pd.DataFrame(summary_rows), heat, missing)
 
 
 def _bins_frame(

@@ -1,8 +1,10 @@
 """Lake frames -> the aligned numpy arrays the engine runs on, with data-coverage counts.
 
 Bar i is the 5-minute interval [t_(i−1), t_i) ending at the open-interest reading t_i:
-dOI_i = OI(t_i) − OI(t_(i−1)) (undefined across a gap), entry price and aggressor share
-from the kline that opens at t_(i−1). The sweep path is the 1-minute mark-price series;
+dC_i = C(t_i) − C(t_(i−1)) in contracts (``sum_open_interest``; undefined across a gap),
+entry price and aggressor share from the kline that opens at t_(i−1). Open interest is
+counted in contracts, never in USD: the USD series moves with the price when no contract
+trades, and differencing it would open or close positions out of nothing. The sweep path is the 1-minute mark-price series;
 minutes it lacks are filled from last-price klines and counted as a fallback.
 """
 
@@ -35,8 +37,8 @@ class Bars:
     """The 5-minute bar series (length n)."""
 
     time_us: np.ndarray  # t_i, bar end = OI reading time
-    oi_usd: np.ndarray
-    d_oi: np.ndarray  # NaN where the previous reading is not exactly 5 minutes earlier
+    contracts: np.ndarray  # open interest C_i in contracts (base-asset units)
+    d_contracts: np.ndarray  # NaN where the previous reading is not exactly 5 minutes earlier
     entry_vwap: np.ndarray  # NaN where the kline is missing or has no volume
     entry_close: np.ndarray
     aggressor_buy_share: np.ndarray  # taker-buy quote / quote volume; NaN where unknown
@@ -55,7 +57,7 @@ class MarkPath:
 
 def build_bars(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> Bars:
     """Align 5-minute OI readings with the klines that precede them."""
-    _require(metrics, "metrics", ["create_time", "sum_open_interest_value"])
+    _require(metrics, "metrics", ["create_time", "sum_open_interest"])
     _require(
         klines_5m,
         "klines_5m",
@@ -63,10 +65,10 @@ def build_bars(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> Bars:
     )
     m = metrics.drop_duplicates("create_time").sort_values("create_time")
     t = _us(m["create_time"])
-    oi = m["sum_open_interest_value"].to_numpy(float)
-    d_oi = np.full(len(t), np.nan)
+    contracts = m["sum_open_interest"].to_numpy(float)
+    d_contracts = np.full(len(t), np.nan)
     adjacent = np.diff(t) == BAR_US
-    d_oi[1:] = np.where(adjacent, np.diff(oi), np.nan)
+    d_contracts[1:] = np.where(adjacent, np.diff(contracts), np.nan)
 
     k = klines_5m.drop_duplicates("open_time").sort_values("open_time")
     k_open = _us(k["open_time"])
@@ -88,7 +90,7 @@ def build_bars(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> Bars:
     with np.errstate(divide="ignore", invalid="ignore"):
         vwap = np.where(volume > 0, quote / volume, np.nan)
         share = np.where(quote > 0, pick("taker_buy_quote_volume") / quote, np.nan)
-    return Bars(t, oi, d_oi, vwap, pick("close"), share)
+    return Bars(t, contracts, d_contracts, vwap, pick("close"), share)
 
 
 def build_mark_path(mark_1m: pd.DataFrame, last_1m: pd.DataFrame | None = None) -> MarkPath:

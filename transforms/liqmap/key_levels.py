@@ -1,7 +1,8 @@
 """What the desk reads off a map: cumulative curves, values at thresholds, clusters, imbalance.
 
-C_L(p): long notional in bins lying at or above p (all below P0): "if price drops below p".
-C_S(p): short notional in bins lying at or below p (all above P0): "if price rises above p".
+C_L(p): long notional in the bins of [p, P0): "if price drops below p". Bins lying wholly at
+or above P0 are not in it (a long there would already have been liquidated on the way).
+C_S(p): short notional in the bins of (P0, p]: "if price rises above p".
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ def side_curves(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return per_side[:, 0], per_side[:, 1]
 
 
-def cumulative_long_at(long_bins: np.ndarray, edges: np.ndarray, price: float) -> float:
-    """Long notional in bins whose lower edge is at or above ``price``."""
+def cumulative_long_at(long_bins: np.ndarray, edges: np.ndarray, price: float, p0: float) -> float:
+    """Long notional in bins whose lower edge is at or above ``price`` and below ``p0``."""
     first = int(np.searchsorted(edges[:-1], price - 1e-9, side="left"))
-    return float(long_bins[first:].sum())
+    stop = int(np.searchsorted(edges[:-1], p0, side="left"))  # bins starting below P0
+    return float(long_bins[first:stop].sum())
 
 
-def cumulative_short_at(short_bins: np.ndarray, edges: np.ndarray, price: float) -> float:
-    """Short notional in bins whose upper edge is at or below ``price``."""
+def cumulative_short_at(
+    short_bins: np.ndarray, edges: np.ndarray, price: float, p0: float
+) -> float:
+    """Short notional in bins whose upper edge is at or below ``price`` and above ``p0``."""
+    first = int(np.searchsorted(edges[1:], p0, side="right"))  # bins ending above P0
     last = int(np.searchsorted(edges[1:], price + 1e-9, side="right"))
-    return float(short_bins[:last].sum())
+    return float(short_bins[first:last].sum())
 
 
 def round_levels(
@@ -48,14 +53,14 @@ def key_levels(
     longs, shorts = side_curves(cells)
     row: dict[str, float] = {"p0": p0}
     for pct in PCT_LEVELS:
-        row[f"cum_long_{pct}pct"] = cumulative_long_at(longs, edges, p0 * (1 - pct / 100))
-        row[f"cum_short_{pct}pct"] = cumulative_short_at(shorts, edges, p0 * (1 + pct / 100))
+        row[f"cum_long_{pct}pct"] = cumulative_long_at(longs, edges, p0 * (1 - pct / 100), p0)
+        row[f"cum_short_{pct}pct"] = cumulative_short_at(shorts, edges, p0 * (1 + pct / 100), p0)
     below, above = round_levels(p0, round_step)
     for k, (lo, hi) in enumerate(zip(below, above, strict=True), start=1):
         row[f"round_below_{k}"] = lo
-        row[f"cum_long_round_below_{k}"] = cumulative_long_at(longs, edges, lo)
+        row[f"cum_long_round_below_{k}"] = cumulative_long_at(longs, edges, lo, p0)
         row[f"round_above_{k}"] = hi
-        row[f"cum_short_round_above_{k}"] = cumulative_short_at(shorts, edges, hi)
+        row[f"cum_short_round_above_{k}"] = cumulative_short_at(shorts, edges, hi, p0)
     mids = (edges[:-1] + edges[1:]) / 2
     for side, bins in (("long", longs), ("short", shorts)):
         k = int(np.argmax(bins)) if bins.size and bins.max() > 0 else -1

@@ -6,6 +6,11 @@ reading at exactly 00:00 belongs to the next day's archive file, published a day
 
 Cohorts are ordered by birth, so each window [T − W, T) is a slice; the 1d, 7d and 30d
 windows are nested suffixes of the 30d slice, binned once each part and summed.
+
+The price grid of a snapshot comes from the symbol's configuration or from the snapshot's
+own P0, never from prices after T, so a date's map is the same computed alone or in a year.
+A snapshot needs a fresh price and fresh open interest (within ``FRESH_US`` before T);
+without them there is no map of that date, only the reason.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from transforms.liqmap.cohorts import Cohorts
-from transforms.liqmap.config import WINDOWS
+from transforms.liqmap.config import WINDOWS, ModelConfig, grid_for
 from transforms.liqmap.inputs import MINUTE_US, Bars, MarkPath
-from transforms.liqmap.survival import Fates
+from transforms.liqmap.survival import SHORT, Fates
 
 DAY_US = 86_400 * 1_000_000
+FRESH_US = 60 * MINUTE_US  # the last price and OI reading must fall in the hour before T
 SIDES = ("long", "short")
 
 
@@ -45,6 +51,11 @@ class Snapshot:
     liquidated_long_usd: float  # the model's liquidations in the 24 h before the snapshot
     liquidated_short_usd: float
     p0_from_fallback: bool
+    round_step: float
+
+
+class StaleSnapshotError(ValueError):
+    """No map can be cut at T: the price or the open interest before T is missing."""
 
 
 def _grid_bounds(p0: float, bin_size: float, range_pct: float) -> tuple[int, int]:
@@ -70,13 +81,12 @@ class SnapshotMaker:
         fates: Fates,
         bars: Bars,
         path: MarkPath,
-        bin_size: float,
-        range_pct: float,
+        symbol: str,
+        config: ModelConfig,
     ) -> None:
         self.c, self.f, self.bars, self.path = cohorts, fates, bars, path
-        self.bin_size, self.range_pct = bin_size, range_pct
+        self.symbol, self.config, self.range_pct = symbol, config, config.range_pct
         self.n_tiers = len(cohorts.tiers)
-        self.bin_abs = np.floor(cohorts.liq_price / bin_size).astype(np.int64)
         self.side_tier = np.where(cohorts.is_long, 0, self.n_tiers) + cohorts.tier_index
         died = fates.death_time_us != np.iinfo(np.int64).max
         order = np.argsort(fates.death_time_us[died], kind="stable")
@@ -87,24 +97,35 @@ class SnapshotMaker:
         self.cum_liq_short = np.concatenate([[0.0], np.cumsum(np.where(longs, 0.0, liquidated))])
 
     def price_at(self, t_us: int) -> tuple[float, bool]:
-        """Close of the last minute that ended by t (mark, or last price where mark was missing)."""
+        """Close of the last minute before t (mark, or last price where mark was missing);
+        refuses a price older than ``FRESH_US`` or a t without fresh open interest."""
         i = int(np.searchsorted(self.path.time_us, t_us, side="left")) - 1
-        if i < 0:
-            return float("nan"), False
+        if i < 0 or self.path.time_us[i] < t_us - FRESH_US:
+            raise StaleSnapshotError("no mark or last price in the hour before the snapshot")
+        j = int(np.searchsorted(self.bars.time_us, t_us, side="left")) - 1
+        if j < 0 or self.bars.time_us[j] < t_us - FRESH_US:
+            raise StaleSnapshotError("no open-interest reading in the hour before the snapshot")
         return float(self.path.close[i]), bool(self.path.fallback[i])
 
-    def _bin(self, lo: int, hi: int, t_us: int, lo_bin: int, n_bins: int) -> np.ndarray:
+    def grid_at(self, t_us: int) -> tuple[float, int, int, float, float, bool]:
+        """(bin size, first bin, bin count, round step, P0, P0 from last price) at t."""
+        p0, fallback = self.price_at(t_us)
+        bin_size, round_step = grid_for(self.symbol, p0, self.config)
+        lo_bin, n_bins = _grid_bounds(p0, bin_size, self.range_pct)
+        return bin_size, lo_bin, n_bins, round_step, p0, fallback
+
+    def _bin(
+        self, lo: int, hi: int, t_us: int, bin_size: float, lo_bin: int, n_bins: int
+    ) -> np.ndarray:
         """Alive notional at t of cohorts[lo:hi], binned: shape (n_bins, 2, n_tiers)."""
         shape = (n_bins, 2, self.n_tiers)
         if hi <= lo:
             return np.zeros(shape)
         alive = self.f.death_time_us[lo:hi] >= t_us
-        rel = self.bin_abs[lo:hi] - lo_bin
+        rel = np.floor(self.c.liq_price[lo:hi] / bin_size).astype(np.int64) - lo_bin
         use = alive & (rel >= 0) & (rel < n_bins)
         j = int(np.searchsorted(self.bars.time_us, t_us, side="left")) - 1  # last reading before t
-        survival = np.exp(
-            self.f.log_survival[j] - self.f.log_survival[self.c.birth_bar[lo:hi][use]]
-        )
+        survival = self.f.survival(self.c, lo + np.flatnonzero(use), j)
         key = rel[use] * (2 * self.n_tiers) + self.side_tier[lo:hi][use]
         counts = np.bincount(
             key, weights=self.c.size_usd[lo:hi][use] * survival, minlength=int(np.prod(shape))
@@ -116,29 +137,29 @@ class SnapshotMaker:
         bar_t = self.bars.time_us
         b0, b1 = np.searchsorted(bar_t, [start, t_us])  # readings in [T − W, T)
         in_window = slice(b0, b1)
-        opened = (self.bars.d_oi[in_window] > 0) & ~np.isfinite(self.bars.entry_vwap[in_window])
+        opened = (self.bars.d_contracts[in_window] > 0) & ~np.isfinite(
+            self.bars.entry_vwap[in_window]
+        )
         m0, m1 = np.searchsorted(self.path.time_us, [start, t_us])  # minutes in [T − W, T)
         return {
             "oi_missing_bars": int(days * 288 - (b1 - b0)),
             "kline_missing_bars": int(opened.sum()),
+            "shrink_clamped_bars": int(self.f.shrink_clamped[in_window].sum()),
             "mark_fallback_minutes": int(self.path.fallback[m0:m1].sum()),
             "price_missing_minutes": int(days * 1440 - (m1 - m0)),
         }
 
     def snapshot(self, t_us: int) -> Snapshot:
-        p0, p0_fallback = self.price_at(t_us)
-        lo_bin, n_bins = (
-            _grid_bounds(p0, self.bin_size, self.range_pct) if np.isfinite(p0) else (0, 0)
-        )
+        bin_size, lo_bin, n_bins, round_step, p0, p0_fallback = self.grid_at(t_us)
         births = self.c.birth_time_us
         end = int(np.searchsorted(births, t_us, side="left"))
         grids, coverage, total = {}, {}, None
         previous_start = end
         for name, days in sorted(WINDOWS.items(), key=lambda kv: kv[1]):
             start = int(np.searchsorted(births, t_us - days * DAY_US, side="left"))
-            part = self._bin(start, previous_start, t_us, lo_bin, n_bins)
+            part = self._bin(start, previous_start, t_us, bin_size, lo_bin, n_bins)
             total = part if total is None else total + part
-            grids[name] = Grid(lo_bin * self.bin_size, self.bin_size, total)
+            grids[name] = Grid(lo_bin * bin_size, bin_size, total)
             coverage[name] = self._coverage(t_us, days)
             previous_start = start
         d0, d1 = np.searchsorted(self.death_sorted, [t_us - DAY_US, t_us])
@@ -146,7 +167,7 @@ class SnapshotMaker:
             t_us, p0, grids, coverage,
             float(self.cum_liq_long[d1] - self.cum_liq_long[d0]),
             float(self.cum_liq_short[d1] - self.cum_liq_short[d0]),
-            p0_fallback,
+            p0_fallback, round_step,
         )  # fmt: skip
 
     def heatmap(
@@ -159,27 +180,28 @@ class SnapshotMaker:
         birth to its death, a contiguous run added as +w and −w to a difference array and
         summed over hours. The shrink factor exp(S(h) − S(birth)) splits into a cohort part
         and an hour part, so both can be applied outside the sum."""
-        p0, _ = self.price_at(t_us)
-        lo_bin, n_bins = _grid_bounds(p0, self.bin_size, self.range_pct)
+        bin_size, lo_bin, n_bins, *_ = self.grid_at(t_us)
         start_t = t_us - days * DAY_US
         n_hours = days * 24 * 60 // step_minutes
         hours = start_t + np.arange(1, n_hours + 1) * step_minutes * MINUTE_US
-        edges = (lo_bin + np.arange(n_bins + 1)) * self.bin_size
+        edges = (lo_bin + np.arange(n_bins + 1)) * bin_size
         births = self.c.birth_time_us
         span = slice(*np.searchsorted(births, [start_t, hours[-1]], side="left").tolist())
         first = np.searchsorted(hours, births[span], side="right")  # first hour after birth
         stop = np.searchsorted(
             hours, self.f.death_time_us[span], side="right"
         )  # alive while h <= death
-        rel = self.bin_abs[span] - lo_bin
+        rel = np.floor(self.c.liq_price[span] / bin_size).astype(np.int64) - lo_bin
         use = (rel >= 0) & (rel < n_bins) & (first < stop)
         cells = np.zeros((n_hours, n_bins, 2))
         if not use.any():
             return hours, edges, cells
-        birth_log_s = self.f.log_survival[self.c.birth_bar[span][use]]
-        reference = birth_log_s.min()  # keeps every cohort factor <= 1 (no overflow)
-        weight = self.c.size_usd[span][use] * np.exp(reference - birth_log_s)
-        key = rel[use] * 2 + (self.side_tier[span][use] >= self.n_tiers)
+        side = (self.side_tier[span][use] >= self.n_tiers).astype(np.int64)  # 0 long, 1 short
+        birth_log_s = self.f.log_survival[side, self.c.birth_bar[span][use]]
+        # one reference per side keeps every cohort factor <= 1 (no overflow)
+        reference = np.array([birth_log_s[side == s].min(initial=0.0) for s in (0, SHORT)])
+        weight = self.c.size_usd[span][use] * np.exp(reference[side] - birth_log_s)
+        key = rel[use] * 2 + side
         width = n_bins * 2
         flat_size = (n_hours + 1) * width
         opened, closed = first[use] * width + key, stop[use] * width + key
@@ -194,6 +216,7 @@ class SnapshotMaker:
         last_bar = (
             np.searchsorted(self.bars.time_us, hours, side="left") - 1
         )  # last reading before h
-        hour_factor = np.exp(self.f.log_survival[last_bar] - reference)
-        cells = np.where(alive > 0, running * hour_factor[:, None], 0.0)  # exact zeros stay zero
+        hour_factor = np.exp(self.f.log_survival[:, last_bar].T - reference)  # (hour, side)
+        column_side = np.tile([0, SHORT], n_bins)  # key = bin · 2 + side
+        cells = np.where(alive > 0, running * hour_factor[:, column_side], 0.0)  # zeros stay zero
         return hours, edges, cells.reshape(n_hours, n_bins, 2)  # cells: (hour, bin, side)

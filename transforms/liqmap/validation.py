@@ -16,12 +16,12 @@ import pandas as pd
 
 
 def spearman(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN if either side is constant."""
-    ra = pd.Series(np.asarray(a, float)).rank(method="average").to_numpy()
-    rb = pd.Series(np.asarray(b, float)).rank(method="average").to_numpy()
-    if len(ra) < 2 or ra.std() == 0 or rb.std() == 0:
+    """Spearman rank correlation (pandas, average ranks for ties); NaN if either side is
+    constant or there are fewer than two pairs."""
+    pairs = pd.DataFrame({"a": np.asarray(a, float), "b": np.asarray(b, float)})
+    if len(pairs) < 2:
         return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(pairs.corr(method="spearman").iloc[0, 1])
 
 
 def wilson_lower_bound(successes: int, trials: int, z: float = 1.959964) -> float:
