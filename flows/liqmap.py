@@ -130,6 +130,24 @@ def missing_lines(symbol: str, missing: dict[date, str]) -> list[str]:
     ]
 
 
+class NoMapError(Exception):
+    """A date has no map: its inputs are missing or stale (the message says what to run)."""
+
+
+def summary_of(lake: Lake, symbol: str, day: date, window: str) -> dict:
+    """One date's map summary row for a window, computed from the lake (nothing written)."""
+    try:
+        maps = maps_of(model_for(lake, symbol, day, day), [day], [])
+    except ValueError as exc:
+        raise NoMapError(
+            f"{symbol} {day}: {exc}; run `liqbrief extract --symbols {symbol} "
+            f"--start {day - timedelta(days=WARMUP_DAYS)} --end {day - timedelta(days=1)}`"
+        ) from None
+    if maps.missing:
+        raise NoMapError(missing_lines(symbol, maps.missing)[0])
+    return maps.summary.loc[maps.summary["window"] == window].iloc[0].to_dict()
+
+
 @task(task_run_name="liqmap-{symbol}-{start}-{end}")
 def build_liquidation_maps(
     symbol: str, start: date, end: date, heatmaps: Literal["all", "last", "none"] = "all"

@@ -181,6 +181,11 @@ def _coverage_warnings(summary: dict) -> list[str]:
         warnings.append(
             f"{summary['oi_missing_bars']} five-minute open-interest readings missing in the {WINDOW} window"
         )
+    if summary.get("shrink_clamped_bars", 0):
+        warnings.append(
+            f"{summary['shrink_clamped_bars']} five-minute bars emptied a side's open interest "
+            f"(voluntary-close shrink clamped at zero) in the {WINDOW} window"
+        )
     if summary.get("price_missing_minutes", 0):
         warnings.append(
             f"{summary['price_missing_minutes']} minutes of price missing in the {WINDOW} window"

@@ -131,6 +131,7 @@ LIQMAP_SUMMARY_SCHEMA = pa.schema(
         ("bin_size", pa.float64()),
         ("oi_missing_bars", pa.int64()),
         ("kline_missing_bars", pa.int64()),
+        ("shrink_clamped_bars", pa.int64()),
         ("mark_fallback_minutes", pa.int64()),
         ("price_missing_minutes", pa.int64()),
         ("brackets_source", pa.string()),

@@ -9,6 +9,8 @@ from typing import Literal
 
 from transforms.liquidation_price import Formula
 
+# 2: cohorts from contracts, per-side shrink, grid from each snapshot's own P0 (issue 11)
+MODEL_VERSION = 2
 WINDOWS: dict[str, int] = {"1d": 1, "7d": 7, "30d": 30}  # days
 TIERS: tuple[int, ...] = (3, 5, 10, 20, 25, 50, 75, 100, 125)
 AGGRESSIVE_PRIOR = {5: 0.10, 10: 0.20, 20: 0.20, 25: 0.20, 50: 0.18, 75: 0.06, 100: 0.05, 125: 0.01}
@@ -64,8 +66,10 @@ class ModelConfig:
     tiers: TierMix = field(default_factory=TierMix)
 
     def fingerprint(self) -> str:
+        """Names the model and its settings; changes when either does."""
+        identity = {"model_version": MODEL_VERSION, **asdict(self)}
         return hashlib.sha256(
-            json.dumps(asdict(self), sort_keys=True, default=str).encode()
+            json.dumps(identity, sort_keys=True, default=str).encode()
         ).hexdigest()
 
 
