@@ -27,6 +27,7 @@ from transforms.liqmap.engine import (
     ModelRun,
     maps_from_run,
     run_model,
+    unmappable_dates,
 )
 
 WARMUP_DAYS = max(WINDOWS.values())
@@ -154,8 +155,10 @@ def build_liquidation_maps(
 ) -> dict:
     lake = Lake(Settings.from_env().lake)
     dates = days_between(start, end)
-    heatmap_dates = {"all": dates, "last": dates[-1:], "none": []}[heatmaps]
     model = model_for(lake, symbol, start, end)
+    unmappable = unmappable_dates(model.run, dates, model.config)
+    mapped = [d for d in dates if d not in unmappable]
+    heatmap_dates = {"all": mapped, "last": mapped[-1:], "none": []}[heatmaps]
     maps = maps_of(model, dates, heatmap_dates)
     rows = write_mapped(lake, model, maps, dates)
     for line in missing_lines(symbol, maps.missing):

@@ -329,7 +329,7 @@ def map_command(
     """Compute the liquidation map for one date from the lake and print its key levels."""
     import json
 
-    from flows.liqmap import maps_of, model_for
+    from flows.liqmap import NoMapError, summary_of
     from liqbrief.settings import Settings
     from liqbrief.symbols import InvalidSymbolError, validate_symbol
     from store.lake import Lake
@@ -344,11 +344,10 @@ def map_command(
     snapshot_day = _day(day, datetime.now(UTC).date())
     lake = Lake(Settings.from_env().lake)
     try:
-        maps = maps_of(model_for(lake, symbol, snapshot_day, snapshot_day), [snapshot_day], [])
-    except ValueError as exc:
-        console.print(f"[red]{exc}. Run `liqbrief extract` for the 30 days before {snapshot_day}.")
+        row = summary_of(lake, symbol, snapshot_day, window)
+    except NoMapError as exc:
+        console.print(f"[red]{exc}")
         raise typer.Exit(1) from None
-    row = maps.summary.loc[maps.summary["window"] == window].iloc[0].to_dict()
     row["date"] = row["date"].isoformat()
     if as_json:
         typer.echo(json.dumps(row, indent=2, default=str))

@@ -82,6 +82,18 @@ def liquidation_maps(
     )
 
 
+def unmappable_dates(run: ModelRun, dates: list[date], config: ModelConfig) -> dict[date, str]:
+    """The dates whose snapshot lacks a fresh price or open-interest reading, with the reason."""
+    times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
+    missing = {}
+    for day, t_us in zip(dates, times.tolist(), strict=True):
+        try:
+            run.maker.price_at(t_us)
+        except StaleSnapshotError as exc:
+            missing[day] = str(exc)
+    return missing
+
+
 def maps_from_run(
     run: ModelRun,
     dates: list[date],
@@ -96,16 +108,14 @@ def maps_from_run(
     A date without a fresh price or open interest gets no map, only a line in ``missing``."""
     maker = run.maker
     tiers = np.asarray(run.cohorts.tiers)
+    missing = unmappable_dates(run, dates, config)
     times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
     bin_parts: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     summary_rows: list[dict] = []
-    missing: dict[date, str] = {}
     for day_index, (day, t_us) in enumerate(zip(dates, times.tolist(), strict=True)):
-        try:
-            snap = maker.snapshot(t_us)
-        except StaleSnapshotError as exc:
-            missing[day] = str(exc)
+        if day in missing:
             continue
+        snap = maker.snapshot(t_us)
         for window_index, window in enumerate(WINDOWS):
             grid = snap.grids[window]
             edges = grid.edges
