@@ -17,7 +17,7 @@ from prefect.runtime import task_run
 
 from liqbrief.settings import Settings
 from sources.errors import SourceError
-from sources.fred import SERIES, FredClient
+from sources.fred import SERIES, FredClient, merge_observations
 from sources.reference_calendar import load_calendar
 from sources.retry_policy import RetryPolicy
 from store.datasets import DATASETS
@@ -43,14 +43,28 @@ def _write(lake: Lake, name: str, symbol: str, day: date, frame: pd.DataFrame, s
 
 # -- FRED ---------------------------------------------------------------------------------
 def store_fred_series(lake: Lake, client: FredClient, series: str, start: date, end: date) -> int:
-    """Fetch whole years of one series and replace their yearly partitions."""
+    """Fetch whole years of one series and merge them into their yearly partitions: rows
+    the answer lacks stay as stored (see ``merge_observations``)."""
     first, last = date(start.year, 1, 1), date(end.year, 12, 31)
-    frame = client.observations(series, first, last)  # raises before anything is written
+    fetched = client.observations(series, first, last)  # raises before anything is written
     source = "FRED API" if client.api_key else f"{client.csv_url}/graph/fredgraph.csv?id={series}"
-    for year in range(start.year, end.year + 1):
-        part = frame[[d.year == year for d in frame["date"]]]
-        _write(lake, "fred_observations", series, date(year, 1, 1), part, source)
-    return len(frame)
+    ds = DATASETS["fred_observations"]
+    years = pd.Series([d.year for d in fetched["date"]], index=fetched.index)
+    for year in sorted(set(years)):
+        partition = date(year, 1, 1)
+        stored = _fred_dates(lake.read(ds, series, partition, partition))
+        merged = merge_observations(stored, fetched[years == year])
+        _write(lake, "fred_observations", series, partition, merged, source)
+    return len(fetched)
+
+
+def _fred_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lake's date columns as ``datetime.date`` (None where missing)."""
+    out = frame.copy()
+    for column in ("date", "realtime_start", "realtime_end"):
+        out[column] = [v if v is None or isinstance(v, date) else pd.Timestamp(v).date()
+                       if pd.notna(v) else None for v in out[column]]  # fmt: skip
+    return out
 
 
 def read_fred(lake: Lake, years: range) -> pd.DataFrame:
@@ -60,9 +74,7 @@ def read_fred(lake: Lake, years: range) -> pd.DataFrame:
         for series in SERIES
         for y in years
     ]
-    frame = pd.concat(parts, ignore_index=True)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    return frame
+    return _fred_dates(pd.concat(parts, ignore_index=True))
 
 
 @task(task_run_name="extract-fred-{start}-{end}")

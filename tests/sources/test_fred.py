@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -38,11 +38,13 @@ def test_observations_with_missing_values(key: str | None) -> None:
         frame = client(server, http, key).observations("DFF", date(2024, 1, 1), date(2024, 12, 31))
     assert frame["date"].tolist() == [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)]
     assert frame["value"].iloc[0] == 5.33 and np.isnan(frame["value"].iloc[1])
-    if key:
-        assert frame["realtime_start"].iloc[0] == date(2026, 11, 24)
+    if key:  # every vintage since the start: the periods FRED reports
+        assert frame["realtime_start"].iloc[0] == date(2024, 1, 2) and frame["vintage"].all()
         assert server.requests[0]["api_key"] == KEY and server.requests[0]["file_type"] == "json"
-    else:
-        assert frame["realtime_start"].isna().all()
+        assert server.requests[0]["realtime_end"] == "9999-12-31"
+    else:  # no vintages in the CSV: the latest revision, stamped with the fetch date
+        assert (frame["realtime_start"] == datetime.now(UTC).date()).all()
+        assert not frame["vintage"].any()
 
 
 def test_the_legacy_csv_layout_parses_too() -> None:
@@ -103,7 +105,7 @@ def test_stored_series_are_split_by_year_and_read_back(tmp_path: Path) -> None:
 
 def test_csv_with_the_wrong_series_column_is_refused() -> None:
     with pytest.raises(FredFormatError, match="expected observation_date/DATE and DFF"):
-        parse_csv(b"observation_date,DGS2\n2024-01-02,4.3\n", "DFF")
+        parse_csv(b"observation_date,DGS2\n2024-01-02,4.3\n", "DFF", date(2026, 1, 1))
 
 
 @pytest.mark.skipif(
@@ -118,7 +120,7 @@ def test_csv_with_the_wrong_series_column_is_refused() -> None:
     ],
 )
 def test_real_fred_files_in_both_layouts(path: str, series: str, rows: int, missing: int) -> None:
-    frame = parse_csv((SHARED_DATA / path).read_bytes(), series)
+    frame = parse_csv((SHARED_DATA / path).read_bytes(), series, date(2026, 1, 1))
     assert len(frame) == rows and int(frame["value"].isna().sum()) == missing
     assert frame["date"].is_monotonic_increasing
 
@@ -139,4 +141,60 @@ def test_an_unreachable_fred_is_tried_once_not_once_per_series(tmp_path: Path, m
     failures = [o for o in outcome.values() if o.startswith("failed")]
     assert len(failures) == 10
     assert sum("skipped, FRED unreachable" in o for o in failures) == 9
+    assert lake_files(tmp_path / "lake") == []
+
+
+# -- nothing lost ---------------------------------------------------------------------------
+def lake_bytes(root: Path) -> dict[str, bytes]:
+    return {name: (root / name).read_bytes() for name in lake_files(root)}
+
+
+def test_an_answer_with_only_this_years_rows_keeps_last_years(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    days = pd.date_range("2024-01-01", "2025-06-30", freq="D").strftime("%Y-%m-%d")
+    full = pd.DataFrame({"date": days, "value": 5.0})
+    with FredServer({"DFF": full}) as server, httpx.Client() as http:
+        store_fred_series(
+            lake, client(server, http, None), "DFF", date(2024, 1, 1), date(2025, 6, 30)
+        )
+    with FredServer({"DFF": full[full["date"] >= "2025-01-01"]}) as server, httpx.Client() as http:
+        store_fred_series(
+            lake, client(server, http, None), "DFF", date(2024, 1, 1), date(2025, 6, 30)
+        )
+    stored = read_fred(lake, range(2024, 2026))
+    dff = stored[stored["series"] == "DFF"]
+    assert sum(d.year == 2024 for d in dff["date"]) == 366  # leap year: nothing wiped
+    assert sum(d.year == 2025 for d in dff["date"]) == 181
+
+
+@pytest.mark.parametrize("key", [KEY, None], ids=["json-api", "keyless-csv"])
+def test_an_empty_answer_is_a_clear_error_and_deletes_nothing(tmp_path: Path, key) -> None:
+    from sources.fred import FredNoDataError
+
+    lake = Lake(str(tmp_path / "lake"))
+    with FredServer({"DFF": DFF}) as server, httpx.Client() as http:
+        store_fred_series(
+            lake, client(server, http, key), "DFF", date(2024, 1, 1), date(2025, 12, 31)
+        )
+    before = lake_bytes(tmp_path / "lake")
+    empty = DFF.iloc[:0]
+    with FredServer({"DFF": empty}) as server, httpx.Client() as http:
+        with pytest.raises(FredNoDataError, match="FRED returned no observations for DFF") as error:
+            store_fred_series(
+                lake, client(server, http, key), "DFF", date(2024, 1, 1), date(2025, 12, 31)
+            )
+    assert "stored values kept" in str(error.value)
+    assert lake_bytes(tmp_path / "lake") == before
+
+
+def test_an_empty_answer_is_reported_by_the_extract_task(tmp_path: Path, monkeypatch) -> None:
+    from flows.context import extract_fred
+
+    series = {name: DFF.iloc[:0] for name in ("DFF", "DGS2")}
+    with FredServer(series) as server:
+        monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+        monkeypatch.setenv("LIQBRIEF_FRED_CSV_URL", server.base_url)
+        monkeypatch.delenv("FRED_API_KEY", raising=False)
+        outcome = extract_fred.fn(date(2024, 1, 1), date(2024, 1, 31))
+    assert outcome["DFF"].startswith("failed: FRED returned no observations for DFF")
     assert lake_files(tmp_path / "lake") == []
