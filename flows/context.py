@@ -23,7 +23,12 @@ from sources.retry_policy import RetryPolicy
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
-from transforms.context.macro import calendar_warning, macro_context, upcoming_events
+from transforms.context.macro import (
+    calendar_warning,
+    known_vintages,
+    macro_context_known,
+    upcoming_events,
+)
 from transforms.context.market import daily_levels, market_context
 from transforms.context.records import update_records
 
@@ -210,8 +215,8 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
     of each day that failed; the others are written."""
     lake = Lake(Settings.from_env().lake)
     calendar = load_calendar()
-    fred = read_fred(lake, range(days[0].year - 1, days[-1].year + 1))
-    fred_year = pd.to_datetime(fred["date"]).dt.year
+    known = known_vintages(read_fred(lake, range(days[0].year - 1, days[-1].year + 1)), calendar)
+    known_year = pd.to_datetime(known["date"]).dt.year
     first, last = days[0] - timedelta(days=8), days[-1] - timedelta(days=1)
     history = {
         symbol: {
@@ -242,7 +247,7 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
                 previous = records[symbol] if chained else None
                 records[symbol] = write_symbol_context(lake, symbol, day, market, previous)
             years = _fred_years(day)
-            in_years = fred[fred_year.between(years.start, years.stop - 1).to_numpy()]
+            in_years = known[known_year.between(years.start, years.stop - 1).to_numpy()]
             write_macro_tables(lake, day, in_years, calendar)
         except Exception as exc:  # this day fails; the next one reads its inputs afresh
             failures[day] = f"{type(exc).__name__}: {exc}"
@@ -256,17 +261,25 @@ def _fred_years(day: date) -> range:
 @task(task_run_name="macro-context-{day}")
 def macro_tables(day: date) -> list[str]:
     lake = Lake(Settings.from_env().lake)
-    return write_macro_tables(lake, day, read_fred(lake, _fred_years(day)), load_calendar())
+    calendar = load_calendar()
+    known = known_vintages(read_fred(lake, _fred_years(day)), calendar)
+    return write_macro_tables(lake, day, known, calendar)
 
 
 def write_macro_tables(
-    lake: Lake, day: date, fred: pd.DataFrame, calendar: pd.DataFrame
+    lake: Lake, day: date, known: pd.DataFrame, calendar: pd.DataFrame
 ) -> list[str]:
-    """Macro context and events for ``day`` from FRED observations of ``_fred_years(day)``."""
-    macro = macro_context(fred, calendar, day, SERIES)
+    """Macro context and events for ``day`` from ``known_vintages`` of the FRED
+    observations of ``_fred_years(day)``; returns the warnings to show."""
+    macro = macro_context_known(known, day, SERIES)
     events = upcoming_events(calendar, day)
     _write(lake, "macro_context", MACRO_SYMBOL, day, macro, "liqbrief:macro-context")
     _write(lake, "macro_events", MACRO_SYMBOL, day, events, "data/events/calendar.csv")
+    return macro_warnings(macro, day) + [w for w in [calendar_warning(calendar, day)] if w]
+
+
+def macro_warnings(macro: pd.DataFrame, day: date) -> list[str]:
+    """Stale or missing series, and values that are later revisions than D knew."""
     warnings = [
         f"{r.series}: no value known on {day}"
         if r.obs_date is None or pd.isna(r.obs_date)
@@ -274,8 +287,13 @@ def write_macro_tables(
         for r in macro.itertuples()
         if r.stale
     ]
-    warning = calendar_warning(calendar, day)
-    return warnings + ([warning] if warning else [])
+    revised = macro.loc[macro["latest_revision"], "series"].tolist()
+    if revised:
+        warnings.append(
+            f"{', '.join(revised)}: latest-revision values fetched after {day} (the keyless "
+            "CSV has no vintages); set FRED_API_KEY for the values known then"
+        )
+    return warnings
 
 
 @flow(name="context")

@@ -196,6 +196,9 @@ MACRO_CONTEXT_SCHEMA = pa.schema(
         ("chg_ytd", pa.float64()),
         ("days_since_obs", pa.int64()),
         ("stale", pa.bool_()),
+        # the value is a revision fetched after the date (keyless CSV: no vintages), not
+        # necessarily the one known then
+        ("latest_revision", pa.bool_()),
     ]
 )
 MACRO_EVENTS_SCHEMA = pa.schema(

@@ -178,11 +178,14 @@ def test_an_empty_answer_is_a_clear_error_and_deletes_nothing(tmp_path: Path, ke
         )
     before = lake_bytes(tmp_path / "lake")
     empty = DFF.iloc[:0]
-    with FredServer({"DFF": empty}) as server, httpx.Client() as http:
-        with pytest.raises(FredNoDataError, match="FRED returned no observations for DFF") as error:
-            store_fred_series(
-                lake, client(server, http, key), "DFF", date(2024, 1, 1), date(2025, 12, 31)
-            )
+    with (
+        FredServer({"DFF": empty}) as server,
+        httpx.Client() as http,
+        pytest.raises(FredNoDataError, match="FRED returned no observations for DFF") as error,
+    ):
+        store_fred_series(
+            lake, client(server, http, key), "DFF", date(2024, 1, 1), date(2025, 12, 31)
+        )
     assert "stored values kept" in str(error.value)
     assert lake_bytes(tmp_path / "lake") == before
 

@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transforms.context.macro import calendar_warning, known_from, macro_context, upcoming_events
+from transforms.context.macro import calendar_warning, macro_context, upcoming_events
 from transforms.context.market import market_context
 from transforms.context.records import METRICS, records_as_of, update_records
 
 CALENDAR = pd.DataFrame(
     {
         "date": ["2024-03-08", "2024-03-20", "2024-04-05"],
+        "time": ["08:30", "14:00", "08:30"],
+        "timezone": "America/New_York",
         "kind": ["jobs", "fomc", "jobs"],
         "event": ["US jobs report", "FOMC decision", "US jobs report"],
         "status": "confirmed",
@@ -62,17 +64,31 @@ def test_weekends_carry_the_last_value_and_long_gaps_are_flagged() -> None:
     assert later["stale"] and later["days_since_obs"] == 11
 
 
-def test_a_monthly_series_is_known_only_from_its_jobs_report() -> None:
+def test_a_monthly_series_is_known_only_from_its_jobs_report_at_0830_new_york() -> None:
     obs = pd.DataFrame(
         {"series": "UNRATE", "date": [date(2024, 1, 1), date(2024, 2, 1)], "value": [3.7, 3.9]}
     )
-    assert known_from(obs, CALENDAR).tolist() == [
-        date(2024, 3, 8),
-        date(2024, 3, 8),
-    ]  # Jan: fallback is later
     before = macro_context(obs, CALENDAR, date(2024, 3, 7), {"UNRATE": "u"}).iloc[0]
-    after = macro_context(obs, CALENDAR, date(2024, 3, 8), {"UNRATE": "u"}).iloc[0]
-    assert math.isnan(before["value"]) and after["value"] == 3.9
+    # 00:00 UTC on release day is 19:00 the evening before in New York: not out yet
+    release_day = macro_context(obs, CALENDAR, date(2024, 3, 8), {"UNRATE": "u"}).iloc[0]
+    after = macro_context(obs, CALENDAR, date(2024, 3, 9), {"UNRATE": "u"}).iloc[0]
+    assert math.isnan(before["value"]) and math.isnan(release_day["value"])
+    assert after["value"] == 3.9 and after["obs_date"] == date(2024, 2, 1)
+
+
+def test_release_day_context_does_not_change_when_the_release_does() -> None:
+    """Perturb what is published after T (the February figure, out 2024-03-08 13:30 UTC):
+    the table as of T = 2024-03-08 00:00 UTC stays byte-identical."""
+    obs = pd.DataFrame(
+        {"series": "UNRATE", "date": [date(2023, 12, 1), date(2024, 1, 1), date(2024, 2, 1)],
+         "value": [3.7, 3.7, 3.9]}
+    )  # fmt: skip
+    perturbed = obs.assign(value=[3.7, 3.7, 9.9])
+    tables = [
+        macro_context(frame, CALENDAR, date(2024, 3, 8), {"UNRATE": "u"}).to_parquet()
+        for frame in (obs, perturbed)
+    ]
+    assert tables[0] == tables[1]
 
 
 def test_no_look_ahead_future_observations_change_nothing() -> None:
