@@ -33,6 +33,35 @@ from transforms.context.market import daily_levels, market_context
 from transforms.context.records import update_records
 
 MACRO_SYMBOL = "US"  # macro tables are not per instrument; they live under symbol=US
+MARKET_INPUTS = ("klines_5m", "metrics")  # a context needs both for the day before D
+
+
+class ContextDateError(ValueError):
+    """A context asked for a date whose inputs cannot be in the lake (after today, or after
+    the lake's last day): nothing is written. A failure (exit 1), not a usage error, unless
+    the date is after today, which the CLI can also refuse as a bad --date (exit 2)."""
+
+
+def check_context_date(
+    lake: Lake, day: date, symbols: list[str], today: date | None = None
+) -> None:
+    """Refuse a date after today (UTC) or whose previous day the lake lacks for a symbol."""
+    today = today or datetime.now(UTC).date()
+    if day > today:
+        raise ContextDateError(
+            f"context for {day}: that date is after today ({today}, UTC); "
+            f"a context describes 00:00 UTC of a date up to today — use --date {today} or earlier"
+        )
+    for symbol in symbols:
+        for name in MARKET_INPUTS:
+            stored = lake.stored_days(DATASETS[name], symbol)
+            if not stored or stored[-1] < day - timedelta(days=1):
+                last = f"end on {stored[-1]}" if stored else "are empty"
+                raise ContextDateError(
+                    f"context for {day}: the lake's {symbol} {name} {last}, and the context needs "
+                    f"{day - timedelta(days=1)}; run `liqbrief extract --symbols {symbol} "
+                    f"--end {day - timedelta(days=1)}` first (nothing was written)"
+                )
 
 
 def _write(lake: Lake, name: str, symbol: str, day: date, frame: pd.DataFrame, source: str) -> None:
@@ -235,6 +264,7 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
     for i, day in enumerate(days):
         chained = i > 0 and days[i - 1] == day - timedelta(days=1) and days[i - 1] not in failures
         try:
+            check_context_date(lake, day, symbols)
             for symbol in symbols:
                 window = {
                     name: _rows_between(frame, DATASETS[name].time_column, day - timedelta(days=8), day - timedelta(days=1))
@@ -298,7 +328,10 @@ def macro_warnings(macro: pd.DataFrame, day: date) -> list[str]:
 
 @flow(name="context")
 def context(day: date, symbols: list[str], fetch_macro: bool = True) -> dict:
-    """Market context and records per symbol, and the macro context, for date ``day``."""
+    """Market context and records per symbol, and the macro context, for date ``day``.
+    Raises ContextDateError, before anything is fetched or written, for a date after today
+    or after the lake's data."""
+    check_context_date(Lake(Settings.from_env().lake), day, symbols)
     logger = get_run_logger()
     if fetch_macro:  # a series that fails is used as the lake has it, flagged stale if old
         for series, outcome in extract_fred(day - timedelta(days=400), day).items():

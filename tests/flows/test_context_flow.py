@@ -20,7 +20,7 @@ from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from store.datasets import DATASETS
 from store.lake import Lake
-from tests.conftest import FAST_RETRY
+from tests.conftest import FAST_RETRY, lake_files
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 
@@ -117,3 +117,22 @@ def test_context_command_prints_json(prefect_harness, tmp_path: Path, monkeypatc
     assert payload["market_context"][0]["symbol"] == "BTCUSDT"
     assert {r["metric"] for r in payload["records"]} >= {"oi_usd", "quote_volume_24h"}
     assert len(payload["macro_context"]) == 10 and all(r["stale"] for r in payload["macro_context"])
+
+
+@pytest.mark.parametrize(
+    "when",
+    [DAY + timedelta(days=3), date.today() + timedelta(days=400)],
+    ids=["after-data", "future"],
+)
+def test_context_for_a_date_without_data_is_refused_and_writes_nothing(
+    prefect_harness, tmp_path: Path, monkeypatch, when: date
+) -> None:
+    from flows.context import ContextDateError
+
+    lake = Lake(str(tmp_path / "lake"))
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    fill(lake, DAY - timedelta(days=9), DAY - timedelta(days=1))
+    before = lake_files(tmp_path / "lake")
+    with pytest.raises(ContextDateError, match=f"context for {when}"):
+        context(when, ["BTCUSDT"], fetch_macro=False)
+    assert lake_files(tmp_path / "lake") == before
