@@ -6,7 +6,6 @@ known by then.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -29,8 +28,8 @@ from transforms.context.macro import (
     macro_context_known,
     upcoming_events,
 )
-from transforms.context.market import daily_levels, market_context
-from transforms.context.records import update_records
+from transforms.context.market import market_context
+from transforms.context.records import fold_records, record_values, update_records
 
 MACRO_SYMBOL = "US"  # macro tables are not per instrument; they live under symbol=US
 MARKET_INPUTS = ("klines_5m", "metrics")  # a context needs both for the day before D
@@ -139,97 +138,98 @@ def extract_fred(start: date, end: date) -> dict[str, str]:
 
 
 # -- context tables -----------------------------------------------------------------------
+WINDOW_DAYS = 8  # market context reads the 8 days before D (7-day changes need the 8th)
+MARKET_DATASETS = ("metrics", "klines_5m", "funding_rate")
+
+
+class MarketHistory:
+    """A symbol's market inputs for a range of dates, read once; each date's context is
+    computed from the slice of the ``WINDOW_DAYS`` days before it (one path for the window,
+    whether one date is computed or a backfill's many)."""
+
+    def __init__(self, lake: Lake, symbol: str, first: date, last: date) -> None:
+        self.lake, self.symbol = lake, symbol
+        start, end = first - timedelta(days=WINDOW_DAYS), last - timedelta(days=1)
+        self.frames = {
+            name: lake.read(DATASETS[name], symbol, start, end) for name in MARKET_DATASETS
+        }
+        self._year_starts: dict[int, pd.DataFrame] = {}
+
+    def window(self, name: str, day: date) -> pd.DataFrame:
+        """Rows of ``name`` from 00:00 UTC of D − WINDOW_DAYS to before 00:00 UTC of D."""
+        frame = self.frames[name]
+        times = frame[DATASETS[name].time_column]
+        lo, hi = (pd.Timestamp(d, tz="UTC") for d in (day - timedelta(days=WINDOW_DAYS), day))
+        return frame.iloc[times.searchsorted(lo, side="left") : times.searchsorted(hi, side="left")]
+
+    def year_start(self, year: int) -> pd.DataFrame:
+        if year not in self._year_starts:
+            span = (date(year, 1, 1), date(year, 1, 7))
+            self._year_starts[year] = self.lake.read(DATASETS["klines_5m"], self.symbol, *span)
+        return self._year_starts[year]
+
+    def market(self, day: date) -> pd.DataFrame:
+        return market_context(
+            day, self.symbol, *(self.window(name, day) for name in MARKET_DATASETS),
+            self.year_start(day.year),
+        )  # fmt: skip
+
+    def record_values(self, day: date, market: pd.DataFrame) -> dict[str, float]:
+        """D's record metrics; D's map is read on its own, so one bad map fails one day."""
+        summary = self.lake.read(DATASETS["liqmap_summary"], self.symbol, day, day)
+        return record_values(market, summary)
+
+
 def build_market_context(lake: Lake, symbol: str, day: date) -> pd.DataFrame:
-    window = (day - timedelta(days=8), day - timedelta(days=1))
-    year_start = (date(day.year, 1, 1), date(day.year, 1, 7))
-    return market_context(
-        day, symbol,
-        lake.read(DATASETS["metrics"], symbol, *window),
-        lake.read(DATASETS["klines_5m"], symbol, *window),
-        lake.read(DATASETS["funding_rate"], symbol, *window),
-        lake.read(DATASETS["klines_5m"], symbol, *year_start),
-    )  # fmt: skip
+    return MarketHistory(lake, symbol, day, day).market(day)
 
 
-def todays_record_values(
-    lake: Lake, symbol: str, day: date, market: pd.DataFrame | None = None
-) -> dict[str, float]:
-    """The record metrics for day D: closing OI and volume of D − 1, the map's D values."""
-    if market is None:
-        yesterday = day - timedelta(days=1)
-        levels = daily_levels(
-            lake.read(DATASETS["metrics"], symbol, yesterday, yesterday),
-            lake.read(DATASETS["klines_5m"], symbol, yesterday, yesterday),
-        )
-        values = {
-            "oi_usd": float(levels["oi_usd"].iloc[-1]) if len(levels) else math.nan,
-            "quote_volume_24h": float(levels["quote_volume_24h"].iloc[-1])
-            if len(levels)
-            else math.nan,
-        }
-    else:
-        values = {
-            "oi_usd": float(market["oi_usd"].iloc[0]),
-            "quote_volume_24h": float(market["quote_volume_24h"].iloc[0]),
-        }
-    summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
-    seven = summary[summary["window"] == "7d"]
-    for metric in ("est_liquidated_usd", "cum_long_5pct", "cum_short_5pct"):
-        values[metric] = float(seven[metric].iloc[0]) if len(seven) else math.nan
-    return values
-
-
-def build_records(lake: Lake, symbol: str, day: date, today: dict[str, float]) -> pd.DataFrame:
-    """Records for D from D − 1's records; the first time, fold over the lake's history once."""
+def _stored_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
+    """``day``'s stored records, or None when the lake has none."""
     ds = DATASETS["records"]
-    previous_day = day - timedelta(days=1)
-    if lake.ingested_days(ds, symbol, [previous_day]):
-        previous = lake.read(ds, symbol, previous_day, previous_day)
-        previous["date"] = pd.to_datetime(previous["date"]).dt.date
-        for column in ("all_time_date", "ytd_date"):
-            previous[column] = [
-                pd.Timestamp(v).date() if pd.notna(v) else None for v in previous[column]
-            ]
-        return update_records(previous, today, day, symbol)
-    stored = lake.stored_days(DATASETS["metrics"], symbol)
-    records = None
-    if stored and stored[0] < previous_day:
-        for past in days_between(stored[0] + timedelta(days=1), previous_day):
-            records = update_records(
-                records, todays_record_values(lake, symbol, past), past, symbol
-            )
-    return update_records(records, today, day, symbol)
+    if not lake.ingested_days(ds, symbol, [day]):
+        return None
+    stored = lake.read(ds, symbol, day, day)
+    stored["date"] = pd.to_datetime(stored["date"]).dt.date
+    for column in ("all_time_date", "ytd_date"):
+        stored[column] = [pd.Timestamp(v).date() if pd.notna(v) else None for v in stored[column]]
+    return stored
+
+
+def folded_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
+    """Records as of ``day`` folded over every earlier day the lake has, each day's values
+    from its market context and map exactly as a chained day would compute them."""
+    stored = lake.stored_days(DATASETS["klines_5m"], symbol)
+    if not stored or stored[0] >= day:
+        return None
+    days = days_between(stored[0] + timedelta(days=1), day)
+    history = MarketHistory(lake, symbol, days[0], day)
+    values = ((d, history.record_values(d, history.market(d))) for d in days)
+    return fold_records(values, symbol)
+
+
+def write_symbol_context(
+    lake: Lake, symbol: str, day: date, history: MarketHistory, previous: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Write D's market context and records, chained from D − 1's records (``previous`` if
+    the caller holds them, else the lake's, else folded over the lake). Returns D's records."""
+    market = history.market(day)
+    _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
+    yesterday = day - timedelta(days=1)
+    if previous is None:
+        previous = _stored_records(lake, symbol, yesterday)
+    if previous is None:
+        previous = folded_records(lake, symbol, yesterday)
+    records = update_records(previous, history.record_values(day, market), day, symbol)
+    _write(lake, "records", symbol, day, records, "liqbrief:records")
+    return records
 
 
 @task(task_run_name="context-{symbol}-{day}")
 def symbol_context(symbol: str, day: date) -> dict[str, int]:
     lake = Lake(Settings.from_env().lake)
-    market = build_market_context(lake, symbol, day)
-    records = write_symbol_context(lake, symbol, day, market, previous_records=None)
-    return {"market_context": len(market), "records": len(records)}
-
-
-def write_symbol_context(
-    lake: Lake, symbol: str, day: date, market: pd.DataFrame, previous_records: pd.DataFrame | None
-) -> pd.DataFrame:
-    """Write D's market context and records; ``previous_records`` are D − 1's if the caller
-    holds them (else they are read from the lake). Returns D's records."""
-    _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
-    today = todays_record_values(lake, symbol, day, market)
-    records = (
-        update_records(previous_records, today, day, symbol)
-        if previous_records is not None
-        else build_records(lake, symbol, day, today)
-    )
-    _write(lake, "records", symbol, day, records, "liqbrief:records")
-    return records
-
-
-def _rows_between(frame: pd.DataFrame, column: str, start: date, end: date) -> pd.DataFrame:
-    """Rows of a time-sorted frame from 00:00 UTC of ``start`` to the end of ``end``."""
-    times = frame[column]
-    lo, hi = (pd.Timestamp(d, tz="UTC") for d in (start, end + timedelta(days=1)))
-    return frame.iloc[times.searchsorted(lo, side="left") : times.searchsorted(hi, side="left")]
+    records = write_symbol_context(lake, symbol, day, MarketHistory(lake, symbol, day, day), None)
+    return {"market_context": 1, "records": len(records)}
 
 
 def _range_run_name() -> str:
@@ -246,19 +246,7 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
     calendar = load_calendar()
     known = known_vintages(read_fred(lake, range(days[0].year - 1, days[-1].year + 1)), calendar)
     known_year = pd.to_datetime(known["date"]).dt.year
-    first, last = days[0] - timedelta(days=8), days[-1] - timedelta(days=1)
-    history = {
-        symbol: {
-            name: lake.read(DATASETS[name], symbol, first, last)
-            for name in ("metrics", "klines_5m", "funding_rate")
-        }
-        for symbol in symbols
-    }
-    year_starts = {
-        (symbol, year): lake.read(DATASETS["klines_5m"], symbol, date(year, 1, 1), date(year, 1, 7))
-        for symbol in symbols
-        for year in {d.year for d in days}
-    }
+    histories = {symbol: MarketHistory(lake, symbol, days[0], days[-1]) for symbol in symbols}
     records: dict[str, pd.DataFrame | None] = dict.fromkeys(symbols)
     failures: dict[date, str] = {}
     for i, day in enumerate(days):
@@ -266,16 +254,10 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
         try:
             check_context_date(lake, day, symbols)
             for symbol in symbols:
-                window = {
-                    name: _rows_between(frame, DATASETS[name].time_column, day - timedelta(days=8), day - timedelta(days=1))
-                    for name, frame in history[symbol].items()
-                }  # fmt: skip
-                market = market_context(
-                    day, symbol, window["metrics"], window["klines_5m"], window["funding_rate"],
-                    year_starts[(symbol, day.year)],
-                )  # fmt: skip
                 previous = records[symbol] if chained else None
-                records[symbol] = write_symbol_context(lake, symbol, day, market, previous)
+                records[symbol] = write_symbol_context(
+                    lake, symbol, day, histories[symbol], previous
+                )
             years = _fred_years(day)
             in_years = known[known_year.between(years.start, years.stop - 1).to_numpy()]
             write_macro_tables(lake, day, in_years, calendar)

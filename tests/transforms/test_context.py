@@ -11,7 +11,7 @@ import pytest
 
 from transforms.context.macro import calendar_warning, macro_context, upcoming_events
 from transforms.context.market import market_context
-from transforms.context.records import METRICS, records_as_of, update_records
+from transforms.context.records import METRICS, fold_records, update_records
 
 CALENDAR = pd.DataFrame(
     {
@@ -177,13 +177,16 @@ def test_market_context_ignores_rows_after_the_snapshot() -> None:
 
 
 # -- records --------------------------------------------------------------------------------
-def daily_values(values: list[float], start: date = date(2024, 12, 28)) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "date": [start + timedelta(days=i) for i in range(len(values))],
-            **{m: values for m in METRICS},
-        }
-    )
+def daily_values(
+    values: list[float], start: date = date(2024, 12, 28)
+) -> list[tuple[date, dict[str, float]]]:
+    return [(start + timedelta(days=i), dict.fromkeys(METRICS, v)) for i, v in enumerate(values)]
+
+
+def records_as_of(daily: list[tuple[date, dict[str, float]]], symbol: str) -> pd.DataFrame:
+    records = fold_records(daily, symbol)
+    assert records is not None
+    return records
 
 
 def test_a_new_record_today() -> None:

@@ -112,12 +112,3 @@ def daily_closing_oi(metrics: pd.DataFrame) -> pd.DataFrame:
 def _closing_oi(metrics: pd.DataFrame) -> pd.Series:
     by_day = metrics.assign(day=metrics["create_time"].dt.date).groupby("day")
     return by_day["sum_open_interest_value"].last()
-
-
-def daily_levels(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> pd.DataFrame:
-    """Per UTC day: closing OI (last reading of the day) and quote volume — record inputs."""
-    oi = _closing_oi(metrics)
-    volume = (
-        klines_5m.assign(day=klines_5m["open_time"].dt.date).groupby("day")["quote_volume"].sum()
-    )
-    return pd.DataFrame({"oi_usd": oi, "quote_volume_24h": volume}).rename_axis("day").reset_index()
