@@ -176,6 +176,50 @@ def test_market_context_ignores_rows_after_the_snapshot() -> None:
     )
 
 
+def test_no_input_at_or_after_the_snapshot_changes_a_byte() -> None:
+    """Perturb every input at or after T (OI, ratios, prices, volumes, funding, year-start
+    klines): the row for T is byte-identical."""
+    metrics, klines, funding = market_frames(20)
+    as_of, cut = date(2024, 1, 10), pd.Timestamp("2024-01-10", tz="UTC")
+    frames = (metrics, klines, funding, klines)
+    columns = ("create_time", "open_time", "calc_time", "open_time")
+    perturbed = []
+    for frame, column in zip(frames, columns, strict=True):
+        future = frame[column] >= cut
+        numbers = frame.select_dtypes("number").columns
+        changed = frame.copy()
+        changed.loc[future, numbers] = changed.loc[future, numbers] * 3 + 1
+        perturbed.append(changed)
+    tables = [
+        market_context(as_of, "BTCUSDT", *inputs).to_parquet() for inputs in (frames, perturbed)
+    ]
+    assert tables[0] == tables[1]
+
+
+def test_realised_volatility_uses_only_returns_between_adjacent_bars() -> None:
+    metrics, klines, funding = market_frames()
+    gappy = klines[np.arange(len(klines)) % 3 != 2]  # every third bar missing
+    as_of = date(2024, 1, 10)
+    row = market_context(as_of, "BTCUSDT", metrics, gappy, funding, klines).iloc[0]
+    # the remaining adjacent pairs still move 0.1 % per 5 minutes
+    assert row["realised_vol_7d_pct"] == pytest.approx(0.001 * math.sqrt(365 * 288) * 100, rel=1e-2)
+
+
+def test_levels_are_not_carried_over_a_missing_day() -> None:
+    """With no rows on the day before T, "now" levels are unknown, not the older values."""
+    metrics, klines, funding = market_frames()
+    as_of = date(2024, 1, 10)
+    last_day = pd.Timestamp("2024-01-09", tz="UTC")
+    row = market_context(
+        as_of, "BTCUSDT",
+        metrics[metrics["create_time"] < last_day], klines[klines["open_time"] < last_day],
+        funding[funding["calc_time"] < last_day], klines,
+    ).iloc[0]  # fmt: skip
+    for column in ("price", "oi_usd", "oi_change_1d_pct", "funding_last", "long_short_account_ratio",
+                   "top_trader_ratio", "quote_volume_24h"):  # fmt: skip
+        assert np.isnan(row[column]), column
+
+
 # -- records --------------------------------------------------------------------------------
 def daily_values(
     values: list[float], start: date = date(2024, 12, 28)
