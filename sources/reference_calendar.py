@@ -1,7 +1,9 @@
 """The event calendar (FOMC decisions, US jobs reports): ``data/events/calendar.csv`` plus,
 if set, ``$LIQBRIEF_REFERENCE_DIR/events/calendar.csv`` (user additions win on the same date
 and kind). Each event has a wall-clock time in its own zone (``time``, ``timezone``): a jobs
-report at 08:30 America/New_York is not out at 00:00 UTC of its day."""
+report at 08:30 America/New_York is not out at 00:00 UTC of its day. Jobs rows may name the
+months they publish (``reference_month``, space-separated YYYY-MM; default the month before),
+since a report can be late or cover two months (2025-12-16 published October and November)."""
 
 from __future__ import annotations
 

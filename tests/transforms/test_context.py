@@ -269,3 +269,42 @@ def test_records_refuse_previous_rows_from_the_same_or_a_later_date() -> None:
     records = records_as_of(daily_values([1.0, 2.0]), "BTCUSDT")
     with pytest.raises(ValueError, match="not before"):
         update_records(records, {}, date(2024, 12, 29), "BTCUSDT")
+
+
+# -- release times (siblings of the jobs-report look-ahead) ---------------------------------
+def test_october_2025_payrolls_are_known_only_from_the_december_release() -> None:
+    """No October 2025 report: October's payrolls came out on 2025-12-16 with November's,
+    not at the first release after October ended (2025-11-20, September's)."""
+    from sources.reference_calendar import load_calendar
+
+    obs = pd.DataFrame(
+        {"series": "PAYEMS", "date": [date(2025, 9, 1), date(2025, 10, 1)], "value": [1.0, 2.0]}
+    )
+    calendar = load_calendar()
+    after_september = macro_context(obs, calendar, date(2025, 11, 21), {"PAYEMS": "p"}).iloc[0]
+    after_october = macro_context(obs, calendar, date(2025, 12, 17), {"PAYEMS": "p"}).iloc[0]
+    assert after_september["obs_date"] == date(2025, 9, 1)
+    assert after_october["obs_date"] == date(2025, 10, 1)
+
+
+def test_the_weekly_dollar_index_is_known_from_the_monday_after_its_week() -> None:
+    """H.10 comes out on Mondays at 16:15 New York: Monday 4 March's value is not known at
+    00:00 UTC on Monday 11 March (a week after, as the old rule had it)."""
+    obs = daily_series("DTWEXBGS", date(2024, 2, 26), [120.0, 0, 0, 0, 0, 0, 0, 121.0])[
+        lambda f: pd.to_datetime(f["date"]).dt.day_of_week == 0
+    ]
+    row = macro_context(obs, CALENDAR, date(2024, 3, 11), {"DTWEXBGS": "usd"}).iloc[0]
+    assert row["obs_date"] == date(2024, 2, 26) and row["value"] == 120.0
+    assert (
+        macro_context(obs, CALENDAR, date(2024, 3, 12), {"DTWEXBGS": "usd"}).iloc[0]["value"]
+        == 121.0
+    )
+
+
+def test_fridays_fed_funds_rate_is_not_known_before_monday_morning_new_york() -> None:
+    """The NY Fed publishes the rate for a day at about 09:00 the next business day."""
+    obs = daily_series("DFF", date(2024, 3, 7), [5.31, 5.32, 5.33])  # Thu, Fri, Sat
+    monday = macro_context(obs, CALENDAR, date(2024, 3, 11), {"DFF": "ff"}).iloc[0]
+    tuesday = macro_context(obs, CALENDAR, date(2024, 3, 12), {"DFF": "ff"}).iloc[0]
+    assert monday["obs_date"] == date(2024, 3, 7)
+    assert tuesday["obs_date"] == date(2024, 3, 9)  # Friday's publication covers the weekend

@@ -80,19 +80,42 @@ def event_instants(calendar: pd.DataFrame) -> pd.Series:
 
 def _release_days(series: str, obs: pd.DatetimeIndex, calendar: pd.DataFrame) -> pd.DatetimeIndex:
     rule = RELEASES.get(series, DEFAULT_RELEASE)
-    if series in MONTHLY:  # month M comes out at the first jobs report after M ends
-        jobs = calendar[calendar["kind"] == "jobs"]
-        releases = np.sort(pd.to_datetime(jobs["date"]).to_numpy("datetime64[ns]"))
-        idx = np.searchsorted(releases, (obs + pd.offsets.MonthEnd(0)).to_numpy(), side="right")
-        fallback = (obs + pd.DateOffset(months=1, days=7)).to_numpy()
-        found = releases[np.minimum(idx, len(releases) - 1)] if len(releases) else fallback
-        return pd.DatetimeIndex(np.where(idx < len(releases), found, fallback))
+    if series in MONTHLY:
+        return _jobs_report_days(obs, calendar)
     if rule.weekly:
         obs = obs + pd.to_timedelta(7 - obs.day_of_week, unit="D")
         return _on_or_after_business_day(obs)
     if rule.business_days:
         return pd.DatetimeIndex([d + rule.business_days * _BUSINESS_DAY for d in obs])
     return obs
+
+
+def _reference_months(calendar: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """Reference month (YYYY-MM) → the first jobs report that published it: the calendar's
+    ``reference_month`` (several when a report covered more, as on 2025-12-16), else the
+    month before the report."""
+    jobs = calendar[calendar["kind"] == "jobs"]
+    months = jobs["reference_month"] if "reference_month" in jobs else pd.Series("", jobs.index)
+    out: dict[str, pd.Timestamp] = {}
+    for day, covered in sorted(zip(pd.to_datetime(jobs["date"]), months.fillna(""), strict=True)):
+        previous = (day - pd.DateOffset(months=1)).strftime("%Y-%m")
+        for month in str(covered).split() or [previous]:
+            out.setdefault(month, day)
+    return out
+
+
+def _jobs_report_days(obs: pd.DatetimeIndex, calendar: pd.DataFrame) -> pd.DatetimeIndex:
+    """The jobs report of each monthly observation; a month the calendar does not cover
+    gets the first report after the month ends, or else a month and a week later."""
+    by_month = _reference_months(calendar)
+    releases = np.sort(np.array(list(by_month.values()), dtype="datetime64[ns]"))
+    month_ends = (obs + pd.offsets.MonthEnd(0)).to_numpy()
+    idx = np.searchsorted(releases, month_ends, side="right")
+    days = []
+    for d, i, late in zip(obs, idx, obs + pd.DateOffset(months=1, days=7), strict=True):
+        listed = by_month.get(d.strftime("%Y-%m"))
+        days.append(listed if listed is not None else releases[i] if i < len(releases) else late)
+    return pd.DatetimeIndex(days)
 
 
 def _on_or_after_business_day(days: pd.DatetimeIndex) -> pd.DatetimeIndex:
