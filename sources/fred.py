@@ -234,18 +234,18 @@ def merge_observations(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFr
 
 
 def _blank_nulls(stored: pd.DataFrame) -> pd.DataFrame:
-    """Rows stored before vintages were kept have no realtime period: latest revisions seen
-    at an unknown time (realtime_start 0001-01-01 would claim too much, so they stay open
-    from the date itself and are flagged like CSV rows)."""
+    """Rows stored before vintages were kept have no real-time period: latest revisions seen
+    at an unknown time, so at the latest today (UTC) — a claim that errs on the safe side
+    (a past date showing them is flagged ``latest_revision``)."""
     out = stored.copy()
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in OBSERVATION_COLUMNS}).astype(
             {"value": "float64", "vintage": bool}
         )
     unknown = out["realtime_start"].isna()
-    out.loc[unknown, "realtime_start"] = out.loc[unknown, "date"]
-    out["realtime_end"] = out["realtime_end"].where(~unknown, OPEN_END)
-    out["vintage"] = out["vintage"].fillna(False).astype(bool) & ~unknown
+    out.loc[unknown, "realtime_start"] = datetime.now(UTC).date()
+    out.loc[unknown, "realtime_end"] = OPEN_END
+    out["vintage"] = out["vintage"].astype("boolean").fillna(False).astype(bool) & ~unknown
     return out
 
 

@@ -14,7 +14,7 @@ import pytest
 from flows.context import read_fred, store_fred_series
 from liqbrief.testing.fred_server import FredServer
 from sources.errors import DownloadError
-from sources.fred import FredClient, FredFormatError, parse_csv
+from sources.fred import FredClient, FredFormatError, merge_observations, parse_csv
 from store.lake import Lake
 from tests.conftest import FAST_RETRY, SHARED_DATA, lake_files
 
@@ -201,3 +201,56 @@ def test_an_empty_answer_is_reported_by_the_extract_task(tmp_path: Path, monkeyp
         outcome = extract_fred.fn(date(2024, 1, 1), date(2024, 1, 31))
     assert outcome["DFF"].startswith("failed: FRED returned no observations for DFF")
     assert lake_files(tmp_path / "lake") == []
+
+
+# -- merging answers into what is stored (pure) ----------------------------------------------
+def rows(*items: tuple[str, float, str, str, bool]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        items, columns=["date", "value", "realtime_start", "realtime_end", "vintage"]
+    )
+    for column in ("date", "realtime_start", "realtime_end"):
+        frame[column] = [date.fromisoformat(d) for d in frame[column]]
+    return frame
+
+
+def as_tuples(frame: pd.DataFrame) -> list[tuple]:
+    return [
+        (str(r.date), r.value, str(r.realtime_start), str(r.realtime_end), bool(r.vintage))
+        for r in frame.itertuples()
+    ]
+
+
+def test_a_csv_value_that_changed_opens_a_new_period_and_keeps_the_old() -> None:
+    stored = rows(("2024-01-02", 5.0, "2024-01-03", "9999-12-31", False),
+                  ("2024-01-03", 5.1, "2024-01-04", "9999-12-31", False))  # fmt: skip
+    fetched = rows(("2024-01-02", 5.5, "2024-02-01", "9999-12-31", False),
+                   ("2024-01-03", 5.1, "2024-02-01", "9999-12-31", False))  # fmt: skip
+    assert as_tuples(merge_observations(stored, fetched)) == [
+        ("2024-01-02", 5.0, "2024-01-03", "2024-01-31", False),
+        ("2024-01-02", 5.5, "2024-02-01", "9999-12-31", False),
+        ("2024-01-03", 5.1, "2024-01-04", "9999-12-31", False),  # unchanged: first sighting kept
+    ]
+
+
+def test_api_vintages_supersede_csv_rows_and_keep_earlier_periods() -> None:
+    stored = rows(("2024-01-02", 5.0, "2024-02-01", "9999-12-31", False),
+                  ("2024-01-03", 4.0, "2024-01-04", "9999-12-31", True),
+                  ("2024-01-04", 3.0, "2024-01-05", "9999-12-31", True))  # fmt: skip
+    fetched = rows(("2024-01-02", 4.9, "2024-01-03", "2024-01-09", True),
+                   ("2024-01-02", 5.0, "2024-01-10", "9999-12-31", True),
+                   ("2024-01-03", 4.2, "2024-03-01", "9999-12-31", True))  # fmt: skip
+    assert as_tuples(merge_observations(stored, fetched)) == [
+        ("2024-01-02", 4.9, "2024-01-03", "2024-01-09", True),
+        ("2024-01-02", 5.0, "2024-01-10", "9999-12-31", True),
+        ("2024-01-03", 4.0, "2024-01-04", "2024-02-29", True),  # cut where the answer begins
+        ("2024-01-03", 4.2, "2024-03-01", "9999-12-31", True),
+        ("2024-01-04", 3.0, "2024-01-05", "9999-12-31", True),  # not in the answer: kept
+    ]
+
+
+def test_long_answers_are_fetched_page_by_page() -> None:
+    with FredServer({"DFF": DFF}) as server, httpx.Client() as http:
+        fred = client(server, http)
+        fred.page_limit = 2
+        frame = fred.observations("DFF", date(2024, 1, 1), date(2025, 12, 31))
+    assert len(frame) == 4 and [r["offset"] for r in server.requests] == ["0", "2"]
