@@ -40,6 +40,7 @@ OBSERVATION_COLUMNS = ["date", "value", "realtime_start", "realtime_end", "vinta
 # FRED's "latest" real-time period ends on this date; ALFRED periods of revised values end earlier.
 OPEN_END = date(9999, 12, 31)
 PAGE_LIMIT = 100_000  # FRED's maximum page size for series/observations
+REALTIME_WINDOW_YEARS = 4  # about 1000 vintage dates of a daily series; FRED allows 2000
 
 
 class FredFormatError(SourceError):
@@ -70,6 +71,7 @@ class FredClient:
         self.http, self.api_url, self.csv_url = http, api_url.rstrip("/"), csv_url.rstrip("/")
         self.api_key, self.retry = api_key, retry or RetryPolicy()
         self.page_limit = PAGE_LIMIT
+        self.realtime_window_years = REALTIME_WINDOW_YEARS
 
     def _get(self, url: str, params: dict[str, str], what: str) -> bytes:
         try:
@@ -118,7 +120,25 @@ class FredClient:
         return frame
 
     def _vintages(self, series: str, start: date, end: date) -> pd.DataFrame:
-        """All real-time periods from ``start`` on, page by page (FRED's limit/offset)."""
+        """All real-time periods from ``start`` on. FRED refuses a real-time range holding
+        more than 2000 vintage dates (a daily series has about 250 a year), so the range is
+        asked in windows of ``realtime_window_years``; a period cut at a window edge is
+        joined again."""
+        windows, first = [], start
+        while True:
+            last = date(first.year + self.realtime_window_years, 1, 1) - timedelta(days=1)
+            if last >= datetime.now(UTC).date():
+                windows.append((first, OPEN_END))
+                break
+            windows.append((first, last))
+            first = last + timedelta(days=1)
+        parts = [self._vintage_pages(series, start, end, *window) for window in windows]
+        return _joined_periods(pd.concat(parts, ignore_index=True))
+
+    def _vintage_pages(
+        self, series: str, start: date, end: date, rt_start: date, rt_end: date
+    ) -> pd.DataFrame:
+        """One real-time window, page by page (FRED's limit/offset)."""
         pages: list[pd.DataFrame] = []
         offset, count = 0, 1
         while offset < count:
@@ -127,7 +147,7 @@ class FredClient:
                 {
                     "series_id": series, "api_key": self.api_key, "file_type": "json",
                     "observation_start": start.isoformat(), "observation_end": end.isoformat(),
-                    "realtime_start": start.isoformat(), "realtime_end": OPEN_END.isoformat(),
+                    "realtime_start": rt_start.isoformat(), "realtime_end": rt_end.isoformat(),
                     "limit": str(self.page_limit), "offset": str(offset),
                 },
                 f"FRED {series}",
@@ -137,7 +157,30 @@ class FredClient:
             if page.empty:
                 break
             offset += len(page)
-        return _sorted(pd.concat(pages, ignore_index=True))
+        return pd.concat(pages, ignore_index=True)
+
+
+def _joined_periods(frame: pd.DataFrame) -> pd.DataFrame:
+    """Join a date's consecutive real-time periods that hold the same value (a period
+    split at a request window's edge)."""
+    frame = _sorted(frame)
+    if frame.empty:
+        return frame
+    same_date = frame["date"].eq(frame["date"].shift())
+    previous_end = frame["realtime_end"].shift()
+    touching = [
+        bool(p is not None and p == s - timedelta(days=1)) if isinstance(p, date) else False
+        for p, s in zip(previous_end, frame["realtime_start"], strict=True)
+    ]
+    value, before = frame["value"], frame["value"].shift()
+    same_value = value.eq(before) | (value.isna() & before.isna())
+    continues = same_date & pd.Series(touching, index=frame.index) & same_value
+    group = (~continues).cumsum()
+    joined = frame.groupby(group, sort=False).agg(
+        date=("date", "first"), value=("value", "first"), realtime_start=("realtime_start", "first"),
+        realtime_end=("realtime_end", "last"), vintage=("vintage", "first"),
+    )  # fmt: skip
+    return joined.reset_index(drop=True)
 
 
 def _dates(values: pd.Series) -> pd.Series:

@@ -27,6 +27,7 @@ class FredServer:
         self.series, self.legacy_csv = series, legacy_csv
         self.today = (today or datetime.now(UTC).date()).isoformat()
         self.faults: deque[str] = deque()
+        self.max_vintage_dates = 2000  # FRED's limit per real-time range
         self.requests: list[dict[str, str]] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -46,6 +47,16 @@ class FredServer:
             )
         rt_start = params.get("realtime_start", self.today)
         rt_end = params.get("realtime_end", self.today)
+        everything = self._periods(series, "0000", "9999")
+        starts = everything["realtime_start"]
+        vintage_dates = starts[(starts >= rt_start) & (starts <= rt_end)].nunique()
+        if vintage_dates > self.max_vintage_dates:
+            message = (
+                f"Bad Request.  There are {vintage_dates} vintage dates in the specified real-time "
+                f"period: {rt_start} to {rt_end}.  This exceeds the maximum number of vintage "
+                f"dates allowed ({self.max_vintage_dates})."
+            )
+            return 400, json.dumps({"error_code": 400, "error_message": message}).encode()
         rows = self._periods(series, params["observation_start"], params["observation_end"])
         # FRED: the periods that overlap the requested real-time range, clipped to it
         rows = rows[(rows["realtime_start"] <= rt_end) & (rows["realtime_end"] >= rt_start)]

@@ -254,3 +254,29 @@ def test_long_answers_are_fetched_page_by_page() -> None:
         fred.page_limit = 2
         frame = fred.observations("DFF", date(2024, 1, 1), date(2025, 12, 31))
     assert len(frame) == 4 and [r["offset"] for r in server.requests] == ["0", "2"]
+
+
+def test_a_long_real_time_range_is_asked_in_windows_fred_accepts() -> None:
+    """FRED refuses more than its maximum of vintage dates per real-time range; the client
+    asks in windows and joins a period cut at a window's edge."""
+    periods = pd.DataFrame(
+        {
+            "date": ["2019-01-02"] * 6,
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0, 5.0],
+            "realtime_start": ["2019-01-03", "2020-06-01", "2021-06-01", "2022-06-01",
+                               "2023-06-01", "2024-01-01"],
+            "realtime_end": ["2020-05-31", "2021-05-31", "2022-05-31", "2023-05-31",
+                             "2023-12-31", "9999-12-31"],
+        }
+    )  # fmt: skip
+    with FredServer({"DFF": periods}) as server, httpx.Client() as http:
+        server.max_vintage_dates = 3
+        fred = client(server, http)
+        with pytest.raises(DownloadError, match="exceeds the maximum number of vintage dates"):
+            fred.realtime_window_years = 10
+            fred.observations("DFF", date(2019, 1, 1), date(2019, 12, 31))
+        fred.realtime_window_years = 2
+        frame = fred.observations("DFF", date(2019, 1, 1), date(2019, 12, 31))
+    assert frame["value"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]  # 5.0's two periods joined
+    assert frame["realtime_start"].tolist()[-1] == date(2023, 6, 1)
+    assert frame["realtime_end"].tolist()[-1] == date(9999, 12, 31)
