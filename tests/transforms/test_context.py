@@ -308,3 +308,14 @@ def test_fridays_fed_funds_rate_is_not_known_before_monday_morning_new_york() ->
     tuesday = macro_context(obs, CALENDAR, date(2024, 3, 12), {"DFF": "ff"}).iloc[0]
     assert monday["obs_date"] == date(2024, 3, 7)
     assert tuesday["obs_date"] == date(2024, 3, 9)  # Friday's publication covers the weekend
+
+
+def test_a_csv_value_fetched_on_the_briefing_date_is_not_flagged_but_one_fetched_later_is() -> None:
+    obs = daily_series("DGS2", date(2024, 3, 4), [4.1]).assign(
+        realtime_end=date(9999, 12, 31), vintage=False
+    )
+    same_day = obs.assign(realtime_start=date(2024, 3, 5))
+    later = obs.assign(realtime_start=date(2024, 3, 6))
+    as_of = date(2024, 3, 5)
+    assert not macro_context(same_day, CALENDAR, as_of, {"DGS2": "2y"}).iloc[0]["latest_revision"]
+    assert macro_context(later, CALENDAR, as_of, {"DGS2": "2y"}).iloc[0]["latest_revision"]

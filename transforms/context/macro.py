@@ -49,6 +49,7 @@ RELEASES = {
     "PAYEMS": Release(time(8, 30)),
 }
 DEFAULT_RELEASE = Release(time(0, 0), zone="UTC", business_days=1)
+FETCHED = Release(time(0, 0), zone="UTC")  # a keyless-CSV row: from its fetch date
 MONTHLY = {"UNRATE", "PAYEMS"}
 # Daily and weekly series: days since the observation (weekends and holidays carry over).
 # Monthly series: days since the value became known (a release is due about monthly).
@@ -133,11 +134,13 @@ def first_known_at(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Ser
 
 
 def _seen_at(observations: pd.DataFrame, column: str) -> pd.Series:
-    """The instant a real-time period starting on ``column``'s date became visible: that
-    date at the series' release time (NaT where the date is unknown)."""
+    """The instant a real-time period starting on ``column``'s date became visible (NaT
+    where the date is unknown): a FRED vintage at its series' release time that day; a CSV
+    fetch at 00:00 UTC of its fetch date — the briefing of the fetch date counts it as known,
+    as a live run that day can know no better."""
     out = pd.Series(pd.NaT, index=observations.index, dtype="datetime64[ns, UTC]")
-    for series, rows in observations.groupby("series", sort=False):
-        rule = RELEASES.get(series, DEFAULT_RELEASE)
+    for (series, vintage), rows in observations.groupby(["series", "vintage"], sort=False):
+        rule = RELEASES.get(series, DEFAULT_RELEASE) if vintage else FETCHED
         known = rows[column].notna()
         days = pd.DatetimeIndex(pd.to_datetime(rows.loc[known, column]))
         out.loc[rows.index[known]] = local_instants(days, rule.at, rule.zone)
