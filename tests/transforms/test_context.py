@@ -319,3 +319,16 @@ def test_a_csv_value_fetched_on_the_briefing_date_is_not_flagged_but_one_fetched
     as_of = date(2024, 3, 5)
     assert not macro_context(same_day, CALENDAR, as_of, {"DGS2": "2y"}).iloc[0]["latest_revision"]
     assert macro_context(later, CALENDAR, as_of, {"DGS2": "2y"}).iloc[0]["latest_revision"]
+
+
+def test_events_are_past_or_ahead_by_their_instant_not_their_local_date() -> None:
+    """An event at 21:00 New York on 7 March is at 02:00 UTC on 8 March: still ahead at
+    00:00 UTC on the 8th ("today"); an FOMC decision at 14:00 New York on the 7th is past."""
+    late = pd.DataFrame(
+        {"date": ["2024-03-07", "2024-03-07"], "time": ["21:00", "14:00"],
+         "timezone": "America/New_York", "kind": ["speech", "fomc"],
+         "event": ["Evening testimony", "FOMC decision"], "status": "confirmed", "source": "test"}
+    )  # fmt: skip
+    events = upcoming_events(late, date(2024, 3, 8))
+    assert events["text"].tolist() == ["Evening testimony today"]
+    assert events["event_date"].tolist() == [date(2024, 3, 8)]

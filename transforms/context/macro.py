@@ -272,18 +272,21 @@ def _when(days: int) -> str:
 def upcoming_events(
     calendar: pd.DataFrame, as_of: date, horizon_days: int = EVENT_HORIZON_DAYS
 ) -> pd.DataFrame:
-    """Events not yet past at 00:00 UTC of ``as_of``, up to ``as_of + horizon``: "US jobs
-    report in 2 days" (an event's instant comes from its time and zone, see the calendar)."""
-    dates = pd.to_datetime(calendar["date"]).dt.date
-    ahead = event_instants(calendar) >= snapshot_instant(as_of)
-    due = calendar[ahead & (dates <= as_of + timedelta(days=horizon_days))].copy()
-    due["event_date"] = pd.to_datetime(due["date"]).dt.date
+    """Events not yet past at 00:00 UTC of ``as_of`` and due by the end of ``as_of +
+    horizon``: "US jobs report in 2 days". An event's instant comes from its date, time and
+    zone; its date and the days until it are counted in UTC, like the briefing's date."""
+    instants = event_instants(calendar)
+    utc_dates = instants.dt.date
+    ahead = (instants >= snapshot_instant(as_of)) & (
+        utc_dates <= as_of + timedelta(days=horizon_days)
+    )
+    due = calendar[ahead].assign(event_date=utc_dates[ahead])
     due["days_until"] = [(d - as_of).days for d in due["event_date"]]
     due["text"] = [f"{e} {_when(n)}" for e, n in zip(due["event"], due["days_until"], strict=True)]
     due["date"] = as_of
     return (
         due[["date", "event_date", "event", "days_until", "text"]]
-        .sort_values("event_date")
+        .sort_values("event_date", kind="stable")
         .reset_index(drop=True)
     )
 
