@@ -283,7 +283,7 @@ def write_macro_tables(
 ) -> list[str]:
     """Macro context and events for ``day`` from ``known_vintages`` of the FRED
     observations of ``_fred_years(day)``; returns the warnings to show."""
-    macro = macro_context_known(known, day, SERIES)
+    macro = macro_context_known(known, calendar, day, SERIES)
     events = upcoming_events(calendar, day)
     _write(lake, "macro_context", MACRO_SYMBOL, day, macro, "liqbrief:macro-context")
     _write(lake, "macro_events", MACRO_SYMBOL, day, events, "data/events/calendar.csv")

@@ -332,3 +332,13 @@ def test_events_are_past_or_ahead_by_their_instant_not_their_local_date() -> Non
     events = upcoming_events(late, date(2024, 3, 8))
     assert events["text"].tolist() == ["Evening testimony today"]
     assert events["event_date"].tolist() == [date(2024, 3, 8)]
+
+
+def test_a_long_weekend_is_not_a_gap_but_missed_publications_are() -> None:
+    """Memorial Day 2024 (Monday 27 May): on Tuesday 00:00 UTC the newest fed funds rate
+    known is Thursday's (Friday's comes out Tuesday 09:00 New York) — current, not stale."""
+    obs = daily_series("DFF", date(2024, 5, 1), [5.33] * 23)  # 1 … 23 May
+    tuesday = macro_context(obs, CALENDAR, date(2024, 5, 28), {"DFF": "ff"}).iloc[0]
+    assert tuesday["obs_date"] == date(2024, 5, 23) and not tuesday["stale"]
+    thursday = macro_context(obs, CALENDAR, date(2024, 5, 30), {"DFF": "ff"}).iloc[0]
+    assert thursday["stale"]  # Friday's and Tuesday's rates are missing

@@ -51,9 +51,12 @@ RELEASES = {
 DEFAULT_RELEASE = Release(time(0, 0), zone="UTC", business_days=1)
 FETCHED = Release(time(0, 0), zone="UTC")  # a keyless-CSV row: from its fetch date
 MONTHLY = {"UNRATE", "PAYEMS"}
-# Daily and weekly series: days since the observation (weekends and holidays carry over).
-# Monthly series: days since the value became known (a release is due about monthly).
-STALE_AFTER_DAYS = {"daily": 4, "weekly": 10, "monthly": 40}
+# Daily and weekly series are stale when the publications of STALE_AFTER_MISSED or more US
+# business days are missing: the observations their release rule should have published by T
+# (weekends, holidays and publication lags are not gaps). Monthly series: stale when the
+# value became known more than STALE_MONTHLY_DAYS ago (a release is due about monthly).
+STALE_AFTER_MISSED = 2
+STALE_MONTHLY_DAYS = 40
 EVENT_HORIZON_DAYS = 7
 CALENDAR_MIN_LEAD_DAYS = 30
 _BUSINESS_DAY = CustomBusinessDay(calendar=USFederalHolidayCalendar())
@@ -222,11 +225,25 @@ class _SeriesVintages:
         return float(self.values[i]) if i >= 0 else float("nan")
 
 
-def _frequency(series: str) -> str:
-    return "monthly" if series in MONTHLY else "weekly" if series == "DTWEXBGS" else "daily"
+def expected_latest(series: list[str], as_of: date, calendar: pd.DataFrame) -> dict[str, date]:
+    """Per daily or weekly series: the latest US business day whose observation its release
+    rule has published by 00:00 UTC of ``as_of``."""
+    names = [s for s in series if s not in MONTHLY]
+    days = pd.date_range(end=pd.Timestamp(as_of), periods=20, freq=_BUSINESS_DAY).date
+    frame = pd.DataFrame({"series": np.repeat(names, len(days)), "date": np.tile(days, len(names))})
+    published = frame[(first_known_at(frame, calendar) <= snapshot_instant(as_of)).to_numpy()]
+    return published.groupby("series")["date"].max().to_dict()
 
 
-def _row(history: _SeriesVintages | None, series: str, label: str, as_of: date) -> dict:
+def _missed_business_days(obs_date: date, expected: date | None) -> int:
+    if expected is None or expected <= obs_date:
+        return 0
+    return len(pd.date_range(obs_date + timedelta(days=1), expected, freq=_BUSINESS_DAY))
+
+
+def _row(
+    history: _SeriesVintages | None, series: str, label: str, as_of: date, expected: date | None
+) -> dict:
     t = snapshot_instant(as_of)
     i = history.latest(t) if history is not None else -1
     if i < 0:
@@ -236,33 +253,39 @@ def _row(history: _SeriesVintages | None, series: str, label: str, as_of: date) 
                 "latest_revision": False}  # fmt: skip
     assert history is not None
     value, obs_date = float(history.values[i]), history.obs_dates[i]
-    known = pd.Timestamp(history.known_at[i], tz="UTC").date()
-    age = (as_of - (known if series in MONTHLY else obs_date)).days
+    if series in MONTHLY:
+        known = pd.Timestamp(history.known_at[i], tz="UTC").date()
+        stale = (as_of - known).days > STALE_MONTHLY_DAYS
+    else:
+        stale = _missed_business_days(obs_date, expected) >= STALE_AFTER_MISSED
     return {
         "date": as_of, "series": series, "label": label, "obs_date": obs_date, "value": value,
         "chg_1d": value - history.value(t - pd.Timedelta(days=1)),
         "chg_1w": value - history.value(t - pd.Timedelta(days=7)),
         "chg_1m": value - history.value(t - pd.DateOffset(months=1)),
         "chg_ytd": value - history.value(t, dated_by=date(as_of.year, 1, 1) - timedelta(days=1)),
-        "days_since_obs": (as_of - obs_date).days,
-        "stale": age > STALE_AFTER_DAYS[_frequency(series)],
+        "days_since_obs": (as_of - obs_date).days, "stale": stale,
         "latest_revision": bool(not history.vintage[i] and history.seen_at[i] > t.value),
     }  # fmt: skip
 
 
-def macro_context_known(known: pd.DataFrame, as_of: date, labels: dict[str, str]) -> pd.DataFrame:
+def macro_context_known(
+    known: pd.DataFrame, calendar: pd.DataFrame, as_of: date, labels: dict[str, str]
+) -> pd.DataFrame:
     """One row per series from ``known_vintages`` rows: the value known at 00:00 UTC of
-    ``as_of`` and its changes against the values known 1 day, 7 days and 1 month earlier
-    and the last value dated in the previous year (as known now)."""
+    ``as_of``, its changes against the values known 1 day, 7 days and 1 month earlier and
+    the last value dated in the previous year (as known now), and whether it is stale."""
     by_series = {name: _SeriesVintages(rows) for name, rows in known.groupby("series", sort=False)}
-    return pd.DataFrame([_row(by_series.get(s), s, labels[s], as_of) for s in labels])
+    expected = expected_latest(list(labels), as_of, calendar)
+    rows = [_row(by_series.get(s), s, labels[s], as_of, expected.get(s)) for s in labels]
+    return pd.DataFrame(rows)
 
 
 def macro_context(
     observations: pd.DataFrame, calendar: pd.DataFrame, as_of: date, labels: dict[str, str]
 ) -> pd.DataFrame:
     """``macro_context_known`` of ``known_vintages(observations, calendar)``."""
-    return macro_context_known(known_vintages(observations, calendar), as_of, labels)
+    return macro_context_known(known_vintages(observations, calendar), calendar, as_of, labels)
 
 
 def _when(days: int) -> str:
