@@ -180,10 +180,6 @@ class MarketHistory:
         return record_values(market, summary)
 
 
-def build_market_context(lake: Lake, symbol: str, day: date) -> pd.DataFrame:
-    return MarketHistory(lake, symbol, day, day).market(day)
-
-
 def _stored_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
     """``day``'s stored records, or None when the lake has none."""
     ds = DATASETS["records"]
