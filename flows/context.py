@@ -44,23 +44,26 @@ class ContextDateError(ValueError):
 def check_context_date(
     lake: Lake, day: date, symbols: list[str], today: date | None = None
 ) -> None:
-    """Refuse a date after today (UTC) or whose previous day the lake lacks for a symbol."""
+    """Refuse a date after today (UTC), or one whose previous day the lake lacks for a
+    symbol (after its last data, before its first, or in a gap): its context would be empty."""
     today = today or datetime.now(UTC).date()
     if day > today:
         raise ContextDateError(
             f"context for {day}: that date is after today ({today}, UTC); "
             f"a context describes 00:00 UTC of a date up to today — use --date {today} or earlier"
         )
+    needed = day - timedelta(days=1)
     for symbol in symbols:
         for name in MARKET_INPUTS:
             stored = lake.stored_days(DATASETS[name], symbol)
-            if not stored or stored[-1] < day - timedelta(days=1):
-                last = f"end on {stored[-1]}" if stored else "are empty"
-                raise ContextDateError(
-                    f"context for {day}: the lake's {symbol} {name} {last}, and the context needs "
-                    f"{day - timedelta(days=1)}; run `liqbrief extract --symbols {symbol} "
-                    f"--end {day - timedelta(days=1)}` first (nothing was written)"
-                )
+            if needed in stored:
+                continue
+            held = f"holds {stored[0]} … {stored[-1]}" if stored else "is empty"
+            raise ContextDateError(
+                f"context for {day}: it needs {symbol} {name} of {needed}, and the lake {held}; "
+                f"run `liqbrief extract --symbols {symbol} --start {needed} --end {needed}` "
+                "first (nothing was written)"
+            )
 
 
 def _write(lake: Lake, name: str, symbol: str, day: date, frame: pd.DataFrame, source: str) -> None:

@@ -158,8 +158,8 @@ def test_context_command_prints_json(prefect_harness, tmp_path: Path, monkeypatc
 
 @pytest.mark.parametrize(
     "when",
-    [DAY + timedelta(days=3), date.today() + timedelta(days=400)],
-    ids=["after-data", "future"],
+    [DAY + timedelta(days=3), date.today() + timedelta(days=400), DAY - timedelta(days=20)],
+    ids=["after-data", "future", "before-data"],
 )
 def test_context_for_a_date_without_data_is_refused_and_writes_nothing(
     prefect_harness, tmp_path: Path, monkeypatch, when: date
