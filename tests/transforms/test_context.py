@@ -342,3 +342,23 @@ def test_a_long_weekend_is_not_a_gap_but_missed_publications_are() -> None:
     assert tuesday["obs_date"] == date(2024, 5, 23) and not tuesday["stale"]
     thursday = macro_context(obs, CALENDAR, date(2024, 5, 30), {"DFF": "ff"}).iloc[0]
     assert thursday["stale"]  # Friday's and Tuesday's rates are missing
+
+
+def test_volume_needs_the_whole_day_and_the_year_start_counts_per_bar() -> None:
+    metrics, klines, funding = market_frames()
+    as_of, last_day = date(2024, 1, 10), pd.Timestamp("2024-01-09", tz="UTC")
+    in_last_day = (klines["open_time"] >= last_day).to_numpy()
+    gappy = klines[~(in_last_day & (np.arange(len(klines)) % 10 == 0))]  # 10 % of the day gone
+    row = market_context(as_of, "BTCUSDT", metrics, gappy, funding, klines).iloc[0]
+    assert np.isnan(row["quote_volume_24h"]) and np.isnan(row["taker_buy_sell_ratio"])
+    # half of 1 January missing from the year's start: still the same volume per bar
+    half = klines[~(klines["open_time"] < pd.Timestamp("2024-01-01 12:00", tz="UTC"))]
+    row = market_context(as_of, "BTCUSDT", metrics, klines, funding, half).iloc[0]
+    assert row["volume_vs_year_start"] == pytest.approx(1.0)
+
+
+def test_two_hours_of_bars_give_no_seven_day_volatility() -> None:
+    metrics, klines, funding = market_frames()
+    recent = klines[klines["open_time"] >= pd.Timestamp("2024-01-09 22:00", tz="UTC")]
+    row = market_context(date(2024, 1, 10), "BTCUSDT", metrics, recent, funding, klines).iloc[0]
+    assert np.isnan(row["realised_vol_7d_pct"])

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 
 BAR = pd.Timedelta(minutes=5)
-BARS_PER_YEAR_5M = 365 * 288
+BARS_PER_DAY = 288
+BARS_PER_YEAR_5M = 365 * BARS_PER_DAY
+MIN_DAY_COVERAGE = 0.95  # share of a day's 5-minute bars a 24 h sum needs
 DAY = pd.Timedelta(days=1)
-MIN_RETURNS = 3  # fewer adjacent-bar returns than this: no volatility
+MIN_RETURNS = BARS_PER_DAY  # fewer adjacent-bar returns (a day's worth): no 7-day volatility
 
 
 def _before(frame: pd.DataFrame, column: str, t: pd.Timestamp) -> pd.DataFrame:
@@ -67,23 +69,22 @@ def funding(rates: pd.DataFrame, t: pd.Timestamp) -> dict[str, float]:
 def volume(
     klines: pd.DataFrame, year_start: pd.DataFrame, as_of: date, t: pd.Timestamp
 ) -> dict[str, float]:
-    """24 h quote volume, taker buy/sell ratio, and the volume against the average day of
-    the year's first 7 days (days before T only; none before 2 January)."""
+    """24 h quote volume and taker buy/sell ratio (unknown when more than 5 % of the day's
+    bars are missing: a partial sum is not a day's volume), and that volume against the
+    year's first 7 days (before T; none before 2 January) per bar, so a gap there does not
+    count as a quiet day."""
     day = klines[klines["open_time"] >= t - DAY]
-    quote = float(day["quote_volume"].sum()) if len(day) else float("nan")
+    whole = len(day) >= MIN_DAY_COVERAGE * BARS_PER_DAY
+    quote = float(day["quote_volume"].sum()) if whole else float("nan")
     buy = float(day["taker_buy_quote_volume"].sum())
-    ys = year_start[
-        year_start["open_time"] < min(t, pd.Timestamp(date(as_of.year, 1, 8), tz="UTC"))
-    ]
-    days_in_start = ys["open_time"].dt.date.nunique()
-    year_start_daily = (
-        float(ys["quote_volume"].sum()) / days_in_start if days_in_start else float("nan")
-    )
-    whole_day = days_in_start and as_of > date(as_of.year, 1, 1)
+    start_end = min(t, pd.Timestamp(date(as_of.year, 1, 8), tz="UTC"))
+    ys = year_start[year_start["open_time"] < start_end]
+    enough = len(ys) >= BARS_PER_DAY  # a day's worth of bars (none on 1 January)
+    per_day = float(ys["quote_volume"].mean()) * BARS_PER_DAY if enough else float("nan")
     return {
-        "taker_buy_sell_ratio": buy / (quote - buy) if len(day) and quote > buy else float("nan"),
+        "taker_buy_sell_ratio": buy / (quote - buy) if whole and quote > buy else float("nan"),
         "quote_volume_24h": quote,
-        "volume_vs_year_start": quote / year_start_daily if whole_day else float("nan"),
+        "volume_vs_year_start": quote / per_day if per_day else float("nan"),
     }  # fmt: skip
 
 
