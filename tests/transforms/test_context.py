@@ -227,14 +227,14 @@ def daily_values(
     return [(start + timedelta(days=i), dict.fromkeys(METRICS, v)) for i, v in enumerate(values)]
 
 
-def records_as_of(daily: list[tuple[date, dict[str, float]]], symbol: str) -> pd.DataFrame:
+def folded(daily: list[tuple[date, dict[str, float]]], symbol: str) -> pd.DataFrame:
     records = fold_records(daily, symbol)
     assert records is not None
     return records
 
 
 def test_a_new_record_today() -> None:
-    records = records_as_of(daily_values([5, 7, 6, 9]), "BTCUSDT").set_index("metric").loc["oi_usd"]
+    records = folded(daily_values([5, 7, 6, 9]), "BTCUSDT").set_index("metric").loc["oi_usd"]
     assert (records["all_time_max"], records["all_time_date"]) == (9, date(2024, 12, 31))
     assert (records["rank"], records["pct_of_record"], records["days_since_record"]) == (
         1,
@@ -244,9 +244,7 @@ def test_a_new_record_today() -> None:
 
 
 def test_rank_percent_and_year_to_date_reset() -> None:
-    records = (
-        records_as_of(daily_values([5, 9, 7, 6, 8]), "BTCUSDT").set_index("metric").loc["oi_usd"]
-    )
+    records = folded(daily_values([5, 9, 7, 6, 8]), "BTCUSDT").set_index("metric").loc["oi_usd"]
     # 2025-01-01: 8 is the YTD high (2025 began with 8, after 6 on 2024-12-31? no: 2025-01-01 is day 5)
     assert records["date"] == date(2025, 1, 1)
     assert (records["ytd_max"], records["ytd_date"]) == (8, date(2025, 1, 1))
@@ -257,8 +255,8 @@ def test_rank_percent_and_year_to_date_reset() -> None:
 
 def test_incremental_updates_equal_a_full_recompute() -> None:
     values = [3.0, 1.0, math.nan, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
-    full = records_as_of(daily_values(values), "BTCUSDT")
-    partial = records_as_of(daily_values(values[:-1]), "BTCUSDT")
+    full = folded(daily_values(values), "BTCUSDT")
+    partial = folded(daily_values(values[:-1]), "BTCUSDT")
     step = update_records(partial, dict.fromkeys(METRICS, 6.0), date(2025, 1, 5), "BTCUSDT")
     pd.testing.assert_frame_equal(full, step)
     row = step.set_index("metric").loc["oi_usd"]
@@ -266,7 +264,7 @@ def test_incremental_updates_equal_a_full_recompute() -> None:
 
 
 def test_records_refuse_previous_rows_from_the_same_or_a_later_date() -> None:
-    records = records_as_of(daily_values([1.0, 2.0]), "BTCUSDT")
+    records = folded(daily_values([1.0, 2.0]), "BTCUSDT")
     with pytest.raises(ValueError, match="not before"):
         update_records(records, {}, date(2024, 12, 29), "BTCUSDT")
 
