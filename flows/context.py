@@ -6,7 +6,6 @@ known by then.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -17,17 +16,54 @@ from prefect.runtime import task_run
 
 from liqbrief.settings import Settings
 from sources.errors import SourceError
-from sources.fred import SERIES, FredClient
+from sources.fred import SERIES, FredClient, merge_observations
 from sources.reference_calendar import load_calendar
 from sources.retry_policy import RetryPolicy
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
-from transforms.context.macro import calendar_warning, macro_context, upcoming_events
-from transforms.context.market import daily_levels, market_context
-from transforms.context.records import update_records
+from transforms.context.macro import (
+    calendar_warning,
+    known_vintages,
+    macro_context_known,
+    upcoming_events,
+)
+from transforms.context.market import market_context
+from transforms.context.records import fold_records, record_values, update_records
 
 MACRO_SYMBOL = "US"  # macro tables are not per instrument; they live under symbol=US
+MARKET_INPUTS = ("klines_5m", "metrics")  # a context needs both for the day before D
+
+
+class ContextDateError(ValueError):
+    """A context asked for a date whose inputs cannot be in the lake (after today, or after
+    the lake's last day): nothing is written. A failure (exit 1), not a usage error, unless
+    the date is after today, which the CLI can also refuse as a bad --date (exit 2)."""
+
+
+def check_context_date(
+    lake: Lake, day: date, symbols: list[str], today: date | None = None
+) -> None:
+    """Refuse a date after today (UTC), or one whose previous day the lake lacks for a
+    symbol (after its last data, before its first, or in a gap): its context would be empty."""
+    today = today or datetime.now(UTC).date()
+    if day > today:
+        raise ContextDateError(
+            f"context for {day}: that date is after today ({today}, UTC); "
+            f"a context describes 00:00 UTC of a date up to today — use --date {today} or earlier"
+        )
+    needed = day - timedelta(days=1)
+    for symbol in symbols:
+        for name in MARKET_INPUTS:
+            stored = lake.stored_days(DATASETS[name], symbol)
+            if needed in stored:
+                continue
+            held = f"holds {stored[0]} … {stored[-1]}" if stored else "is empty"
+            raise ContextDateError(
+                f"context for {day}: it needs {symbol} {name} of {needed}, and the lake {held}; "
+                f"run `liqbrief extract --symbols {symbol} --start {needed} --end {needed}` "
+                "first (nothing was written)"
+            )
 
 
 def _write(lake: Lake, name: str, symbol: str, day: date, frame: pd.DataFrame, source: str) -> None:
@@ -43,14 +79,28 @@ def _write(lake: Lake, name: str, symbol: str, day: date, frame: pd.DataFrame, s
 
 # -- FRED ---------------------------------------------------------------------------------
 def store_fred_series(lake: Lake, client: FredClient, series: str, start: date, end: date) -> int:
-    """Fetch whole years of one series and replace their yearly partitions."""
+    """Fetch whole years of one series and merge them into their yearly partitions: rows
+    the answer lacks stay as stored (see ``merge_observations``)."""
     first, last = date(start.year, 1, 1), date(end.year, 12, 31)
-    frame = client.observations(series, first, last)  # raises before anything is written
+    fetched = client.observations(series, first, last)  # raises before anything is written
     source = "FRED API" if client.api_key else f"{client.csv_url}/graph/fredgraph.csv?id={series}"
-    for year in range(start.year, end.year + 1):
-        part = frame[[d.year == year for d in frame["date"]]]
-        _write(lake, "fred_observations", series, date(year, 1, 1), part, source)
-    return len(frame)
+    ds = DATASETS["fred_observations"]
+    years = pd.Series([d.year for d in fetched["date"]], index=fetched.index)
+    for year in sorted(set(years)):
+        partition = date(year, 1, 1)
+        stored = _fred_dates(lake.read(ds, series, partition, partition))
+        merged = merge_observations(stored, fetched[years == year])
+        _write(lake, "fred_observations", series, partition, merged, source)
+    return len(fetched)
+
+
+def _fred_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lake's date columns as ``datetime.date`` (None where missing)."""
+    out = frame.copy()
+    for column in ("date", "realtime_start", "realtime_end"):
+        out[column] = [v if v is None or isinstance(v, date) else pd.Timestamp(v).date()
+                       if pd.notna(v) else None for v in out[column]]  # fmt: skip
+    return out
 
 
 def read_fred(lake: Lake, years: range) -> pd.DataFrame:
@@ -60,9 +110,7 @@ def read_fred(lake: Lake, years: range) -> pd.DataFrame:
         for series in SERIES
         for y in years
     ]
-    frame = pd.concat(parts, ignore_index=True)
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    return frame
+    return _fred_dates(pd.concat(parts, ignore_index=True))
 
 
 @task(task_run_name="extract-fred-{start}-{end}")
@@ -93,97 +141,94 @@ def extract_fred(start: date, end: date) -> dict[str, str]:
 
 
 # -- context tables -----------------------------------------------------------------------
-def build_market_context(lake: Lake, symbol: str, day: date) -> pd.DataFrame:
-    window = (day - timedelta(days=8), day - timedelta(days=1))
-    year_start = (date(day.year, 1, 1), date(day.year, 1, 7))
-    return market_context(
-        day, symbol,
-        lake.read(DATASETS["metrics"], symbol, *window),
-        lake.read(DATASETS["klines_5m"], symbol, *window),
-        lake.read(DATASETS["funding_rate"], symbol, *window),
-        lake.read(DATASETS["klines_5m"], symbol, *year_start),
-    )  # fmt: skip
+WINDOW_DAYS = 8  # market context reads the 8 days before D (7-day changes need the 8th)
+MARKET_DATASETS = ("metrics", "klines_5m", "funding_rate")
 
 
-def todays_record_values(
-    lake: Lake, symbol: str, day: date, market: pd.DataFrame | None = None
-) -> dict[str, float]:
-    """The record metrics for day D: closing OI and volume of D − 1, the map's D values."""
-    if market is None:
-        yesterday = day - timedelta(days=1)
-        levels = daily_levels(
-            lake.read(DATASETS["metrics"], symbol, yesterday, yesterday),
-            lake.read(DATASETS["klines_5m"], symbol, yesterday, yesterday),
-        )
-        values = {
-            "oi_usd": float(levels["oi_usd"].iloc[-1]) if len(levels) else math.nan,
-            "quote_volume_24h": float(levels["quote_volume_24h"].iloc[-1])
-            if len(levels)
-            else math.nan,
+class MarketHistory:
+    """A symbol's market inputs for a range of dates, read once; each date's context is
+    computed from the slice of the ``WINDOW_DAYS`` days before it (one path for the window,
+    whether one date is computed or a backfill's many)."""
+
+    def __init__(self, lake: Lake, symbol: str, first: date, last: date) -> None:
+        self.lake, self.symbol = lake, symbol
+        start, end = first - timedelta(days=WINDOW_DAYS), last - timedelta(days=1)
+        self.frames = {
+            name: lake.read(DATASETS[name], symbol, start, end) for name in MARKET_DATASETS
         }
-    else:
-        values = {
-            "oi_usd": float(market["oi_usd"].iloc[0]),
-            "quote_volume_24h": float(market["quote_volume_24h"].iloc[0]),
-        }
-    summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
-    seven = summary[summary["window"] == "7d"]
-    for metric in ("est_liquidated_usd", "cum_long_5pct", "cum_short_5pct"):
-        values[metric] = float(seven[metric].iloc[0]) if len(seven) else math.nan
-    return values
+        self._year_starts: dict[int, pd.DataFrame] = {}
+
+    def window(self, name: str, day: date) -> pd.DataFrame:
+        """Rows of ``name`` from 00:00 UTC of D − WINDOW_DAYS to before 00:00 UTC of D."""
+        frame = self.frames[name]
+        times = frame[DATASETS[name].time_column]
+        lo, hi = (pd.Timestamp(d, tz="UTC") for d in (day - timedelta(days=WINDOW_DAYS), day))
+        return frame.iloc[times.searchsorted(lo, side="left") : times.searchsorted(hi, side="left")]
+
+    def year_start(self, year: int) -> pd.DataFrame:
+        if year not in self._year_starts:
+            span = (date(year, 1, 1), date(year, 1, 7))
+            self._year_starts[year] = self.lake.read(DATASETS["klines_5m"], self.symbol, *span)
+        return self._year_starts[year]
+
+    def market(self, day: date) -> pd.DataFrame:
+        return market_context(
+            day, self.symbol, *(self.window(name, day) for name in MARKET_DATASETS),
+            self.year_start(day.year),
+        )  # fmt: skip
+
+    def record_values(self, day: date, market: pd.DataFrame) -> dict[str, float]:
+        """D's record metrics; D's map is read on its own, so one bad map fails one day."""
+        summary = self.lake.read(DATASETS["liqmap_summary"], self.symbol, day, day)
+        return record_values(market, summary)
 
 
-def build_records(lake: Lake, symbol: str, day: date, today: dict[str, float]) -> pd.DataFrame:
-    """Records for D from D − 1's records; the first time, fold over the lake's history once."""
+def _stored_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
+    """``day``'s stored records, or None when the lake has none."""
     ds = DATASETS["records"]
-    previous_day = day - timedelta(days=1)
-    if lake.ingested_days(ds, symbol, [previous_day]):
-        previous = lake.read(ds, symbol, previous_day, previous_day)
-        previous["date"] = pd.to_datetime(previous["date"]).dt.date
-        for column in ("all_time_date", "ytd_date"):
-            previous[column] = [
-                pd.Timestamp(v).date() if pd.notna(v) else None for v in previous[column]
-            ]
-        return update_records(previous, today, day, symbol)
-    stored = lake.stored_days(DATASETS["metrics"], symbol)
-    records = None
-    if stored and stored[0] < previous_day:
-        for past in days_between(stored[0] + timedelta(days=1), previous_day):
-            records = update_records(
-                records, todays_record_values(lake, symbol, past), past, symbol
-            )
-    return update_records(records, today, day, symbol)
+    if not lake.ingested_days(ds, symbol, [day]):
+        return None
+    stored = lake.read(ds, symbol, day, day)
+    stored["date"] = pd.to_datetime(stored["date"]).dt.date
+    for column in ("all_time_date", "ytd_date"):
+        stored[column] = [pd.Timestamp(v).date() if pd.notna(v) else None for v in stored[column]]
+    return stored
+
+
+def folded_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
+    """Records as of ``day`` folded over every earlier day the lake has, each day's values
+    from its market context and map exactly as a chained day would compute them."""
+    stored = lake.stored_days(DATASETS["klines_5m"], symbol)
+    if not stored or stored[0] >= day:
+        return None
+    days = days_between(stored[0] + timedelta(days=1), day)
+    history = MarketHistory(lake, symbol, days[0], day)
+    values = ((d, history.record_values(d, history.market(d))) for d in days)
+    return fold_records(values, symbol)
+
+
+def write_symbol_context(
+    lake: Lake, symbol: str, day: date, history: MarketHistory, previous: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Write D's market context and records, chained from D − 1's records (``previous`` if
+    the caller holds them, else the lake's, else folded over the lake). Returns D's records."""
+    market = history.market(day)
+    _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
+    yesterday = day - timedelta(days=1)
+    if previous is None:
+        previous = _stored_records(lake, symbol, yesterday)
+    if previous is None:
+        previous = folded_records(lake, symbol, yesterday)
+    records = update_records(previous, history.record_values(day, market), day, symbol)
+    _write(lake, "records", symbol, day, records, "liqbrief:records")
+    return records
 
 
 @task(task_run_name="context-{symbol}-{day}")
 def symbol_context(symbol: str, day: date) -> dict[str, int]:
     lake = Lake(Settings.from_env().lake)
-    market = build_market_context(lake, symbol, day)
-    records = write_symbol_context(lake, symbol, day, market, previous_records=None)
-    return {"market_context": len(market), "records": len(records)}
-
-
-def write_symbol_context(
-    lake: Lake, symbol: str, day: date, market: pd.DataFrame, previous_records: pd.DataFrame | None
-) -> pd.DataFrame:
-    """Write D's market context and records; ``previous_records`` are D − 1's if the caller
-    holds them (else they are read from the lake). Returns D's records."""
-    _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
-    today = todays_record_values(lake, symbol, day, market)
-    records = (
-        update_records(previous_records, today, day, symbol)
-        if previous_records is not None
-        else build_records(lake, symbol, day, today)
-    )
-    _write(lake, "records", symbol, day, records, "liqbrief:records")
-    return records
-
-
-def _rows_between(frame: pd.DataFrame, column: str, start: date, end: date) -> pd.DataFrame:
-    """Rows of a time-sorted frame from 00:00 UTC of ``start`` to the end of ``end``."""
-    times = frame[column]
-    lo, hi = (pd.Timestamp(d, tz="UTC") for d in (start, end + timedelta(days=1)))
-    return frame.iloc[times.searchsorted(lo, side="left") : times.searchsorted(hi, side="left")]
+    records = write_symbol_context(lake, symbol, day, MarketHistory(lake, symbol, day, day), None)
+    return {"market_context": 1, "records": len(records)}
 
 
 def _range_run_name() -> str:
@@ -198,39 +243,22 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
     of each day that failed; the others are written."""
     lake = Lake(Settings.from_env().lake)
     calendar = load_calendar()
-    fred = read_fred(lake, range(days[0].year - 1, days[-1].year + 1))
-    fred_year = pd.to_datetime(fred["date"]).dt.year
-    first, last = days[0] - timedelta(days=8), days[-1] - timedelta(days=1)
-    history = {
-        symbol: {
-            name: lake.read(DATASETS[name], symbol, first, last)
-            for name in ("metrics", "klines_5m", "funding_rate")
-        }
-        for symbol in symbols
-    }
-    year_starts = {
-        (symbol, year): lake.read(DATASETS["klines_5m"], symbol, date(year, 1, 1), date(year, 1, 7))
-        for symbol in symbols
-        for year in {d.year for d in days}
-    }
+    known = known_vintages(read_fred(lake, range(days[0].year - 1, days[-1].year + 1)), calendar)
+    known_year = pd.to_datetime(known["date"]).dt.year
+    histories = {symbol: MarketHistory(lake, symbol, days[0], days[-1]) for symbol in symbols}
     records: dict[str, pd.DataFrame | None] = dict.fromkeys(symbols)
     failures: dict[date, str] = {}
     for i, day in enumerate(days):
         chained = i > 0 and days[i - 1] == day - timedelta(days=1) and days[i - 1] not in failures
         try:
+            check_context_date(lake, day, symbols)
             for symbol in symbols:
-                window = {
-                    name: _rows_between(frame, DATASETS[name].time_column, day - timedelta(days=8), day - timedelta(days=1))
-                    for name, frame in history[symbol].items()
-                }  # fmt: skip
-                market = market_context(
-                    day, symbol, window["metrics"], window["klines_5m"], window["funding_rate"],
-                    year_starts[(symbol, day.year)],
-                )  # fmt: skip
                 previous = records[symbol] if chained else None
-                records[symbol] = write_symbol_context(lake, symbol, day, market, previous)
+                records[symbol] = write_symbol_context(
+                    lake, symbol, day, histories[symbol], previous
+                )
             years = _fred_years(day)
-            in_years = fred[fred_year.between(years.start, years.stop - 1).to_numpy()]
+            in_years = known[known_year.between(years.start, years.stop - 1).to_numpy()]
             write_macro_tables(lake, day, in_years, calendar)
         except Exception as exc:  # this day fails; the next one reads its inputs afresh
             failures[day] = f"{type(exc).__name__}: {exc}"
@@ -244,17 +272,25 @@ def _fred_years(day: date) -> range:
 @task(task_run_name="macro-context-{day}")
 def macro_tables(day: date) -> list[str]:
     lake = Lake(Settings.from_env().lake)
-    return write_macro_tables(lake, day, read_fred(lake, _fred_years(day)), load_calendar())
+    calendar = load_calendar()
+    known = known_vintages(read_fred(lake, _fred_years(day)), calendar)
+    return write_macro_tables(lake, day, known, calendar)
 
 
 def write_macro_tables(
-    lake: Lake, day: date, fred: pd.DataFrame, calendar: pd.DataFrame
+    lake: Lake, day: date, known: pd.DataFrame, calendar: pd.DataFrame
 ) -> list[str]:
-    """Macro context and events for ``day`` from FRED observations of ``_fred_years(day)``."""
-    macro = macro_context(fred, calendar, day, SERIES)
+    """Macro context and events for ``day`` from ``known_vintages`` of the FRED
+    observations of ``_fred_years(day)``; returns the warnings to show."""
+    macro = macro_context_known(known, calendar, day, SERIES)
     events = upcoming_events(calendar, day)
     _write(lake, "macro_context", MACRO_SYMBOL, day, macro, "liqbrief:macro-context")
     _write(lake, "macro_events", MACRO_SYMBOL, day, events, "data/events/calendar.csv")
+    return macro_warnings(macro, day) + [w for w in [calendar_warning(calendar, day)] if w]
+
+
+def macro_warnings(macro: pd.DataFrame, day: date) -> list[str]:
+    """Stale or missing series, and values that are later revisions than D knew."""
     warnings = [
         f"{r.series}: no value known on {day}"
         if r.obs_date is None or pd.isna(r.obs_date)
@@ -262,13 +298,21 @@ def write_macro_tables(
         for r in macro.itertuples()
         if r.stale
     ]
-    warning = calendar_warning(calendar, day)
-    return warnings + ([warning] if warning else [])
+    revised = macro.loc[macro["latest_revision"], "series"].tolist()
+    if revised:
+        warnings.append(
+            f"{', '.join(revised)}: latest-revision values fetched after {day} (the keyless "
+            "CSV has no vintages); set FRED_API_KEY for the values known then"
+        )
+    return warnings
 
 
 @flow(name="context")
 def context(day: date, symbols: list[str], fetch_macro: bool = True) -> dict:
-    """Market context and records per symbol, and the macro context, for date ``day``."""
+    """Market context and records per symbol, and the macro context, for date ``day``.
+    Raises ContextDateError, before anything is fetched or written, for a date after today
+    or after the lake's data."""
+    check_context_date(Lake(Settings.from_env().lake), day, symbols)
     logger = get_run_logger()
     if fetch_macro:  # a series that fails is used as the lake has it, flagged stale if old
         for series, outcome in extract_fred(day - timedelta(days=400), day).items():

@@ -158,12 +158,16 @@ for _d in [
 
 
 # -- macro data and context tables -----------------------------------------------------------
+# One row per observation date and FRED real-time period (ALFRED vintage): the value FRED
+# showed from realtime_start to realtime_end. vintage=False: a keyless-CSV row, the latest
+# revision as first fetched on realtime_start (what was known before that is unknown).
 FRED_SCHEMA = pa.schema(
     [
         ("date", pa.date32()),
         ("value", pa.float64()),
         ("realtime_start", pa.date32()),
         ("realtime_end", pa.date32()),
+        ("vintage", pa.bool_()),
     ]
 )
 MARKET_CONTEXT_SCHEMA = pa.schema(
@@ -193,6 +197,9 @@ MACRO_CONTEXT_SCHEMA = pa.schema(
         ("chg_ytd", pa.float64()),
         ("days_since_obs", pa.int64()),
         ("stale", pa.bool_()),
+        # the value is a revision fetched after the date (keyless CSV: no vintages), not
+        # necessarily the one known then
+        ("latest_revision", pa.bool_()),
     ]
 )
 MACRO_EVENTS_SCHEMA = pa.schema(

@@ -81,3 +81,16 @@ def test_a_failing_day_is_reported_and_the_rest_are_written(tmp_path: Path, monk
     written = context_tables(lake)
     assert all(len(written[("records", day)]) == 5 for day in DAYS[:-1])
     assert written[("records", DAYS[-1])].empty
+
+
+def test_a_day_after_the_lakes_data_fails_in_a_batch_and_writes_nothing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    lake = build_demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    beyond = [DAYS[-1], date(2024, 1, 8)]  # the demo lake's data end on 5 Jan
+    forget_context(lake)
+    failures = context_for_days.fn(beyond, [SYMBOL])
+    assert list(failures) == [date(2024, 1, 8)] and "ContextDateError" in failures[date(2024, 1, 8)]
+    for name, symbol in OUTPUTS.items():
+        assert lake.read(DATASETS[name], symbol, date(2024, 1, 8), date(2024, 1, 8)).empty

@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transforms.context.macro import calendar_warning, known_from, macro_context, upcoming_events
+from transforms.context.macro import calendar_warning, macro_context, upcoming_events
 from transforms.context.market import market_context
-from transforms.context.records import METRICS, records_as_of, update_records
+from transforms.context.records import METRICS, fold_records, update_records
 
 CALENDAR = pd.DataFrame(
     {
         "date": ["2024-03-08", "2024-03-20", "2024-04-05"],
+        "time": ["08:30", "14:00", "08:30"],
+        "timezone": "America/New_York",
         "kind": ["jobs", "fomc", "jobs"],
         "event": ["US jobs report", "FOMC decision", "US jobs report"],
         "status": "confirmed",
@@ -62,17 +64,31 @@ def test_weekends_carry_the_last_value_and_long_gaps_are_flagged() -> None:
     assert later["stale"] and later["days_since_obs"] == 11
 
 
-def test_a_monthly_series_is_known_only_from_its_jobs_report() -> None:
+def test_a_monthly_series_is_known_only_from_its_jobs_report_at_0830_new_york() -> None:
     obs = pd.DataFrame(
         {"series": "UNRATE", "date": [date(2024, 1, 1), date(2024, 2, 1)], "value": [3.7, 3.9]}
     )
-    assert known_from(obs, CALENDAR).tolist() == [
-        date(2024, 3, 8),
-        date(2024, 3, 8),
-    ]  # Jan: fallback is later
     before = macro_context(obs, CALENDAR, date(2024, 3, 7), {"UNRATE": "u"}).iloc[0]
-    after = macro_context(obs, CALENDAR, date(2024, 3, 8), {"UNRATE": "u"}).iloc[0]
-    assert math.isnan(before["value"]) and after["value"] == 3.9
+    # 00:00 UTC on release day is 19:00 the evening before in New York: not out yet
+    release_day = macro_context(obs, CALENDAR, date(2024, 3, 8), {"UNRATE": "u"}).iloc[0]
+    after = macro_context(obs, CALENDAR, date(2024, 3, 9), {"UNRATE": "u"}).iloc[0]
+    assert math.isnan(before["value"]) and math.isnan(release_day["value"])
+    assert after["value"] == 3.9 and after["obs_date"] == date(2024, 2, 1)
+
+
+def test_release_day_context_does_not_change_when_the_release_does() -> None:
+    """Perturb what is published after T (the February figure, out 2024-03-08 13:30 UTC):
+    the table as of T = 2024-03-08 00:00 UTC stays byte-identical."""
+    obs = pd.DataFrame(
+        {"series": "UNRATE", "date": [date(2023, 12, 1), date(2024, 1, 1), date(2024, 2, 1)],
+         "value": [3.7, 3.7, 3.9]}
+    )  # fmt: skip
+    perturbed = obs.assign(value=[3.7, 3.7, 9.9])
+    tables = [
+        macro_context(frame, CALENDAR, date(2024, 3, 8), {"UNRATE": "u"}).to_parquet()
+        for frame in (obs, perturbed)
+    ]
+    assert tables[0] == tables[1]
 
 
 def test_no_look_ahead_future_observations_change_nothing() -> None:
@@ -160,18 +176,65 @@ def test_market_context_ignores_rows_after_the_snapshot() -> None:
     )
 
 
+def test_no_input_at_or_after_the_snapshot_changes_a_byte() -> None:
+    """Perturb every input at or after T (OI, ratios, prices, volumes, funding, year-start
+    klines): the row for T is byte-identical."""
+    metrics, klines, funding = market_frames(20)
+    as_of, cut = date(2024, 1, 10), pd.Timestamp("2024-01-10", tz="UTC")
+    frames = (metrics, klines, funding, klines)
+    columns = ("create_time", "open_time", "calc_time", "open_time")
+    perturbed = []
+    for frame, column in zip(frames, columns, strict=True):
+        future = frame[column] >= cut
+        numbers = frame.select_dtypes("number").columns
+        changed = frame.copy()
+        changed.loc[future, numbers] = changed.loc[future, numbers] * 3 + 1
+        perturbed.append(changed)
+    tables = [
+        market_context(as_of, "BTCUSDT", *inputs).to_parquet() for inputs in (frames, perturbed)
+    ]
+    assert tables[0] == tables[1]
+
+
+def test_realised_volatility_uses_only_returns_between_adjacent_bars() -> None:
+    metrics, klines, funding = market_frames()
+    gappy = klines[np.arange(len(klines)) % 3 != 2]  # every third bar missing
+    as_of = date(2024, 1, 10)
+    row = market_context(as_of, "BTCUSDT", metrics, gappy, funding, klines).iloc[0]
+    # the remaining adjacent pairs still move 0.1 % per 5 minutes
+    assert row["realised_vol_7d_pct"] == pytest.approx(0.001 * math.sqrt(365 * 288) * 100, rel=1e-2)
+
+
+def test_levels_are_not_carried_over_a_missing_day() -> None:
+    """With no rows on the day before T, "now" levels are unknown, not the older values."""
+    metrics, klines, funding = market_frames()
+    as_of = date(2024, 1, 10)
+    last_day = pd.Timestamp("2024-01-09", tz="UTC")
+    row = market_context(
+        as_of, "BTCUSDT",
+        metrics[metrics["create_time"] < last_day], klines[klines["open_time"] < last_day],
+        funding[funding["calc_time"] < last_day], klines,
+    ).iloc[0]  # fmt: skip
+    for column in ("price", "oi_usd", "oi_change_1d_pct", "funding_last", "long_short_account_ratio",
+                   "top_trader_ratio", "quote_volume_24h"):  # fmt: skip
+        assert np.isnan(row[column]), column
+
+
 # -- records --------------------------------------------------------------------------------
-def daily_values(values: list[float], start: date = date(2024, 12, 28)) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "date": [start + timedelta(days=i) for i in range(len(values))],
-            **{m: values for m in METRICS},
-        }
-    )
+def daily_values(
+    values: list[float], start: date = date(2024, 12, 28)
+) -> list[tuple[date, dict[str, float]]]:
+    return [(start + timedelta(days=i), dict.fromkeys(METRICS, v)) for i, v in enumerate(values)]
+
+
+def folded(daily: list[tuple[date, dict[str, float]]], symbol: str) -> pd.DataFrame:
+    records = fold_records(daily, symbol)
+    assert records is not None
+    return records
 
 
 def test_a_new_record_today() -> None:
-    records = records_as_of(daily_values([5, 7, 6, 9]), "BTCUSDT").set_index("metric").loc["oi_usd"]
+    records = folded(daily_values([5, 7, 6, 9]), "BTCUSDT").set_index("metric").loc["oi_usd"]
     assert (records["all_time_max"], records["all_time_date"]) == (9, date(2024, 12, 31))
     assert (records["rank"], records["pct_of_record"], records["days_since_record"]) == (
         1,
@@ -181,9 +244,7 @@ def test_a_new_record_today() -> None:
 
 
 def test_rank_percent_and_year_to_date_reset() -> None:
-    records = (
-        records_as_of(daily_values([5, 9, 7, 6, 8]), "BTCUSDT").set_index("metric").loc["oi_usd"]
-    )
+    records = folded(daily_values([5, 9, 7, 6, 8]), "BTCUSDT").set_index("metric").loc["oi_usd"]
     # 2025-01-01: 8 is the YTD high (2025 began with 8, after 6 on 2024-12-31? no: 2025-01-01 is day 5)
     assert records["date"] == date(2025, 1, 1)
     assert (records["ytd_max"], records["ytd_date"]) == (8, date(2025, 1, 1))
@@ -194,8 +255,8 @@ def test_rank_percent_and_year_to_date_reset() -> None:
 
 def test_incremental_updates_equal_a_full_recompute() -> None:
     values = [3.0, 1.0, math.nan, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
-    full = records_as_of(daily_values(values), "BTCUSDT")
-    partial = records_as_of(daily_values(values[:-1]), "BTCUSDT")
+    full = folded(daily_values(values), "BTCUSDT")
+    partial = folded(daily_values(values[:-1]), "BTCUSDT")
     step = update_records(partial, dict.fromkeys(METRICS, 6.0), date(2025, 1, 5), "BTCUSDT")
     pd.testing.assert_frame_equal(full, step)
     row = step.set_index("metric").loc["oi_usd"]
@@ -203,6 +264,99 @@ def test_incremental_updates_equal_a_full_recompute() -> None:
 
 
 def test_records_refuse_previous_rows_from_the_same_or_a_later_date() -> None:
-    records = records_as_of(daily_values([1.0, 2.0]), "BTCUSDT")
+    records = folded(daily_values([1.0, 2.0]), "BTCUSDT")
     with pytest.raises(ValueError, match="not before"):
         update_records(records, {}, date(2024, 12, 29), "BTCUSDT")
+
+
+# -- release times (siblings of the jobs-report look-ahead) ---------------------------------
+def test_october_2025_payrolls_are_known_only_from_the_december_release() -> None:
+    """No October 2025 report: October's payrolls came out on 2025-12-16 with November's,
+    not at the first release after October ended (2025-11-20, September's)."""
+    from sources.reference_calendar import load_calendar
+
+    obs = pd.DataFrame(
+        {"series": "PAYEMS", "date": [date(2025, 9, 1), date(2025, 10, 1)], "value": [1.0, 2.0]}
+    )
+    calendar = load_calendar()
+    after_september = macro_context(obs, calendar, date(2025, 11, 21), {"PAYEMS": "p"}).iloc[0]
+    after_october = macro_context(obs, calendar, date(2025, 12, 17), {"PAYEMS": "p"}).iloc[0]
+    assert after_september["obs_date"] == date(2025, 9, 1)
+    assert after_october["obs_date"] == date(2025, 10, 1)
+
+
+def test_the_weekly_dollar_index_is_known_from_the_monday_after_its_week() -> None:
+    """H.10 comes out on Mondays at 16:15 New York: Monday 4 March's value is not known at
+    00:00 UTC on Monday 11 March (a week after, as the old rule had it)."""
+    obs = daily_series("DTWEXBGS", date(2024, 2, 26), [120.0, 0, 0, 0, 0, 0, 0, 121.0])[
+        lambda f: pd.to_datetime(f["date"]).dt.day_of_week == 0
+    ]
+    row = macro_context(obs, CALENDAR, date(2024, 3, 11), {"DTWEXBGS": "usd"}).iloc[0]
+    assert row["obs_date"] == date(2024, 2, 26) and row["value"] == 120.0
+    assert (
+        macro_context(obs, CALENDAR, date(2024, 3, 12), {"DTWEXBGS": "usd"}).iloc[0]["value"]
+        == 121.0
+    )
+
+
+def test_fridays_fed_funds_rate_is_not_known_before_monday_morning_new_york() -> None:
+    """The NY Fed publishes the rate for a day at about 09:00 the next business day."""
+    obs = daily_series("DFF", date(2024, 3, 7), [5.31, 5.32, 5.33])  # Thu, Fri, Sat
+    monday = macro_context(obs, CALENDAR, date(2024, 3, 11), {"DFF": "ff"}).iloc[0]
+    tuesday = macro_context(obs, CALENDAR, date(2024, 3, 12), {"DFF": "ff"}).iloc[0]
+    assert monday["obs_date"] == date(2024, 3, 7)
+    assert tuesday["obs_date"] == date(2024, 3, 9)  # Friday's publication covers the weekend
+
+
+def test_a_csv_value_fetched_on_the_briefing_date_is_not_flagged_but_one_fetched_later_is() -> None:
+    obs = daily_series("DGS2", date(2024, 3, 4), [4.1]).assign(
+        realtime_end=date(9999, 12, 31), vintage=False
+    )
+    same_day = obs.assign(realtime_start=date(2024, 3, 5))
+    later = obs.assign(realtime_start=date(2024, 3, 6))
+    as_of = date(2024, 3, 5)
+    assert not macro_context(same_day, CALENDAR, as_of, {"DGS2": "2y"}).iloc[0]["latest_revision"]
+    assert macro_context(later, CALENDAR, as_of, {"DGS2": "2y"}).iloc[0]["latest_revision"]
+
+
+def test_events_are_past_or_ahead_by_their_instant_not_their_local_date() -> None:
+    """An event at 21:00 New York on 7 March is at 02:00 UTC on 8 March: still ahead at
+    00:00 UTC on the 8th ("today"); an FOMC decision at 14:00 New York on the 7th is past."""
+    late = pd.DataFrame(
+        {"date": ["2024-03-07", "2024-03-07"], "time": ["21:00", "14:00"],
+         "timezone": "America/New_York", "kind": ["speech", "fomc"],
+         "event": ["Evening testimony", "FOMC decision"], "status": "confirmed", "source": "test"}
+    )  # fmt: skip
+    events = upcoming_events(late, date(2024, 3, 8))
+    assert events["text"].tolist() == ["Evening testimony today"]
+    assert events["event_date"].tolist() == [date(2024, 3, 8)]
+
+
+def test_a_long_weekend_is_not_a_gap_but_missed_publications_are() -> None:
+    """Memorial Day 2024 (Monday 27 May): on Tuesday 00:00 UTC the newest fed funds rate
+    known is Thursday's (Friday's comes out Tuesday 09:00 New York) — current, not stale."""
+    obs = daily_series("DFF", date(2024, 5, 1), [5.33] * 23)  # 1 … 23 May
+    tuesday = macro_context(obs, CALENDAR, date(2024, 5, 28), {"DFF": "ff"}).iloc[0]
+    assert tuesday["obs_date"] == date(2024, 5, 23) and not tuesday["stale"]
+    thursday = macro_context(obs, CALENDAR, date(2024, 5, 30), {"DFF": "ff"}).iloc[0]
+    assert thursday["stale"]  # Friday's and Tuesday's rates are missing
+
+
+def test_volume_needs_the_whole_day_and_the_year_start_counts_per_bar() -> None:
+    metrics, klines, funding = market_frames()
+    as_of, last_day = date(2024, 1, 10), pd.Timestamp("2024-01-09", tz="UTC")
+    in_last_day = (klines["open_time"] >= last_day).to_numpy()
+    gappy = klines[~(in_last_day & (np.arange(len(klines)) % 10 == 0))]  # 10 % of the day gone
+    row = market_context(as_of, "BTCUSDT", metrics, gappy, funding, klines).iloc[0]
+    assert np.isnan(row["quote_volume_24h"]) and np.isnan(row["taker_buy_sell_ratio"])
+    # half of 1 January missing from the year's start: still the same volume per bar
+    half = klines[~(klines["open_time"] < pd.Timestamp("2024-01-01 12:00", tz="UTC"))]
+    row = market_context(as_of, "BTCUSDT", metrics, klines, funding, half).iloc[0]
+    assert row["volume_vs_year_start"] == pytest.approx(1.0)
+
+
+def test_two_hours_of_bars_give_no_seven_day_volatility() -> None:
+    metrics, klines, funding = market_frames()
+    recent = klines[klines["open_time"] >= pd.Timestamp("2024-01-09 22:00", tz="UTC")]
+    row = market_context(date(2024, 1, 10), "BTCUSDT", metrics, recent, funding, klines).iloc[0]
+    assert np.isnan(row["realised_vol_7d_pct"])

@@ -1,129 +1,291 @@
-"""Macro context as of a date: the latest known value of each FRED series, its changes,
-staleness, and the events due in the next week — using only what was known by then.
+"""Macro context as of a date D: per FRED series the value known at the snapshot instant
+(00:00 UTC of D), its changes and staleness, and the events due in the next week.
 
-An observation dated d is *known* from d + lag: a daily close the day after, the effective
-fed funds rate two days after (published the next business day), the weekly dollar index a
-week after, a monthly labour series on its jobs-report day (from the event calendar).
+*When* an observation became known is explicit: each series has a release rule (a time of
+day in the publisher's own zone, see ``RELEASES``), the monthly labour series come out at
+08:30 New York on their jobs-report day (from the event calendar). *What* was known comes
+from FRED's real-time periods (ALFRED vintages): the value whose period contains the
+snapshot, not today's revision. Rows of the keyless CSV have no vintages; a value first
+seen after D is still shown (nothing better is known) and flagged ``latest_revision``.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.holiday import USFederalHolidayCalendar
+from pandas.tseries.offsets import CustomBusinessDay
 
-KNOWN_AFTER_DAYS = {
-    "DFF": 2, "DFEDTARU": 1, "DFEDTARL": 1, "DGS2": 1, "DGS10": 1,
-    "DTWEXBGS": 7, "VIXCLS": 1, "SP500": 1,
-}  # fmt: skip
+NEW_YORK = "America/New_York"
+OPEN_END = date(9999, 12, 31)
+NEVER = np.iinfo(np.int64).max  # "known until": an open real-time period
+
+
+@dataclass(frozen=True)
+class Release:
+    """When an observation dated d is published: ``business_days`` US business days after
+    d (or, if ``weekly``, on the Monday after d's week) at ``at`` in ``zone``."""
+
+    at: time
+    zone: str = NEW_YORK
+    business_days: int = 0
+    weekly: bool = False
+
+
+RELEASES = {
+    "DFF": Release(time(9, 0), business_days=1),  # NY Fed: EFFR for d, next business day ~09:00
+    "DFEDTARU": Release(time(14, 0)),  # FOMC statements at 14:00 New York
+    "DFEDTARL": Release(time(14, 0)),
+    "DGS2": Release(time(18, 0)),  # Treasury's daily par yield curve, by 18:00 New York
+    "DGS10": Release(time(18, 0)),
+    "VIXCLS": Release(time(16, 15)),  # Cboe close
+    "SP500": Release(time(17, 0)),  # after the 16:00 close
+    "DTWEXBGS": Release(time(16, 15), weekly=True),  # H.10: Mondays 16:15 for the prior week
+    "UNRATE": Release(time(8, 30)),  # Employment Situation; the day comes from the calendar
+    "PAYEMS": Release(time(8, 30)),
+}
+DEFAULT_RELEASE = Release(time(0, 0), zone="UTC", business_days=1)
+FETCHED = Release(time(0, 0), zone="UTC")  # a keyless-CSV row: from its fetch date
 MONTHLY = {"UNRATE", "PAYEMS"}
-# Daily and weekly series: days since the observation (weekends and holidays carry over).
-# Monthly series: days since the value became known (a release is due about monthly).
-STALE_AFTER_DAYS = {"daily": 4, "weekly": 10, "monthly": 40}
+# Daily and weekly series are stale when the publications of STALE_AFTER_MISSED or more US
+# business days are missing: the observations their release rule should have published by T
+# (weekends, holidays and publication lags are not gaps). Monthly series: stale when the
+# value became known more than STALE_MONTHLY_DAYS ago (a release is due about monthly).
+STALE_AFTER_MISSED = 2
+STALE_MONTHLY_DAYS = 40
 EVENT_HORIZON_DAYS = 7
 CALENDAR_MIN_LEAD_DAYS = 30
+_BUSINESS_DAY = CustomBusinessDay(calendar=USFederalHolidayCalendar())
 
 
-def known_from(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Series:
-    """The date each observation became known (see the module note)."""
-    return _known_from_times(observations, calendar).dt.date
+def snapshot_instant(as_of: date) -> pd.Timestamp:
+    """The instant a briefing dated ``as_of`` describes: 00:00 UTC of that date."""
+    return pd.Timestamp(as_of, tz="UTC")
 
 
-def _known_from_times(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Series:
-    series, obs = observations["series"], pd.to_datetime(observations["date"])
-    lag = series.map(KNOWN_AFTER_DAYS).fillna(1).astype(int)
-    known = obs + pd.to_timedelta(lag, unit="D")
-    monthly = series.isin(MONTHLY)
-    if monthly.any():
-        releases = np.sort(
-            pd.to_datetime(calendar.loc[calendar["kind"] == "jobs", "date"]).to_numpy()
-        )
-        # data for month M is released in month M+1 (sometimes later): the first release after M ends
-        month_end = (obs[monthly] + pd.offsets.MonthEnd(0)).to_numpy()
-        idx = np.searchsorted(releases, month_end, side="right")
-        fallback = (obs[monthly] + pd.DateOffset(months=1, days=7)).to_numpy()
-        known.loc[monthly] = np.where(
-            idx < len(releases), releases[np.minimum(idx, len(releases) - 1)], fallback
-        )
-    return known
+def local_instants(days: pd.DatetimeIndex, at: time, zone: str) -> pd.DatetimeIndex:
+    """``days`` at the wall-clock time ``at`` in ``zone``, as UTC instants."""
+    naive = days.normalize() + pd.Timedelta(hours=at.hour, minutes=at.minute)
+    return naive.tz_localize(ZoneInfo(zone)).tz_convert("UTC")
 
 
-def _frequency(series: str) -> str:
-    return "monthly" if series in MONTHLY else "weekly" if series == "DTWEXBGS" else "daily"
+def event_instants(calendar: pd.DataFrame) -> pd.Series:
+    """Each calendar event's instant, from its date, ``time`` and ``timezone`` columns."""
+    out = pd.Series(pd.NaT, index=calendar.index, dtype="datetime64[ns, UTC]")
+    for (at, zone), rows in calendar.groupby(["time", "timezone"]):
+        days = pd.DatetimeIndex(pd.to_datetime(rows["date"]))
+        out.loc[rows.index] = local_instants(days, time.fromisoformat(at), zone)
+    return out
 
 
-def _age(series: str, as_of: date, obs_date: date, known: date) -> int:
-    return (as_of - (known if series in MONTHLY else obs_date)).days
+def _release_days(series: str, obs: pd.DatetimeIndex, calendar: pd.DataFrame) -> pd.DatetimeIndex:
+    rule = RELEASES.get(series, DEFAULT_RELEASE)
+    if series in MONTHLY:
+        return _jobs_report_days(obs, calendar)
+    if rule.weekly:
+        obs = obs + pd.to_timedelta(7 - obs.day_of_week, unit="D")
+        return _on_or_after_business_day(obs)
+    if rule.business_days:
+        return pd.DatetimeIndex([d + rule.business_days * _BUSINESS_DAY for d in obs])
+    return obs
 
 
-class _KnownSeries:
-    """One series' observations ordered by when they became known (then by date), as
-    arrays: every "as of" question is a binary search, not a DataFrame filter."""
+def _reference_months(calendar: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """Reference month (YYYY-MM) → the first jobs report that published it: the calendar's
+    ``reference_month`` (several when a report covered more, as on 2025-12-16), else the
+    month before the report."""
+    jobs = calendar[calendar["kind"] == "jobs"]
+    months = jobs["reference_month"] if "reference_month" in jobs else pd.Series("", jobs.index)
+    out: dict[str, pd.Timestamp] = {}
+    for day, covered in sorted(zip(pd.to_datetime(jobs["date"]), months.fillna(""), strict=True)):
+        previous = (day - pd.DateOffset(months=1)).strftime("%Y-%m")
+        for month in str(covered).split() or [previous]:
+            out.setdefault(month, day)
+    return out
+
+
+def _jobs_report_days(obs: pd.DatetimeIndex, calendar: pd.DataFrame) -> pd.DatetimeIndex:
+    """The jobs report of each monthly observation; a month the calendar does not cover
+    gets the first report after the month ends, or else a month and a week later."""
+    by_month = _reference_months(calendar)
+    releases = np.sort(np.array(list(by_month.values()), dtype="datetime64[ns]"))
+    month_ends = (obs + pd.offsets.MonthEnd(0)).to_numpy()
+    idx = np.searchsorted(releases, month_ends, side="right")
+    days = []
+    for d, i, late in zip(obs, idx, obs + pd.DateOffset(months=1, days=7), strict=True):
+        listed = by_month.get(d.strftime("%Y-%m"))
+        days.append(listed if listed is not None else releases[i] if i < len(releases) else late)
+    return pd.DatetimeIndex(days)
+
+
+def _on_or_after_business_day(days: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([(d - pd.Timedelta(days=1)) + _BUSINESS_DAY for d in days])
+
+
+def first_known_at(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.Series:
+    """The instant (UTC) each observation was first published, by its series' release rule."""
+    out = pd.Series(pd.NaT, index=observations.index, dtype="datetime64[ns, UTC]")
+    for series, rows in observations.groupby("series", sort=False):
+        rule = RELEASES.get(series, DEFAULT_RELEASE)
+        days = _release_days(series, pd.DatetimeIndex(pd.to_datetime(rows["date"])), calendar)
+        out.loc[rows.index] = local_instants(days, rule.at, rule.zone)
+    return out
+
+
+def _seen_at(observations: pd.DataFrame, column: str) -> pd.Series:
+    """The instant a real-time period starting on ``column``'s date became visible (NaT
+    where the date is unknown): a FRED vintage at its series' release time that day; a CSV
+    fetch at 00:00 UTC of its fetch date — the briefing of the fetch date counts it as known,
+    as a live run that day can know no better."""
+    out = pd.Series(pd.NaT, index=observations.index, dtype="datetime64[ns, UTC]")
+    for (series, vintage), rows in observations.groupby(["series", "vintage"], sort=False):
+        rule = RELEASES.get(series, DEFAULT_RELEASE) if vintage else FETCHED
+        known = rows[column].notna()
+        days = pd.DatetimeIndex(pd.to_datetime(rows.loc[known, column]))
+        out.loc[rows.index[known]] = local_instants(days, rule.at, rule.zone)
+    return out
+
+
+def _ns(instants: pd.Series) -> np.ndarray:
+    """UTC instants as int64 nanoseconds, NaT as NEVER."""
+    return instants.astype("int64").where(instants.notna(), NEVER).to_numpy("int64")
+
+
+def known_vintages(observations: pd.DataFrame, calendar: pd.DataFrame) -> pd.DataFrame:
+    """Each stored row with the time span (UTC ns) in which it was the known value.
+
+    ``observations``: series, date, value and FRED's realtime_start, realtime_end and
+    vintage (absent or null: a latest revision seen at an unknown time). A row is known from
+    ``known_at`` — its first publication, and for later vintages the day its real-time
+    period began, at the release time — until the next period began (``known_until``).
+    A CSV row's first period has no known start: it counts from first publication and
+    ``seen_at`` records when it was actually fetched.
+    """
+    obs = observations.reset_index(drop=True)
+    for column in ("realtime_start", "realtime_end", "vintage"):
+        if column not in obs:
+            obs[column] = None
+    obs["vintage"] = obs["vintage"].astype("boolean").fillna(False).astype(bool)
+    seen = _seen_at(obs, "realtime_start")
+    first = first_known_at(obs, calendar)
+    fetched = ~obs["vintage"]
+    earliest = (
+        obs[fetched]
+        .groupby(["series", "date"])["realtime_start"]
+        .transform("min")
+        .reindex(obs.index)
+    )
+    first_fetch = fetched & (obs["realtime_start"].isna() | (obs["realtime_start"] == earliest))
+    ends = obs["realtime_end"]
+    finite = ends.notna() & (ends < OPEN_END)
+    next_start = pd.Series(None, index=obs.index, dtype=object)
+    next_start[finite] = [d + timedelta(days=1) for d in ends[finite]]
+    until = _seen_at(obs.assign(next_start=next_start), "next_start")
+    known_at = first.where(first_fetch, pd.concat([first, seen], axis=1).max(axis=1))
+    return pd.DataFrame(
+        {
+            "series": obs["series"].to_numpy(), "date": obs["date"].to_numpy(),
+            "value": obs["value"].to_numpy(float), "vintage": obs["vintage"].to_numpy(),
+            "known_at": _ns(known_at), "known_until": _ns(until), "seen_at": _ns(seen),
+        }
+    ).dropna(subset=["value"])  # fmt: skip
+
+
+class _SeriesVintages:
+    """One series' rows as arrays: every "as of" question is a vectorised mask."""
 
     def __init__(self, rows: pd.DataFrame) -> None:
-        self.known_from = rows["known_from"].to_numpy("datetime64[D]")
-        self.dates = rows["day"].to_numpy("datetime64[D]")
-        self.obs_dates = rows["date"].to_numpy()
-        self.values = rows["value"].to_numpy(float)
+        self.days = pd.to_datetime(rows["date"]).to_numpy("datetime64[D]")
+        self.obs_dates, self.values = rows["date"].to_numpy(), rows["value"].to_numpy(float)
+        self.known_at, self.known_until = (
+            rows["known_at"].to_numpy(),
+            rows["known_until"].to_numpy(),
+        )
+        self.seen_at, self.vintage = rows["seen_at"].to_numpy(), rows["vintage"].to_numpy(bool)
 
-    def count_known(self, when: date) -> int:
-        """How many observations were known on ``when`` (they come first)."""
-        return int(np.searchsorted(self.known_from, np.datetime64(when, "D"), side="right"))
-
-    def value_as_of(self, when: date) -> float:
-        n = self.count_known(when)
-        return float(self.values[n - 1]) if n else float("nan")
-
-    def last_observed_by(self, day: date, known: int) -> float:
-        """The last observation dated on or before ``day`` among the first ``known``."""
-        dates = self.dates[:known]
-        candidates = np.flatnonzero(dates <= np.datetime64(day, "D"))
+    def latest(self, at: pd.Timestamp, dated_by: date | None = None) -> int:
+        """Index of the latest-dated value known at ``at`` (dated on or before ``dated_by``
+        if given), in the real-time period containing ``at``; -1 if none."""
+        when = at.value
+        valid = (self.known_at <= when) & (when < self.known_until)
+        if dated_by is not None:
+            valid &= self.days <= np.datetime64(dated_by, "D")
+        candidates = np.flatnonzero(valid)
         if not candidates.size:
-            return float("nan")
-        return float(self.values[candidates[np.argmax(dates[candidates])]])
+            return -1
+        order = np.lexsort((self.known_at[candidates], self.days[candidates]))
+        return int(candidates[order[-1]])
+
+    def value(self, at: pd.Timestamp, dated_by: date | None = None) -> float:
+        i = self.latest(at, dated_by)
+        return float(self.values[i]) if i >= 0 else float("nan")
+
+
+def expected_latest(series: list[str], as_of: date, calendar: pd.DataFrame) -> dict[str, date]:
+    """Per daily or weekly series: the latest US business day whose observation its release
+    rule has published by 00:00 UTC of ``as_of``."""
+    names = [s for s in series if s not in MONTHLY]
+    days = pd.date_range(end=pd.Timestamp(as_of), periods=20, freq=_BUSINESS_DAY).date
+    frame = pd.DataFrame({"series": np.repeat(names, len(days)), "date": np.tile(days, len(names))})
+    published = frame[(first_known_at(frame, calendar) <= snapshot_instant(as_of)).to_numpy()]
+    return published.groupby("series")["date"].max().to_dict()
+
+
+def _missed_business_days(obs_date: date, expected: date | None) -> int:
+    if expected is None or expected <= obs_date:
+        return 0
+    return len(pd.date_range(obs_date + timedelta(days=1), expected, freq=_BUSINESS_DAY))
+
+
+def _row(
+    history: _SeriesVintages | None, series: str, label: str, as_of: date, expected: date | None
+) -> dict:
+    t = snapshot_instant(as_of)
+    i = history.latest(t) if history is not None else -1
+    if i < 0:
+        return {"date": as_of, "series": series, "label": label, "obs_date": None,
+                "value": np.nan, "chg_1d": np.nan, "chg_1w": np.nan, "chg_1m": np.nan,
+                "chg_ytd": np.nan, "days_since_obs": -1, "stale": True,
+                "latest_revision": False}  # fmt: skip
+    assert history is not None
+    value, obs_date = float(history.values[i]), history.obs_dates[i]
+    if series in MONTHLY:
+        known = pd.Timestamp(history.known_at[i], tz="UTC").date()
+        stale = (as_of - known).days > STALE_MONTHLY_DAYS
+    else:
+        stale = _missed_business_days(obs_date, expected) >= STALE_AFTER_MISSED
+    return {
+        "date": as_of, "series": series, "label": label, "obs_date": obs_date, "value": value,
+        "chg_1d": value - history.value(t - pd.Timedelta(days=1)),
+        "chg_1w": value - history.value(t - pd.Timedelta(days=7)),
+        "chg_1m": value - history.value(t - pd.DateOffset(months=1)),
+        "chg_ytd": value - history.value(t, dated_by=date(as_of.year, 1, 1) - timedelta(days=1)),
+        "days_since_obs": (as_of - obs_date).days, "stale": stale,
+        "latest_revision": bool(not history.vintage[i] and history.seen_at[i] > t.value),
+    }  # fmt: skip
+
+
+def macro_context_known(
+    known: pd.DataFrame, calendar: pd.DataFrame, as_of: date, labels: dict[str, str]
+) -> pd.DataFrame:
+    """One row per series from ``known_vintages`` rows: the value known at 00:00 UTC of
+    ``as_of``, its changes against the values known 1 day, 7 days and 1 month earlier and
+    the last value dated in the previous year (as known now), and whether it is stale."""
+    by_series = {name: _SeriesVintages(rows) for name, rows in known.groupby("series", sort=False)}
+    expected = expected_latest(list(labels), as_of, calendar)
+    rows = [_row(by_series.get(s), s, labels[s], as_of, expected.get(s)) for s in labels]
+    return pd.DataFrame(rows)
 
 
 def macro_context(
     observations: pd.DataFrame, calendar: pd.DataFrame, as_of: date, labels: dict[str, str]
 ) -> pd.DataFrame:
-    """One row per series: latest known value as of ``as_of`` and its changes.
-
-    ``observations``: series, date, value (NaN = missing, skipped). Changes are differences
-    of known values: as of 1 day / 7 days / 1 month before, and the last value known in the
-    previous year's last observation (YTD).
-    """
-    obs = observations.dropna(subset=["value"]).copy()
-    obs["known_from"] = _known_from_times(obs, calendar)
-    obs["day"] = pd.to_datetime(obs["date"])  # datetime64: fast to sort and search
-    obs = obs.sort_values(["series", "known_from", "day"], kind="stable")
-    by_series = {name: _KnownSeries(rows) for name, rows in obs.groupby("series", sort=False)}
-    month_ago = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
-    year_start = date(as_of.year, 1, 1) - timedelta(days=1)
-    rows = []
-    for series in labels:
-        history = by_series.get(series)
-        n = history.count_known(as_of) if history is not None else 0
-        if not n:
-            rows.append({"date": as_of, "series": series, "label": labels[series], "obs_date": None,
-                         "value": np.nan, "chg_1d": np.nan, "chg_1w": np.nan, "chg_1m": np.nan,
-                         "chg_ytd": np.nan, "days_since_obs": -1, "stale": True})  # fmt: skip
-            continue
-        value, obs_date = float(history.values[n - 1]), history.obs_dates[n - 1]
-        known = history.known_from[n - 1].astype(object)
-        rows.append(
-            {
-                "date": as_of, "series": series, "label": labels[series], "obs_date": obs_date,
-                "value": value,
-                "chg_1d": value - history.value_as_of(as_of - timedelta(days=1)),
-                "chg_1w": value - history.value_as_of(as_of - timedelta(days=7)),
-                "chg_1m": value - history.value_as_of(month_ago),
-                "chg_ytd": value - history.last_observed_by(year_start, n),
-                "days_since_obs": (as_of - obs_date).days,
-                "stale": _age(series, as_of, obs_date, known) > STALE_AFTER_DAYS[_frequency(series)],
-            }
-        )  # fmt: skip
-    return pd.DataFrame(rows)
+    """``macro_context_known`` of ``known_vintages(observations, calendar)``."""
+    return macro_context_known(known_vintages(observations, calendar), calendar, as_of, labels)
 
 
 def _when(days: int) -> str:
@@ -133,16 +295,21 @@ def _when(days: int) -> str:
 def upcoming_events(
     calendar: pd.DataFrame, as_of: date, horizon_days: int = EVENT_HORIZON_DAYS
 ) -> pd.DataFrame:
-    """Events from ``as_of`` to ``as_of + horizon``: "US jobs report in 2 days"."""
-    dates = pd.to_datetime(calendar["date"]).dt.date
-    due = calendar[(dates >= as_of) & (dates <= as_of + timedelta(days=horizon_days))].copy()
-    due["event_date"] = pd.to_datetime(due["date"]).dt.date
+    """Events not yet past at 00:00 UTC of ``as_of`` and due by the end of ``as_of +
+    horizon``: "US jobs report in 2 days". An event's instant comes from its date, time and
+    zone; its date and the days until it are counted in UTC, like the briefing's date."""
+    instants = event_instants(calendar)
+    utc_dates = instants.dt.date
+    ahead = (instants >= snapshot_instant(as_of)) & (
+        utc_dates <= as_of + timedelta(days=horizon_days)
+    )
+    due = calendar[ahead].assign(event_date=utc_dates[ahead])
     due["days_until"] = [(d - as_of).days for d in due["event_date"]]
     due["text"] = [f"{e} {_when(n)}" for e, n in zip(due["event"], due["days_until"], strict=True)]
     due["date"] = as_of
     return (
         due[["date", "event_date", "event", "days_until", "text"]]
-        .sort_values("event_date")
+        .sort_values("event_date", kind="stable")
         .reset_index(drop=True)
     )
 

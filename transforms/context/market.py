@@ -1,6 +1,8 @@
 """Market context for one symbol as of a snapshot time T (00:00 UTC of the date): price,
 open interest and its changes, funding, positioning ratios, volume and volatility — from
-rows strictly before T only."""
+rows strictly before T only, and only fresh ones: a level "now" is the last reading of the
+day before T (NaN if that day has none, rather than an older value shown as current), a
+level "1 day / 7 days ago" the last reading of the day before T − 1 d / T − 7 d."""
 
 from __future__ import annotations
 
@@ -9,19 +11,95 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-BARS_PER_YEAR_5M = 365 * 288
+BAR = pd.Timedelta(minutes=5)
+BARS_PER_DAY = 288
+BARS_PER_YEAR_5M = 365 * BARS_PER_DAY
+MIN_DAY_COVERAGE = 0.95  # share of a day's 5-minute bars a 24 h sum needs
+DAY = pd.Timedelta(days=1)
+MIN_RETURNS = BARS_PER_DAY  # fewer adjacent-bar returns (a day's worth): no 7-day volatility
 
 
 def _before(frame: pd.DataFrame, column: str, t: pd.Timestamp) -> pd.DataFrame:
     return frame[frame[column] < t].sort_values(column)
 
 
-def _last(frame: pd.DataFrame, column: str) -> float:
-    return float(frame[column].iloc[-1]) if len(frame) else float("nan")
+def _last_in(frame: pd.DataFrame, time_column: str, column: str, end: pd.Timestamp) -> float:
+    """The last ``column`` reading in the day before ``end`` (time-sorted ``frame``)."""
+    if column not in frame:
+        return float("nan")
+    times = frame[time_column]
+    rows = frame[(times >= end - DAY) & (times < end)]
+    return float(rows[column].iloc[-1]) if len(rows) else float("nan")
 
 
 def _pct_change(now: float, then: float) -> float:
     return (now / then - 1) * 100 if np.isfinite(then) and then else float("nan")
+
+
+def open_interest(metrics: pd.DataFrame, t: pd.Timestamp) -> dict[str, float]:
+    """OI (USD) at T and its change over 1 and 7 days."""
+    at = {k: _last_in(metrics, "create_time", "sum_open_interest_value", t - k * DAY) for k in (0, 1, 7)}  # fmt: skip
+    return {
+        "oi_usd": at[0],
+        "oi_change_1d_pct": _pct_change(at[0], at[1]),
+        "oi_change_7d_pct": _pct_change(at[0], at[7]),
+    }
+
+
+def positioning(metrics: pd.DataFrame, t: pd.Timestamp) -> dict[str, float]:
+    return {
+        "long_short_account_ratio": _last_in(metrics, "create_time", "count_long_short_ratio", t),
+        "top_trader_ratio": _last_in(metrics, "create_time", "sum_toptrader_long_short_ratio", t),
+    }
+
+
+def funding(rates: pd.DataFrame, t: pd.Timestamp) -> dict[str, float]:
+    """Last rate (within the day before T), 7-day average, and that average annualised at
+    the last settlement interval."""
+    week = rates[rates["calc_time"] >= t - 7 * DAY] if len(rates) else rates
+    average = float(week["last_funding_rate"].mean()) if len(week) else float("nan")
+    per_day = 24 / float(week["funding_interval_hours"].iloc[-1]) if len(week) else float("nan")
+    return {
+        "funding_last": _last_in(rates, "calc_time", "last_funding_rate", t),
+        "funding_avg_7d": average,
+        "funding_annualised_pct": average * per_day * 365 * 100,
+    }
+
+
+def volume(
+    klines: pd.DataFrame, year_start: pd.DataFrame, as_of: date, t: pd.Timestamp
+) -> dict[str, float]:
+    """24 h quote volume and taker buy/sell ratio (unknown when more than 5 % of the day's
+    bars are missing: a partial sum is not a day's volume), and that volume against the
+    year's first 7 days (before T; none before 2 January) per bar, so a gap there does not
+    count as a quiet day."""
+    day = klines[klines["open_time"] >= t - DAY]
+    whole = len(day) >= MIN_DAY_COVERAGE * BARS_PER_DAY
+    quote = float(day["quote_volume"].sum()) if whole else float("nan")
+    buy = float(day["taker_buy_quote_volume"].sum())
+    start_end = min(t, pd.Timestamp(date(as_of.year, 1, 8), tz="UTC"))
+    ys = year_start[year_start["open_time"] < start_end]
+    enough = len(ys) >= BARS_PER_DAY  # a day's worth of bars (none on 1 January)
+    per_day = float(ys["quote_volume"].mean()) * BARS_PER_DAY if enough else float("nan")
+    return {
+        "taker_buy_sell_ratio": buy / (quote - buy) if whole and quote > buy else float("nan"),
+        "quote_volume_24h": quote,
+        "volume_vs_year_start": quote / per_day if per_day else float("nan"),
+    }  # fmt: skip
+
+
+def realised_volatility(klines: pd.DataFrame, t: pd.Timestamp) -> float:
+    """Annualised % volatility of 5-minute log returns over the 7 days before T. Returns
+    are taken only between adjacent bars: a return across missing bars is not a 5-minute
+    return and would inflate the annualised figure."""
+    week = klines[klines["open_time"] >= t - 7 * DAY]
+    times = week["open_time"].to_numpy("datetime64[ns]")
+    log_close = np.log(week["close"].to_numpy(float))
+    adjacent = np.diff(times) == np.timedelta64(BAR)
+    returns = np.diff(log_close)[adjacent]
+    if len(returns) < MIN_RETURNS:
+        return float("nan")
+    return float(np.std(returns, ddof=1) * np.sqrt(BARS_PER_YEAR_5M) * 100)
 
 
 def market_context(
@@ -29,7 +107,7 @@ def market_context(
     symbol: str,
     metrics: pd.DataFrame,
     klines_5m: pd.DataFrame,
-    funding: pd.DataFrame,
+    funding_rates: pd.DataFrame,
     year_start_klines: pd.DataFrame,
     venue: str = "binance",
 ) -> pd.DataFrame:
@@ -37,87 +115,20 @@ def market_context(
     t = pd.Timestamp(as_of, tz="UTC")
     m = _before(metrics, "create_time", t)
     k = _before(klines_5m, "open_time", t)
-    k = k[k["open_time"] + pd.Timedelta(minutes=5) <= t]  # whole bars only
-    f = _before(funding, "calc_time", t) if len(funding) else funding
-
-    oi_now = _last(m, "sum_open_interest_value")
-    oi_1d = _last(m[m["create_time"] < t - pd.Timedelta(days=1)], "sum_open_interest_value")
-    oi_7d = _last(m[m["create_time"] < t - pd.Timedelta(days=7)], "sum_open_interest_value")
-
-    last_week_funding = f[f["calc_time"] >= t - pd.Timedelta(days=7)] if len(f) else f
-    funding_avg = (
-        float(last_week_funding["last_funding_rate"].mean())
-        if len(last_week_funding)
-        else float("nan")
-    )
-    per_day = 24 / float(f["funding_interval_hours"].iloc[-1]) if len(f) else float("nan")
-
-    day = k[k["open_time"] >= t - pd.Timedelta(days=1)]
-    quote_24h = float(day["quote_volume"].sum()) if len(day) else float("nan")
-    taker_buy = float(day["taker_buy_quote_volume"].sum())
-    taker_ratio = (
-        taker_buy / (quote_24h - taker_buy) if len(day) and quote_24h > taker_buy else float("nan")
-    )
-
-    ys = year_start_klines[
-        year_start_klines["open_time"] < min(t, pd.Timestamp(date(as_of.year, 1, 8), tz="UTC"))
-    ]
-    days_in_start = ys["open_time"].dt.date.nunique()
-    year_start_daily = (
-        float(ys["quote_volume"].sum()) / days_in_start if days_in_start else float("nan")
-    )
-    # a year-start average needs a whole day of data; before Jan 2 there is none yet
-    volume_ratio = (
-        quote_24h / year_start_daily
-        if days_in_start and as_of > date(as_of.year, 1, 1)
-        else float("nan")
-    )
-
-    week = k[k["open_time"] >= t - pd.Timedelta(days=7)]
-    returns = np.diff(np.log(week["close"].to_numpy(float))) if len(week) > 2 else np.array([])
-    vol = (
-        float(np.std(returns, ddof=1) * np.sqrt(BARS_PER_YEAR_5M) * 100)
-        if len(returns) > 2
-        else float("nan")
-    )
-
-    return pd.DataFrame(
-        [
-            {
-                "date": as_of, "symbol": symbol, "venue": venue,
-                "price": _last(k, "close"),
-                "oi_usd": oi_now,
-                "oi_change_1d_pct": _pct_change(oi_now, oi_1d),
-                "oi_change_7d_pct": _pct_change(oi_now, oi_7d),
-                "funding_last": _last(f, "last_funding_rate") if len(f) else float("nan"),
-                "funding_avg_7d": funding_avg,
-                "funding_annualised_pct": funding_avg * per_day * 365 * 100,
-                "long_short_account_ratio": _last(m, "count_long_short_ratio") if "count_long_short_ratio" in m else float("nan"),
-                "top_trader_ratio": _last(m, "sum_toptrader_long_short_ratio") if "sum_toptrader_long_short_ratio" in m else float("nan"),
-                "taker_buy_sell_ratio": taker_ratio,
-                "quote_volume_24h": quote_24h,
-                "volume_vs_year_start": volume_ratio,
-                "realised_vol_7d_pct": vol,
-            }
-        ]
-    )  # fmt: skip
+    k = k[k["open_time"] + BAR <= t]  # whole bars only
+    f = _before(funding_rates, "calc_time", t) if len(funding_rates) else funding_rates
+    row = {
+        "date": as_of, "symbol": symbol, "venue": venue,
+        "price": _last_in(k, "open_time", "close", t),
+        **open_interest(m, t), **funding(f, t), **positioning(m, t),
+        **volume(k, year_start_klines, as_of, t),
+        "realised_vol_7d_pct": realised_volatility(k, t),
+    }  # fmt: skip
+    return pd.DataFrame([row])
 
 
 def daily_closing_oi(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per UTC day: the last open-interest reading (USD) — the OI history chart."""
-    oi = _closing_oi(metrics)
-    return pd.DataFrame({"day": oi.index, "oi_usd": oi.to_numpy()})
-
-
-def _closing_oi(metrics: pd.DataFrame) -> pd.Series:
     by_day = metrics.assign(day=metrics["create_time"].dt.date).groupby("day")
-    return by_day["sum_open_interest_value"].last()
-
-
-def daily_levels(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> pd.DataFrame:
-    """Per UTC day: closing OI (last reading of the day) and quote volume — record inputs."""
-    oi = _closing_oi(metrics)
-    volume = (
-        klines_5m.assign(day=klines_5m["open_time"].dt.date).groupby("day")["quote_volume"].sum()
-    )
-    return pd.DataFrame({"oi_usd": oi, "quote_volume_24h": volume}).rename_axis("day").reset_index()
+    oi = by_day["sum_open_interest_value"].last()
+    return pd.DataFrame({"day": oi.index, "oi_usd": oi.to_numpy()})

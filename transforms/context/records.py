@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
@@ -66,11 +67,24 @@ def update_records(
     )
 
 
-def records_as_of(daily: pd.DataFrame, symbol: str, venue: str = "binance") -> pd.DataFrame:
-    """Fold ``update_records`` over a frame of daily values (date + one column per metric)."""
+def record_values(market: pd.DataFrame, summary: pd.DataFrame) -> dict[str, float]:
+    """A date's record metrics, the one definition for chained and folded records: open
+    interest and 24 h volume from its market context, the 7d map's estimates."""
+    values = {
+        m: float(market[m].iloc[0]) if len(market) else math.nan
+        for m in ("oi_usd", "quote_volume_24h")
+    }
+    seven = summary[summary["window"] == "7d"]
+    for metric in ("est_liquidated_usd", "cum_long_5pct", "cum_short_5pct"):
+        values[metric] = float(seven[metric].iloc[0]) if len(seven) else math.nan
+    return values
+
+
+def fold_records(
+    daily: Iterable[tuple[date, dict[str, float]]], symbol: str, venue: str = "binance"
+) -> pd.DataFrame | None:
+    """``update_records`` over (date, values) in date order; None if there are none."""
     records = None
-    for row in daily.sort_values("date").to_dict("records"):
-        records = update_records(
-            records, {m: row.get(m, math.nan) for m in METRICS}, row["date"], symbol, venue
-        )
-    return records if records is not None else pd.DataFrame()
+    for day, values in daily:
+        records = update_records(records, values, day, symbol, venue)
+    return records
