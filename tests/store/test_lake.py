@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from liqbrief.symbols import InvalidSymbolError
-from store.datasets import DATASETS, dataset
+from store.datasets import DATASETS
 from store.lake import Lake
 from store.ledger import LedgerEntry
 from tests.conftest import lake_files
@@ -109,11 +109,6 @@ def test_a_table_with_another_schema_is_refused(lake: Lake) -> None:
 def test_path_like_or_malformed_symbols_never_reach_the_filesystem(lake: Lake, symbol: str) -> None:
     with pytest.raises(InvalidSymbolError, match="invalid symbol"):
         lake.data_path(FUNDING, symbol, date(2024, 1, 1))
-
-
-def test_unknown_dataset_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="klines_5m"):
-        dataset("klines_7m")
 
 
 def test_a_rewrite_removes_temporaries_a_killed_writer_left_and_keeps_live_ones(

@@ -1,0 +1,107 @@
+"""Datasets replaced together: a date's liquidation map is bins, summary and heatmap.
+
+The three files of a (symbol, date) are one unit. A writer first removes the unit's manifest
+(readers then see no map rather than a mix), writes each data file with its ledger record,
+removes files of the unit the new run does not produce (a heatmap from an earlier run), and
+writes the manifest last, naming every file with its SHA-256 and the run's id. Readers
+(`Lake.read`) trust a unit's file only if the manifest names it with the same hash, so a
+crash between the writes, or two runs racing, never shows one run's bins with another's
+summary: the date reads as not mapped until a run completes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from store.datasets import DATASETS
+
+if TYPE_CHECKING:
+    from store.lake import Lake
+    from store.ledger import LedgerEntry
+
+UNITS: dict[str, tuple[str, ...]] = {
+    unit: tuple(name for name, ds in DATASETS.items() if ds.unit == unit)
+    for unit in {ds.unit for ds in DATASETS.values() if ds.unit}
+}
+
+
+@dataclass(frozen=True)
+class UnitFile:
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class UnitManifest:
+    """What one run wrote for a unit: the files readers may trust."""
+
+    unit: str
+    symbol: str
+    date: str
+    run_id: str
+    written_at: str
+    config_fingerprint: str | None
+    files: dict[str, UnitFile] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True, indent=1).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> UnitManifest:
+        try:
+            record = json.loads(raw)
+            files = {name: UnitFile(**f) for name, f in record.pop("files").items()}
+            return cls(**record, files=files)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a unit manifest: {exc}") from None
+
+
+def write_unit(
+    lake: Lake,
+    unit: str,
+    day: date,
+    tables: dict[str, pa.Table],
+    entries: dict[str, LedgerEntry],
+    config_fingerprint: str | None = None,
+    run_id: str | None = None,
+) -> UnitManifest:
+    """Replace the unit of ``day`` with ``tables`` (a subset of the unit's datasets; the
+    others are removed for that day), manifest last. Every entry must name the same symbol."""
+    names = UNITS[unit]
+    unknown = set(tables) - set(names)
+    if unknown or set(entries) != set(tables):
+        raise ValueError(f"{unit}: tables {sorted(tables)} do not fit the unit {names}")
+    symbol = next(iter(entries.values())).symbol
+    first = DATASETS[names[0]]
+    _remove(lake, lake.manifest_path(first, symbol, day))
+    files: dict[str, UnitFile] = {}
+    for name in names:
+        ds = DATASETS[name]
+        if name in tables:
+            written = lake.write_day(ds, day, tables[name], entries[name])
+            files[name] = UnitFile(sha256=written.data_sha256 or "", rows=written.rows)
+        else:
+            lake.delete_day(ds, symbol, day)
+    manifest = UnitManifest(
+        unit=unit,
+        symbol=symbol,
+        date=day.isoformat(),
+        run_id=run_id or uuid.uuid4().hex,
+        written_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config_fingerprint=config_fingerprint,
+        files=files,
+    )
+    lake.write_bytes(lake.manifest_path(first, symbol, day), manifest.to_json())
+    return manifest
+
+
+def _remove(lake: Lake, path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        lake.fs.delete_file(path)
