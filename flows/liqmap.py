@@ -92,11 +92,18 @@ def write_maps(
         tables.setdefault("liqmap_bins", empty_bins)
         entries = {
             name: LedgerEntry(
-                venue=DATASETS[name].venue, dataset=name, symbol=symbol, date=day.isoformat(),
-                source_url=MAP_ENGINE_SOURCE, source_sha256="", rows=table.num_rows,
-                duplicates_dropped=0, missing_rows=0, ingested_at=now,
+                venue=DATASETS[name].venue,
+                dataset=name,
+                symbol=symbol,
+                date=day.isoformat(),
+                source_url=MAP_ENGINE_SOURCE,
+                source_sha256="",
+                rows=table.num_rows,
+                duplicates_dropped=0,
+                missing_rows=0,
+                ingested_at=now,
                 config_fingerprint=config.fingerprint(),
-            )  # fmt: skip
+            )
             for name, table in tables.items()
         }
         write_unit(lake, "liqmap", day, tables, entries, config.fingerprint(), run_id)
@@ -105,7 +112,11 @@ def write_maps(
 
 
 def _frames(maps: LiquidationMaps) -> dict[str, pd.DataFrame]:
-    return {"liqmap_bins": maps.bins, "liqmap_summary": maps.summary, "liqmap_heatmap": maps.heatmap}
+    return {
+        "liqmap_bins": maps.bins,
+        "liqmap_summary": maps.summary,
+        "liqmap_heatmap": maps.heatmap,
+    }
 
 
 def _tables_by_day(frame: pd.DataFrame, ds: Dataset) -> dict[date, pa.Table]:

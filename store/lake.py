@@ -98,7 +98,12 @@ class Lake:
         validate_symbol(symbol)
         assert ds.unit is not None, f"{ds.name} is not replaced as part of a unit"
         return posixpath.join(
-            self.root, "_manifests", ds.venue, ds.unit, f"symbol={symbol}", f"{day.isoformat()}.json"
+            self.root,
+            "_manifests",
+            ds.venue,
+            ds.unit,
+            f"symbol={symbol}",
+            f"{day.isoformat()}.json",
         )
 
     # -- writes ------------------------------------------------------------
@@ -139,9 +144,7 @@ class Lake:
                 with contextlib.suppress(FileNotFoundError, OSError):
                     self.fs.delete_file(info.path)
 
-    def write_day(
-        self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry
-    ) -> LedgerEntry:
+    def write_day(self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry) -> LedgerEntry:
         """Replace one day's partition with ``table`` (idempotent), then record it in the
         ledger with the data file's SHA-256; return the record written."""
         if not table.schema.equals(ds.schema):
@@ -269,14 +272,18 @@ class Lake:
                     path,
                     "does not match the SHA-256 its manifest records (a write was interrupted "
                     "or the Parquet file was changed)",
-                    ds.name, symbol, day,
-                )  # fmt: skip
+                    ds.name,
+                    symbol,
+                    day,
+                )
             )
         try:
             table = pq.read_table(pa.BufferReader(raw))
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptPartitionError(
-                corrupt_partition(path, f"is not a readable Parquet file ({exc})", ds.name, symbol, day)
+                corrupt_partition(
+                    path, f"is not a readable Parquet file ({exc})", ds.name, symbol, day
+                )
             ) from None
         problem = schema_problem(table.schema, ds.schema)
         if problem:
