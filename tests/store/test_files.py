@@ -4,8 +4,12 @@ left beside it are swept once they are old enough not to belong to a live writer
 from __future__ import annotations
 
 import os
+import stat
 import time
+from datetime import date
 from pathlib import Path
+
+import pytest
 
 from store.files import atomic_write_bytes
 
@@ -29,3 +33,20 @@ def test_the_write_replaces_the_file_and_sweeps_only_stale_temporaries(tmp_path:
     assert sorted(p.name for p in target.parent.iterdir()) == sorted(
         [target.name, live.name, other.name]
     )
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_files_get_the_umasks_mode_like_the_lake_not_0600(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    from delivery.smtp import SentLedger
+
+    previous = os.umask(umask)
+    try:
+        briefing = atomic_write_bytes(tmp_path / "2024-02-01" / "liqbrief-2024-02-01.pdf", b"%PDF")
+        ledger = SentLedger(tmp_path, date(2024, 2, 1))
+        ledger.record(["desk@example.com"], "<id@liqbrief.local>")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(briefing.stat().st_mode) == mode
+    assert stat.S_IMODE(ledger.path.stat().st_mode) == mode
