@@ -32,7 +32,7 @@ from store.datasets import Dataset
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
-from store.units import UnitManifest
+from store.units import UnitManifest, read_unit
 
 DATA_FILE = "data.parquet"
 
@@ -151,8 +151,11 @@ class Lake:
             raise ValueError(f"{ds.name}: table schema does not match the lake schema")
         raw = parquet_bytes(table)
         entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest())
+        ledger = self.ledger_path(ds, entry.symbol, day)
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(ledger)  # a crash below must not leave the old record vouching
         self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
-        self.write_bytes(self.ledger_path(ds, entry.symbol, day), entry.to_json())
+        self.write_bytes(ledger, entry.to_json())
         return entry
 
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
@@ -292,11 +295,7 @@ class Lake:
 
     def _read_unit_file(self, ds: Dataset, symbol: str, day: date) -> pa.Table:
         """A unit's file, trusted only if it is the one its manifest names (same hash)."""
-        manifest = self.manifest(ds, symbol, day)
-        if manifest is None or ds.name not in manifest.files:  # replaced since it was listed
-            return ds.schema.empty_table()
-        path = self.data_path(ds, symbol, day)
-        return self.read_checked_file(ds, symbol, day, path, manifest.files[ds.name].sha256)
+        return read_unit(self, ds.unit, symbol, day, (ds.name,))[ds.name]
 
     def read(
         self, ds: Dataset, symbol: str, start: date, end: date, columns: list[str] | None = None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from store.datasets import DATASETS
+from store.errors import CorruptPartitionError
 
 if TYPE_CHECKING:
     from store.lake import Lake
@@ -105,3 +106,38 @@ def write_unit(
 def _remove(lake: Lake, path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         lake.fs.delete_file(path)
+
+
+def read_unit(
+    lake: Lake,
+    unit: str,
+    symbol: str,
+    day: date,
+    names: tuple[str, ...] | None = None,
+    attempts: int = 3,
+) -> dict[str, pa.Table]:
+    """The tables of a unit (all, or ``names``) as one run wrote them (an empty table for a
+    dataset the manifest does not name; all empty if there is no manifest). A file that no longer matches the
+    manifest because a new run is replacing the unit is read again from the new manifest; a
+    mismatch that persists is a CorruptPartitionError naming the file."""
+    names = names or UNITS[unit]
+    first = DATASETS[UNITS[unit][0]]
+    for attempt in range(attempts):
+        manifest = lake.manifest(first, symbol, day)
+        try:
+            return {name: _read_named(lake, manifest, name, symbol, day) for name in names}
+        except CorruptPartitionError:
+            replaced = lake.manifest(first, symbol, day) != manifest
+            if not replaced or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_named(
+    lake: Lake, manifest: UnitManifest | None, name: str, symbol: str, day: date
+) -> pa.Table:
+    ds = DATASETS[name]
+    if manifest is None or name not in manifest.files:
+        return ds.schema.empty_table()
+    path = lake.data_path(ds, symbol, day)
+    return lake.read_checked_file(ds, symbol, day, path, manifest.files[name].sha256)

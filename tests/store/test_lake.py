@@ -197,3 +197,22 @@ def test_the_ledger_records_the_data_files_hash_and_old_records_still_read(lake:
     old = LedgerEntry.from_json(json.dumps(old_map_record).encode())
     assert old.config_fingerprint == "cd" * 32 and old.source_sha256 == ""
     assert old.data_sha256 is None
+
+
+def test_a_rewrite_that_dies_before_its_record_leaves_the_day_to_fetch_again(
+    lake: Lake, monkeypatch
+) -> None:
+    """The old ledger record must not vouch for the new data file (rows, hash)."""
+    day = date(2024, 1, 1)
+    lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    real_write = lake.write_bytes
+
+    def die_on_the_ledger(path: str, raw: bytes) -> None:
+        if path.endswith(".json"):
+            raise OSError("killed before the ledger record")
+        real_write(path, raw)
+
+    monkeypatch.setattr(lake, "write_bytes", die_on_the_ledger)
+    with pytest.raises(OSError, match="killed"):
+        lake.write_day(FUNDING, day, funding_table(day, [0.1, 0.2], [0, 8]), entry(day, 2))
+    assert lake.ingested_days(FUNDING, "BTCUSDT", [day]) == set()

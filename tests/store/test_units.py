@@ -116,3 +116,38 @@ def test_a_unit_refuses_tables_outside_it(lake: Lake) -> None:
     made["klines_1m"] = made.pop("liqmap_heatmap")
     with pytest.raises(ValueError, match="do not fit the unit"):
         write_unit(lake, "liqmap", DAY, made, entries)
+
+
+def test_a_unit_replaced_while_it_is_read_is_read_whole_from_the_new_run(
+    lake: Lake, monkeypatch
+) -> None:
+    from store.units import read_unit
+
+    write_unit(lake, "liqmap", DAY, *tables(1.0))
+    real_read, calls = lake.read_checked_file, []
+
+    def another_run_lands_after_the_first_file(*args, **kwargs):
+        calls.append(args[0].name)
+        table = real_read(*args, **kwargs)
+        if len(calls) == 1:
+            write_unit(lake, "liqmap", DAY, *tables(2.0))
+        return table
+
+    monkeypatch.setattr(lake, "read_checked_file", another_run_lands_after_the_first_file)
+    unit = read_unit(lake, "liqmap", "BTCUSDT", DAY)
+    values = {
+        name: t.column("bin_hi" if name != "liqmap_summary" else "p0").to_pylist()
+        for name, t in unit.items()
+    }
+    assert values == {"liqmap_bins": [2.0], "liqmap_summary": [2.0], "liqmap_heatmap": [2.0]}
+    assert len(calls) > 3  # the first pass was abandoned, not mixed
+
+
+def test_the_briefing_loads_no_heatmap_left_by_an_earlier_run(lake: Lake) -> None:
+    from flows.briefing import load_briefing_inputs
+
+    write_unit(lake, "liqmap", DAY, *tables(1.0))
+    assert len(load_briefing_inputs(lake, DAY, ["BTCUSDT"]).heatmaps["BTCUSDT"]) == 1
+    write_unit(lake, "liqmap", DAY, *tables(2.0, NAMES[:2]))  # a re-run with --heatmaps none
+    inputs = load_briefing_inputs(lake, DAY, ["BTCUSDT"])
+    assert inputs.heatmaps["BTCUSDT"].empty and list(inputs.summaries["BTCUSDT"]["p0"]) == [2.0]
