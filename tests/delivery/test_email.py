@@ -282,3 +282,28 @@ def test_two_concurrent_senders_send_each_recipient_one_email(env: Path, lake_di
     assert delivered == ["desk@example.com", "risk@example.com"]
     assert sorted(r for o in outcomes for r in o["sent"]) == delivered
     assert set(SentLedger(env, DAY).sent()) == set(delivered)
+
+
+def test_an_unreadable_sent_ledger_stops_the_send_with_a_clear_error(env: Path) -> None:
+    from delivery.smtp import SentLedgerError
+
+    ledger = SentLedger(env, DAY)
+    ledger.path.parent.mkdir(parents=True)
+    ledger.path.write_text('{"desk@example.com": "2024-03-06T07:00:00+00:00 <id>"')  # cut short
+    inbox = Inbox()
+    controller = start_smtp(inbox)
+    try:
+        with pytest.raises(SentLedgerError, match="not a readable sent-ledger"):
+            deliver_briefing(DAY, ["BTCUSDT"], smtp_settings(controller.port), retry=FAST)
+    finally:
+        controller.stop()
+    assert inbox.messages == []
+
+
+def test_a_sender_waiting_too_long_for_the_lock_sends_nothing(tmp_path: Path) -> None:
+    from delivery.smtp import SentLedgerError
+
+    holder, waiter = SentLedger(tmp_path, DAY), SentLedger(tmp_path, DAY, lock_wait_s=0.2)
+    with holder.locked(), pytest.raises(SentLedgerError, match="still holds"):  # noqa: SIM117
+        with waiter.locked():
+            pytest.fail("two senders held the same day's lock")
