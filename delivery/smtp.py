@@ -96,10 +96,11 @@ def send(
     """Send to ``recipients``; return those the server accepted. Transient errors are retried."""
     policy = retry or RetryPolicy(attempts=4, initial_wait_s=1.0, max_wait_s=15.0)
     warn_about_weak_transport(settings)
-    where = f"{settings.host}:{settings.port}"
+    where, tried = f"{settings.host}:{settings.port}", 0
     try:
         for attempt in Retrying(**policy.tenacity_kwargs(_transient)):
             with attempt:
+                tried = attempt.retry_state.attempt_number
                 refused = _send_once(message, settings, recipients)
     except ssl.SSLCertVerificationError as exc:
         raise DeliveryError(
@@ -112,7 +113,7 @@ def send(
         if settings.password is not None:
             detail = detail.replace(settings.password.get_secret_value(), "***")
         raise DeliveryError(
-            f"could not send the briefing via {where} after {policy.attempts} attempts "
+            f"could not send the briefing via {where} after {tried} attempt{'' if tried == 1 else 's'} "
             f"({detail.strip()}); nothing was marked as sent — re-run `liqbrief send` later"
         ) from None
     return [r for r in recipients if r not in refused]

@@ -38,6 +38,7 @@ class Finding:
 
 @dataclass
 class VerifyReport:
+    root: str = ""
     checked: int = 0
     unhashed: int = 0  # partitions whose ledger record predates data_sha256
     findings: list[Finding] = field(default_factory=list)
@@ -149,7 +150,7 @@ def verify_lake(
     if unknown:
         raise ValueError(f"unknown dataset(s) {unknown}; choose from {', '.join(sorted(DATASETS))}")
     symbols = [validate_symbol(s) for s in symbols] if symbols else None
-    report = VerifyReport()
+    report = VerifyReport(root=lake.root)
     for name in datasets:
         ds = DATASETS[name]
         for symbol in symbols or stored_symbols(lake, ds):
@@ -177,6 +178,6 @@ def print_report(report: VerifyReport, echo: Callable[[str], object]) -> None:
         f"; {report.unhashed} with ledger records from before data hashes (rows and schema checked)"
     )
     echo(
-        f"{report.checked} partition(s) checked, {len(report.findings)} bad"
+        f"{report.checked} partition(s) checked under {report.root}, {len(report.findings)} bad"
         + (old if report.unhashed else "")
     )

@@ -307,3 +307,17 @@ def test_a_sender_waiting_too_long_for_the_lock_sends_nothing(tmp_path: Path) ->
     with holder.locked(), pytest.raises(SentLedgerError, match="still holds"):  # noqa: SIM117
         with waiter.locked():
             pytest.fail("two senders held the same day's lock")
+
+
+def test_a_refused_login_is_not_retried_and_says_one_attempt(env: Path) -> None:
+    """A permanent failure (this relay offers no AUTH) is tried once, and says so."""
+    inbox = Inbox()
+    controller = start_smtp(inbox)
+    try:
+        with pytest.raises(DeliveryError, match="after 1 attempt ") as error:
+            deliver_briefing(
+                DAY, ["BTCUSDT"], smtp_settings(controller.port, user="desk"), retry=FAST
+            )
+    finally:
+        controller.stop()
+    assert SECRET not in str(error.value) and SentLedger(env, DAY).sent() == {}

@@ -91,7 +91,9 @@ def test_the_command_lists_what_to_refetch_and_exits_1(lake: Lake, monkeypatch) 
     filled(lake)
     monkeypatch.setenv("LIQBRIEF_LAKE", lake.root)
     clean = CliRunner().invoke(app, ["lake", "verify"])
-    assert clean.exit_code == 0 and "6 partition(s) checked, 0 bad" in clean.output
+    assert (
+        clean.exit_code == 0 and f"6 partition(s) checked under {lake.root}, 0 bad" in clean.output
+    )
     bad = Path(lake.data_path(FUNDING, "BTCUSDT", DAYS[2]))
     bad.write_bytes(b"junk")
     result = CliRunner().invoke(app, ["lake", "verify", "--symbols", "BTCUSDT"])
