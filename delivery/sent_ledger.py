@@ -1,6 +1,6 @@
 """``<reports dir>/<date>/sent.json``: which recipient got the briefing of which day, when.
 
-Senders of the same day hold ``sent.json.lock`` (an OS file lock, released if the process
+Senders of the same day hold ``.sent.json.lock`` (an OS file lock, released if the process
 dies) from reading the ledger until they have recorded what they sent, so two concurrent
 ``liqbrief send`` runs cannot both send to the same recipient.
 """
@@ -33,7 +33,7 @@ class SentLedger:
     def locked(self) -> Iterator[SentLedger]:
         """Hold the day's lock: check, send and record inside it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.path.with_name("sent.json.lock"), timeout=self.lock_wait_s)
+        lock = FileLock(self.path.with_name(".sent.json.lock"), timeout=self.lock_wait_s)
         try:
             with lock:
                 yield self
