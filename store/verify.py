@@ -150,6 +150,8 @@ def verify_lake(
     if unknown:
         raise ValueError(f"unknown dataset(s) {unknown}; choose from {', '.join(sorted(DATASETS))}")
     symbols = [validate_symbol(s) for s in symbols] if symbols else None
+    if start and end and end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
     report = VerifyReport(root=lake.root)
     for name in datasets:
         ds = DATASETS[name]

@@ -104,3 +104,15 @@ def test_the_command_lists_what_to_refetch_and_exits_1(lake: Lake, monkeypatch) 
     )
     unknown = CliRunner().invoke(app, ["lake", "verify", "--datasets", "klines_7m"])
     assert unknown.exit_code == 2 and "klines_5m" in unknown.output
+
+
+def test_a_reversed_range_is_a_usage_error(lake: Lake, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from liqbrief.cli import app
+
+    monkeypatch.setenv("LIQBRIEF_LAKE", lake.root)
+    result = CliRunner().invoke(
+        app, ["lake", "verify", "--start", "2024-02-01", "--end", "2024-01-01"]
+    )
+    assert result.exit_code == 2 and "before --start" in result.output
