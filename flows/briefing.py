@@ -85,8 +85,11 @@ def write_briefing(
     html = render_html(briefing)
     pdf = render_pdf(html)
     html_path, pdf_path = briefing_paths(out_dir, day)
-    atomic_write_bytes(html_path, html.encode())
+    # the HTML marks the pair complete: removed first, written last, so a crash in between
+    # never leaves a new HTML beside an old PDF that a backfill would count as done
+    html_path.unlink(missing_ok=True)
     atomic_write_bytes(pdf_path, pdf)
+    atomic_write_bytes(html_path, html.encode())
     return html_path, pdf_path
 
 

@@ -50,3 +50,29 @@ def test_files_get_the_umasks_mode_like_the_lake_not_0600(
         os.umask(previous)
     assert stat.S_IMODE(briefing.stat().st_mode) == mode
     assert stat.S_IMODE(ledger.path.stat().st_mode) == mode
+
+
+def test_a_briefing_rewrite_that_dies_between_its_files_is_not_complete(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A crash after one of the two files must not leave an HTML and a PDF of different
+    renders side by side (a backfill counts a day with both files as done)."""
+    import flows.briefing as briefing_flow
+    from liqbrief.testing.demo_lake import build_demo_lake
+
+    day = date(2024, 3, 6)
+    lake = build_demo_lake(tmp_path / "lake", day, ["BTCUSDT"], history_days=35)
+    out = tmp_path / "out"
+    html_path, pdf_path = briefing_flow.write_briefing(lake, day, ["BTCUSDT"], out)
+    real_write, written = briefing_flow.atomic_write_bytes, []
+
+    def die_after_the_first_file(path: Path, data: bytes) -> Path:
+        if written:
+            raise OSError("killed between the briefing's files")
+        written.append(path)
+        return real_write(path, data + b"\n")  # a different render than the first
+
+    monkeypatch.setattr(briefing_flow, "atomic_write_bytes", die_after_the_first_file)
+    with pytest.raises(OSError, match="killed"):
+        briefing_flow.write_briefing(lake, day, ["BTCUSDT"], out)
+    assert pdf_path.exists() and not html_path.exists()  # the new PDF, and not "complete"
