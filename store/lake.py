@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from liqbrief.symbols import validate_symbol
 from store.datasets import Dataset
 from store.errors import CorruptPartitionError, corrupt_partition
-from store.files import atomic_write_bytes, is_stale_temporary
+from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
 from store.units import UnitManifest, read_unit
 
@@ -122,11 +122,7 @@ class Lake:
             raise
 
     def write_bytes(self, final_path: str, raw: bytes) -> None:
-        """Atomically replace ``final_path`` with ``raw``; on a local disk through the same
-        writer as the briefings (fsync'd, stale temporaries of any file swept)."""
-        if isinstance(self.fs, pafs.LocalFileSystem):
-            atomic_write_bytes(Path(final_path), raw)
-            return
+        """Atomically replace ``final_path`` with ``raw``."""
 
         def write(p: str) -> None:
             with self.fs.open_output_stream(p) as out:

@@ -216,15 +216,3 @@ def test_a_rewrite_that_dies_before_its_record_leaves_the_day_to_fetch_again(
     with pytest.raises(OSError, match="killed"):
         lake.write_day(FUNDING, day, funding_table(day, [0.1, 0.2], [0, 8]), entry(day, 2))
     assert lake.ingested_days(FUNDING, "BTCUSDT", [day]) == set()
-
-
-def test_a_ledger_temporary_left_by_a_killed_writer_is_swept_too(lake: Lake) -> None:
-    day = date(2024, 1, 1)
-    lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
-    ledger = Path(lake.ledger_path(FUNDING, "BTCUSDT", day))
-    stale = ledger.parent / f".{ledger.name}.dead.tmp"
-    stale.write_text("{")
-    two_hours_ago = time.time() - 7200
-    os.utime(stale, (two_hours_ago, two_hours_ago))
-    lake.write_day(FUNDING, day, funding_table(day, [0.2], [0]), entry(day, 1))
-    assert not stale.exists()
