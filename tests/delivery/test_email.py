@@ -157,8 +157,12 @@ def test_no_host_means_no_smtp_and_ssl_defaults_to_port_465(monkeypatch) -> None
     assert SmtpSettings.from_env() is None
     monkeypatch.setenv("LIQBRIEF_SMTP_HOST", "smtp.example.com")
     monkeypatch.setenv("LIQBRIEF_SMTP_SECURITY", "ssl")
-    monkeypatch.setenv("LIQBRIEF_DESK_TO", "desk@example.com")
-    assert SmtpSettings.from_env().port == 465
+    monkeypatch.setenv("LIQBRIEF_DESK_TO", "desk@example.com, risk@example.com")
+    monkeypatch.setenv("LIQBRIEF_SMTP_FROM", "briefing@example.com")
+    monkeypatch.setenv("LIQBRIEF_SMTP_USER", "")  # empty means unset
+    settings = SmtpSettings.from_env()
+    assert settings.port == 465 and settings.sender == "briefing@example.com"
+    assert settings.recipients == ["desk@example.com", "risk@example.com"] and settings.user is None
 
 
 # -- TLS against a real relay with a self-signed certificate -------------------------------
