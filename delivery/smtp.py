@@ -1,74 +1,72 @@
-"""Sending over SMTP with retries on transient failures, and a ledger of who got which day.
+"""Sending over SMTP with retries on transient failures, over verified TLS.
 
-Settings come from the environment (LIQBRIEF_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM,
-_SECURITY = starttls | ssl | none, LIQBRIEF_DESK_TO); the password may instead live in a Prefect
-Secret block named by LIQBRIEF_SMTP_PASSWORD_BLOCK. It is never logged or shown.
+STARTTLS and SMTPS check the server's certificate and host name (the system's CA store, or
+LIQBRIEF_SMTP_CA_FILE for a private CA). LIQBRIEF_SMTP_TLS_VERIFY=false turns the check off
+for a private relay; every run then logs a warning. Settings: delivery/smtp_settings.py; the
+ledger of who got which day: delivery/sent_ledger.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import logging
 import smtplib
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+import ssl
 from email.message import EmailMessage
-from pathlib import Path
 
 from tenacity import Retrying
 
-from delivery.message import parse_recipients
+from delivery.sent_ledger import SentLedger, SentLedgerError
+from delivery.smtp_settings import SmtpConfigError, SmtpSettings
 from sources.retry_policy import RetryPolicy
-from store.files import atomic_write_bytes
+
+__all__ = [
+    "DeliveryError",
+    "SentLedger",
+    "SentLedgerError",
+    "SmtpConfigError",
+    "SmtpSettings",
+    "send",
+    "tls_context",
+]
+
+logger = logging.getLogger(__name__)
 
 
 class DeliveryError(RuntimeError):
     """The briefing could not be sent; the ledger records only what the server accepted."""
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    sender: str
-    recipients: list[str]
-    security: str = "starttls"
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)  # a secret: not in repr or logs
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """A verifying context (certificate and host name), unless explicitly opted out."""
+    if not settings.tls_verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
 
-    @classmethod
-    def from_env(cls) -> SmtpSettings | None:
-        """None when no SMTP host is configured (the daily job then skips e-mail)."""
-        host = os.environ.get("LIQBRIEF_SMTP_HOST")
-        if not host:
-            return None
-        security = os.environ.get("LIQBRIEF_SMTP_SECURITY", "starttls")
-        if security not in ("starttls", "ssl", "none"):
-            raise ValueError(f"LIQBRIEF_SMTP_SECURITY={security!r}: use starttls, ssl or none")
-        return cls(
-            host=host,
-            port=int(os.environ.get("LIQBRIEF_SMTP_PORT", "465" if security == "ssl" else "587")),
-            sender=os.environ.get("LIQBRIEF_SMTP_FROM", "liqbrief@localhost"),
-            recipients=parse_recipients(os.environ.get("LIQBRIEF_DESK_TO", "")),
-            security=security,
-            user=os.environ.get("LIQBRIEF_SMTP_USER") or None,
-            password=os.environ.get("LIQBRIEF_SMTP_PASSWORD") or _secret_block_password(),
+
+def warn_about_weak_transport(settings: SmtpSettings) -> None:
+    """Every run that sends without a verified TLS channel says so (never silently)."""
+    if settings.security == "none" and settings.has_password:
+        logger.warning(
+            "LIQBRIEF_SMTP_SECURITY=none: the SMTP password to %s crosses the network in clear",
+            settings.host,
         )
-
-
-def _secret_block_password() -> str | None:
-    """The password from the Prefect Secret block named in LIQBRIEF_SMTP_PASSWORD_BLOCK, if any."""
-    name = os.environ.get("LIQBRIEF_SMTP_PASSWORD_BLOCK")
-    if not name:
-        return None
-    from prefect.blocks.system import Secret
-
-    return Secret.load(name).get()
+    elif settings.security != "none" and not settings.tls_verify:
+        logger.warning(
+            "LIQBRIEF_SMTP_TLS_VERIFY=false: the certificate of %s:%s is not checked, so anyone "
+            "on the path can read the SMTP password; set LIQBRIEF_SMTP_CA_FILE instead",
+            settings.host,
+            settings.port,
+        )
 
 
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
+    if isinstance(exc, ssl.SSLError):
+        return False  # a certificate or TLS failure does not heal by retrying
     return isinstance(
         exc,
         smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | ConnectionError | TimeoutError,
@@ -76,12 +74,16 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _send_once(message: EmailMessage, settings: SmtpSettings, recipients: list[str]) -> dict:
-    smtp_class = smtplib.SMTP_SSL if settings.security == "ssl" else smtplib.SMTP
-    with smtp_class(settings.host, settings.port, timeout=30) as smtp:
+    context = None if settings.security == "none" else tls_context(settings)
+    if settings.security == "ssl":
+        connection = smtplib.SMTP_SSL(settings.host, settings.port, timeout=30, context=context)
+    else:
+        connection = smtplib.SMTP(settings.host, settings.port, timeout=30)
+    with connection as smtp:
         if settings.security == "starttls":
-            smtp.starttls()
+            smtp.starttls(context=context)
         if settings.user:
-            smtp.login(settings.user, settings.password or "")
+            smtp.login(settings.user, settings.password_value())
         return smtp.send_message(message, from_addr=settings.sender, to_addrs=recipients)
 
 
@@ -93,32 +95,25 @@ def send(
 ) -> list[str]:
     """Send to ``recipients``; return those the server accepted. Transient errors are retried."""
     policy = retry or RetryPolicy(attempts=4, initial_wait_s=1.0, max_wait_s=15.0)
+    warn_about_weak_transport(settings)
+    where, tried = f"{settings.host}:{settings.port}", 0
     try:
         for attempt in Retrying(**policy.tenacity_kwargs(_transient)):
             with attempt:
+                tried = attempt.retry_state.attempt_number
                 refused = _send_once(message, settings, recipients)
+    except ssl.SSLCertVerificationError as exc:
+        raise DeliveryError(
+            f"certificate verify failed for {where} ({exc.verify_message}); nothing was marked "
+            "as sent — set LIQBRIEF_SMTP_CA_FILE to your relay's CA bundle, or "
+            "LIQBRIEF_SMTP_TLS_VERIFY=false for a private relay you trust"
+        ) from None
     except (smtplib.SMTPException, OSError) as exc:
         detail = f"{type(exc).__name__}: {getattr(exc, 'smtp_code', '')} {getattr(exc, 'smtp_error', exc)!s}"
-        if settings.password:
-            detail = detail.replace(settings.password, "***")
+        if settings.password is not None:
+            detail = detail.replace(settings.password.get_secret_value(), "***")
         raise DeliveryError(
-            f"could not send the briefing via {settings.host}:{settings.port} after {policy.attempts} attempts "
+            f"could not send the briefing via {where} after {tried} attempt{'' if tried == 1 else 's'} "
             f"({detail.strip()}); nothing was marked as sent — re-run `liqbrief send` later"
         ) from None
     return [r for r in recipients if r not in refused]
-
-
-class SentLedger:
-    """``<reports dir>/<date>/sent.json``: which recipient got the briefing of which day, when."""
-
-    def __init__(self, reports_dir: str | Path, day: date) -> None:
-        self.path = Path(reports_dir) / day.isoformat() / "sent.json"
-
-    def sent(self) -> dict[str, str]:
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def record(self, recipients: list[str], message_id: str) -> None:
-        entries = self.sent()
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        entries |= {r: f"{now} {message_id}" for r in recipients}
-        atomic_write_bytes(self.path, json.dumps(entries, indent=1, sort_keys=True).encode())

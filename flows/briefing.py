@@ -15,6 +15,7 @@ from sources.reference_calendar import load_calendar
 from store.datasets import DATASETS
 from store.files import atomic_write_bytes
 from store.lake import Lake
+from store.units import read_unit
 from transforms.context.macro import calendar_warning
 from transforms.context.market import daily_closing_oi
 
@@ -34,12 +35,17 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
     inputs = BriefingInputs(day=day, symbols=symbols)
     yesterday = day - timedelta(days=1)
     for symbol in symbols:
-        summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
+        # the date's map as one run wrote it: summary, bins and heatmap from one manifest
+        liqmap = {
+            name: table.sort_by(DATASETS[name].time_column).to_pandas()
+            for name, table in read_unit(lake, "liqmap", symbol, day).items()
+        }
+        summary = liqmap["liqmap_summary"]
         if len(summary):
             inputs.summaries[symbol] = summary
-            bins = lake.read(DATASETS["liqmap_bins"], symbol, day, day)
+            bins = liqmap["liqmap_bins"]
             inputs.bins[symbol] = bins[bins["window"] == "7d"]
-            inputs.heatmaps[symbol] = lake.read(DATASETS["liqmap_heatmap"], symbol, day, day)
+            inputs.heatmaps[symbol] = liqmap["liqmap_heatmap"]
             week = lake.read(
                 DATASETS["klines_5m"], symbol, day - timedelta(days=7), yesterday, ["close"]
             )
@@ -79,8 +85,11 @@ def write_briefing(
     html = render_html(briefing)
     pdf = render_pdf(html)
     html_path, pdf_path = briefing_paths(out_dir, day)
-    atomic_write_bytes(html_path, html.encode())
+    # the HTML marks the pair complete: removed first, written last, so a crash in between
+    # never leaves a new HTML beside an old PDF that a backfill would count as done
+    html_path.unlink(missing_ok=True)
     atomic_write_bytes(pdf_path, pdf)
+    atomic_write_bytes(html_path, html.encode())
     return html_path, pdf_path
 
 

@@ -23,29 +23,29 @@ def deliver_briefing(
     force: bool = False,
     retry: RetryPolicy | None = None,
 ) -> dict[str, list[str]]:
-    """Send the day's PDF to every recipient who has not had it (all of them if ``force``)."""
+    """Send the day's PDF to every recipient who has not had it (all of them if ``force``).
+    The day's ledger lock is held from the check to the record, so concurrent senders of the
+    same day send each recipient one e-mail between them."""
     settings = Settings.from_env()
     lake = Lake(settings.lake)
     ledger = SentLedger(settings.reports_dir, day)
-    already = ledger.sent()
-    todo = list(smtp.recipients) if force else [r for r in smtp.recipients if r not in already]
-    if not todo:
+    if not force and set(smtp.recipients) <= set(ledger.sent()):
         return {"sent": [], "already_sent": list(smtp.recipients)}
     _, pdf_path = briefing_paths(settings.reports_dir, day)
     if not pdf_path.exists():
         write_briefing(lake, day, symbols, settings.reports_dir)
     briefing = build_briefing(load_briefing_inputs(lake, day, symbols), charts_on=False)
-    message = build_message(
-        day,
-        headline(briefing),
-        summary_text(briefing),
-        summary_html(briefing),
-        pdf_path.read_bytes(),
-        smtp.sender,
-        todo,
-    )
-    accepted = send(message, smtp, todo, retry)
-    ledger.record(accepted, message["Message-ID"])
+    with ledger.locked():
+        already = ledger.sent()
+        todo = list(smtp.recipients) if force else [r for r in smtp.recipients if r not in already]
+        if not todo:
+            return {"sent": [], "already_sent": list(smtp.recipients)}
+        message = build_message(
+            day, headline(briefing), summary_text(briefing), summary_html(briefing),
+            pdf_path.read_bytes(), smtp.sender, todo,
+        )  # fmt: skip
+        accepted = send(message, smtp, todo, retry)
+        ledger.record(accepted, message["Message-ID"])
     refused = [r for r in todo if r not in accepted]
     if refused:
         raise DeliveryError(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from prefect import flow, get_run_logger, task
 
 from liqbrief.settings import Settings
 from sources.binance_archive.ingest import IngestReport, ingest
-from sources.binance_archive.layout import ARCHIVE_DATASETS
+from sources.binance_archive.layout import ARCHIVE_DATASETS, check_archive_range
 from store.lake import Lake
 
 DEFAULT_DATASETS = ["klines_1m", "klines_5m", "mark_klines_1m", "metrics", "funding_rate"]
@@ -19,7 +19,9 @@ class ExtractIncompleteError(RuntimeError):
 
 
 @task(task_run_name="extract-{symbol}-{dataset}")
-def extract_dataset(symbol: str, dataset: str, start: date, end: date) -> IngestReport:
+def extract_dataset(
+    symbol: str, dataset: str, start: date, end: date, force: bool = False
+) -> IngestReport:
     settings = Settings.from_env()
     return ingest(
         Lake(settings.lake),
@@ -29,22 +31,29 @@ def extract_dataset(symbol: str, dataset: str, start: date, end: date) -> Ingest
         start,
         end,
         concurrency=settings.download_concurrency,
+        force=force,
     )
 
 
 @flow(name="extract")
 def extract(
-    symbols: list[str], start: date, end: date, datasets: list[str] | None = None
+    symbols: list[str],
+    start: date,
+    end: date,
+    datasets: list[str] | None = None,
+    force: bool = False,
 ) -> dict[str, int]:
-    """Bring the lake up to date for every symbol and dataset over [start, end]."""
+    """Bring the lake up to date for every symbol and dataset over [start, end]; with
+    ``force``, fetch and replace every day of the range even if it is stored."""
     datasets = datasets or DEFAULT_DATASETS
     unknown = sorted(set(datasets) - set(ARCHIVE_DATASETS))
     if unknown:
         raise ValueError(f"unknown datasets {unknown}; choose from {sorted(ARCHIVE_DATASETS)}")
+    check_archive_range(start, end, datetime.now(UTC).date())  # before any task or request
     report = IngestReport()
     for symbol in symbols:
         for dataset in datasets:
-            report.extend(extract_dataset(symbol, dataset, start, end))
+            report.extend(extract_dataset(symbol, dataset, start, end, force))
     logger = get_run_logger()
     summary = report.summary()
     logger.info("extract %s..%s %s: %s", start, end, ",".join(symbols), summary)

@@ -6,6 +6,7 @@ read from 30 days before the first date so the 30-day window is full.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -18,9 +19,10 @@ from prefect.cache_policies import NO_CACHE
 
 from liqbrief.settings import Settings
 from sources.reference_data import load_brackets, load_tier_mix
-from store.datasets import DATASETS
+from store.datasets import DATASETS, Dataset
 from store.lake import Lake, days_between
-from store.ledger import LedgerEntry
+from store.ledger import MAP_ENGINE_SOURCE, LedgerEntry
+from store.units import write_unit
 from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import (
     LiquidationMaps,
@@ -76,41 +78,65 @@ def maps_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> Li
 def write_maps(
     lake: Lake, maps: LiquidationMaps, symbol: str, dates: list[date], config: ModelConfig
 ) -> int:
-    """Replace each date's partition of the three liqmap datasets; return rows written."""
+    """Replace each date's map (bins, summary and heatmap) as one unit, manifest last: a
+    date without a heatmap this run loses the old one, a date without a summary row is not
+    written; return rows written."""
     written = 0
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    frames = {
+    run_id = uuid.uuid4().hex
+    by_day = {name: _tables_by_day(frame, DATASETS[name]) for name, frame in _frames(maps).items()}
+    for day in dates:
+        if day not in by_day["liqmap_summary"]:
+            continue
+        empty_bins = DATASETS["liqmap_bins"].schema.empty_table()
+        tables = {name: days[day] for name, days in by_day.items() if day in days}
+        tables.setdefault("liqmap_bins", empty_bins)
+        entries = {
+            name: LedgerEntry(
+                venue=DATASETS[name].venue,
+                dataset=name,
+                symbol=symbol,
+                date=day.isoformat(),
+                source_url=MAP_ENGINE_SOURCE,
+                source_sha256="",
+                rows=table.num_rows,
+                duplicates_dropped=0,
+                missing_rows=0,
+                ingested_at=now,
+                config_fingerprint=config.fingerprint(),
+            )
+            for name, table in tables.items()
+        }
+        write_unit(lake, "liqmap", day, tables, entries, config.fingerprint(), run_id)
+        written += sum(t.num_rows for t in tables.values())
+    return written
+
+
+def _frames(maps: LiquidationMaps) -> dict[str, pd.DataFrame]:
+    return {
         "liqmap_bins": maps.bins,
         "liqmap_summary": maps.summary,
         "liqmap_heatmap": maps.heatmap,
     }
-    for name in OUTPUTS:
-        ds = DATASETS[name]
-        frame = frames[name]
-        if not len(frame) and name == "liqmap_heatmap":
-            continue  # heatmaps are made only for the dates asked for
-        # one conversion, sorted by date, then a zero-copy slice per date
-        order = np.argsort(pd.to_datetime(frame["date"]).to_numpy(), kind="stable")
-        whole = pa.Table.from_pandas(
-            frame[ds.schema.names].iloc[order], schema=ds.schema, preserve_index=False
-        )
-        sorted_days = pd.to_datetime(frame["date"]).to_numpy()[order]
-        for day in dates:
-            lo, hi = (
-                np.searchsorted(sorted_days, np.datetime64(day), side="left"),
-                np.searchsorted(sorted_days, np.datetime64(day), side="right"),
-            )
-            if hi == lo and name == "liqmap_heatmap":
-                continue
-            table = whole.slice(int(lo), int(hi - lo))
-            entry = LedgerEntry(
-                venue=ds.venue, dataset=name, symbol=symbol, date=day.isoformat(),
-                source_url="liqbrief:liqmap-engine", source_sha256=config.fingerprint(),
-                rows=table.num_rows, duplicates_dropped=0, missing_rows=0, ingested_at=now,
-            )  # fmt: skip
-            lake.write_day(ds, day, table, entry)
-            written += table.num_rows
-    return written
+
+
+def _tables_by_day(frame: pd.DataFrame, ds: Dataset) -> dict[date, pa.Table]:
+    """One conversion, sorted by date, then a zero-copy slice per date present in ``frame``
+    (bins and summary have every date; heatmaps only the dates asked for)."""
+    if not len(frame):
+        return {}
+    days = pd.to_datetime(frame["date"]).to_numpy()
+    order = np.argsort(days, kind="stable")
+    whole = pa.Table.from_pandas(
+        frame[ds.schema.names].iloc[order], schema=ds.schema, preserve_index=False
+    )
+    sorted_days = days[order]
+    out: dict[date, pa.Table] = {}
+    for value in np.unique(sorted_days):
+        lo = np.searchsorted(sorted_days, value, side="left")
+        hi = np.searchsorted(sorted_days, value, side="right")
+        out[pd.Timestamp(value).date()] = whole.slice(int(lo), int(hi - lo))
+    return out
 
 
 def write_mapped(lake: Lake, model: MapModel, maps: LiquidationMaps, dates: list[date]) -> int:

@@ -61,6 +61,10 @@ def extract(
             "(default all)."
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Re-fetch and replace days already stored (a bad partition)."),
+    ] = False,
 ) -> None:
     """Download Binance archive files into the Parquet lake (skips days already stored)."""
     from flows.extract import ExtractIncompleteError
@@ -92,8 +96,9 @@ def extract(
         try:
             with progress.reporting_to(on_progress):
                 summary = extract_flow(
-                    symbol_list, start_day, end_day, _csv_list(datasets) if datasets else None
-                )
+                    symbol_list, start_day, end_day, _csv_list(datasets) if datasets else None,
+                    force,
+                )  # fmt: skip
         except (ExtractIncompleteError, SourceError) as exc:
             console.print(f"[red]{exc}")
             raise typer.Exit(1) from None
@@ -425,6 +430,42 @@ def liqprice(
         f"(mmr {mmr:.2%}, cum {cum:,.0f}) of the {bracket['effective_from']} snapshot in {source}; "
         f"linear {prices['linear']:,.2f}, naive {prices['naive']:,.2f}"
     )
+
+
+lake_app = typer.Typer(no_args_is_help=True, help="Check the Parquet lake.")
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("verify")
+def lake_verify(
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated tickers (default all stored).")
+    ] = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="Comma-separated datasets (default all).")
+    ] = None,
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+) -> None:
+    """Check every stored partition against its ledger record (rows, SHA-256, schema) and
+    print the command that re-fetches each bad one; exit 1 if any is bad."""
+    from liqbrief.settings import Settings
+    from store.lake import Lake
+    from store.verify import print_report, verify_lake
+
+    try:
+        report = verify_lake(
+            Lake(Settings.from_env().lake),
+            _csv_list(datasets) if datasets else None,
+            _csv_list(symbols) if symbols else None,
+            start.date() if start else None,
+            end.date() if end else None,
+        )
+    except ValueError as exc:  # an unknown dataset or a malformed symbol
+        raise typer.BadParameter(str(exc)) from None
+    print_report(report, typer.echo)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

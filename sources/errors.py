@@ -33,3 +33,7 @@ class UnknownSymbolError(SourceError):
 
 class ArchiveUnreachableError(SourceError):
     """Nothing answers at the archive's base URL (network down, wrong URL)."""
+
+
+class ArchiveRangeError(SourceError, ValueError):
+    """A date range the archive cannot hold (before it starts, after yesterday, reversed)."""

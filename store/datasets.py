@@ -60,6 +60,7 @@ class Dataset:
     schema: pa.Schema
     time_column: str
     bar_seconds: int | None  # expected spacing of rows, for gap detection; None if irregular
+    unit: str | None = None  # datasets replaced together per symbol and date (store/units.py)
 
     @property
     def rows_per_day(self) -> int | None:
@@ -76,16 +77,6 @@ DATASETS: dict[str, Dataset] = {
         Dataset("binance", "funding_rate", FUNDING_RATE_SCHEMA, "calc_time", None),
     ]
 }
-
-
-def dataset(name: str) -> Dataset:
-    """Look a dataset up by name, with the valid names in the error."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown dataset {name!r}; choose from {', '.join(sorted(DATASETS))}"
-        ) from None
 
 
 # -- derived datasets: the liquidation-map engine's outputs --------------------------------
@@ -150,9 +141,9 @@ LIQMAP_HEATMAP_SCHEMA = pa.schema(
 )
 
 for _d in [
-    Dataset("binance", "liqmap_bins", LIQMAP_BINS_SCHEMA, "bin_lo", None),
-    Dataset("binance", "liqmap_summary", LIQMAP_SUMMARY_SCHEMA, "date", None),
-    Dataset("binance", "liqmap_heatmap", LIQMAP_HEATMAP_SCHEMA, "hour", None),
+    Dataset("binance", "liqmap_bins", LIQMAP_BINS_SCHEMA, "bin_lo", None, unit="liqmap"),
+    Dataset("binance", "liqmap_summary", LIQMAP_SUMMARY_SCHEMA, "date", None, unit="liqmap"),
+    Dataset("binance", "liqmap_heatmap", LIQMAP_HEATMAP_SCHEMA, "hour", None, unit="liqmap"),
 ]:
     DATASETS[_d.name] = _d
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
+import uuid
 from pathlib import Path
 
 STALE_TEMPORARY_S = 3600  # a temporary file this old belongs to a writer that died
@@ -22,15 +22,18 @@ def is_stale_temporary(name: str, final_name: str, mtime_s: float, now_s: float)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write to a temporary file in the same directory, fsync, then rename over ``path``.
-    Temporaries of ``path`` left by a killed writer are removed first."""
+    """Write to a temporary file in the same directory, fsync, then rename over ``path``
+    (mode 0666 less the umask). Temporaries of ``path`` left by a killed writer are removed
+    first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
         with contextlib.suppress(FileNotFoundError):
             if is_stale_temporary(leftover.name, path.name, leftover.stat().st_mtime, now):
                 leftover.unlink()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    # 0o666 filtered by the umask, as the lake's files (mkstemp would make every file 0600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -40,4 +43,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)  # the rename itself survives a power cut
     return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,18 +1,23 @@
 """The Parquet lake: the one place that knows paths, schemas and how to write safely.
 
 Layout: ``<root>/<venue>/<dataset>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/data.parquet``
-(hive-partitioned), with the ledger beside it under ``<root>/_ledger/``.
+(hive-partitioned), with the ledger beside it under ``<root>/_ledger/`` and the manifests of
+datasets replaced together (a date's liquidation map) under ``<root>/_manifests/``.
 All I/O goes through a pyarrow filesystem, so an object store can replace the
-local disk by changing the root URI.
+local disk by changing the root URI. Every file read is checked against the dataset's
+schema (and, for manifest units, against the manifest's hash): a corrupt or foreign file is
+an error naming it, never silently cast or null-filled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import posixpath
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,8 +29,10 @@ import pyarrow.parquet as pq
 
 from liqbrief.symbols import validate_symbol
 from store.datasets import Dataset
+from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
-from store.ledger import LedgerEntry
+from store.ledger import LedgerEntry, LedgerRecordError
+from store.units import UnitManifest, read_unit
 
 DATA_FILE = "data.parquet"
 
@@ -33,6 +40,32 @@ DATA_FILE = "data.parquet"
 def days_between(start: date, end: date) -> list[date]:
     """Every day from start to end, both included."""
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """The bytes of ``table`` as the lake stores it (zstd Parquet)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def schema_problem(found: pa.Schema, expected: pa.Schema) -> str | None:
+    """What differs between a file's schema and the dataset's, or None."""
+    if found.equals(expected, check_metadata=False):
+        return None
+    missing = [n for n in expected.names if n not in found.names]
+    extra = [n for n in found.names if n not in expected.names]
+    retyped = [
+        f"{f.name} is {found.field(f.name).type}, expected {f.type}"
+        for f in expected
+        if f.name in found.names and not found.field(f.name).type.equals(f.type)
+    ]
+    parts = (
+        ([f"missing columns {missing}"] if missing else [])
+        + ([f"unexpected columns {extra}"] if extra else [])
+        + retyped
+    )
+    return "has the wrong schema (" + ("; ".join(parts) or "column order differs") + ")"
 
 
 class Lake:
@@ -60,6 +93,19 @@ class Lake:
             self.root, "_ledger", ds.venue, ds.name, f"symbol={symbol}", f"{day.isoformat()}.json"
         )
 
+    def manifest_path(self, ds: Dataset, symbol: str, day: date) -> str:
+        """The manifest of the unit ``ds`` belongs to (e.g. a date's liquidation map)."""
+        validate_symbol(symbol)
+        assert ds.unit is not None, f"{ds.name} is not replaced as part of a unit"
+        return posixpath.join(
+            self.root,
+            "_manifests",
+            ds.venue,
+            ds.unit,
+            f"symbol={symbol}",
+            f"{day.isoformat()}.json",
+        )
+
     # -- writes ------------------------------------------------------------
     def _atomic_write(self, final_path: str, write) -> None:
         """Write to a hidden temporary file beside the target, then rename over it."""
@@ -75,6 +121,15 @@ class Lake:
                 self.fs.delete_file(tmp)
             raise
 
+    def write_bytes(self, final_path: str, raw: bytes) -> None:
+        """Atomically replace ``final_path`` with ``raw``."""
+
+        def write(p: str) -> None:
+            with self.fs.open_output_stream(p) as out:
+                out.write(raw)
+
+        self._atomic_write(final_path, write)
+
     def _sweep_stale_temporaries(self, final_path: str) -> None:
         """Remove temporaries of a data file left by a killed writer (a partition directory
         holds a file or two, so the listing is cheap; ledger directories are not swept)."""
@@ -89,35 +144,43 @@ class Lake:
                 with contextlib.suppress(FileNotFoundError, OSError):
                     self.fs.delete_file(info.path)
 
-    def write_day(self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry) -> None:
-        """Replace one day's partition with ``table`` (idempotent), then record it in the ledger."""
+    def write_day(self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry) -> LedgerEntry:
+        """Replace one day's partition with ``table`` (idempotent), then record it in the
+        ledger with the data file's SHA-256; return the record written."""
         if not table.schema.equals(ds.schema):
             raise ValueError(f"{ds.name}: table schema does not match the lake schema")
-        self._atomic_write(
-            self.data_path(ds, entry.symbol, day),
-            lambda p: pq.write_table(table, p, filesystem=self.fs, compression="zstd"),
-        )
-        raw = entry.to_json()
+        raw = parquet_bytes(table)
+        entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest())
+        ledger = self.ledger_path(ds, entry.symbol, day)
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(ledger)  # a crash below must not leave the old record vouching
+        self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
+        self.write_bytes(ledger, entry.to_json())
+        return entry
 
-        def write_ledger(p: str) -> None:
-            with self.fs.open_output_stream(p) as out:
-                out.write(raw)
-
-        self._atomic_write(self.ledger_path(ds, entry.symbol, day), write_ledger)
+    def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
+        """Remove a day's ledger record, then its data file (absent ones are fine)."""
+        for path in (self.ledger_path(ds, symbol, day), self.data_path(ds, symbol, day)):
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.delete_file(path)
 
     # -- reads -------------------------------------------------------------
     def ingested_days(self, ds: Dataset, symbol: str, days: Iterable[date]) -> set[date]:
-        """The days whose data file and ledger record both exist (one metadata call each)."""
+        """The days whose data file and ledger record both exist (one metadata call each);
+        for datasets replaced as a unit, also named by the unit's manifest."""
         days = list(days)
         if not days:
             return set()
         data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in days])
         ledger = self.fs.get_file_info([self.ledger_path(ds, symbol, d) for d in days])
-        return {
+        present = {
             d
             for d, fi, li in zip(days, data, ledger, strict=True)
             if fi.type == pafs.FileType.File and li.type == pafs.FileType.File
         }
+        if ds.unit is not None:
+            present = {d for d in present if self._manifest_names(ds, symbol, d)}
+        return present
 
     def stored_days(self, ds: Dataset, symbol: str) -> list[date]:
         """Every day with a ledger record for this dataset and symbol, sorted (one listing)."""
@@ -127,29 +190,112 @@ class Lake:
         return sorted(date.fromisoformat(n.removesuffix(".json")) for n in names)
 
     def ledger_entry(self, ds: Dataset, symbol: str, day: date) -> LedgerEntry | None:
+        """The ledger record of a day, or None; an unreadable record names its file."""
+        path = self.ledger_path(ds, symbol, day)
         try:
-            with self.fs.open_input_stream(self.ledger_path(ds, symbol, day)) as f:
+            with self.fs.open_input_stream(path) as f:
                 return LedgerEntry.from_json(f.read())
         except FileNotFoundError:
             return None
+        except LedgerRecordError as exc:
+            raise CorruptPartitionError(
+                corrupt_partition(path, f"is {exc}", ds.name, symbol, day)
+            ) from None
+
+    def manifest(self, ds: Dataset, symbol: str, day: date) -> UnitManifest | None:
+        """The manifest of the unit ``ds`` belongs to on ``day``, or None."""
+        path = self.manifest_path(ds, symbol, day)
+        try:
+            with self.fs.open_input_stream(path) as f:
+                return UnitManifest.from_json(f.read())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise CorruptPartitionError(
+                corrupt_partition(path, f"is an unreadable manifest ({exc})", ds.name, symbol, day)
+            ) from None
+
+    def _manifest_names(self, ds: Dataset, symbol: str, day: date) -> bool:
+        manifest = self.manifest(ds, symbol, day)
+        return manifest is not None and ds.name in manifest.files
 
     def read_table(
         self, ds: Dataset, symbol: str, start: date, end: date, columns: list[str] | None = None
     ) -> pa.Table:
         """All stored rows of a symbol between two days (inclusive), sorted by time;
-        only ``columns`` (plus the time column) if given."""
+        only ``columns`` (plus the time column) if given. Raises CorruptPartitionError
+        naming the file when a stored file is unreadable or not in the dataset's schema."""
         schema = ds.schema
         if columns is not None:
             names = [ds.time_column, *(c for c in columns if c != ds.time_column)]
             schema = pa.schema([ds.schema.field(name) for name in names])
-        days = days_between(start, end)
-        present = sorted(self.ingested_days(ds, symbol, days))
+        present = sorted(self.ingested_days(ds, symbol, days_between(start, end)))
         if not present:
             return schema.empty_table()
+        if ds.unit is not None:
+            parts = [self._read_unit_file(ds, symbol, d) for d in present]
+            return pa.concat_tables(parts).select(schema.names).sort_by(ds.time_column)
         # one multi-threaded scan over the day files, not a reader per file
-        paths = [self.data_path(ds, symbol, d) for d in present]
-        table = pads.dataset(paths, schema=ds.schema, format="parquet", filesystem=self.fs)
-        return table.to_table(columns=schema.names).sort_by(ds.time_column)
+        paths = {self.data_path(ds, symbol, d): d for d in present}
+        scan = pads.dataset(list(paths), schema=ds.schema, format="parquet", filesystem=self.fs)
+        for fragment in scan.get_fragments():
+            self._check_file_schema(ds, symbol, paths[fragment.path], fragment)
+        try:
+            table = scan.to_table(columns=schema.names)
+        except (pa.ArrowInvalid, OSError):
+            for path, day in paths.items():  # name the file the scan stumbled on
+                self.read_checked_file(ds, symbol, day, path)
+            raise
+        return table.sort_by(ds.time_column)
+
+    def _check_file_schema(self, ds: Dataset, symbol: str, day: date, fragment) -> None:
+        try:
+            problem = schema_problem(fragment.physical_schema, ds.schema)
+        except (pa.ArrowInvalid, OSError) as exc:
+            problem = f"is not a readable Parquet file ({exc})"
+        if problem:
+            raise CorruptPartitionError(
+                corrupt_partition(fragment.path, problem, ds.name, symbol, day)
+            )
+
+    def read_checked_file(
+        self, ds: Dataset, symbol: str, day: date, path: str, sha256: str | None = None
+    ) -> pa.Table:
+        """One stored file, whole, checked against the schema (and ``sha256`` if given)."""
+        try:
+            with self.fs.open_input_stream(path) as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raise CorruptPartitionError(
+                corrupt_partition(path, "is missing", ds.name, symbol, day)
+            ) from None
+        if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+            raise CorruptPartitionError(
+                corrupt_partition(
+                    path,
+                    "does not match the SHA-256 its manifest records (a write was interrupted "
+                    "or the Parquet file was changed)",
+                    ds.name,
+                    symbol,
+                    day,
+                )
+            )
+        try:
+            table = pq.read_table(pa.BufferReader(raw))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptPartitionError(
+                corrupt_partition(
+                    path, f"is not a readable Parquet file ({exc})", ds.name, symbol, day
+                )
+            ) from None
+        problem = schema_problem(table.schema, ds.schema)
+        if problem:
+            raise CorruptPartitionError(corrupt_partition(path, problem, ds.name, symbol, day))
+        return table.replace_schema_metadata(None).cast(ds.schema)
+
+    def _read_unit_file(self, ds: Dataset, symbol: str, day: date) -> pa.Table:
+        """A unit's file, trusted only if it is the one its manifest names (same hash)."""
+        return read_unit(self, ds.unit, symbol, day, (ds.name,))[ds.name]
 
     def read(
         self, ds: Dataset, symbol: str, start: date, end: date, columns: list[str] | None = None

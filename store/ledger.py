@@ -3,12 +3,24 @@
 A day counts as ingested only when both its data file and its ledger record
 exist. The record is written after the data file, so a crash between the two
 leaves a day that the next run simply fetches and replaces again.
+
+``data_sha256`` is the hash of the stored data file as written (what `liqbrief lake verify`
+checks); ``source_sha256`` the hash of the source file it came from (the archive zip), empty
+for derived tables; ``config_fingerprint`` the model configuration a derived table was made
+with. Records written before these fields existed are still read: they lack ``data_sha256``,
+and the liquidation-map records kept the configuration fingerprint in ``source_sha256``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+
+MAP_ENGINE_SOURCE = "liqbrief:liqmap-engine"  # source_url of the derived liquidation maps
+
+
+class LedgerRecordError(ValueError):
+    """A ledger record that is not the JSON object the lake wrote."""
 
 
 @dataclass(frozen=True)
@@ -23,10 +35,22 @@ class LedgerEntry:
     duplicates_dropped: int
     missing_rows: int  # expected bars absent from the day (0 for irregular datasets)
     ingested_at: str  # ISO-8601 UTC
+    data_sha256: str | None = None  # the stored data file's hash; None in records from before
+    config_fingerprint: str | None = None  # derived tables: the configuration they came from
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> LedgerEntry:
-        return cls(**json.loads(raw))
+        try:
+            record = json.loads(raw)
+            known = {f.name for f in fields(cls)}
+            values = {k: v for k, v in record.items() if k in known}
+            if record.get("source_url") == MAP_ENGINE_SOURCE and "config_fingerprint" not in record:
+                # old map records held the configuration fingerprint under source_sha256
+                values["config_fingerprint"] = values.get("source_sha256") or None
+                values["source_sha256"] = ""
+            return cls(**values)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise LedgerRecordError(f"unreadable ledger record ({exc})") from None

@@ -3,13 +3,15 @@
 Files are held in memory by URL path (``/data/futures/um/daily/...zip``) or
 loaded from a directory laid out like the archive. Faults can be queued per
 path — a 500, a connection reset mid-body, a 404 — to exercise the real
-download code. Every request is logged so tests can assert what was fetched.
+download code. Every request is logged so tests can assert what was fetched, and the most
+requests answered at once is counted (with ``delay_s`` holding each answer open).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,9 +28,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         mirror = self.server.mirror
+        mirror.request_started()
+        try:
+            self._answer(mirror)
+        finally:
+            mirror.request_finished()
+
+    def _answer(self, mirror: ArchiveMirror) -> None:
         path = self.path.split("?", 1)[0]
         fault = mirror.take_fault(path)
         mirror.log_request(path, fault)
+        if mirror.delay_s:
+            time.sleep(mirror.delay_s)  # holds the request open, so overlaps can be counted
         body = mirror.files.get(path)
         if fault == "404" or (fault is None and body is None):
             self._send(404, b"<Error><Code>NoSuchKey</Code></Error>")
@@ -60,9 +71,12 @@ class _MirrorHTTPServer(ThreadingHTTPServer):
 class ArchiveMirror:
     """Serve archive files on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+    def __init__(self, files: dict[str, bytes] | None = None, delay_s: float = 0.0) -> None:
         self.files: dict[str, bytes] = dict(files or {})
         self.requests: list[tuple[str, str | None]] = []
+        self.delay_s = delay_s  # each answer waits this long
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at once
         self._faults: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server: _MirrorHTTPServer | None = None
@@ -94,6 +108,15 @@ class ArchiveMirror:
     def log_request(self, path: str, fault: str | None) -> None:
         with self._lock:
             self.requests.append((path, fault))
+
+    def request_started(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def request_finished(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def zip_requests(self) -> list[str]:
         return [p for p, _ in self.requests if p.endswith(".zip")]

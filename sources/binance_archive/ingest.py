@@ -19,6 +19,7 @@ from sources.binance_archive.client import ArchiveClient, FetchedFile
 from sources.binance_archive.layout import (
     ARCHIVE_DATASETS,
     ArchiveFile,
+    check_archive_range,
     daily_files,
     plan_files,
 )
@@ -105,26 +106,28 @@ def _not_published_status(file: ArchiveFile, today: date) -> str:
 
 
 async def _ingest_file(
-    lake: Lake, client: ArchiveClient, file: ArchiveFile, today: date
+    lake: Lake, client: ArchiveClient, file: ArchiveFile, today: date, gate: asyncio.Semaphore
 ) -> list[FileOutcome]:
+    """Fetch and store one file while holding a slot of ``gate``; a monthly file the archive
+    has not packed yet falls back to its daily files, each taking its own slot (the fallback
+    holds none, so every request of the run stays under the one limit)."""
     try:
-        fetched = await client.fetch(file)
-        rows = await asyncio.to_thread(_store_file, lake, fetched, file.days)
+        async with gate:
+            fetched = await client.fetch(file)
+            rows = await asyncio.to_thread(_store_file, lake, fetched, file.days)
         return [FileOutcome(file.label, "ingested", len(file.days), rows)]
     except NotPublishedError as exc:
         if file.period == "monthly" and file.dataset.has_daily:
             # A month just ended may not be packed yet; its daily files usually are.
             fallback = daily_files(file.dataset, file.symbol, list(file.days))
             results = await asyncio.gather(
-                *(_ingest_file(lake, client, f, today) for f in fallback)
+                *(_ingest_file(lake, client, f, today, gate) for f in fallback)
             )
             return [o for r in results for o in r]
         status = _not_published_status(file, today)
         return [FileOutcome(file.label, status, len(file.days), error=str(exc))]
     except SourceError as exc:
         return [FileOutcome(file.label, "failed", len(file.days), error=str(exc))]
-    finally:
-        progress.report("advance", 1)
 
 
 async def ingest_dataset_async(
@@ -137,14 +140,17 @@ async def ingest_dataset_async(
     *,
     concurrency: int = 8,
     today: date | None = None,
+    force: bool = False,
 ) -> IngestReport:
-    """Bring one dataset of one symbol up to date for [start, end]."""
+    """Bring one dataset of one symbol up to date for [start, end]; with ``force``, fetch and
+    replace every day of the range even if the lake holds it (a corrupt partition)."""
     today = today or datetime.now(UTC).date()
+    check_archive_range(start, end, today)
     archive_ds = ARCHIVE_DATASETS[dataset_name]
     ds = DATASETS[dataset_name]
     files = plan_files(archive_ds, symbol, start, end, today)
     wanted = [d for f in files for d in f.days]
-    present = lake.ingested_days(ds, symbol, wanted)
+    present = set() if force else lake.ingested_days(ds, symbol, wanted)
     report = IngestReport()
     todo = []
     for f in files:
@@ -159,11 +165,13 @@ async def ingest_dataset_async(
     progress.report("total", len(todo))
     gate = asyncio.Semaphore(concurrency)
 
-    async def bounded(f: ArchiveFile) -> list[FileOutcome]:
-        async with gate:
-            return await _ingest_file(lake, client, f, today)
+    async def counted(f: ArchiveFile) -> list[FileOutcome]:
+        try:
+            return await _ingest_file(lake, client, f, today, gate)
+        finally:
+            progress.report("advance", 1)  # one step per planned file, fallbacks included
 
-    for outcomes in await asyncio.gather(*(bounded(f) for f in todo)):
+    for outcomes in await asyncio.gather(*(counted(f) for f in todo)):
         report.outcomes.extend(outcomes)
     return report
 
@@ -180,8 +188,11 @@ def ingest(
     retry: RetryPolicy | None = None,
     timeout_s: float = 60.0,
     today: date | None = None,
+    force: bool = False,
 ) -> IngestReport:
-    """Synchronous entry point: every symbol × dataset, one HTTP connection pool."""
+    """Synchronous entry point: every symbol × dataset, one HTTP connection pool. An absurd
+    range (before the archive starts, after yesterday, end before start) is refused first."""
+    check_archive_range(start, end, today or datetime.now(UTC).date())
 
     async def run() -> IngestReport:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -192,8 +203,9 @@ def ingest(
                 symbol_report = IngestReport()
                 for name in datasets:
                     dataset_report = await ingest_dataset_async(
-                        lake, client, symbol, name, start, end, concurrency=concurrency, today=today
-                    )
+                        lake, client, symbol, name, start, end,
+                        concurrency=concurrency, today=today, force=force,
+                    )  # fmt: skip
                     symbol_report.extend(dataset_report)
                 _raise_if_unknown(symbol, symbol_report)
                 report.extend(symbol_report)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from liqbrief.symbols import validate_symbol
+from sources.errors import ArchiveRangeError
 from store.lake import days_between
 
 
@@ -64,6 +65,26 @@ class ArchiveFile:
         return f"{self.symbol} {self.dataset.lake_name} {self.stamp}"
 
 
+ARCHIVE_START = date(2019, 9, 1)  # the first month of the USDⓈ-M futures archive
+
+
+def check_archive_range(start: date, end: date, today: date) -> None:
+    """Refuse a range the archive cannot hold, before any request is made."""
+    yesterday = today - timedelta(days=1)
+    if end < start:
+        raise ArchiveRangeError(f"end {end} is before start {start}: swap them")
+    if start < ARCHIVE_START:
+        raise ArchiveRangeError(
+            f"start {start} is before the archive begins ({ARCHIVE_START:%Y-%m}, when Binance "
+            f"USDⓈ-M futures started): use --start {ARCHIVE_START} or later"
+        )
+    if end > yesterday:
+        raise ArchiveRangeError(
+            f"end {end} is after yesterday ({yesterday}, UTC): the archive publishes a day only "
+            f"after it ends — use --end {yesterday} or earlier"
+        )
+
+
 def _month_end(first: date) -> date:
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return following - timedelta(days=1)
@@ -79,7 +100,7 @@ def plan_files(
     """The fewest files covering [start, end]: monthly for whole finished months, else daily."""
     validate_symbol(symbol)
     if end < start:
-        raise ValueError(f"end {end} is before start {start}")
+        raise ArchiveRangeError(f"end {end} is before start {start}: swap them")
     files: list[ArchiveFile] = []
     loose_days: list[date] = []
     month = start.replace(day=1)

@@ -79,4 +79,4 @@ def test_the_smtp_password_can_come_from_a_prefect_secret_block(
     monkeypatch.delenv("LIQBRIEF_SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("LIQBRIEF_SMTP_PASSWORD_BLOCK", "liqbrief-smtp-test")
     settings = SmtpSettings.from_env()
-    assert settings.password == "from-a-block" and "from-a-block" not in repr(settings)
+    assert settings.password_value() == "from-a-block" and "from-a-block" not in repr(settings)

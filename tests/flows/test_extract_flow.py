@@ -80,3 +80,31 @@ def test_cli_extract_names_a_symbol_the_archive_does_not_have(configured: Lake) 
     )
     assert result.exit_code == 1
     assert "no archive file exists for BTCUSDT" in result.output
+
+
+def test_cli_extract_force_refetches_a_corrupt_day_that_lake_verify_found(
+    configured: Lake, mirror: ArchiveMirror
+) -> None:
+    mirror.add(build_archive(["BTCUSDT"], ["metrics"], START, END))
+    extract(["BTCUSDT"], START, END, ["metrics"])
+    bad = Path(configured.data_path(DATASETS["metrics"], "BTCUSDT", END))
+    bad.write_bytes(bad.read_bytes()[:-40] + bytes(40))
+    verify = CliRunner().invoke(app, ["lake", "verify"])
+    assert verify.exit_code == 1 and str(bad) in verify.output
+    [command] = [line.strip() for line in verify.output.splitlines() if "--force" in line]
+    mirror.requests.clear()
+    result = CliRunner().invoke(app, command.split()[1:])  # exactly what verify printed
+    assert result.exit_code == 0, result.output
+    assert len(mirror.zip_requests()) == 1 and "'ingested': 1" in result.output
+    assert CliRunner().invoke(app, ["lake", "verify"]).exit_code == 0
+    assert len(configured.read(DATASETS["metrics"], "BTCUSDT", START, END)) == 2 * 288
+
+
+def test_the_flow_refuses_a_twenty_year_range_before_any_request(
+    configured: Lake, mirror: ArchiveMirror
+) -> None:
+    from sources.errors import ArchiveRangeError
+
+    with pytest.raises(ArchiveRangeError, match="before the archive begins"):
+        extract(["BTCUSDT"], date(2004, 1, 1), date(2024, 1, 1), ["klines_1m"])
+    assert mirror.requests == []

@@ -68,7 +68,7 @@ def test_the_flow_writes_every_date_and_a_rerun_replaces_it(
     assert (
         entry.rows == 3
         and entry.source_url == "liqbrief:liqmap-engine"
-        and len(entry.source_sha256) == 64
+        and len(entry.config_fingerprint) == 64
     )
 
     before = lake_files(filled_lake)

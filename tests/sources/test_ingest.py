@@ -278,3 +278,69 @@ def test_an_unreachable_archive_is_one_clear_error(lake: Lake, tmp_path: Path) -
     with pytest.raises(ArchiveUnreachableError, match="does not answer"):
         ingest(lake, closed, ["BTCUSDT"], ALL, START, END, retry=FAST_RETRY, today=TODAY)
     assert lake_files(tmp_path / "lake") == []
+
+
+def test_the_monthly_404_fallback_stays_under_the_concurrency_limit(lake: Lake) -> None:
+    """Two unpacked months fall back to 60 daily files: never more than 2 requests at once
+    (the fallback used to run every daily file of a month at the same time)."""
+    import asyncio
+
+    import httpx
+
+    from sources.binance_archive.client import ArchiveClient
+    from sources.binance_archive.ingest import ingest_dataset_async
+
+    first, last = date(2024, 3, 1), date(2024, 4, 30)
+    files = build_archive(["BTCUSDT"], ["metrics", "klines_5m"], first, last, monthly=False)
+    with ArchiveMirror(files, delay_s=0.01) as slow:
+
+        async def go():
+            async with httpx.AsyncClient() as http:  # no pool limit: the ingest must keep it
+                client = ArchiveClient(slow.base_url, http, FAST_RETRY)
+                return await ingest_dataset_async(
+                    lake, client, "BTCUSDT", "klines_5m", first, last, concurrency=2, today=TODAY
+                )
+
+        report = asyncio.run(go())
+    assert report.count("ingested") == 61 and report.problems == []
+    assert 1 <= slow.max_in_flight <= 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "phrase"),
+    [
+        (date(2004, 1, 1), date(2024, 1, 31), "before the archive begins"),
+        (date(2024, 1, 1), date(2030, 1, 1), "after yesterday"),
+        (date(2024, 1, 31), date(2024, 1, 1), "before start"),
+    ],
+)
+def test_an_absurd_range_is_refused_before_any_request(
+    lake: Lake, mirror: ArchiveMirror, tmp_path: Path, start: date, end: date, phrase: str
+) -> None:
+    from sources.errors import ArchiveRangeError
+
+    with pytest.raises(ArchiveRangeError, match=phrase):
+        run(lake, mirror, ["klines_1m"], start, end)
+    assert mirror.requests == [] and lake_files(tmp_path / "lake") == []
+
+
+def test_force_refetches_a_stored_corrupt_day_and_reads_then_work(
+    lake: Lake, mirror: ArchiveMirror
+) -> None:
+    from store.errors import CorruptPartitionError
+
+    mirror.add(build_archive(["BTCUSDT"], ["metrics"], START, END))
+    run(lake, mirror, ["metrics"])
+    broken = Path(lake.data_path(DATASETS["metrics"], "BTCUSDT", START))
+    broken.write_bytes(b"not parquet at all")
+    with pytest.raises(CorruptPartitionError, match="--force") as error:
+        lake.read(DATASETS["metrics"], "BTCUSDT", START, END)
+    assert str(broken) in str(error.value)
+    mirror.requests.clear()
+    assert run(lake, mirror, ["metrics"]).count("skipped") == 3  # plain re-run trusts it
+    report = ingest(
+        lake, mirror.base_url, ["BTCUSDT"], ["metrics"], START, START,
+        retry=FAST_RETRY, today=TODAY, force=True,
+    )  # fmt: skip
+    assert report.count("ingested") == 1 and len(mirror.zip_requests()) == 1
+    assert len(lake.read(DATASETS["metrics"], "BTCUSDT", START, END)) == 3 * 288

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from liqbrief.symbols import InvalidSymbolError
-from store.datasets import DATASETS, dataset
+from store.datasets import DATASETS
+from store.errors import CorruptPartitionError
 from store.lake import Lake
 from store.ledger import LedgerEntry
 from tests.conftest import lake_files
@@ -111,11 +112,6 @@ def test_path_like_or_malformed_symbols_never_reach_the_filesystem(lake: Lake, s
         lake.data_path(FUNDING, symbol, date(2024, 1, 1))
 
 
-def test_unknown_dataset_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="klines_5m"):
-        dataset("klines_7m")
-
-
 def test_a_rewrite_removes_temporaries_a_killed_writer_left_and_keeps_live_ones(
     lake: Lake, tmp_path: Path
 ) -> None:
@@ -130,3 +126,93 @@ def test_a_rewrite_removes_temporaries_a_killed_writer_left_and_keeps_live_ones(
     lake.write_day(FUNDING, day, funding_table(day, [0.2], [0]), entry(day, 1))
     assert not stale.exists() and live.exists()  # a writer may still own a fresh one
     assert list(lake.read(FUNDING, "BTCUSDT", day, day)["last_funding_rate"]) == [0.2]
+
+
+@pytest.mark.parametrize(
+    ("columns", "phrase"),
+    [
+        (  # a column stored as text: used to be cast silently
+            {"calc_time": pa.array([datetime(2024, 1, 1, tzinfo=UTC)], pa.timestamp("us", "UTC")),
+             "funding_interval_hours": pa.array([8], pa.int64()),
+             "last_funding_rate": pa.array(["0.1"])},
+            "last_funding_rate is string, expected double",
+        ),
+        (  # a column missing: used to be filled with nulls
+            {"calc_time": pa.array([datetime(2024, 1, 1, tzinfo=UTC)], pa.timestamp("us", "UTC")),
+             "last_funding_rate": pa.array([0.1])},
+            "missing columns ['funding_interval_hours']",
+        ),
+    ],
+)  # fmt: skip
+def test_a_partition_in_another_schema_is_an_error_naming_the_file(
+    lake: Lake, columns: dict, phrase: str
+) -> None:
+    import pyarrow.parquet as pq
+
+    day = date(2024, 1, 1)
+    lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    lake.write_day(
+        FUNDING,
+        date(2024, 1, 2),
+        funding_table(date(2024, 1, 2), [0.2], [0]),
+        entry(date(2024, 1, 2), 1),
+    )
+    target = lake.data_path(FUNDING, "BTCUSDT", day)
+    pq.write_table(pa.table(columns), target)
+    with pytest.raises(CorruptPartitionError) as error:
+        lake.read(FUNDING, "BTCUSDT", day, date(2024, 1, 2))
+    message = str(error.value)
+    assert target in message and phrase in message
+    assert (
+        "liqbrief extract --symbols BTCUSDT --datasets funding_rate --start 2024-01-01" in message
+    )
+    assert "--force" in message and "liqbrief lake verify" in message
+
+
+def test_a_truncated_partition_is_an_error_naming_the_file(lake: Lake) -> None:
+    day = date(2024, 1, 1)
+    lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    target = Path(lake.data_path(FUNDING, "BTCUSDT", day))
+    target.write_bytes(target.read_bytes()[:60])
+    with pytest.raises(CorruptPartitionError, match="not a readable Parquet file") as error:
+        lake.read(FUNDING, "BTCUSDT", day, day)
+    assert str(target) in str(error.value)
+
+
+def test_the_ledger_records_the_data_files_hash_and_old_records_still_read(lake: Lake) -> None:
+    import hashlib
+    import json
+
+    day = date(2024, 1, 1)
+    lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    recorded = lake.ledger_entry(FUNDING, "BTCUSDT", day)
+    data = Path(lake.data_path(FUNDING, "BTCUSDT", day)).read_bytes()
+    assert recorded.data_sha256 == hashlib.sha256(data).hexdigest()
+    assert recorded.source_sha256 == "ab" * 32  # the source zip's hash is kept beside it
+    old_map_record = {
+        "venue": "binance", "dataset": "liqmap_summary", "symbol": "BTCUSDT",
+        "date": "2024-01-01", "source_url": "liqbrief:liqmap-engine", "source_sha256": "cd" * 32,
+        "rows": 3, "duplicates_dropped": 0, "missing_rows": 0, "ingested_at": "2024-01-02T00:00:00+00:00",
+    }  # fmt: skip
+    old = LedgerEntry.from_json(json.dumps(old_map_record).encode())
+    assert old.config_fingerprint == "cd" * 32 and old.source_sha256 == ""
+    assert old.data_sha256 is None
+
+
+def test_a_rewrite_that_dies_before_its_record_leaves_the_day_to_fetch_again(
+    lake: Lake, monkeypatch
+) -> None:
+    """The old ledger record must not vouch for the new data file (rows, hash)."""
+    day = date(2024, 1, 1)
+    lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    real_write = lake.write_bytes
+
+    def die_on_the_ledger(path: str, raw: bytes) -> None:
+        if path.endswith(".json"):
+            raise OSError("killed before the ledger record")
+        real_write(path, raw)
+
+    monkeypatch.setattr(lake, "write_bytes", die_on_the_ledger)
+    with pytest.raises(OSError, match="killed"):
+        lake.write_day(FUNDING, day, funding_table(day, [0.1, 0.2], [0, 8]), entry(day, 2))
+    assert lake.ingested_days(FUNDING, "BTCUSDT", [day]) == set()

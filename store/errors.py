@@ -1,0 +1,41 @@
+"""Errors of the lake, each naming the file and the command that repairs it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+ARCHIVE_DATASETS = ("klines_1m", "klines_5m", "mark_klines_1m", "metrics", "funding_rate")
+MAP_DATASETS = ("liqmap_bins", "liqmap_summary", "liqmap_heatmap")
+
+
+class LakeError(RuntimeError):
+    """Something stored in the lake cannot be trusted; the message says what to run."""
+
+
+class CorruptPartitionError(LakeError):
+    """A stored partition is unreadable, has another schema, or does not match its record."""
+
+
+def repair_command(dataset: str, symbol: str, start: date, end: date) -> str:
+    """The command that rewrites ``dataset`` for ``symbol`` over [start, end] from its source."""
+    if dataset in ARCHIVE_DATASETS:
+        return (
+            f"liqbrief extract --symbols {symbol} --datasets {dataset} "
+            f"--start {start} --end {end} --force"
+        )
+    if dataset in MAP_DATASETS:
+        return f"liqbrief liqmap --symbols {symbol} --start {start} --end {end}"
+    if dataset == "fred_observations":
+        return f"liqbrief context --date {start.year + 1}-01-01  (re-fetches FRED {symbol})"
+    scope = "" if dataset in ("macro_context", "macro_events") else f" --symbols {symbol}"
+    if start == end:
+        return f"liqbrief context --date {start}{scope}"
+    return f"liqbrief backfill --start {start} --end {end}{scope} --force"
+
+
+def corrupt_partition(path: str, problem: str, dataset: str, symbol: str, day: date) -> str:
+    """One line: which file, what is wrong with it, and what to run."""
+    return (
+        f"lake file {path} {problem}; re-make it with `{repair_command(dataset, symbol, day, day)}` "
+        "(or run `liqbrief lake verify` to list every bad partition)"
+    )

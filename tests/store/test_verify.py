@@ -1,0 +1,118 @@
+"""`lake verify`: every partition against its ledger record (rows, SHA-256, schema)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from store.datasets import DATASETS
+from store.lake import Lake
+from store.verify import verify_lake
+from tests.store.test_lake import FUNDING, entry, funding_table
+from tests.store.test_units import DAY, tables
+
+DAYS = [date(2024, 1, d) for d in range(1, 7)]
+
+
+def filled(lake: Lake) -> Lake:
+    for day in DAYS:
+        lake.write_day(FUNDING, day, funding_table(day, [0.1, 0.2], [0, 8]), entry(day, 2))
+    return lake
+
+
+def test_a_clean_lake_verifies(lake: Lake) -> None:
+    report = verify_lake(filled(lake))
+    assert report.ok and report.checked == 6 and report.unhashed == 0
+
+
+def test_every_kind_of_damage_is_listed_with_the_command_that_repairs_it(lake: Lake) -> None:
+    filled(lake)
+    path = {day: Path(lake.data_path(FUNDING, "BTCUSDT", day)) for day in DAYS}
+    raw = path[DAYS[0]].read_bytes()
+    path[DAYS[0]].write_bytes(raw[:-9] + bytes(9))  # flipped bytes, same size
+    path[DAYS[1]].write_bytes(path[DAYS[2]].read_bytes())  # another day's (valid) file
+    path[DAYS[3]].unlink()  # the ledger still records it
+    Path(lake.ledger_path(FUNDING, "BTCUSDT", DAYS[5])).unlink()  # a write that stopped
+    report = verify_lake(lake)
+    problems = {f.day: f.problem for f in report.findings}
+    assert set(problems) == {DAYS[0], DAYS[1], DAYS[3], DAYS[5]} and not report.ok
+    assert "SHA-256" in problems[DAYS[0]] and "SHA-256" in problems[DAYS[1]]
+    assert "missing" in problems[DAYS[3]] and "no ledger record" in problems[DAYS[5]]
+    assert report.repair_commands() == [
+        "liqbrief extract --symbols BTCUSDT --datasets funding_rate --start 2024-01-01 --end 2024-01-02 --force",
+        "liqbrief extract --symbols BTCUSDT --datasets funding_rate --start 2024-01-04 --end 2024-01-04 --force",
+        "liqbrief extract --symbols BTCUSDT --datasets funding_rate --start 2024-01-06 --end 2024-01-06 --force",
+    ]
+    assert {f.path for f in report.findings} >= {str(path[DAYS[0]]), str(path[DAYS[3]])}
+
+
+def test_old_ledger_records_without_a_data_hash_are_checked_for_rows_and_schema(
+    lake: Lake,
+) -> None:
+    filled(lake)
+    for day in DAYS[:2]:  # records as written before the data hash existed
+        ledger = Path(lake.ledger_path(FUNDING, "BTCUSDT", day))
+        record = json.loads(ledger.read_text())
+        del record["data_sha256"], record["config_fingerprint"]
+        ledger.write_text(json.dumps(record | ({"rows": 3} if day == DAYS[1] else {})))
+    report = verify_lake(lake, datasets=["funding_rate"], symbols=["BTCUSDT"])
+    assert report.unhashed == 1 and [f.day for f in report.findings] == [DAYS[1]]
+    assert "holds 2 rows, its ledger record says 3" in report.findings[0].problem
+
+
+def test_the_range_and_dataset_filters_limit_what_is_read(lake: Lake) -> None:
+    filled(lake)
+    Path(lake.data_path(FUNDING, "BTCUSDT", DAYS[0])).write_bytes(b"junk")
+    assert verify_lake(lake, start=DAYS[1]).ok
+    assert verify_lake(lake, datasets=["metrics"]).checked == 0
+    assert not verify_lake(lake, end=DAYS[0]).ok
+
+
+def test_a_map_file_not_named_by_its_manifest_is_listed(lake: Lake) -> None:
+    from store.units import write_unit
+
+    write_unit(lake, "liqmap", DAY, *tables(1.0))
+    assert verify_lake(lake).ok
+    summary = DATASETS["liqmap_summary"]
+    Path(lake.manifest_path(summary, "BTCUSDT", DAY)).unlink()
+    report = verify_lake(lake)
+    assert {f.dataset for f in report.findings} == set(tables(1.0)[0])
+    assert report.repair_commands() == [
+        "liqbrief liqmap --symbols BTCUSDT --start 2024-03-01 --end 2024-03-01"
+    ]
+
+
+def test_the_command_lists_what_to_refetch_and_exits_1(lake: Lake, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from liqbrief.cli import app
+
+    filled(lake)
+    monkeypatch.setenv("LIQBRIEF_LAKE", lake.root)
+    clean = CliRunner().invoke(app, ["lake", "verify"])
+    assert (
+        clean.exit_code == 0 and f"6 partition(s) checked under {lake.root}, 0 bad" in clean.output
+    )
+    bad = Path(lake.data_path(FUNDING, "BTCUSDT", DAYS[2]))
+    bad.write_bytes(b"junk")
+    result = CliRunner().invoke(app, ["lake", "verify", "--symbols", "BTCUSDT"])
+    assert result.exit_code == 1
+    assert (
+        f"BAD {bad}" in result.output
+        and "--start 2024-01-03 --end 2024-01-03 --force" in result.output
+    )
+    unknown = CliRunner().invoke(app, ["lake", "verify", "--datasets", "klines_7m"])
+    assert unknown.exit_code == 2 and "klines_5m" in unknown.output
+
+
+def test_a_reversed_range_is_a_usage_error(lake: Lake, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from liqbrief.cli import app
+
+    monkeypatch.setenv("LIQBRIEF_LAKE", lake.root)
+    result = CliRunner().invoke(
+        app, ["lake", "verify", "--start", "2024-02-01", "--end", "2024-01-01"]
+    )
+    assert result.exit_code == 2 and "before --start" in result.output
