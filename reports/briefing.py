@@ -98,6 +98,15 @@ class Briefing:
     methods: list[str]
 
 
+def _level_label(value: float, levels: list[tuple[float, float]]) -> str:
+    """The price as the desk writes it, with a decimal where two different levels would
+    otherwise read the same (a ±5 % threshold of 2,349.9 beside the round 2,350)."""
+    label = price(value)
+    if any(other != value and price(other) == label for other, _ in levels):
+        return f"{value:,.1f}"
+    return label
+
+
 def _key_levels(summary: dict) -> Table:
     """Round levels and ±2/5 % on each side, nearest first, and the largest cluster."""
     p0 = summary["p0"]
@@ -111,10 +120,10 @@ def _key_levels(summary: dict) -> Table:
     above.sort(key=lambda level: level[0])
     rows = [
         [
-            price(lo),
+            _level_label(lo, below),
             pct((lo / p0 - 1) * 100),
             usd(long_usd),
-            price(hi),
+            _level_label(hi, above),
             pct((hi / p0 - 1) * 100),
             usd(short_usd),
         ]
@@ -343,9 +352,13 @@ def build_briefing(inputs: BriefingInputs, charts_on: bool = True) -> Briefing:
         warnings=warnings,
         methods=[
             "Estimated — relative intensity, not a forecast of realised liquidations. Venue: Binance USD-M "
-            "perpetuals only (roughly 35–45 % of CEX open interest); records start with the data in the lake.",
-            f"Cohorts ({WINDOW} window): each 5-minute rise in open interest opens long and short positions across "
-            "leverage tiers 3x–125x at Binance's exact isolated liquidation prices (dated maintenance brackets); "
-            "they are removed when the 1-minute mark price touches that price and shrunk pro rata when open interest falls.",
+            "perpetuals only, a minority of the market (Coinglass's exchange list of 14 Nov 2025: Binance "
+            "$12.5B of $67.1B BTC futures open interest); records start with the data in the lake.",
+            f"Cohorts ({WINDOW} window): each 5-minute rise in open interest, counted in contracts, opens long "
+            "and short positions of that many contracts across leverage tiers 3x–125x at Binance's exact "
+            "isolated liquidation prices (dated maintenance brackets); they are removed when the 1-minute "
+            "mark price touches that price, and when contracts are closed each side's survivors shrink by "
+            "its voluntary closes over the contracts it still held. Each date's price grid comes from that "
+            "date's own price, never a later one.",
         ],
     )

@@ -134,3 +134,14 @@ def test_brief_command_prints_the_paths(lake: Lake, tmp_path: Path, monkeypatch)
         app, ["brief", "--date", "2024-03-06"], env={"LIQBRIEF_LAKE": str(tmp_path / "none")}
     )
     assert empty.exit_code == 1 and "nothing to brief on" in empty.output
+
+
+def test_two_different_levels_never_read_as_the_same_price() -> None:
+    """ETH at 2,238: the +5 % threshold 2,349.9 sat beside the round 2,350 as two "2,350" rows
+    with different values."""
+    from reports.briefing import _level_label
+
+    above = [(2_250.0, 1.0), (2_300.0, 2.0), (2_349.9, 3.0), (2_350.0, 4.0)]
+    labels = [_level_label(v, above) for v, _ in above]
+    assert labels == ["2,250", "2,300", "2,349.9", "2,350.0"]
+    assert len(set(labels)) == len(labels)
