@@ -31,10 +31,11 @@ from liqbrief.cli_params import (
 )
 from liqbrief.json_output import strict_json
 from liqbrief.settings import Settings, SettingsError, settings_error_line
-from liqbrief.terminal import console, run
+from liqbrief.terminal import OneLineErrors, console, run
 from liqbrief.terminal_logging import keep_run_failures_off_terminal
 
 app = typer.Typer(
+    cls=OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

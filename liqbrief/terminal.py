@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 from typer.main import get_command
 
 from liqbrief.settings import SettingsError
@@ -20,6 +21,30 @@ from liqbrief.terminal_logging import debugging
 
 OUR_PACKAGES = ("liqbrief", "flows", "sources", "store", "transforms", "reports", "delivery")
 console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class OneLineErrors(TyperGroup):
+    """The command group: a failure inside a command (or a bad setting found by the
+    callback) becomes one line and an exit code, however the app is invoked."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise
+        except SettingsError as exc:
+            console.print(f"{_path(ctx)}: {exc}", markup=False)
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            console.print(f"{_path(ctx)}: {failure_line(exc)}", markup=False)
+            if debugging():
+                traceback.print_exc()
+            raise typer.Exit(1) from None
+
+
+def _path(ctx) -> str:
+    sub = ctx.invoked_subcommand
+    return f"{ctx.command_path} {sub}" if sub else ctx.command_path
 
 
 def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
@@ -38,10 +63,7 @@ def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
         return 130
     except typer.TyperException as exc:  # click's usage errors: bad option, unknown command
         return _usage_error(exc, name)
-    except SettingsError as exc:
-        console.print(f"liqbrief {name}: {exc}", markup=False)
-        return 2
-    except Exception as exc:
+    except Exception as exc:  # outside any command (OneLineErrors handles those)
         console.print(f"liqbrief {name}: {failure_line(exc)}", markup=False)
         if debugging():
             traceback.print_exc()

@@ -234,9 +234,7 @@ class _HeatmapCanvas(_Canvas):
         self.fig.autofmt_xdate(rotation=0, ha="center")
         _fixed_layout(self.ax, self.bar.ax)
 
-    def render(
-        self, heat: pd.DataFrame, path: pd.DataFrame, title: str, fmt: ChartFormat
-    ) -> str:
+    def render(self, heat: pd.DataFrame, path: pd.DataFrame, title: str, fmt: ChartFormat) -> str:
         self._clear()
         values, (first_hour, last_hour), (low, high) = hour_by_price_grid(heat)
         positive = values[values > 0]
