@@ -111,6 +111,27 @@ def build_models(
     return models, errors
 
 
+def write_chunk_maps(model: MapModel, chunk: list[date]) -> dict[date, str]:
+    """Write the chunk's maps (if that fails, day by day, so only the days that cannot be
+    written fail); the error of each day that has no map in the lake afterwards."""
+    errors = {}
+    try:
+        write_maps_of(model, chunk)
+    except Exception:
+        for day in chunk:
+            try:
+                write_maps_of(model, [day])
+            except Exception as exc:
+                errors[day] = f"{type(exc).__name__}: {exc}"
+    stored = Lake(Settings.from_env().lake).ingested_days(
+        DATASETS["liqmap_summary"], model.symbol, chunk
+    )
+    for day in chunk:
+        if day not in stored and day not in errors:
+            errors[day] = "no map was written (no fresh price or open interest for it)"
+    return errors
+
+
 def prepare_chunk(
     chunk: list[date], symbols: list[str], models: dict[str, MapModel], model_errors: dict[str, str]
 ) -> dict[date, str]:
@@ -119,15 +140,12 @@ def prepare_chunk(
     retried by a re-run) rather than being rendered without it."""
     errors = {day: "" for day in chunk}
     for symbol in symbols:
-        problem = model_errors.get(symbol, "")
-        if not problem:
-            try:
-                write_maps_of(models[symbol], chunk)
-            except Exception as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-        if problem:
-            for day in chunk:
-                errors[day] = errors[day] or f"map {symbol}: {problem}"
+        if symbol in model_errors:
+            failed = dict.fromkeys(chunk, model_errors[symbol])
+        else:
+            failed = write_chunk_maps(models[symbol], chunk)
+        for day, problem in failed.items():
+            errors[day] = errors[day] or f"map {symbol}: {problem}"
     try:
         context_failures = context_for_days(chunk, symbols)
     except Exception as exc:

@@ -77,7 +77,7 @@ def _smtp_settings():
     except ValidationError as exc:
         raise SettingsError(settings_error_line(exc, SmtpSettings)) from None
     except ValueError as exc:
-        raise SettingsError(f"SMTP settings (LIQBRIEF_SMTP_*): {exc}") from None
+        raise SettingsError(str(exc)) from None  # the SMTP settings name the variable
 
 
 def _progress_bar() -> Progress:
