@@ -18,10 +18,8 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):  # pandas Timestamp
-        return None if _is_missing(value) else value.isoformat()
+    if isinstance(value, datetime | date) or hasattr(value, "isoformat"):  # pandas too
+        return None if _is_missing(value) else value.isoformat()  # NaT is a datetime
     if hasattr(value, "item") and not isinstance(value, int | float):  # numpy scalar
         value = value.item()
     if isinstance(value, float):
