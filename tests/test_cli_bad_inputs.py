@@ -158,6 +158,7 @@ def world(tmp_path_factory) -> dict:
         "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_FRED_URL": "http://127.0.0.1:9",
         "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }  # fmt: skip
     return {"tmp": tmp, "env": env, "trees": [tmp / "lake", tmp / "reports"]}
 

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -46,6 +47,7 @@ def cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
         "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_HTTP_ATTEMPTS": "1",
         "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",  # a loaded 2-core machine
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "liqbrief.cli", *args],
@@ -105,6 +107,9 @@ def test_a_failing_flow_prints_one_line_and_no_traceback(demo: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
     ours = [line for line in result.stderr.splitlines() if line.startswith("liqbrief extract:")]
     assert len(ours) == 1 and "archive" in ours[0]
+    with sqlite3.connect(demo / "prefect" / "prefect.db") as db:  # the run keeps the details
+        kept = db.execute("select count(*) from log where message like '%Traceback%'").fetchone()
+    assert kept[0] >= 1
 
 
 def test_send_describes_the_symbols_of_the_attached_pdf(demo: Path, tmp_path: Path) -> None:
