@@ -41,6 +41,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="liqbrief: the daily crypto-derivatives liquidation briefing.",
 )
+NO_SMTP_HOST = "LIQBRIEF_SMTP_HOST is not set: no server to send with (README, E-mail)"
 DAILY_CRON = "0 7 * * *"  # 07:00 UTC: the archive has usually published yesterday by then
 # (the date options' callbacks turn the typed datetimes into checked `date`s)
 
@@ -221,9 +222,7 @@ def brief(
     settings = _settings(lake_writable=False)
     smtp = _smtp_settings() if send else None
     if send and smtp is None:
-        raise SettingsError(
-            "LIQBRIEF_SMTP_HOST is not set: no server to send with (README, E-mail)"
-        )
+        raise SettingsError(NO_SMTP_HOST)
     from flows.briefing import write_briefing
     from store.lake import Lake
 
@@ -232,7 +231,7 @@ def brief(
     for path in paths:
         typer.echo(str(path))
     if send:
-        _send(on, list(symbols), force=False)
+        _send(on, list(symbols), force=False, smtp=smtp)
 
 
 @app.command("send")
@@ -247,17 +246,16 @@ def send_command(
 
     The e-mail describes the symbols in the PDF; --symbols matter only if it must be rendered."""
     _settings(lake_writable=False)
-    if _smtp_settings() is None:
-        raise SettingsError(
-            "LIQBRIEF_SMTP_HOST is not set: no server to send with (README, E-mail)"
-        )
-    _send(day or today(), list(symbols), force)
+    smtp = _smtp_settings()
+    if smtp is None:
+        raise SettingsError(NO_SMTP_HOST)
+    _send(day or today(), list(symbols), force, smtp)
 
 
-def _send(on: date, symbols: list[str], force: bool) -> None:
+def _send(on: date, symbols: list[str], force: bool, smtp) -> None:
     from flows.delivery import deliver_briefing
 
-    result = deliver_briefing(on, symbols, _smtp_settings(), force)
+    result = deliver_briefing(on, symbols, smtp, force)
     sent = ", ".join(result["sent"]) or "nobody new"
     console.print(f"sent to {sent}; already had it: {', '.join(result['already_sent']) or 'none'}")
 

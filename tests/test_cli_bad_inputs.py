@@ -115,6 +115,7 @@ ROWS: list[BadInput] = [
     BadInput(("send",), 2, "LIQBRIEF_SMTP_HOST is not set"),
     BadInput(("extract",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
     BadInput(("brief",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
+    BadInput(("brief", "--out", "a-file"), 2, "is a file"),
     BadInput(("liqmap",), 2, "cannot be created", {"LIQBRIEF_LAKE": "{tmp}/a-file/lake"}),
     BadInput(("context",), 2, "cannot be created", {"LIQBRIEF_LAKE": "/proc/liqbrief-lake"}),
     # failures (exit 1): the date has no map
@@ -186,3 +187,11 @@ def test_bad_input_gets_one_clear_line_and_changes_nothing(row: BadInput, world:
     lines = [line for line in output.splitlines() if line.strip()]
     assert 1 <= len(lines) <= 2, output
     assert [tree_digest(t) for t in world["trees"]] == before, "the lake or the reports changed"
+
+
+def test_liqbrief_debug_shows_the_traceback_of_a_failure(world: dict) -> None:
+    env = world["env"] | {"LIQBRIEF_DEBUG": "1"}
+    result = run_cli(("brief", "--date", "2024-03-06"), env, world["tmp"])
+    assert result.returncode == 1
+    assert "liqbrief brief: nothing to brief on 2024-03-06" in result.stderr
+    assert "Traceback" in result.stderr and "BriefingDataError" in result.stderr
