@@ -15,6 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from liqbrief import progress
+from liqbrief.cli_map import print_map
 from liqbrief.cli_params import (
     DayOpt,
     EndOpt,
@@ -26,6 +27,8 @@ from liqbrief.cli_params import (
     Window,
     checked_range,
     comma_choices,
+    leverage_of_at_least_1,
+    positive_finite,
     today,
     yesterday,
 )
@@ -44,10 +47,6 @@ app = typer.Typer(
 NO_SMTP_HOST = "LIQBRIEF_SMTP_HOST is not set: no server to send with (README, E-mail)"
 DAILY_CRON = "0 7 * * *"  # 07:00 UTC: the archive has usually published yesterday by then
 # (the date options' callbacks turn the typed datetimes into checked `date`s)
-
-
-class NoMapError(RuntimeError):
-    """No usable liquidation map for the date; the message says which command makes it."""
 
 
 @app.callback()
@@ -141,7 +140,7 @@ def daily(symbols: SymbolsOpt = "BTCUSDT", day: DayOpt = None) -> None:
 
     result = daily_briefing(day, list(symbols))
     for symbol, mapped_day in result["mapped"].items():
-        _print_map(symbol, mapped_day, Window.d7, as_json=False)
+        print_map(symbol, mapped_day, Window.d7, as_json=False)
     for path in result["briefings"]:
         typer.echo(path)
 
@@ -328,106 +327,21 @@ def map_command(
 
     The snapshot is at 00:00 UTC of the date; nothing is written."""
     _settings(lake_writable=False)
-    _print_map(symbol, day or today(), window, as_json)
-
-
-def _print_map(symbol: str, snapshot_day: date, window: Window, as_json: bool) -> None:
-    from flows.liqmap import maps_of, model_for
-    from store.lake import Lake
-
-    lake = Lake(Settings.from_env().lake)
-    _require_map_inputs(lake, symbol, snapshot_day)
-    maps = maps_of(model_for(lake, symbol, snapshot_day, snapshot_day), [snapshot_day], [])
-    rows = maps.summary.loc[maps.summary["window"] == window.value]
-    if rows.empty or not _finite(rows.iloc[0]["p0"]):
-        raise NoMapError(_no_map_message(symbol, snapshot_day))
-    row = rows.iloc[0].to_dict()
-    if as_json:
-        typer.echo(strict_json(row))
-        return
-    for line in map_lines(symbol, window.value, row):
-        typer.echo(line)
-
-
-def map_lines(symbol: str, window: str, row: dict) -> list[str]:
-    """The key levels of a map summary row, as `map` prints them."""
-    lines = [
-        f"{symbol} {row['date']} 00:00 UTC, {window} window, P0 {row['p0']:,.2f} "
-        "(estimated — relative intensity, Binance only)"
-    ]
-    for k in (1, 2, 3):
-        lines.append(
-            f"  below {row[f'round_below_{k}']:>10,.0f}: longs {row[f'cum_long_round_below_{k}'] / 1e6:10,.1f}M"
-            f"   above {row[f'round_above_{k}']:>10,.0f}: shorts {row[f'cum_short_round_above_{k}'] / 1e6:10,.1f}M"
-        )
-    for pct in (1, 2, 3, 5):
-        lines.append(
-            f"  ±{pct}%: longs {row[f'cum_long_{pct}pct'] / 1e6:,.1f}M  shorts {row[f'cum_short_{pct}pct'] / 1e6:,.1f}M"
-        )
-    lines.append(
-        f"  largest long cluster {row['long_cluster_price']:,.0f} ({row['long_cluster_usd'] / 1e6:,.1f}M, "
-        f"{row['long_cluster_distance_pct']:+.1f}%); short {row['short_cluster_price']:,.0f} "
-        f"({row['short_cluster_usd'] / 1e6:,.1f}M, {row['short_cluster_distance_pct']:+.1f}%)"
-    )
-    lines.append(f"  imbalance (±5%) {row['imbalance_5pct']:.2f} : 1 long/short")
-    return lines
-
-
-def _require_map_inputs(lake, symbol: str, snapshot_day: date) -> None:
-    """A map at 00:00 UTC of D needs every input file of D − 1: without them its P0 would be
-    an older price shown as current."""
-    from flows.daily import MAP_INPUTS
-    from store.datasets import DATASETS
-
-    before = snapshot_day - timedelta(days=1)
-    missing = [
-        n for n in MAP_INPUTS if before not in lake.ingested_days(DATASETS[n], symbol, [before])
-    ]
-    if missing:
-        raise NoMapError(
-            f"no map for {symbol} {snapshot_day}: the lake lacks {', '.join(missing)} of {before}; "
-            f"run `liqbrief extract --symbols {symbol} --start {before - timedelta(days=30)} "
-            f"--end {before}`"
-        )
-
-
-def _no_map_message(symbol: str, day: date) -> str:
-    return (
-        f"no map for {symbol} {day}: run `liqbrief extract` for the 30 days before it, "
-        f"then `liqbrief liqmap --symbols {symbol} --start {day} --end {day}`"
-    )
-
-
-def _finite(value) -> bool:
-    import math
-
-    return isinstance(value, int | float) and math.isfinite(value)
-
-
-def _positive(value: float) -> float:
-    import math
-
-    if not math.isfinite(value) or value <= 0:
-        raise typer.BadParameter(f"{value}: use a positive, finite number")
-    return value
-
-
-def _leverage(value: float) -> float:
-    import math
-
-    if not math.isfinite(value) or value < 1:
-        raise typer.BadParameter(f"{value}: use a finite leverage of at least 1")
-    return value
+    print_map(symbol, day or today(), window, as_json)
 
 
 @app.command()
 def liqprice(
     side: Annotated[Side, typer.Option(help="Position side.")],
-    entry: Annotated[float, typer.Option(callback=_positive, help="Entry price.")],
-    leverage: Annotated[float, typer.Option(callback=_leverage, help="Leverage, e.g. 10.")],
+    entry: Annotated[float, typer.Option(callback=positive_finite, help="Entry price.")],
+    leverage: Annotated[
+        float, typer.Option(callback=leverage_of_at_least_1, help="Leverage, e.g. 10.")
+    ],
     notional: Annotated[
         float,
-        typer.Option(callback=_positive, help="Position notional in USD (picks the bracket)."),
+        typer.Option(
+            callback=positive_finite, help="Position notional in USD (picks the bracket)."
+        ),
     ] = 10_000.0,
     day: DayOpt = None,
     symbol: SymbolOpt = "BTCUSDT",

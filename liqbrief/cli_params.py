@@ -3,6 +3,7 @@ date ranges and the fixed choices. Lower layers trust what comes out of here."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -99,6 +100,18 @@ def comma_choices(text: str, choices: list[str], what: str) -> list[str]:
             f"choose from {', '.join(choices)}"
         )
     return list(dict.fromkeys(picked))
+
+
+def positive_finite(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise typer.BadParameter(f"{value}: use a positive, finite number")
+    return value
+
+
+def leverage_of_at_least_1(value: float) -> float:
+    if not math.isfinite(value) or value < 1:
+        raise typer.BadParameter(f"{value}: use a finite leverage of at least 1")
+    return value
 
 
 def _date(flag: str, help_text: str):
