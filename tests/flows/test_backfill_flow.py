@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -131,6 +132,21 @@ def test_a_day_whose_map_cannot_be_written_fails_and_a_rerun_retries_it(world) -
 def test_a_backfill_needs_no_archive_when_the_lake_has_every_input(world, monkeypatch) -> None:
     backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"])
     monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", "http://127.0.0.1:9")  # nothing listens
+    again = backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"], force=True)
+    assert again == {"done": ["2024-02-07"], "skipped": []}
+
+
+def test_an_unreachable_archive_fails_only_the_days_that_lack_inputs(world, monkeypatch) -> None:
+    """The lake has what the map and context of 2024-02-07 read, but not the extra day the
+    extract range asks for (31 days back): the archive's silence is a warning, not a failure."""
+    backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"])
+    lake = Path(os.environ["LIQBRIEF_LAKE"])
+    extra = [*lake.rglob("date=2024-01-07"), *lake.rglob("2024-01-07.json")]
+    assert len(extra) >= 10  # five datasets: data and ledger
+    for path in extra:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LIQBRIEF_HTTP_ATTEMPTS", "1")
     again = backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"], force=True)
     assert again == {"done": ["2024-02-07"], "skipped": []}
 
