@@ -46,7 +46,6 @@ app = typer.Typer(
 )
 NO_SMTP_HOST = "LIQBRIEF_SMTP_HOST is not set: no server to send with (README, E-mail)"
 DAILY_CRON = "0 7 * * *"  # 07:00 UTC: the archive has usually published yesterday by then
-# (the date options' callbacks turn the typed datetimes into checked `date`s)
 
 
 @app.callback()
