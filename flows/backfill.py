@@ -33,6 +33,7 @@ from flows.liqmap import WARMUP_DAYS, MapModel, map_model, write_maps_of
 from flows.render_workers import render, render_workers
 from liqbrief import progress
 from liqbrief.settings import Settings
+from liqbrief.symbols import Symbol
 from sources.errors import SourceError
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
@@ -238,7 +239,7 @@ def publish_summary(ledger: DayLedger, title: str) -> dict[str, list[str]]:
 def backfill(
     start: date,
     end: date,
-    symbols: list[str] | None = None,
+    symbols: list[Symbol] | None = None,
     send: bool = False,
     force: bool = False,
 ) -> dict[str, list[str]]:

@@ -21,6 +21,7 @@ from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap
 from liqbrief.settings import Settings
+from liqbrief.symbols import Symbol
 from reports.narrative import summary_sentences
 from sources.errors import SourceError
 from store.datasets import DATASETS
@@ -62,7 +63,7 @@ def publish_artifacts(lake: Lake, day: date, symbols: list[str], paths: list[str
 
 @flow(name="daily-briefing")
 def daily_briefing(
-    day: date | None = None, symbols: list[str] | None = None, send: bool = True
+    day: date | None = None, symbols: list[Symbol] | None = None, send: bool = True
 ) -> dict:
     """Extract what is missing, map the latest complete date (default: today, UTC), compute its
     context, render the briefing and e-mail it (when SMTP is configured and ``send``)."""

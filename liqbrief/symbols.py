@@ -4,6 +4,9 @@ and URL built from a symbol below that point can trust it."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _SYMBOL = re.compile(r"[A-Z0-9]{2,32}")
 
@@ -34,3 +37,8 @@ def parse_symbols(text: str) -> list[str]:
     if not names:
         raise InvalidSymbolError("no symbol given: name at least one ticker, e.g. BTCUSDT")
     return list(dict.fromkeys(validate_symbol(name) for name in names))
+
+
+# A flow parameter that is a ticker: Prefect validates flow parameters with pydantic, so a
+# deployment's bad symbol is refused before the flow runs, with the same message.
+Symbol = Annotated[str, AfterValidator(validate_symbol)]

@@ -154,3 +154,10 @@ def test_an_unreachable_archive_fails_only_the_days_that_lack_inputs(world, monk
 def test_an_end_before_the_start_is_refused_by_the_flow(world) -> None:
     with pytest.raises(ValueError, match="the end is before the start"):
         backfill(date(2024, 2, 7), date(2024, 2, 6), ["BTCUSDT"])
+
+
+def test_a_deployment_symbol_is_checked_at_the_flow_edge(world) -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError, match="invalid symbol '../x'"):
+        backfill(date(2024, 2, 7), date(2024, 2, 7), ["../x"])
