@@ -34,7 +34,7 @@ from liqbrief.cli_params import (
 )
 from liqbrief.json_output import strict_json
 from liqbrief.settings import Settings, SettingsError, settings_error_line
-from liqbrief.terminal import OneLineErrors, console, run
+from liqbrief.terminal import HELP_ASKED, OneLineErrors, console, run
 from liqbrief.terminal_logging import keep_run_failures_off_terminal
 
 app = typer.Typer(
@@ -49,11 +49,12 @@ DAILY_CRON = "0 7 * * *"  # 07:00 UTC: the archive has usually published yesterd
 
 
 @app.callback()
-def main_callback() -> None:
+def main_callback(ctx: typer.Context) -> None:
     """liqbrief: a daily crypto-derivatives liquidation briefing."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     keep_run_failures_off_terminal()
-    Settings.from_env()  # read and validated once, before anything runs (SettingsError: exit 2)
+    if not ctx.meta.get(HELP_ASKED):
+        Settings.from_env()  # read and validated once, before anything runs (exit 2 if bad)
 
 
 def _settings(lake_writable: bool | None) -> Settings:

@@ -19,6 +19,7 @@ from typer.main import get_command
 from liqbrief.settings import SettingsError
 from liqbrief.terminal_logging import debugging
 
+HELP_ASKED = "liqbrief.help_asked"
 OUR_PACKAGES = ("liqbrief", "flows", "sources", "store", "transforms", "reports", "delivery")
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -28,6 +29,8 @@ class OneLineErrors(TyperGroup):
     callback) becomes one line and an exit code, however the app is invoked."""
 
     def invoke(self, ctx):
+        remaining = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        ctx.meta[HELP_ASKED] = "--help" in remaining  # help needs no valid settings
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):

@@ -195,3 +195,9 @@ def test_liqbrief_debug_shows_the_traceback_of_a_failure(world: dict) -> None:
     assert result.returncode == 1
     assert "liqbrief brief: nothing to brief on 2024-03-06" in result.stderr
     assert "Traceback" in result.stderr and "BriefingDataError" in result.stderr
+
+
+def test_help_works_even_with_a_bad_setting(world: dict) -> None:
+    env = world["env"] | {"LIQBRIEF_CHART_FORMAT": "gif"}
+    result = run_cli(("brief", "--help"), env, world["tmp"])
+    assert result.returncode == 0 and "Usage" in result.stdout
