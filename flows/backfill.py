@@ -1,18 +1,21 @@
 """The backfill flow: many past days in one flow run, each day's briefing a task.
 
-Order of work: extract the whole range once; run the liquidation-map engine once over the
-range (one pass); then, a chunk of days at a time, write the chunk's maps cut from that pass
-and its context tables in date order (records chain from the previous day; each input read
-once per chunk), and hand the chunk's briefings to worker processes, which render while the
-next chunk is prepared. E-mail only when asked. A day whose PDF exists is complete and
-skipped unless ``force``, so a re-run after a crash resumes where it stopped. A failed day
-does not stop the others; the run ends Failed and names it.
+Order of work: bring the lake's inputs up to date once (no download at all when the lake
+already has every input); run the liquidation-map engine once over the range (one pass);
+then, a chunk of days at a time, write the chunk's maps cut from that pass and its context
+tables in date order (records chain from the previous day; each input read once per chunk),
+and hand the chunk's briefings to worker processes, which render while the next chunk is
+prepared. E-mail only when asked. A day whose PDF exists is complete and skipped unless
+``force``, so a re-run after a crash resumes where it stopped. A day whose map, context or
+briefing fails is not written, does not stop the others, and is retried by a re-run; the
+run ends Failed and names it.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -25,12 +28,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.briefing import briefing_paths
 from flows.context import context_for_days, extract_fred
 from flows.delivery import email_briefing
-from flows.extract import ExtractIncompleteError, extract
+from flows.extract import DEFAULT_DATASETS, ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, MapModel, map_model, write_maps_of
 from flows.render_workers import render, render_workers
 from liqbrief import progress
 from liqbrief.settings import Settings
-from store.lake import days_between
+from liqbrief.symbols import Symbol
+from sources.errors import SourceError
+from store.datasets import DATASETS
+from store.lake import Lake, days_between
 
 TASK_THREADS = 4  # threads only wait on render workers; the workers bound the CPU use
 CHUNK_DAYS = 16  # maps and context of this many days are computed, then their renders start
@@ -44,24 +50,110 @@ def complete_days(days: list[date], reports_dir: str) -> set[date]:
     return {d for d in days if all(p.exists() for p in briefing_paths(reports_dir, d))}
 
 
+class DayLedger:
+    """Each day's outcome, with the progress bar (days) and the progress artifact kept in step."""
+
+    def __init__(self, days: list[date], done_before: set[date]) -> None:
+        self.days = days
+        self.status: dict[date, str] = dict.fromkeys(sorted(done_before), "skipped")
+        progress.report("total", len(days))
+        progress.report("advance", len(done_before))
+        self.artifact: UUID = create_progress_artifact(
+            len(done_before) / len(days) * 100, description="backfill: days done"
+        )
+
+    def settle(self, day: date, outcome: str) -> None:
+        self.status[day] = outcome
+        progress.report("advance", 1)
+        update_progress_artifact(self.artifact, len(self.status) / len(self.days) * 100)
+
+    def failed(self) -> list[str]:
+        return [f"{d}: {s}" for d, s in sorted(self.status.items()) if s.startswith("failed")]
+
+
+def lake_has_inputs(lake: Lake, symbols: list[str], first: date, last: date) -> bool:
+    """Whether every archive dataset of every symbol is stored for every day of [first, last]."""
+    days = days_between(first, last)
+    return all(
+        len(lake.ingested_days(DATASETS[name], symbol, days)) == len(days)
+        for symbol in symbols
+        for name in DEFAULT_DATASETS
+    )
+
+
+def bring_inputs_up_to_date(symbols: list[str], todo: list[date]) -> None:
+    """Download what the map warm-up and the days need, unless the lake has it all (then the
+    archive is not contacted); an archive problem leaves the affected days to fail alone."""
+    logger = get_run_logger()
+    first, last = todo[0] - timedelta(days=WARMUP_DAYS + 1), todo[-1] - timedelta(days=1)
+    if lake_has_inputs(Lake(Settings.from_env().lake), symbols, first, last):
+        logger.info(
+            "the lake holds every archive input of %s..%s: nothing to download", first, last
+        )
+    else:
+        try:
+            with progress.silenced():  # the bar counts days, not the extract's files
+                extract(symbols, first, last)
+        except (ExtractIncompleteError, SourceError) as exc:
+            logger.warning("continuing with what the lake has: %s", exc)
+    extract_fred(todo[0] - timedelta(days=400), todo[-1])  # a failing series is only reported
+
+
+def build_models(
+    symbols: list[str], todo: list[date]
+) -> tuple[dict[str, MapModel], dict[str, str]]:
+    """One engine pass per symbol over the days to do; the error of each symbol that failed."""
+    models, errors = {}, {}
+    for symbol in symbols:
+        try:
+            models[symbol] = map_model(symbol, todo[0], todo[-1])
+        except Exception as exc:
+            errors[symbol] = f"{type(exc).__name__}: {exc}"
+    return models, errors
+
+
+def write_chunk_maps(model: MapModel, chunk: list[date]) -> dict[date, str]:
+    """Write the chunk's maps (if that fails, day by day, so only the days that cannot be
+    written fail); the error of each day that has no map in the lake afterwards."""
+    errors = {}
+    try:
+        errors |= write_maps_of(model, chunk)  # the dates without a fresh price or OI
+    except Exception:
+        for day in chunk:
+            try:
+                errors |= write_maps_of(model, [day])
+            except Exception as exc:
+                errors[day] = f"{type(exc).__name__}: {exc}"
+    stored = Lake(Settings.from_env().lake).ingested_days(
+        DATASETS["liqmap_summary"], model.symbol, chunk
+    )
+    for day in chunk:
+        if day not in stored and day not in errors:
+            errors[day] = "no map was written (no fresh price or open interest for it)"
+    return errors
+
+
 def prepare_chunk(
-    chunk: list[date], symbols: list[str], models: dict[str, MapModel]
+    chunk: list[date], symbols: list[str], models: dict[str, MapModel], model_errors: dict[str, str]
 ) -> dict[date, str]:
     """Maps and context tables for a chunk of days (in date order); the error of each day
-    that cannot be rendered, "" for the others. The maps are cut from the range's one
-    engine pass, so they equal `liqmap` over the range, and are written a chunk at a time so
-    rendering starts after the first chunk, not the year."""
-    logger = get_run_logger()
-    for symbol, model in models.items():
-        try:
-            write_maps_of(model, chunk)
-        except Exception as exc:  # the briefing says the map is missing and what to run
-            logger.error("maps for %s %s..%s failed: %s", symbol, chunk[0], chunk[-1], exc)
+    that cannot be rendered, "" for the others. A day missing any symbol's map fails (and is
+    retried by a re-run) rather than being rendered without it."""
+    errors = {day: "" for day in chunk}
+    for symbol in symbols:
+        if symbol in model_errors:
+            failed = dict.fromkeys(chunk, model_errors[symbol])
+        else:
+            failed = write_chunk_maps(models[symbol], chunk)
+        for day, problem in failed.items():
+            errors[day] = errors[day] or f"map {symbol}: {problem}"
     try:
-        failures = context_for_days(chunk, symbols)
+        context_failures = context_for_days(chunk, symbols)
     except Exception as exc:
-        failures = dict.fromkeys(chunk, f"{type(exc).__name__}: {exc}")
-    return {day: f"context: {failures[day]}" if day in failures else "" for day in chunk}
+        context_failures = dict.fromkeys(chunk, f"{type(exc).__name__}: {exc}")
+    for day, error in context_failures.items():
+        errors[day] = errors[day] or f"context: {error}"
+    return errors
 
 
 @task(task_run_name="brief-{day}")
@@ -70,105 +162,100 @@ def brief_day(day: date, symbols: list[str]) -> str:
     return render(settings.lake, day, symbols, settings.reports_dir)
 
 
+def collect(pending: dict, ledger: DayLedger, symbols: list[str], send: bool, wait: bool) -> None:
+    """Record the briefings that are rendered (all of them if ``wait``), e-mail them if asked,
+    and move the progress on as they finish, not only at the end."""
+    for day in list(pending):
+        if not wait and not pending[day].wrapped_future.done():
+            continue
+        try:
+            pending.pop(day).result()
+            if send:
+                email_briefing(day, symbols)
+            ledger.settle(day, "done")
+        except Exception as exc:
+            ledger.settle(day, f"failed: {type(exc).__name__}: {exc}")
+
+
+def mail_earlier_days(ledger: DayLedger, symbols: list[str]) -> None:
+    """Days finished by an earlier, interrupted run may not have gone out yet (the
+    sent-ledger skips whoever already has them)."""
+    for day in [d for d, s in sorted(ledger.status.items()) if s == "skipped"]:
+        try:
+            email_briefing(day, symbols)
+        except Exception as exc:
+            ledger.status[day] = f"failed: e-mail: {type(exc).__name__}: {exc}"
+
+
+def brief_days(
+    todo: list[date], symbols: list[str], send: bool, ledger: DayLedger, workers: int
+) -> None:
+    """Maps, context and briefings of ``todo``, a chunk at a time, rendered in workers."""
+    logger = get_run_logger()
+    clock = time.perf_counter()
+    models, model_errors = build_models(symbols, todo)
+    logger.info("liquidation model: %.1f s", time.perf_counter() - clock)
+    pending: dict = {}
+    with render_workers(workers):  # the workers start up while the first chunk is mapped
+        if send:
+            mail_earlier_days(ledger, symbols)
+        for start_at in range(0, len(todo), CHUNK_DAYS):
+            chunk = todo[start_at : start_at + CHUNK_DAYS]
+            for day, error in prepare_chunk(chunk, symbols, models, model_errors).items():
+                if error:
+                    ledger.settle(day, f"failed: {error}")
+                else:
+                    pending[day] = brief_day.submit(day, symbols)
+            collect(pending, ledger, symbols, send, wait=False)
+        collect(pending, ledger, symbols, send, wait=True)
+    logger.info(
+        "maps, context and briefings (%d render workers): %.1f s",
+        workers,
+        time.perf_counter() - clock,
+    )
+
+
+def publish_summary(ledger: DayLedger, title: str) -> dict[str, list[str]]:
+    """The summary-table artifact; raises BackfillFailedError naming the failed days."""
+    update_progress_artifact(ledger.artifact, 100.0)
+    create_table_artifact(
+        [{"day": d.isoformat(), "status": ledger.status.get(d, "failed: not reached")} for d in ledger.days],
+        key="backfill-summary",
+        description=title,
+    )  # fmt: skip
+    failed = ledger.failed()
+    if failed:
+        raise BackfillFailedError(
+            f"{len(failed)} of {len(ledger.days)} day(s) failed (a re-run retries them):\n  "
+            + "\n  ".join(failed)
+        )
+    summary: dict[str, list[str]] = {"done": [], "skipped": []}
+    for d, s in sorted(ledger.status.items()):
+        summary["done" if s == "done" else "skipped"].append(d.isoformat())
+    return summary
+
+
 @flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))
 def backfill(
     start: date,
     end: date,
-    symbols: list[str] | None = None,
+    symbols: list[Symbol] | None = None,
     send: bool = False,
     force: bool = False,
 ) -> dict[str, list[str]]:
     """Briefings for every day in [start, end] (e-mailed only if ``send``)."""
+    if end < start:
+        raise ValueError(f"backfill {start}..{end}: the end is before the start")
     symbols = symbols or ["BTCUSDT"]
-    logger = get_run_logger()
     settings = Settings.from_env()
     days = days_between(start, end)
     done_before = set() if force else complete_days(days, settings.reports_dir)
+    ledger = DayLedger(days, done_before)
     todo = [d for d in days if d not in done_before]
-    status: dict[date, str] = {d: "skipped" for d in done_before}
-    progress.report("total", len(days))
-    progress.report("advance", len(done_before))
-    artifact = create_progress_artifact(
-        len(done_before) / len(days) * 100, description="backfill: days done"
-    )
     if todo:
         clock = time.perf_counter()
-        try:
-            extract(
-                symbols, todo[0] - timedelta(days=WARMUP_DAYS + 1), todo[-1] - timedelta(days=1)
-            )
-        except ExtractIncompleteError as exc:
-            logger.warning("continuing with what the lake has: %s", exc)
-        extract_fred(todo[0] - timedelta(days=400), todo[-1])
-        logger.info("extract: %.1f s", time.perf_counter() - clock)
-        clock = time.perf_counter()
-        models = {}
-        for symbol in symbols:
-            try:
-                models[symbol] = map_model(symbol, todo[0], todo[-1])
-            except Exception as exc:  # every day of this symbol will say its map is missing
-                logger.error("liquidation model for %s failed: %s", symbol, exc)
-        logger.info("liquidation model: %.1f s", time.perf_counter() - clock)
-        clock = time.perf_counter()
-        pending = {}
-        finished = len(done_before)
-
-        def settle(day: date, outcome: str) -> None:
-            nonlocal finished
-            status[day] = outcome
-            finished += 1
-            progress.report("advance", 1)
-            update_progress_artifact(artifact, finished / len(days) * 100)
-
-        def collect(wait: bool) -> None:
-            """Record the briefings that are rendered (all of them if ``wait``), e-mail them
-            if asked, and move the progress on as they finish, not only at the end."""
-            for day in list(pending):
-                if not wait and not pending[day].wrapped_future.done():
-                    continue
-                try:
-                    pending.pop(day).result()
-                    if send:
-                        email_briefing(day, symbols)
-                    settle(day, "done")
-                except Exception as exc:
-                    settle(day, f"failed: {type(exc).__name__}: {exc}")
-
+        bring_inputs_up_to_date(symbols, todo)
+        get_run_logger().info("extract: %.1f s", time.perf_counter() - clock)
         workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
-        with render_workers(workers):  # the workers start up while the first chunk is mapped
-            if send:  # days finished by an earlier, interrupted run may not have gone out yet
-                for day in sorted(done_before):  # the sent-ledger skips whoever already has it
-                    try:
-                        email_briefing(day, symbols)
-                    except Exception as exc:
-                        status[day] = f"failed: e-mail: {type(exc).__name__}: {exc}"
-            for start_at in range(0, len(todo), CHUNK_DAYS):
-                chunk = todo[start_at : start_at + CHUNK_DAYS]
-                for day, error in prepare_chunk(chunk, symbols, models).items():
-                    if error:
-                        settle(day, f"failed: {error}")
-                    else:
-                        pending[day] = brief_day.submit(day, symbols)
-                collect(wait=False)
-            logger.info("maps and context: %.1f s", time.perf_counter() - clock)
-            collect(wait=True)
-        logger.info(
-            "maps, context and briefings (%d render workers): %.1f s",
-            workers,
-            time.perf_counter() - clock,
-        )
-    update_progress_artifact(artifact, 100.0)
-    create_table_artifact(
-        [{"day": d.isoformat(), "status": status.get(d, "failed: not reached")} for d in days],
-        key="backfill-summary",
-        description=f"backfill {start}..{end} {', '.join(symbols)}",
-    )
-    failed = [f"{d}: {s}" for d, s in sorted(status.items()) if s.startswith("failed")]
-    if failed:
-        raise BackfillFailedError(
-            f"{len(failed)} of {len(days)} day(s) failed:\n  " + "\n  ".join(failed)
-        )
-    summary = {"done": [], "skipped": []}
-    for d, s in sorted(status.items()):
-        summary["done" if s == "done" else "skipped"].append(d.isoformat())
-    return summary
+        brief_days(todo, symbols, send, ledger, workers)
+    return publish_summary(ledger, f"backfill {start}..{end} {', '.join(symbols)}")

@@ -1,13 +1,15 @@
-"""The briefing flow: read the date's tables from the lake, build, render HTML and PDF,
+"""The briefing step: read the date's tables from the lake, build, render HTML and PDF,
 write both atomically to ``<reports dir>/<date>/liqbrief-<date>.{html,pdf}``."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from prefect import flow, task
+from prefect import task
 
 from flows.context import MACRO_SYMBOL
 from liqbrief.settings import Settings
@@ -74,14 +76,47 @@ def briefing_paths(reports_dir: str | Path, day: date) -> tuple[Path, Path]:
     return folder / f"liqbrief-{day}.html", folder / f"liqbrief-{day}.pdf"
 
 
+SYMBOLS_META = re.compile(r'<meta name="liqbrief-symbols" content="([A-Z0-9,]*)">')
+
+
+def rendered_symbols(reports_dir: str | Path, day: date) -> list[str] | None:
+    """The symbols of the briefing rendered for ``day`` (read from its HTML, which the PDF
+    is rendered from), or None if there is none: `send` describes these, not an option."""
+    html_path, _ = briefing_paths(reports_dir, day)
+    if not html_path.exists():
+        return None
+    found = SYMBOLS_META.search(html_path.read_text(encoding="utf-8"))
+    return found.group(1).split(",") if found and found.group(1) else None
+
+
+def require_usable_maps(inputs) -> None:
+    """Treat a map without a finite P0 as absent (its levels would read "below —, $0"), and
+    refuse a briefing that has no map at all: the desk reads it for the map."""
+    from reports.briefing import BriefingDataError
+
+    for symbol, summary in list(inputs.summaries.items()):
+        if not np.isfinite(pd.to_numeric(summary["p0"], errors="coerce")).all():
+            del inputs.summaries[symbol]
+    if not inputs.summaries:
+        wanted = ",".join(inputs.symbols)
+        raise BriefingDataError(
+            f"nothing to brief on {inputs.day}: no map for {wanted} — run `liqbrief liqmap --symbols {wanted} "
+            f"--start {inputs.day} --end {inputs.day}` (after `liqbrief extract` of the 30 days "
+            "before it)"
+        )
+
+
 def write_briefing(
     lake: Lake, day: date, symbols: list[str], out_dir: str | Path
 ) -> tuple[Path, Path]:
-    """Build and render one briefing; both files appear only when both are complete."""
+    """Build and render one briefing; both files appear only when both are complete (the
+    PDF last: a day whose PDF exists is done)."""
     from reports.briefing import build_briefing
     from reports.render import render_html, render_pdf
 
-    briefing = build_briefing(load_briefing_inputs(lake, day, symbols))
+    inputs = load_briefing_inputs(lake, day, symbols)
+    require_usable_maps(inputs)
+    briefing = build_briefing(inputs, chart_format=Settings.from_env().chart_format)
     html = render_html(briefing)
     pdf = render_pdf(html)
     html_path, pdf_path = briefing_paths(out_dir, day)
@@ -98,9 +133,3 @@ def render_briefing(day: date, symbols: list[str], out_dir: str | None = None) -
     settings = Settings.from_env()
     paths = write_briefing(Lake(settings.lake), day, symbols, out_dir or settings.reports_dir)
     return [str(p) for p in paths]
-
-
-@flow(name="briefing")
-def briefing(day: date, symbols: list[str], out_dir: str | None = None) -> list[str]:
-    """Render the briefing of ``day`` from what the lake holds."""
-    return render_briefing(day, symbols, out_dir)

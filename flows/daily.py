@@ -19,8 +19,9 @@ from flows.briefing import render_briefing
 from flows.context import context
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
-from flows.liqmap import WARMUP_DAYS, liqmap
+from flows.liqmap import WARMUP_DAYS, liqmap, missing_lines
 from liqbrief.settings import Settings
+from liqbrief.symbols import Symbol
 from reports.narrative import summary_sentences
 from sources.errors import SourceError
 from store.datasets import DATASETS
@@ -62,7 +63,7 @@ def publish_artifacts(lake: Lake, day: date, symbols: list[str], paths: list[str
 
 @flow(name="daily-briefing")
 def daily_briefing(
-    day: date | None = None, symbols: list[str] | None = None, send: bool = True
+    day: date | None = None, symbols: list[Symbol] | None = None, send: bool = True
 ) -> dict:
     """Extract what is missing, map the latest complete date (default: today, UTC), compute its
     context, render the briefing and e-mail it (when SMTP is configured and ``send``)."""
@@ -91,7 +92,9 @@ def daily_briefing(
             logger.warning(
                 "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
             )
-        liqmap([symbol], latest, latest, heatmaps="last")
+        missing = liqmap([symbol], latest, latest, heatmaps="last")[symbol]["missing"]
+        if missing:
+            raise DailyBriefingError(missing_lines(symbol, missing)[0])
         mapped[symbol] = latest
     briefings: list[str] = []
     for briefing_day in sorted(set(mapped.values())):

@@ -8,7 +8,12 @@ from prefect import get_run_logger, task
 
 from delivery.message import build_message
 from delivery.smtp import DeliveryError, SentLedger, SmtpSettings, send
-from flows.briefing import briefing_paths, load_briefing_inputs, write_briefing
+from flows.briefing import (
+    briefing_paths,
+    load_briefing_inputs,
+    rendered_symbols,
+    write_briefing,
+)
 from liqbrief.settings import Settings
 from reports.briefing import build_briefing
 from reports.email_summary import headline, summary_html, summary_text
@@ -34,6 +39,7 @@ def deliver_briefing(
     _, pdf_path = briefing_paths(settings.reports_dir, day)
     if not pdf_path.exists():
         write_briefing(lake, day, symbols, settings.reports_dir)
+    symbols = rendered_symbols(settings.reports_dir, day) or symbols  # what the PDF holds
     briefing = build_briefing(load_briefing_inputs(lake, day, symbols), charts_on=False)
     with ledger.locked():
         already = ledger.sent()

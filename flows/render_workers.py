@@ -32,7 +32,7 @@ def _started() -> None:
     """A no-op task: submitting one per worker makes the pool start them all now."""
 
 
-def render_briefing(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
+def write_briefing_of_day(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
     """Build, render and write one day's briefing; the PDF's path."""
     _, pdf = write_briefing(Lake(lake_root), day, symbols, reports_dir)
     return str(pdf)
@@ -41,8 +41,8 @@ def render_briefing(lake_root: str, day: date, symbols: list[str], reports_dir: 
 def render(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
     """Render in a worker when a pool is open, else here."""
     if _pool is None:
-        return render_briefing(lake_root, day, symbols, reports_dir)
-    return _pool.submit(render_briefing, lake_root, day, symbols, reports_dir).result()
+        return write_briefing_of_day(lake_root, day, symbols, reports_dir)
+    return _pool.submit(write_briefing_of_day, lake_root, day, symbols, reports_dir).result()
 
 
 @contextmanager

@@ -20,10 +20,17 @@ def report(event: str, amount: int = 1) -> None:
 
 
 @contextmanager
-def reporting_to(reporter: Reporter) -> Iterator[None]:
+def reporting_to(reporter: Reporter | None) -> Iterator[None]:
     global _reporter
     previous, _reporter = _reporter, reporter
     try:
         yield
     finally:
         _reporter = previous
+
+
+@contextmanager
+def silenced() -> Iterator[None]:
+    """No progress reported inside (e.g. a backfill's extract: its bar counts days, not files)."""
+    with reporting_to(None):
+        yield

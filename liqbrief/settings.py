@@ -1,52 +1,161 @@
-"""Configuration, read from the environment in one place.
+"""Configuration, read from the environment and validated in one place (pydantic-settings).
 
-Every knob has a default that works on a fresh machine; tests and offline runs
-override the base URLs to point at a loopback mirror.
+Every knob has a default that works on a fresh machine; tests and offline runs override
+the base URLs to point at a loopback mirror. A bad value is refused when the settings are
+first read (the CLI reads them before any command runs) with one line naming the variable,
+the value and what is allowed: ``SettingsError``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_LAKE = "./lake"
 DEFAULT_BINANCE_ARCHIVE_URL = "https://data.binance.vision"
+MAX_RENDER_WORKERS = max(2, os.cpu_count() or 1)  # more processes than cores only add memory
+SECRET_NAMES = frozenset({"FRED_API_KEY", "LIQBRIEF_SMTP_PASSWORD"})
 
 
-@dataclass(frozen=True, repr=False)
-class Settings:
-    lake: str
-    binance_archive_url: str
-    download_concurrency: int
+class SettingsError(ValueError):
+    """A setting from the environment is invalid; the message names it and what to use."""
+
+
+def _http_url(value: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL, e.g. https://example.org")
+    host = value.split("://", 1)[1].split("/", 1)[0]
+    if not host or any(c.isspace() for c in value):
+        raise ValueError("must be an http(s) URL with a host, e.g. https://example.org")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """liqbrief's settings; the environment variable of each field is LIQBRIEF_<FIELD>
+    unless an alias says otherwise."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIQBRIEF_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
+
+    lake: str = DEFAULT_LAKE
+    binance_archive_url: str = DEFAULT_BINANCE_ARCHIVE_URL
+    download_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
     reports_dir: str = "./out/briefings"
-    http_attempts: int = 5  # tries per HTTP request (archive, FRED) before giving up
-    fred_api_url: str = "https://api.stlouisfed.org"
+    http_attempts: Annotated[int, Field(ge=1, le=20)] = 5  # tries per HTTP request
+    fred_api_url: str = Field("https://api.stlouisfed.org", validation_alias="LIQBRIEF_FRED_URL")
     fred_csv_url: str = "https://fred.stlouisfed.org"
-    fred_api_key: str | None = None  # a secret: never log it
-    render_workers: int = 2  # processes rendering briefings in a backfill (one per core)
+    # a secret: never in repr, logs or error messages
+    fred_api_key: str | None = Field(None, validation_alias="FRED_API_KEY", repr=False)
+    # processes rendering briefings in a backfill (one per core)
+    render_workers: Annotated[int, Field(ge=1, le=MAX_RENDER_WORKERS)] = min(2, os.cpu_count() or 1)
+    chart_format: Literal["svg", "png"] = "svg"
+
+    @field_validator("binance_archive_url", "fred_api_url", "fred_csv_url")
+    @classmethod
+    def base_urls_are_http(cls, value: str) -> str:
+        return _http_url(value)
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(
-            lake=os.environ.get("LIQBRIEF_LAKE", DEFAULT_LAKE),
-            binance_archive_url=os.environ.get(
-                "LIQBRIEF_BINANCE_ARCHIVE_URL", DEFAULT_BINANCE_ARCHIVE_URL
-            ).rstrip("/"),
-            download_concurrency=int(os.environ.get("LIQBRIEF_DOWNLOAD_CONCURRENCY", "8")),
-            reports_dir=os.environ.get("LIQBRIEF_REPORTS_DIR", "./out/briefings"),
-            http_attempts=int(os.environ.get("LIQBRIEF_HTTP_ATTEMPTS", "5")),
-            fred_api_url=os.environ.get("LIQBRIEF_FRED_URL", "https://api.stlouisfed.org").rstrip(
-                "/"
-            ),
-            fred_csv_url=os.environ.get(
-                "LIQBRIEF_FRED_CSV_URL", "https://fred.stlouisfed.org"
-            ).rstrip("/"),
-            fred_api_key=os.environ.get("FRED_API_KEY") or None,
-            render_workers=int(
-                os.environ.get("LIQBRIEF_RENDER_WORKERS", str(min(2, os.cpu_count() or 1)))
-            ),
-        )
+        """The settings of the current environment, validated once per distinct environment."""
+        return _settings_for(_relevant_environment())
 
-    def __repr__(self) -> str:  # keeps the FRED key out of logs and tracebacks
-        key = "set" if self.fred_api_key else "unset"
-        return f"Settings(lake={self.lake!r}, binance_archive_url={self.binance_archive_url!r}, fred_api_key={key})"
+    def require_lake(self, writable: bool) -> None:
+        """Refuse a local lake path that is a file, or (``writable``) one that cannot be
+        created or written; says which and what to do. Object-store URIs are not probed."""
+        problem = lake_problem(self.lake, writable)
+        if problem:
+            raise SettingsError(f"LIQBRIEF_LAKE={self.lake!r}: {problem}")
+
+
+def _relevant_environment() -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted(
+            (k, v) for k, v in os.environ.items() if k.startswith("LIQBRIEF_") or k in SECRET_NAMES
+        )
+    )
+
+
+@lru_cache(maxsize=8)
+def _settings_for(_environment: tuple[tuple[str, str], ...]) -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(settings_error_line(exc, Settings)) from None
+
+
+def lake_problem(root: str, writable: bool) -> str | None:
+    """What is wrong with a local lake root, or None. Probes with a temporary file that is
+    removed at once, so nothing in the lake changes."""
+    if "://" in root:
+        return None
+    path = Path(root)
+    if path.exists() and not path.is_dir():
+        return "is a file, not a directory; point LIQBRIEF_LAKE at a directory"
+    if not writable:
+        return None
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot be created: {existing} is a file; point LIQBRIEF_LAKE at a directory"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        verb = "written" if existing == path else f"created (in {existing})"
+        return f"cannot be {verb}: {exc.strerror}; choose a writable directory"
+    return None
+
+
+def environment_name(settings_cls: type[BaseSettings], field: str) -> str:
+    """The environment variable a settings field is read from."""
+    info = settings_cls.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    if info is None and any(
+        f.validation_alias == field for f in settings_cls.model_fields.values()
+    ):
+        return field  # the error names the alias itself
+    return (settings_cls.model_config.get("env_prefix", "") + field).upper()
+
+
+def _allowed(settings_cls: type[BaseSettings], field: str) -> str:
+    info = settings_cls.model_fields.get(field) or next(
+        (f for f in settings_cls.model_fields.values() if f.validation_alias == field), None
+    )
+    if info is None:
+        return ""
+    low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+    high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
+    if low is not None and high is not None:
+        return f"use a whole number from {low} to {high}"
+    choices = getattr(info.annotation, "__args__", ())
+    if getattr(info.annotation, "__origin__", None) is Literal:
+        return "use one of " + ", ".join(str(c) for c in choices)
+    return ""
+
+
+def settings_error_line(exc: ValidationError, settings_cls: type[BaseSettings]) -> str:
+    """One line per ValidationError: the variable, its value (never a secret's) and what is
+    allowed, e.g. ``LIQBRIEF_DOWNLOAD_CONCURRENCY='0': use a whole number from 1 to 64``."""
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = environment_name(settings_cls, field) if field else settings_cls.__name__
+        value = "(hidden)" if name in SECRET_NAMES else repr(_plain(error.get("input")))
+        what = _allowed(settings_cls, field) or str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}={value}: {what}")
+    return "; ".join(parts)
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | None) else str(value)

@@ -225,7 +225,9 @@ def _records_by_metric(frame: pd.DataFrame | None) -> dict[str, dict]:
     return out
 
 
-def build_section(inputs: BriefingInputs, symbol: str, charts_on: bool = True) -> SymbolSection:
+def build_section(
+    inputs: BriefingInputs, symbol: str, charts_on: bool = True, chart_format: str = "svg"
+) -> SymbolSection:
     section = SymbolSection(symbol, base_asset(symbol))
     summary_frame = inputs.summaries.get(symbol)
     if summary_frame is None or summary_frame.empty:
@@ -244,11 +246,11 @@ def build_section(inputs: BriefingInputs, symbol: str, charts_on: bool = True) -
         ]
         section.map_svg = "" if not charts_on else charts.liquidation_map_chart(
             inputs.bins.get(symbol, pd.DataFrame()), summary["p0"], levels,
-            f"{section.name} estimated liquidation map, {WINDOW} cohorts (Binance USD-M)",
+            f"{section.name} estimated liquidation map, {WINDOW} cohorts (Binance USD-M)", chart_format,
         )  # fmt: skip
         section.heatmap_svg = "" if not charts_on else charts.heatmap_chart(
             inputs.heatmaps.get(symbol, pd.DataFrame()), inputs.price_paths.get(symbol, pd.DataFrame()),
-            f"{section.name} liquidation heatmap, last 7 days",
+            f"{section.name} liquidation heatmap, last 7 days", chart_format,
         )  # fmt: skip
     market = inputs.market.get(symbol)
     if market is None or market.empty:
@@ -264,7 +266,7 @@ def build_section(inputs: BriefingInputs, symbol: str, charts_on: bool = True) -
         oi = records.get("oi_usd", {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
-            f"{section.name} open interest (daily close) and its record",
+            f"{section.name} open interest (daily close) and its record", chart_format,
         )  # fmt: skip
     else:
         section.missing.append(
@@ -325,10 +327,13 @@ def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
     return line, table, warnings
 
 
-def build_briefing(inputs: BriefingInputs, charts_on: bool = True) -> Briefing:
+def build_briefing(
+    inputs: BriefingInputs, charts_on: bool = True, chart_format: str = "svg"
+) -> Briefing:
     """The whole briefing; raises BriefingDataError when no symbol has anything to show.
-    ``charts_on=False`` skips drawing (the e-mail summary needs only the text)."""
-    sections = [build_section(inputs, s, charts_on) for s in inputs.symbols]
+    ``charts_on=False`` skips drawing (the e-mail summary needs only the text);
+    ``chart_format`` is "svg" or "png" (the setting LIQBRIEF_CHART_FORMAT)."""
+    sections = [build_section(inputs, s, charts_on, chart_format) for s in inputs.symbols]
     if all(not s.sentences and s.market is None for s in sections):
         raise BriefingDataError(
             f"nothing to brief on {inputs.day} for {', '.join(inputs.symbols)}: no liquidation map and no "

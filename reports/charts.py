@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import io
 import math
-import os
 import threading
+from typing import Literal
 
 import matplotlib
 
@@ -57,6 +57,7 @@ TIER_GROUPS = [
     ("75–125x", (51, 1000), "#d7301f"),
 ]
 LONG_CURVE, SHORT_CURVE, PRICE_LINE = "#1a7f37", "#c0392b", "#222222"
+ChartFormat = Literal["svg", "png"]
 HEADROOM = 1.05  # y-axis top as a multiple of the tallest value
 # a level's label often falls on bars: a pale backing keeps it readable
 LABEL_BACKING = {
@@ -68,10 +69,11 @@ LABEL_BACKING = {
 TITLE_Y = 1.02  # titles sit just above the axes (a fixed spot: no overlap search)
 
 
-def _data_uri(fig: Figure) -> str:
-    """The figure as a data URI (self-contained). LIQBRIEF_CHART_FORMAT=png trades vector
-    sharpness for render speed."""
-    fmt = os.environ.get("LIQBRIEF_CHART_FORMAT", "svg")
+def _data_uri(fig: Figure, fmt: ChartFormat) -> str:
+    """The figure as a data URI (self-contained). "png" (LIQBRIEF_CHART_FORMAT, checked with
+    the other settings) trades vector sharpness for render speed."""
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"chart format {fmt!r}: use svg or png")
     buffer = io.BytesIO()
     metadata = {"Date": None, "Creator": None} if fmt == "svg" else {"Software": None}
     # in SVG, dpi only sets the colour bar's raster (the heatmap image is one pixel per cell)
@@ -81,11 +83,11 @@ def _data_uri(fig: Figure) -> str:
     return f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _placeholder(size: tuple[float, float], message: str) -> str:
+def _placeholder(size: tuple[float, float], message: str, fmt: ChartFormat) -> str:
     fig = Figure(figsize=size)
     ax = fig.subplots()
     ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
-    return _data_uri(fig)
+    return _data_uri(fig, fmt)
 
 
 def _money_axis(axis) -> None:
@@ -130,9 +132,9 @@ class _Canvas:
             artist.remove()
         self._transient.clear()
 
-    def _finish(self, title: str) -> str:
+    def _finish(self, title: str, fmt: ChartFormat) -> str:
         self.ax.set_title(title, y=TITLE_Y)
-        return _data_uri(self.fig)
+        return _data_uri(self.fig, fmt)
 
 
 class _LiquidationMapCanvas(_Canvas):
@@ -165,7 +167,12 @@ class _LiquidationMapCanvas(_Canvas):
         _fixed_layout(self.ax, self.curve)
 
     def render(
-        self, bins: pd.DataFrame, p0: float, levels: list[tuple[float, str]], title: str
+        self,
+        bins: pd.DataFrame,
+        p0: float,
+        levels: list[tuple[float, str]],
+        title: str,
+        fmt: ChartFormat,
     ) -> str:
         self._clear()
         width = float((bins["bin_hi"] - bins["bin_lo"]).iloc[0])
@@ -207,7 +214,7 @@ class _LiquidationMapCanvas(_Canvas):
             self._keep(self.ax.annotate(text, (level, y_top * 0.82), rotation=90, fontsize=6.5, color="#444444",
                                         xytext=(-8, 0), textcoords="offset points", va="top",
                                         bbox=LABEL_BACKING))  # fmt: skip
-        return self._finish(title)
+        return self._finish(title, fmt)
 
 
 class _HeatmapCanvas(_Canvas):
@@ -227,7 +234,7 @@ class _HeatmapCanvas(_Canvas):
         self.fig.autofmt_xdate(rotation=0, ha="center")
         _fixed_layout(self.ax, self.bar.ax)
 
-    def render(self, heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
+    def render(self, heat: pd.DataFrame, path: pd.DataFrame, title: str, fmt: ChartFormat) -> str:
         self._clear()
         values, (first_hour, last_hour), (low, high) = hour_by_price_grid(heat)
         positive = values[values > 0]
@@ -253,7 +260,7 @@ class _HeatmapCanvas(_Canvas):
         self.bar.minorticks_off()
         self.ax.set_xlim(left, right)
         self.ax.set_ylim(low, high)
-        return self._finish(title)
+        return self._finish(title, fmt)
 
 
 def hour_by_price_grid(
@@ -291,7 +298,9 @@ class _OpenInterestCanvas(_Canvas):
         _date_axis(self.ax.xaxis)
         _fixed_layout(self.ax)
 
-    def render(self, history: pd.DataFrame, record: float, record_date, title: str) -> str:
+    def render(
+        self, history: pd.DataFrame, record: float, record_date, title: str, fmt: ChartFormat
+    ) -> str:
         self._clear()
         days = pd.to_datetime(history["day"]).to_numpy()
         values = history["oi_usd"].to_numpy(float)
@@ -311,7 +320,7 @@ class _OpenInterestCanvas(_Canvas):
             self.ax.set_xlim(days[0], days[-1])
         else:  # a single day: centre it in a three-day span
             self.ax.set_xlim(days[0] - one_day, days[0] + one_day)
-        return self._finish(title)
+        return self._finish(title, fmt)
 
 
 _canvases = threading.local()
@@ -326,25 +335,33 @@ def _canvas(kind: type[_Canvas]) -> _Canvas:
 
 
 def liquidation_map_chart(
-    bins: pd.DataFrame, p0: float, levels: list[tuple[float, str]], title: str
+    bins: pd.DataFrame,
+    p0: float,
+    levels: list[tuple[float, str]],
+    title: str,
+    fmt: ChartFormat = "svg",
 ) -> str:
     """Bars per price bin stacked by leverage group; cumulative long (left) and short (right)
     curves on a second axis; the current price and labelled key levels."""
     if bins.empty:
-        return _placeholder(_LiquidationMapCanvas.SIZE, "no estimated positions in range")
-    return _canvas(_LiquidationMapCanvas).render(bins, p0, levels, title)
+        return _placeholder(_LiquidationMapCanvas.SIZE, "no estimated positions in range", fmt)
+    return _canvas(_LiquidationMapCanvas).render(bins, p0, levels, title, fmt)
 
 
-def heatmap_chart(heat: pd.DataFrame, path: pd.DataFrame, title: str) -> str:
+def heatmap_chart(
+    heat: pd.DataFrame, path: pd.DataFrame, title: str, fmt: ChartFormat = "svg"
+) -> str:
     """Hour × price intensity (both sides) with the price path over it: levels fade where
     price swept them."""
     if heat.empty:
-        return _placeholder(_HeatmapCanvas.SIZE, "no heatmap for this date")
-    return _canvas(_HeatmapCanvas).render(heat, path, title)
+        return _placeholder(_HeatmapCanvas.SIZE, "no heatmap for this date", fmt)
+    return _canvas(_HeatmapCanvas).render(heat, path, title, fmt)
 
 
-def oi_history_chart(history: pd.DataFrame, record: float, record_date, title: str) -> str:
+def oi_history_chart(
+    history: pd.DataFrame, record: float, record_date, title: str, fmt: ChartFormat = "svg"
+) -> str:
     """Daily closing open interest with the all-time record as a dashed line."""
     if history.empty:
-        return _placeholder(_OpenInterestCanvas.SIZE, "no open-interest history")
-    return _canvas(_OpenInterestCanvas).render(history, record, record_date, title)
+        return _placeholder(_OpenInterestCanvas.SIZE, "no open-interest history", fmt)
+    return _canvas(_OpenInterestCanvas).render(history, record, record_date, title, fmt)

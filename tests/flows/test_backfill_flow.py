@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -101,3 +102,62 @@ def test_worker_processes_render_the_same_bytes_as_the_flow_process(world, monke
         out / "2024-02-07" / "liqbrief-2024-02-07.pdf",
     )
     assert [p.read_bytes() for p in here] == [p.read_bytes() for p in there]
+
+
+def test_the_progress_counts_days_not_the_extract_files(world) -> None:
+    events: list[tuple[str, int]] = []
+    with progress.reporting_to(lambda event, n: events.append((event, n))):
+        backfill(date(2024, 2, 6), date(2024, 2, 7), ["BTCUSDT"])
+    assert [n for event, n in events if event == "total"] == [2]
+    assert sum(n for event, n in events if event == "advance") == 2
+
+
+def test_a_day_whose_map_cannot_be_written_fails_and_a_rerun_retries_it(world) -> None:
+    out, _ = world
+    lake = Path(os.environ["LIQBRIEF_LAKE"])
+    blocked = lake / "binance" / "liqmap_summary" / "symbol=BTCUSDT" / "date=2024-02-07"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the day's map partition should go")
+    with pytest.raises(BackfillFailedError, match=r"2024-02-07: failed: map BTCUSDT") as error:
+        backfill(date(2024, 2, 6), date(2024, 2, 8), ["BTCUSDT"])
+    assert "1 of 3 day(s) failed" in str(error.value)
+    assert briefings(out) == [
+        f"2024-02-0{d}/liqbrief-2024-02-0{d}.{ext}" for d in (6, 8) for ext in ("html", "pdf")
+    ]
+    blocked.unlink()
+    again = backfill(date(2024, 2, 6), date(2024, 2, 8), ["BTCUSDT"])
+    assert again == {"done": ["2024-02-07"], "skipped": ["2024-02-06", "2024-02-08"]}
+
+
+def test_a_backfill_needs_no_archive_when_the_lake_has_every_input(world, monkeypatch) -> None:
+    backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"])
+    monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", "http://127.0.0.1:9")  # nothing listens
+    again = backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"], force=True)
+    assert again == {"done": ["2024-02-07"], "skipped": []}
+
+
+def test_an_unreachable_archive_fails_only_the_days_that_lack_inputs(world, monkeypatch) -> None:
+    """The lake has what the map and context of 2024-02-07 read, but not the extra day the
+    extract range asks for (31 days back): the archive's silence is a warning, not a failure."""
+    backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"])
+    lake = Path(os.environ["LIQBRIEF_LAKE"])
+    extra = [*lake.rglob("date=2024-01-07"), *lake.rglob("2024-01-07.json")]
+    assert len(extra) >= 10  # five datasets: data and ledger
+    for path in extra:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LIQBRIEF_HTTP_ATTEMPTS", "1")
+    again = backfill(date(2024, 2, 7), date(2024, 2, 7), ["BTCUSDT"], force=True)
+    assert again == {"done": ["2024-02-07"], "skipped": []}
+
+
+def test_an_end_before_the_start_is_refused_by_the_flow(world) -> None:
+    with pytest.raises(ValueError, match="the end is before the start"):
+        backfill(date(2024, 2, 7), date(2024, 2, 6), ["BTCUSDT"])
+
+
+def test_a_deployment_symbol_is_checked_at_the_flow_edge(world) -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError, match=r"invalid symbol '\.\./x'"):
+        backfill(date(2024, 2, 7), date(2024, 2, 7), ["../x"])

@@ -1,0 +1,74 @@
+"""`liqbrief map`: one date's liquidation map computed from the lake, printed as key levels
+or strict JSON. A date whose previous day's inputs are missing has no map (its P0 would be
+an older price shown as current)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import typer
+
+from liqbrief.cli_params import Window
+from liqbrief.json_output import strict_json
+from liqbrief.settings import Settings
+
+
+class MapInputsMissingError(RuntimeError):
+    """The lake lacks the inputs of the date's map; the message says which command fills it."""
+
+
+def print_map(symbol: str, snapshot_day: date, window: Window, as_json: bool) -> None:
+    """The engine refuses a snapshot without a fresh price or OI (flows.liqmap.NoMapError)."""
+    from flows.liqmap import summary_of
+    from store.lake import Lake
+
+    lake = Lake(Settings.from_env().lake)
+    _require_map_inputs(lake, symbol, snapshot_day)
+    row = summary_of(lake, symbol, snapshot_day, window.value)
+    if as_json:
+        typer.echo(strict_json(row))
+        return
+    for line in map_lines(symbol, window.value, row):
+        typer.echo(line)
+
+
+def map_lines(symbol: str, window: str, row: dict) -> list[str]:
+    """The key levels of a map summary row, as `map` prints them."""
+    lines = [
+        f"{symbol} {row['date']} 00:00 UTC, {window} window, P0 {row['p0']:,.2f} "
+        "(estimated — relative intensity, Binance only)"
+    ]
+    for k in (1, 2, 3):
+        lines.append(
+            f"  below {row[f'round_below_{k}']:>10,.0f}: longs {row[f'cum_long_round_below_{k}'] / 1e6:10,.1f}M"
+            f"   above {row[f'round_above_{k}']:>10,.0f}: shorts {row[f'cum_short_round_above_{k}'] / 1e6:10,.1f}M"
+        )
+    for pct in (1, 2, 3, 5):
+        lines.append(
+            f"  ±{pct}%: longs {row[f'cum_long_{pct}pct'] / 1e6:,.1f}M  shorts {row[f'cum_short_{pct}pct'] / 1e6:,.1f}M"
+        )
+    lines.append(
+        f"  largest long cluster {row['long_cluster_price']:,.0f} ({row['long_cluster_usd'] / 1e6:,.1f}M, "
+        f"{row['long_cluster_distance_pct']:+.1f}%); short {row['short_cluster_price']:,.0f} "
+        f"({row['short_cluster_usd'] / 1e6:,.1f}M, {row['short_cluster_distance_pct']:+.1f}%)"
+    )
+    lines.append(f"  imbalance (±5%) {row['imbalance_5pct']:.2f} : 1 long/short")
+    return lines
+
+
+def _require_map_inputs(lake, symbol: str, snapshot_day: date) -> None:
+    """A map at 00:00 UTC of D needs every input file of D − 1: without them its P0 would be
+    an older price shown as current."""
+    from flows.daily import MAP_INPUTS
+    from store.datasets import DATASETS
+
+    before = snapshot_day - timedelta(days=1)
+    missing = [
+        n for n in MAP_INPUTS if before not in lake.ingested_days(DATASETS[n], symbol, [before])
+    ]
+    if missing:
+        raise MapInputsMissingError(
+            f"no map for {symbol} {snapshot_day}: the lake lacks {', '.join(missing)} of {before}; "
+            f"run `liqbrief extract --symbols {symbol} --start {before - timedelta(days=30)} "
+            f"--end {before}`"
+        )

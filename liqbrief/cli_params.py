@@ -1,0 +1,138 @@
+"""The command line's options, parsed and checked once where they enter: symbols, dates,
+date ranges and the fixed choices. Lower layers trust what comes out of here."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from liqbrief.symbols import InvalidSymbolError, parse_symbols, validate_symbol
+
+DATE_FORMATS = ["%Y-%m-%d"]
+EARLIEST = date(2019, 9, 1)  # Binance USD-M futures (and their archive) start in September 2019
+MAX_RANGE_DAYS = 3 * 366  # a longer range is split into runs (each one a few hours at most)
+
+
+class HeatmapDates(StrEnum):
+    """The dates of a range that get a heatmap."""
+
+    all = "all"
+    last = "last"
+    none = "none"
+
+
+class Window(StrEnum):
+    """Cohort windows of the liquidation map (transforms.liqmap.config.WINDOWS)."""
+
+    d1 = "1d"
+    d7 = "7d"
+    d30 = "30d"
+
+
+class Side(StrEnum):
+    long = "long"
+    short = "short"
+
+
+class Symbols(list):
+    """Tickers parsed from a comma-separated option."""
+
+
+def symbols_option(text: str) -> Symbols:
+    try:
+        return Symbols(parse_symbols(text))
+    except InvalidSymbolError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def symbol_option(text: str) -> str:
+    try:
+        return validate_symbol(text.strip())
+    except InvalidSymbolError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def yesterday() -> date:
+    return today() - timedelta(days=1)
+
+
+def checked_day(value: datetime | None) -> date | None:
+    """A date option: not in the future (UTC) and not before the archive starts."""
+    if value is None:
+        return None
+    day = value.date()
+    if day > today():
+        raise typer.BadParameter(f"{day} is in the future (today is {today()} UTC)")
+    if day < EARLIEST:
+        raise typer.BadParameter(f"{day} is before {EARLIEST}, when Binance's archive starts")
+    return day
+
+
+def checked_range(start: date, end: date) -> tuple[date, date]:
+    """A date range: end not before start and at most MAX_RANGE_DAYS long."""
+    if end < start:
+        raise typer.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
+    days = (end - start).days + 1
+    if days > MAX_RANGE_DAYS:
+        raise typer.BadParameter(
+            f"{start}..{end} is {days} days; at most {MAX_RANGE_DAYS} (3 years) per run: "
+            "split the range",
+            param_hint="--start/--end",
+        )
+    return start, end
+
+
+def comma_choices(text: str, choices: list[str], what: str) -> list[str]:
+    """A comma-separated subset of ``choices``; an unknown one is refused, naming the choices."""
+    picked = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [p for p in picked if p not in choices]
+    if unknown or not picked:
+        raise typer.BadParameter(
+            f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(choices)}"
+        )
+    return list(dict.fromkeys(picked))
+
+
+def positive_finite(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise typer.BadParameter(f"{value}: use a positive, finite number")
+    return value
+
+
+def leverage_of_at_least_1(value: float) -> float:
+    if not math.isfinite(value) or value < 1:
+        raise typer.BadParameter(f"{value}: use a finite leverage of at least 1")
+    return value
+
+
+def _date(flag: str, help_text: str):
+    return typer.Option(flag, formats=DATE_FORMATS, callback=checked_day, help=help_text)
+
+
+SymbolsOpt = Annotated[
+    Symbols,
+    typer.Option(
+        "--symbols",
+        parser=symbols_option,
+        metavar="TICKERS",
+        help="Comma-separated tickers, e.g. BTCUSDT,ETHUSDT.",
+    ),
+]
+SymbolOpt = Annotated[
+    str,
+    typer.Option("--symbol", parser=symbol_option, metavar="TICKER", help="Ticker, e.g. BTCUSDT."),
+]
+# The date options are typed datetime (typer parses the format); their callback hands the
+# command a checked `date`.
+DayOpt = Annotated[datetime | None, _date("--date", "Date (UTC, YYYY-MM-DD), default today.")]
+StartOpt = Annotated[datetime | None, _date("--start", "First day (UTC, YYYY-MM-DD).")]
+EndOpt = Annotated[datetime | None, _date("--end", "Last day (UTC, YYYY-MM-DD).")]

@@ -1,0 +1,104 @@
+"""Running the command line: every outcome ends in an exit code and at most a few lines.
+
+Usage errors (a bad option or setting) exit 2 with one line naming what is wrong; a failure
+exits 1 with one line saying what failed and where the details are; nothing prints a
+traceback unless LIQBRIEF_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+from typer.main import get_command
+
+from liqbrief.settings import SettingsError
+from liqbrief.terminal_logging import debugging
+
+HELP_ASKED = "liqbrief.help_asked"
+OUR_PACKAGES = ("liqbrief", "flows", "sources", "store", "transforms", "reports", "delivery")
+console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class OneLineErrors(TyperGroup):
+    """The command group: a failure inside a command (or a bad setting found by the
+    callback) becomes one line and an exit code, however the app is invoked."""
+
+    def invoke(self, ctx):
+        remaining = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        ctx.meta[HELP_ASKED] = "--help" in remaining  # help needs no valid settings
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise
+        except SettingsError as exc:
+            console.print(f"{_path(ctx)}: {exc}", markup=False)
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            console.print(f"{_path(ctx)}: {failure_line(exc)}", markup=False)
+            if debugging():
+                traceback.print_exc()
+            raise typer.Exit(1) from None
+
+
+def _path(ctx) -> str:
+    sub = ctx.invoked_subcommand
+    return f"{ctx.command_path} {sub}" if sub else ctx.command_path
+
+
+def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
+    """Run ``app`` on ``args`` (default sys.argv) and return its exit code."""
+    args = list(sys.argv[1:] if args is None else args)
+    name = _command_name(args)
+    try:
+        result = get_command(app).main(args=args, prog_name="liqbrief", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        console.print(f"liqbrief {name}: interrupted")
+        return 130
+    except KeyboardInterrupt:
+        console.print(f"liqbrief {name}: interrupted")
+        return 130
+    except typer.TyperException as exc:  # click's usage errors: bad option, unknown command
+        return _usage_error(exc, name)
+    except Exception as exc:  # outside any command (OneLineErrors handles those)
+        console.print(f"liqbrief {name}: {failure_line(exc)}", markup=False)
+        if debugging():
+            traceback.print_exc()
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _usage_error(exc: typer.TyperException, name: str) -> int:
+    code = getattr(exc, "exit_code", 2)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare `liqbrief`: the help, as usual
+        console.print(message, markup=False)
+        return code
+    context = getattr(exc, "ctx", None)
+    path = context.command_path if context is not None else f"liqbrief {name}".strip()
+    message = message.replace("Value error, ", "")
+    console.print(f"{path}: {message} (see {path} --help)", markup=False)
+    return code
+
+
+def failure_line(exc: BaseException) -> str:
+    """What failed, for a person: our own errors say it (and what to do) in their message;
+    anything else is named with where to look."""
+    message = str(exc).strip() or type(exc).__name__
+    if type(exc).__module__.split(".")[0] in OUR_PACKAGES:
+        return message
+    first = message.splitlines()[0]
+    return (
+        f"{type(exc).__name__}: {first}; details in the Prefect run "
+        "(or re-run with LIQBRIEF_DEBUG=1)"
+    )
+
+
+def _command_name(args: list[str]) -> str:
+    return next((a for a in args if not a.startswith("-")), "")

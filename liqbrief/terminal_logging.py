@@ -1,0 +1,37 @@
+"""What Prefect may print on the user's terminal: its usual lines, but not the exception
+logs of failed flow and task runs (with their tracebacks). Those still go to the Prefect
+run (the API handler), and the CLI prints one line saying what failed.
+
+``LIQBRIEF_DEBUG=1`` shows everything. The CLI points PREFECT_LOGGING_SETTINGS_PATH at
+``prefect_logging.yml`` (Prefect's default configuration plus this filter on its console
+handler) before Prefect is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+LOGGING_CONFIG = Path(__file__).with_name("prefect_logging.yml")
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+def debugging() -> bool:
+    return os.environ.get("LIQBRIEF_DEBUG", "") not in ("", "0")
+
+
+class NoRunFailuresOnTerminal(logging.Filter):
+    """Drops records carrying a traceback, and errors of flow and task runs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if debugging():
+            return True
+        if record.exc_info or record.exc_text:
+            return False
+        return not (record.levelno >= logging.ERROR and record.name.startswith(RUN_LOGGERS))
+
+
+def keep_run_failures_off_terminal() -> None:
+    """Use liqbrief's Prefect logging configuration unless the user chose one."""
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(LOGGING_CONFIG))

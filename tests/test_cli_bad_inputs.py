@@ -1,0 +1,203 @@
+"""Bad input on the command line, run as real subprocesses: each row gets its exit code (2 for
+usage, 1 for a failure), a short message with the phrase that says what is wrong, no
+traceback, and leaves the lake and the reports directory byte-for-byte as they were.
+
+The table is data: append a row for a new command or check (``BadInput(args, code, phrase,
+env)``). Placeholders in ``env`` values: ``{tmp}`` is the test's scratch directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.synthetic_archive import build_archive
+from sources.binance_archive.ingest import ingest
+from sources.retry_policy import RetryPolicy
+from store.lake import Lake
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TODAY = datetime.now(UTC).date()
+FUTURE = (TODAY + timedelta(days=800)).isoformat()
+SMTP = {"LIQBRIEF_SMTP_HOST": "127.0.0.1", "LIQBRIEF_DESK_TO": "desk@example.com"}
+
+
+@dataclass(frozen=True)
+class BadInput:
+    args: tuple[str, ...]
+    code: int
+    phrase: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        extra = ",".join(f"{k.removeprefix('LIQBRIEF_')}={v}" for k, v in self.env.items())
+        return (" ".join(self.args) + (f" [{extra}]" if extra else ""))[:90]
+
+
+def _symbols_rows() -> list[BadInput]:
+    """Lower-case and path-like symbols on every command that takes one."""
+    price = ("--side", "long", "--entry", "100", "--leverage", "10")
+    commands = {
+        "extract": ("--symbols", ()), "daily": ("--symbols", ()), "liqmap": ("--symbols", ()),
+        "context": ("--symbols", ()), "brief": ("--symbols", ()), "send": ("--symbols", ()),
+        "backfill": ("--symbols", ("--start", "2024-03-01", "--end", "2024-03-02")),
+        "map": ("--symbol", ()), "liqprice": ("--symbol", price),
+    }  # fmt: skip
+    return [
+        BadInput((command, *rest, flag, value), 2, phrase, SMTP if command == "send" else {})
+        for command, (flag, rest) in commands.items()
+        for value, phrase in (("btcusdt", "use BTCUSDT"), ("../etc", "invalid symbol '../etc'"))
+    ]
+
+
+# fmt: off
+ROWS: list[BadInput] = [
+    *_symbols_rows(),
+    # symbols lists
+    BadInput(("extract", "--symbols", ""), 2, "no symbol given"),
+    BadInput(("liqmap", "--symbols", " , "), 2, "no symbol given"),
+    BadInput(("extract", "--symbols", "BTCUSDT,eth/usdt"), 2, "invalid symbol 'eth/usdt'"),
+    # date ranges
+    BadInput(("extract", "--start", "2024-02-05", "--end", "2024-02-01"), 2, "is before --start"),
+    BadInput(("liqmap", "--start", "2024-02-05", "--end", "2024-02-01"), 2, "is before --start"),
+    BadInput(("backfill", "--start", "2024-02-05", "--end", "2024-02-01"), 2, "is before --start"),
+    BadInput(("backfill", "--start", "2020-01-01", "--end", "2024-01-01"), 2, "at most 1098"),
+    BadInput(("extract", "--start", "2005-01-01", "--end", "2025-01-01"), 2, "before 2019-09-01"),
+    BadInput(("backfill", "--end", "2024-01-01"), 2, "Missing option '--start'"),
+    # dates
+    BadInput(("extract", "--end", FUTURE), 2, "is in the future"),
+    BadInput(("backfill", "--start", "2024-01-01", "--end", FUTURE), 2, "is in the future"),
+    BadInput(("map", "--date", FUTURE), 2, "is in the future"),
+    BadInput(("brief", "--date", FUTURE), 2, "is in the future"),
+    BadInput(("context", "--date", FUTURE), 2, "is in the future"),
+    BadInput(("daily", "--date", FUTURE), 2, "is in the future"),
+    BadInput(("send", "--date", FUTURE), 2, "is in the future", SMTP),
+    BadInput(("map", "--date", "2024-13-01"), 2, "does not match the format"),
+    BadInput(("brief", "--date", "06/03/2024"), 2, "does not match the format"),
+    BadInput(("liqmap", "--start", "yesterday"), 2, "does not match the format"),
+    # choices
+    BadInput(("extract", "--datasets", "klines_1m,trades"), 2, "unknown dataset 'trades'"),
+    BadInput(("extract", "--datasets", ","), 2, "unknown dataset"),
+    BadInput(("liqmap", "--heatmaps", "some"), 2, "'some' is not one of 'all', 'last', 'none'"),
+    BadInput(("map", "--window", "2d"), 2, "'2d' is not one of '1d', '7d', '30d'"),
+    BadInput(("liqprice", "--side", "up", "--entry", "1", "--leverage", "2"), 2, "'up' is not one of"),
+    BadInput(("liqprice", "--side", "long", "--entry", "100", "--leverage", "0.5"), 2, "at least 1"),
+    BadInput(("liqprice", "--side", "long", "--entry", "100", "--leverage", "nan"), 2, "finite"),
+    BadInput(("liqprice", "--side", "long", "--entry", "-5", "--leverage", "10"), 2, "positive"),
+    BadInput(
+        ("liqprice", "--side", "long", "--entry", "100", "--leverage", "10", "--notional", "inf"),
+        2,
+        "positive, finite",
+    ),
+    BadInput(("nonsense",), 2, "No such command 'nonsense'"),
+    BadInput(("extract", "--frobnicate"), 2, "No such option: --frobnicate"),
+    # settings, read and checked before any command runs
+    BadInput(("extract",), 2, "LIQBRIEF_DOWNLOAD_CONCURRENCY='0': use a whole number from 1 to 64", {"LIQBRIEF_DOWNLOAD_CONCURRENCY": "0"}),
+    BadInput(("extract",), 2, "LIQBRIEF_RENDER_WORKERS='abc'", {"LIQBRIEF_RENDER_WORKERS": "abc"}),
+    BadInput(("map",), 2, "LIQBRIEF_HTTP_ATTEMPTS='0'", {"LIQBRIEF_HTTP_ATTEMPTS": "0"}),
+    BadInput(("brief",), 2, "LIQBRIEF_CHART_FORMAT='gif': use one of svg, png", {"LIQBRIEF_CHART_FORMAT": "gif"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "LIQBRIEF_CHART_FORMAT='pdf'", {"LIQBRIEF_CHART_FORMAT": "pdf"}),
+    BadInput(("extract",), 2, "LIQBRIEF_BINANCE_ARCHIVE_URL='ftp://mirror': must be an http(s) URL", {"LIQBRIEF_BINANCE_ARCHIVE_URL": "ftp://mirror"}),
+    BadInput(("context",), 2, "LIQBRIEF_FRED_URL='api.stlouisfed.org'", {"LIQBRIEF_FRED_URL": "api.stlouisfed.org"}),
+    BadInput(("send",), 2, "LIQBRIEF_SMTP_PORT", {**SMTP, "LIQBRIEF_SMTP_PORT": "abc"}),
+    BadInput(("daily",), 2, "LIQBRIEF_SMTP_PORT", {**SMTP, "LIQBRIEF_SMTP_PORT": "abc"}),
+    BadInput(("brief", "--send"), 2, "LIQBRIEF_SMTP_PORT", {**SMTP, "LIQBRIEF_SMTP_PORT": "abc"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02", "--send"), 2, "LIQBRIEF_SMTP_PORT", {**SMTP, "LIQBRIEF_SMTP_PORT": "abc"}),
+    BadInput(("send",), 2, "LIQBRIEF_SMTP_HOST is not set"),
+    BadInput(("extract",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
+    BadInput(("brief",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
+    BadInput(("brief", "--out", "a-file"), 2, "is a file"),
+    BadInput(("liqmap",), 2, "cannot be created", {"LIQBRIEF_LAKE": "{tmp}/a-file/lake"}),
+    BadInput(("context",), 2, "cannot be created", {"LIQBRIEF_LAKE": "/proc/liqbrief-lake"}),
+    # failures (exit 1): the date has no map
+    BadInput(("brief", "--date", "2024-03-06"), 1, "no map for BTCUSDT"),
+    BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: the lake lacks"),
+]
+# fmt: on
+
+
+def tree_digest(root: Path) -> str:
+    """Every file's relative path and bytes, and every directory, in one hash."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        if path.is_file():
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    """A scratch directory with a lake holding a few real (synthetic-archive) days and a
+    reports directory holding an earlier briefing."""
+    tmp = tmp_path_factory.mktemp("bad-inputs")
+    lake = Lake(str(tmp / "lake"))
+    days = (date(2024, 3, 1), date(2024, 3, 3))
+    with ArchiveMirror(
+        build_archive(["BTCUSDT"], ["metrics", "klines_5m"], *days, monthly=False)
+    ) as mirror:
+        report = ingest(lake, mirror.base_url, ["BTCUSDT"], ["metrics", "klines_5m"], *days,
+                        retry=RetryPolicy(attempts=1), today=date(2025, 1, 1))  # fmt: skip
+    assert not report.problems and any((tmp / "lake").rglob("*.parquet"))
+    reports = tmp / "reports" / "2024-03-01"
+    reports.mkdir(parents=True)
+    (reports / "liqbrief-2024-03-01.html").write_text("<html>an earlier briefing</html>")
+    (tmp / "a-file").write_text("not a directory")
+    env = {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "PYTHONPATH": str(PROJECT_ROOT),
+        "DO_NOT_TRACK": "1", "PREFECT_HOME": str(tmp / "prefect"),
+        "LIQBRIEF_LAKE": str(tmp / "lake"), "LIQBRIEF_REPORTS_DIR": str(tmp / "reports"),
+        "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_FRED_URL": "http://127.0.0.1:9",
+        "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }  # fmt: skip
+    return {"tmp": tmp, "env": env, "trees": [tmp / "lake", tmp / "reports"]}
+
+
+def run_cli(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "liqbrief.cli", *args],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_table_is_big_enough_to_matter() -> None:
+    assert len(ROWS) >= 40 and len({row.id for row in ROWS}) == len(ROWS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
+def test_bad_input_gets_one_clear_line_and_changes_nothing(row: BadInput, world: dict) -> None:
+    before = [tree_digest(t) for t in world["trees"]]
+    env = world["env"] | {k: v.format(tmp=world["tmp"]) for k, v in row.env.items()}
+    result = run_cli(row.args, env, world["tmp"])
+    output = result.stdout + result.stderr
+    assert result.returncode == row.code, output
+    assert "Traceback" not in output
+    assert row.phrase in output, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2, output
+    assert [tree_digest(t) for t in world["trees"]] == before, "the lake or the reports changed"
+
+
+def test_liqbrief_debug_shows_the_traceback_of_a_failure(world: dict) -> None:
+    env = world["env"] | {"LIQBRIEF_DEBUG": "1"}
+    result = run_cli(("brief", "--date", "2024-03-06"), env, world["tmp"])
+    assert result.returncode == 1
+    assert "liqbrief brief: nothing to brief on 2024-03-06" in result.stderr
+    assert "Traceback" in result.stderr and "BriefingDataError" in result.stderr
+
+
+def test_help_works_even_with_a_bad_setting(world: dict) -> None:
+    env = world["env"] | {"LIQBRIEF_CHART_FORMAT": "gif"}
+    result = run_cli(("brief", "--help"), env, world["tmp"])
+    assert result.returncode == 0 and "Usage" in result.stdout
