@@ -184,11 +184,12 @@ def context_command(
 ) -> None:
     """Compute market context, records and macro context for a date, store and print them."""
     settings = _settings(lake_writable=True)
-    from flows.context import MACRO_SYMBOL, context
+    from flows.context import MACRO_SYMBOL, check_context_date, context
     from store.datasets import DATASETS
     from store.lake import Lake
 
     on = day or today()
+    check_context_date(Lake(settings.lake), on, list(symbols))  # before any flow run starts
     result = context(on, list(symbols), fetch_macro)
     lake = Lake(settings.lake)
     tables = {
