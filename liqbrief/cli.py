@@ -82,6 +82,17 @@ def _smtp_settings():
         raise SettingsError(str(exc)) from None  # the SMTP settings name the variable
 
 
+def _datasets_option(text: str | None, known) -> list[str] | None:
+    """`--datasets`: None (all) or the named datasets, each one of ``known``."""
+    if text is None:
+        return None
+    try:
+        return comma_choices(text, sorted(known), "dataset")
+    except typer.BadParameter as exc:
+        exc.param_hint = "--datasets"
+        raise
+
+
 def _progress_bar() -> Progress:
     return Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -111,13 +122,7 @@ def extract(
 
     end_day = end or yesterday()
     start_day, end_day = checked_range(start or end_day - timedelta(days=6), end_day)
-    chosen = None
-    if datasets is not None:
-        try:
-            chosen = comma_choices(datasets, sorted(ARCHIVE_DATASETS), "dataset")
-        except typer.BadParameter as exc:
-            exc.param_hint = "--datasets"
-            raise
+    chosen = _datasets_option(datasets, ARCHIVE_DATASETS)
     _settings(lake_writable=True)
     from flows.extract import extract as extract_flow
 
@@ -419,13 +424,7 @@ def lake_verify(
 
     if start and end:
         start, end = checked_range(start, end)
-    chosen = None
-    if datasets is not None:
-        try:
-            chosen = comma_choices(datasets, sorted(DATASETS), "dataset")
-        except typer.BadParameter as exc:
-            exc.param_hint = "--datasets"
-            raise
+    chosen = _datasets_option(datasets, DATASETS)
     settings = _settings(lake_writable=False)
     report = verify_lake(Lake(settings.lake), chosen, symbols, start, end)
     print_report(report, typer.echo)

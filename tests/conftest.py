@@ -43,3 +43,17 @@ def prefect_harness() -> Iterator[None]:
 def lake_files(root: Path) -> list[str]:
     """Every file under the lake root, relative, sorted — to assert nothing partial is visible."""
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def cli_env(root: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a `liqbrief` subprocess in a scratch directory: its own lake,
+    reports and Prefect home, every network source on a closed loopback port."""
+    return {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(root), "PYTHONPATH": str(PROJECT_ROOT),
+        "DO_NOT_TRACK": "1", "PREFECT_HOME": str(root / "prefect"),
+        "LIQBRIEF_LAKE": str(root / "lake"), "LIQBRIEF_REPORTS_DIR": str(root / "reports"),
+        "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_FRED_URL": "http://127.0.0.1:9",
+        "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",  # a loaded 2-core machine
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    } | overrides  # fmt: skip

@@ -9,7 +9,6 @@ env)``). Placeholders in ``env`` values: ``{tmp}`` is the test's scratch directo
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from sources.retry_policy import RetryPolicy
 from store.lake import Lake
+from tests.conftest import cli_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TODAY = datetime.now(UTC).date()
@@ -164,15 +164,7 @@ def world(tmp_path_factory) -> dict:
     reports.mkdir(parents=True)
     (reports / "liqbrief-2024-03-01.html").write_text("<html>an earlier briefing</html>")
     (tmp / "a-file").write_text("not a directory")
-    env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "PYTHONPATH": str(PROJECT_ROOT),
-        "DO_NOT_TRACK": "1", "PREFECT_HOME": str(tmp / "prefect"),
-        "LIQBRIEF_LAKE": str(tmp / "lake"), "LIQBRIEF_REPORTS_DIR": str(tmp / "reports"),
-        "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_FRED_URL": "http://127.0.0.1:9",
-        "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }  # fmt: skip
+    env = cli_env(tmp)
     return {"tmp": tmp, "env": env, "trees": [tmp / "lake", tmp / "reports"]}
 
 

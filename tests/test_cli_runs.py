@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 from liqbrief.testing.demo_lake import build_demo_lake
 from liqbrief.testing.smtp_inbox import Inbox, start_smtp
+from tests.conftest import cli_env
 
 pytestmark = pytest.mark.server
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,15 +40,7 @@ def demo(tmp_path_factory) -> Path:
 
 
 def cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(root), "PYTHONPATH": str(PROJECT_ROOT),
-        "DO_NOT_TRACK": "1", "PREFECT_HOME": str(root / "prefect"),
-        "LIQBRIEF_LAKE": str(root / "lake"), "LIQBRIEF_REPORTS_DIR": str(root / "out"),
-        "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_HTTP_ATTEMPTS": "1",
-        "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",  # a loaded 2-core machine
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }  # fmt: skip
+    base = cli_env(root, LIQBRIEF_REPORTS_DIR=str(root / "out"), LIQBRIEF_HTTP_ATTEMPTS="1")
     return subprocess.run(
         [sys.executable, "-m", "liqbrief.cli", *args],
         env=base | env, cwd=root, capture_output=True, text=True, timeout=240,
