@@ -113,7 +113,6 @@ def reference_maps(
         zip(_micros(mark_1m["open_time"]), mark_1m["low"], mark_1m["high"], mark_1m["close"],
             strict=True)
     )  # fmt: skip
-    tiers = sorted(set(config.tiers.aggressive) | set(config.tiers.passive))
     snapshot_at = {
         int(pd.Timestamp(d, tz="UTC").value // 1_000)
         + config.snapshot_offset_minutes * 60_000_000: d
@@ -130,15 +129,7 @@ def reference_maps(
         while m < len(minutes) and minutes[m][0] < t_j:
             low, high, last_close = min(low, minutes[m][1]), max(high, minutes[m][2]), minutes[m][3]
             m += 1
-        killed = {True: 0.0, False: 0.0}  # contracts liquidated in this bar, per side
-        survivors = []
-        for c in alive:
-            if (low <= c["lp"]) if c["long"] else (high >= c["lp"]):
-                killed[c["long"]] += c["contracts"]
-                liquidations.append((t_j, c["long"], c["contracts"] * c["entry"]))
-            else:
-                survivors.append(c)
-        alive = survivors
+        alive, killed = _liquidate(alive, low, high, t_j, liquidations)
         # 2. a snapshot at this reading's time sees the minutes before it, not the reading
         if t_j in snapshot_at:
             day = snapshot_at[t_j]
@@ -150,34 +141,56 @@ def reference_maps(
         if j == 0 or t_j - readings[j - 1][0] != BAR_US:
             continue  # no change of open interest across a gap
         d_contracts = contracts_now - readings[j - 1][1]
-        # 3. voluntary closes shrink each side's survivors, per step 7
         if config.shrink_on_oi_decrease and d_contracts < 0:
-            for side in (True, False):
-                voluntary = max(0.0, -d_contracts - killed[side])
-                if voluntary <= 0:
-                    continue
-                remaining = readings[j - 1][1] - killed[side]
-                ratio = max(1 - voluntary / remaining if remaining > 0 else 0.0, 1e-12)
-                for c in alive:
-                    if c["long"] == side:
-                        c["contracts"] *= ratio
-        # 4. new contracts open a long and a short cohort per tier
+            _shrink(alive, d_contracts, readings[j - 1][1], killed)
         entry, share = _entry(klines.get(t_j - BAR_US), config.entry == "close")
         if d_contracts > 0 and math.isfinite(entry):
-            mmr, cum = _bracket(
-                brackets, pd.Timestamp(t_j, unit="us").date(), config.position_notional
-            )
-            for is_long in (True, False):
-                for tier in tiers:
-                    size = d_contracts * _weights(config, share, is_long, tier)
-                    if size > 0:
-                        lp = _liq_price(
-                            is_long, entry, tier, mmr, cum, config.position_notional,
-                            config.formula,
-                        )  # fmt: skip
-                        alive.append({"birth_t": t_j, "long": is_long, "tier": tier,
-                                      "contracts": size, "entry": entry, "lp": lp})  # fmt: skip
+            alive += _open(t_j, d_contracts, entry, share, brackets, config)
     return grids, liquidated_by_day
+
+
+def _liquidate(
+    alive: list[dict], low: float, high: float, t: int, liquidations: list
+) -> tuple[list[dict], dict[bool, float]]:
+    """Step 6: the survivors, and the contracts liquidated per side (True = long)."""
+    killed = {True: 0.0, False: 0.0}
+    survivors = []
+    for c in alive:
+        if (low <= c["lp"]) if c["long"] else (high >= c["lp"]):
+            killed[c["long"]] += c["contracts"]
+            liquidations.append((t, c["long"], c["contracts"] * c["entry"]))
+        else:
+            survivors.append(c)
+    return survivors, killed
+
+
+def _shrink(alive: list[dict], d_contracts: float, held: float, killed: dict) -> None:
+    """Step 7: V = max(0, −dC − K) closed voluntarily; a side's survivors keep 1 − V/(C − K)."""
+    for side in (True, False):
+        voluntary = max(0.0, -d_contracts - killed[side])
+        if voluntary <= 0:
+            continue
+        remaining = held - killed[side]
+        ratio = max(1 - voluntary / remaining if remaining > 0 else 0.0, 1e-12)
+        for c in alive:
+            if c["long"] == side:
+                c["contracts"] *= ratio
+
+
+def _open(t: int, d_contracts: float, entry: float, share: float, brackets, config) -> list[dict]:
+    """Steps 3–5: a long and a short cohort per tier, dC contracts split by the mixes."""
+    mmr, cum = _bracket(brackets, pd.Timestamp(t, unit="us").date(), config.position_notional)
+    cohorts = []
+    for is_long in (True, False):
+        for tier in sorted(set(config.tiers.aggressive) | set(config.tiers.passive)):
+            size = d_contracts * _weights(config, share, is_long, tier)
+            if size > 0:
+                lp = _liq_price(
+                    is_long, entry, tier, mmr, cum, config.position_notional, config.formula
+                )
+                cohorts.append({"birth_t": t, "long": is_long, "tier": tier,
+                                "contracts": size, "entry": entry, "lp": lp})  # fmt: skip
+    return cohorts
 
 
 def _snapshot(grids: dict, alive: list[dict], day, t: int, p0: float, config, symbol) -> None:
