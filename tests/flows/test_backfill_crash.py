@@ -32,7 +32,12 @@ DAYS = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
 
 
 def complete_days(out: Path) -> list[date]:
-    return [d for d in DAYS if (out / d.isoformat() / f"liqbrief-{d}.pdf").exists()]
+    """Days whose HTML and PDF both exist: what the backfill counts as done (the PDF is
+    written first and the HTML last, so a kill between the two leaves a day to redo)."""
+    return [
+        d for d in DAYS
+        if all((out / d.isoformat() / f"liqbrief-{d}.{ext}").exists() for ext in ("pdf", "html"))
+    ]  # fmt: skip
 
 
 def test_a_killed_backfill_is_finished_by_the_next_run(
