@@ -27,6 +27,7 @@ from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import (
     LiquidationMaps,
     ModelRun,
+    NotEnoughDataError,
     maps_from_run,
     run_model,
     unmappable_dates,
@@ -165,7 +166,7 @@ def summary_of(lake: Lake, symbol: str, day: date, window: str) -> dict:
     """One date's map summary row for a window, computed from the lake (nothing written)."""
     try:
         maps = maps_of(model_for(lake, symbol, day, day), [day], [])
-    except ValueError as exc:
+    except NotEnoughDataError as exc:
         raise NoMapError(
             f"{symbol} {day}: {exc}; run `liqbrief extract --symbols {symbol} "
             f"--start {day - timedelta(days=WARMUP_DAYS)} --end {day - timedelta(days=1)}`"

@@ -53,7 +53,24 @@ def map_lines(symbol: str, window: str, row: dict) -> list[str]:
         f"({row['short_cluster_usd'] / 1e6:,.1f}M, {row['short_cluster_distance_pct']:+.1f}%)"
     )
     lines.append(f"  imbalance (±5%) {row['imbalance_5pct']:.2f} : 1 long/short")
+    gaps = coverage_gaps(row, window)
+    if gaps:
+        lines.append(f"  warning: {gaps} in the {window} window — the map undercounts")
     return lines
+
+
+WINDOW_DAYS = {"1d": 1, "7d": 7, "30d": 30}
+
+
+def coverage_gaps(row: dict, window: str) -> str:
+    """The inputs missing from a map's window, in words ("" if none)."""
+    days = WINDOW_DAYS[window]
+    parts = []
+    if row.get("oi_missing_bars", 0):
+        parts.append(f"{row['oi_missing_bars']:,} of {days * 288:,} open-interest readings missing")
+    if row.get("price_missing_minutes", 0):
+        parts.append(f"{row['price_missing_minutes']:,} of {days * 1440:,} price minutes missing")
+    return "; ".join(parts)
 
 
 def _require_map_inputs(lake, symbol: str, snapshot_day: date) -> None:

@@ -17,9 +17,29 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data"
 FALLBACK_BRACKET_SYMBOL = "BTCUSDT"
 
 
+class ReferenceDataError(ValueError):
+    """A reference file (brackets, tier weights) cannot be used; the message names it."""
+
+
 def _search_dirs() -> list[Path]:
     extra = os.environ.get("LIQBRIEF_REFERENCE_DIR")
+    if extra and not Path(extra).is_dir():
+        raise ReferenceDataError(
+            f"LIQBRIEF_REFERENCE_DIR={extra!r} is not a directory; point it at a folder holding "
+            "maintenance_brackets/<SYMBOL>.csv or leverage_tiers.json, or unset it"
+        )
     return ([Path(extra)] if extra else []) + [SHIPPED]
+
+
+def _read(path: Path, parse):
+    """Parse a reference file; any problem names the file and what to do."""
+    try:
+        return parse(path)
+    except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
+        detail = str(exc).strip() or type(exc).__name__
+        raise ReferenceDataError(
+            f"{path}: {detail}; fix the file (README, The model) or remove it to use the shipped one"
+        ) from None
 
 
 def load_brackets(symbol: str) -> tuple[pd.DataFrame, str]:
@@ -34,7 +54,7 @@ def load_brackets(symbol: str) -> tuple[pd.DataFrame, str]:
             path = directory / "maintenance_brackets" / f"{name}.csv"
             if path.exists():
                 label = f"{name}.csv" if name == symbol else f"{name}.csv (fallback for {symbol})"
-                return check_brackets(pd.read_csv(path)), label
+                return _read(path, lambda p: check_brackets(pd.read_csv(p))), label
     raise FileNotFoundError(
         f"no maintenance brackets for {symbol} in {', '.join(map(str, _search_dirs()))}/maintenance_brackets/"
     )
@@ -44,5 +64,5 @@ def load_tier_mix() -> TierMix:
     for directory in _search_dirs():
         path = directory / "leverage_tiers.json"
         if path.exists():
-            return TierMix.from_json(path.read_bytes())
+            return _read(path, lambda p: TierMix.from_json(p.read_bytes()))
     return TierMix()

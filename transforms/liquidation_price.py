@@ -42,12 +42,20 @@ def check_brackets(brackets: pd.DataFrame) -> pd.DataFrame:
     return brackets
 
 
+def no_snapshot_message(on: date, first: date) -> str:
+    return (
+        f"no maintenance-bracket snapshot is effective on {on}: the snapshots start on {first}; "
+        "add an earlier snapshot to the symbol's maintenance-bracket file (README, The model) "
+        "or choose a later date"
+    )
+
+
 def bracket_for(brackets: pd.DataFrame, on: date, notional: float) -> pd.Series:
     """The bracket row valid on ``on`` for a position of ``notional`` USD."""
     effective = pd.to_datetime(brackets["effective_from"]).dt.date
     valid = sorted(d for d in effective.unique() if d <= on)
     if not valid:
-        raise ValueError(f"no maintenance-bracket snapshot is effective on {on}")
+        raise ValueError(no_snapshot_message(on, min(effective)))
     snapshot = brackets[effective == valid[-1]].sort_values("bracket")
     # A bracket without a published maximum allows at most the one below it.
     snapshot = snapshot.assign(max_leverage=snapshot["max_leverage"].astype(float).ffill())

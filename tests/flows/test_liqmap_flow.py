@@ -101,6 +101,18 @@ def test_map_command_prints_the_documented_json_keys(filled_lake: Path, monkeypa
         assert key in row
     text = CliRunner().invoke(app, ["map", "--date", "2024-02-04"])
     assert "imbalance" in text.output and "below" in text.output
+    assert "warning" not in text.output  # the lake covers the whole 7d window
+
+
+def test_map_warns_when_its_window_lacks_inputs(filled_lake: Path, monkeypatch) -> None:
+    """2024-01-08's 7-day window reaches back before the first ingested day (01-05)."""
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(filled_lake))
+    text = CliRunner().invoke(app, ["map", "--date", "2024-01-08", "--window", "7d"])
+    assert text.exit_code == 0, text.output
+    assert (
+        "warning: 1,152 of 2,016 open-interest readings missing; 5,760 of 10,080 price minutes "
+        "missing in the 7d window — the map undercounts"
+    ) in text.output
 
 
 def test_map_command_on_an_empty_lake_says_what_to_run(tmp_path: Path, monkeypatch) -> None:

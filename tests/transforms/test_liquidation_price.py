@@ -57,7 +57,7 @@ def test_bracket_snapshots_are_chosen_by_date() -> None:
     assert bracket_for(brackets, date(2026, 10, 1), 200_000)["notional_cap"] == 300_000
     with pytest.raises(ValueError, match="no maintenance bracket for a 5,000,000"):
         bracket_for(brackets, date(2026, 10, 1), 5_000_000)
-    with pytest.raises(ValueError, match="no maintenance-bracket snapshot"):
+    with pytest.raises(ValueError, match="snapshots start on 2021-01-01; add an earlier"):
         bracket_for(brackets, date(2019, 1, 1), 1_000)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.inputs import Bars
-from transforms.liquidation_price import bracket_for, liquidation_price
+from transforms.liquidation_price import bracket_for, liquidation_price, no_snapshot_message
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def bracket_terms(
     index = np.searchsorted(snapshots, birth_days, side="right") - 1
     if (index < 0).any():
         first = birth_days[index < 0][0]
-        raise ValueError(f"no maintenance-bracket snapshot is effective on {first}")
+        raise ValueError(no_snapshot_message(first.astype(object), snapshots[0].astype(object)))
     rows = [bracket_for(brackets, s.astype(object), notional) for s in snapshots]
     mmr = np.array([r["mmr"] for r in rows], float)
     cum = np.array([r["cum"] for r in rows], float)

@@ -21,6 +21,10 @@ from transforms.liqmap.snapshots import (
 from transforms.liqmap.survival import Fates, cohort_fates
 
 
+class NotEnoughDataError(ValueError):
+    """The frames hold too little open interest or price to run the model at all."""
+
+
 @dataclass(frozen=True)
 class LiquidationMaps:
     bins: pd.DataFrame  # date, symbol, venue, window, bin_lo, bin_hi, side, tier, notional_usd
@@ -51,7 +55,7 @@ def run_model(
     bars = build_bars(metrics, klines_5m)
     path = build_mark_path(mark_1m, last_1m)
     if len(bars.time_us) < 2 or len(path.time_us) == 0:
-        raise ValueError(f"{symbol}: not enough open-interest or price data to build a map")
+        raise NotEnoughDataError(f"{symbol}: not enough open-interest or price data to build a map")
     cohorts = open_cohorts(bars, brackets, config)
     fates = cohort_fates(cohorts, bars, path, config.shrink_on_oi_decrease)
     return ModelRun(cohorts, fates, SnapshotMaker(cohorts, fates, bars, path, symbol, config))
