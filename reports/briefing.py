@@ -150,7 +150,7 @@ def _key_levels(summary: dict) -> Table:
 
 def _market_table(row: dict) -> Table:
     rows = [
-        ["Price", price(row["price"]), "Funding, last / 7-day avg", f"{number(row['funding_last'] * 100, 4)} % / {number(row['funding_avg_7d'] * 100, 4)} %"],
+        ["Last price", price(row["price"]), "Funding, last / 7-day avg", f"{number(row['funding_last'] * 100, 4)} % / {number(row['funding_avg_7d'] * 100, 4)} %"],
         ["Open interest", usd(row["oi_usd"]), "Funding, annualised", pct(row["funding_annualised_pct"], 1, signed=False)],
         ["OI change 1d / 7d", f"{pct(row['oi_change_1d_pct'])} / {pct(row['oi_change_7d_pct'])}", "Long/short accounts", number(row["long_short_account_ratio"])],
         ["24 h quote volume", usd(row["quote_volume_24h"]), "Top-trader long/short", number(row["top_trader_ratio"])],
@@ -239,6 +239,11 @@ def build_section(
         section.sentences = summary_sentences(symbol, summary)
         section.key_levels = _key_levels(summary)
         section.warnings = _coverage_warnings(summary)
+        if inputs.heatmaps.get(symbol, pd.DataFrame()).empty:
+            section.warnings.append(
+                f"no heatmap stored for {inputs.day} — run `liqbrief liqmap --symbols {symbol} "
+                f"--start {inputs.day} --end {inputs.day}`"
+            )
         head = headline_levels(summary)
         levels = [
             (head.below, f"{price(head.below)}: {usd(head.long_usd)}"),
@@ -280,7 +285,7 @@ def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
         return (
             "Macro data unavailable for this date.",
             None,
-            ["no macro context — run `liqbrief context`"],
+            [f"no macro context — run `liqbrief context --date {inputs.day}`"],
         )
     m = inputs.macro.set_index("series")
     warnings = [
@@ -291,7 +296,15 @@ def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
     no_data = [s for s, r in m.iterrows() if pd.isna(r["value"])]
     if no_data:
         warnings.append(
-            f"no macro value known for {', '.join(no_data)} — run `liqbrief context` with FRED reachable"
+            f"no macro value stored for {', '.join(no_data)} — run `liqbrief context --date "
+            f"{inputs.day}` with FRED reachable"
+        )
+    flags = m["latest_revision"] if "latest_revision" in m else pd.Series(dtype=object)
+    revised = [s for s, flag in flags.items() if pd.notna(flag) and bool(flag)]
+    if revised:
+        warnings.append(
+            f"{', '.join(revised)}: latest-revision values fetched after {inputs.day} (keyless "
+            "FRED download); set FRED_API_KEY for the values known then"
         )
 
     def val(series: str, digits: int = 2) -> str:

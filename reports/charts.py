@@ -207,7 +207,7 @@ class _LiquidationMapCanvas(_Canvas):
         curve_top = max([1.0, *(float(c.max()) for c in (cum_long, cum_short) if c.size)])
         self.curve.set_ylim(0.0, curve_top * HEADROOM)
         self.price_line.set_xdata([p0, p0])
-        self._keep(self.ax.annotate(f"price {price(p0)}", (p0, y_top), xytext=(3, -10),
+        self._keep(self.ax.annotate(f"mark {price(p0)}", (p0, y_top), xytext=(3, -10),
                                     textcoords="offset points", fontsize=7))  # fmt: skip
         for level, text in levels:
             self._keep(self.ax.axvline(level, color="#888888", linewidth=0.6, linestyle=":"))

@@ -62,6 +62,9 @@ def test_the_pdf_states_the_engines_headline_numbers(lake: Lake, rendered) -> No
     market = lake.read(DATASETS["market_context"], "BTCUSDT", DAY, DAY).iloc[0]
     assert usd(market["oi_usd"]) in text
     assert "Wednesday 06 March 2024" in text and "Methods" in text
+    # the demo's macro came from the keyless CSV today, long after DAY: revised values, said so
+    assert "latest-revision values fetched after 2024-03-06 (keyless FRED download)" in text
+    assert f"mark {price(summary['p0'])}" in text and "Last price" in text  # which price is which
 
 
 def test_pages_footer_and_png_pages(rendered, tmp_path: Path) -> None:
