@@ -48,8 +48,8 @@ def map_lines(symbol: str, window: str, row: dict) -> list[str]:
             f"  ±{pct}%: longs {row[f'cum_long_{pct}pct'] / 1e6:,.1f}M  shorts {row[f'cum_short_{pct}pct'] / 1e6:,.1f}M"
         )
     lines.append(
-        f"  largest long cluster {row['long_cluster_price']:,.0f} ({row['long_cluster_usd'] / 1e6:,.1f}M, "
-        f"{row['long_cluster_distance_pct']:+.1f}%); short {row['short_cluster_price']:,.0f} "
+        f"  largest long cluster {_bin_range(row, 'long')} ({row['long_cluster_usd'] / 1e6:,.1f}M, "
+        f"{row['long_cluster_distance_pct']:+.1f}%); short {_bin_range(row, 'short')} "
         f"({row['short_cluster_usd'] / 1e6:,.1f}M, {row['short_cluster_distance_pct']:+.1f}%)"
     )
     lines.append(f"  imbalance (±5%) {row['imbalance_5pct']:.2f} : 1 long/short")
@@ -60,6 +60,12 @@ def map_lines(symbol: str, window: str, row: dict) -> list[str]:
 
 
 WINDOW_DAYS = {"1d": 1, "7d": 7, "30d": 30}
+
+
+def _bin_range(row: dict, side: str) -> str:
+    """The largest bin as its price range (the briefing names its lower edge)."""
+    centre, half = row[f"{side}_cluster_price"], row["bin_size"] / 2
+    return f"{centre - half:,.0f}–{centre + half:,.0f}"
 
 
 def coverage_gaps(row: dict, window: str) -> str:

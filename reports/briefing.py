@@ -271,7 +271,7 @@ def build_section(
         oi = records.get("oi_usd", {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
-            f"{section.name} open interest (daily close) and its record", chart_format,
+            f"{section.name} open interest at 00:00 UTC and its record", chart_format,
         )  # fmt: skip
     else:
         section.missing.append(

@@ -360,3 +360,16 @@ def test_two_hours_of_bars_give_no_seven_day_volatility() -> None:
     recent = klines[klines["open_time"] >= pd.Timestamp("2024-01-09 22:00", tz="UTC")]
     row = market_context(date(2024, 1, 10), "BTCUSDT", metrics, recent, funding, klines).iloc[0]
     assert np.isnan(row["realised_vol_7d_pct"])
+
+
+def test_the_oi_chart_is_dated_like_the_records() -> None:
+    """A record set on D (the briefing of D: open interest at 00:00 UTC, the last reading of
+    D − 1) must sit at D on the chart, not a day earlier."""
+    from transforms.context.market import daily_closing_oi
+
+    times = pd.to_datetime(["2024-01-01 12:00", "2024-01-01 23:55", "2024-01-02 23:55"], utc=True)
+    chart = daily_closing_oi(
+        pd.DataFrame({"create_time": times, "sum_open_interest_value": [1.0, 2.0, 3.0]})
+    )
+    assert chart["day"].tolist() == [date(2024, 1, 2), date(2024, 1, 3)]
+    assert chart["oi_usd"].tolist() == [2.0, 3.0]

@@ -6,7 +6,7 @@ level "1 day / 7 days ago" the last reading of the day before T − 1 d / T − 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -128,7 +128,10 @@ def market_context(
 
 
 def daily_closing_oi(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Per UTC day: the last open-interest reading (USD) — the OI history chart."""
+    """Open interest (USD) as of 00:00 UTC of each day D — the last reading of D − 1 — for the
+    OI history chart: dated like the briefing and its records, so a record set "on D" is the
+    chart's point at D."""
     by_day = metrics.assign(day=metrics["create_time"].dt.date).groupby("day")
     oi = by_day["sum_open_interest_value"].last()
-    return pd.DataFrame({"day": oi.index, "oi_usd": oi.to_numpy()})
+    as_of = [day + timedelta(days=1) for day in oi.index]
+    return pd.DataFrame({"day": as_of, "oi_usd": oi.to_numpy()})
