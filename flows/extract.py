@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 
 from liqbrief.settings import Settings
 from sources.binance_archive.ingest import IngestReport, ingest
@@ -61,9 +62,19 @@ def extract(
         if outcome.status == "pending":
             logger.warning("not published yet: %s", outcome.label)
     if report.problems:
-        listing = "\n".join(f"  {o.status}: {o.error}" for o in report.problems)
+        create_markdown_artifact(  # the whole list stays in the Prefect run, off the terminal
+            "\n".join(f"- {o.status}: {o.error}" for o in report.problems),
+            key="extract-problems", description="Archive files that were not stored",
+        )  # fmt: skip
+        first = report.problems[0]
+        more = len(report.problems) - 1
         raise ExtractIncompleteError(
-            f"{len(report.problems)} archive file(s) were not stored "
-            f"(everything else was):\n{listing}"
+            f"{len(report.problems)} archive file(s) were not stored (everything else was); "
+            f"first: {first.status}: {first.error}"
+            + (
+                f" (and {more} more, listed in the Prefect run's artifact extract-problems)"
+                if more
+                else ""
+            )
         )
     return summary

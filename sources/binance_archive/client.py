@@ -78,8 +78,9 @@ class ArchiveClient:
                 response = await self.http.get(url)
                 if response.status_code == 404:
                     raise NotPublishedError(
-                        f"{label}: not in the archive (404 for {url}); a day appears some hours "
-                        "after it ends UTC — retry later, or check the symbol and date"
+                        f"{label}: not in the archive (404 for {url}); a recent day appears "
+                        "some hours after it ends (UTC): retry later; an older one means the "
+                        "archive lacks it: check the symbol and date"
                     )
                 if response.status_code == 429 or response.status_code >= 500:
                     raise _TransientHTTPError(f"HTTP {response.status_code} for {url}")

@@ -48,6 +48,20 @@ def test_the_flow_fails_listing_what_was_not_stored_and_keeps_the_rest(
     assert configured.ingested_days(DATASETS["metrics"], "BTCUSDT", [START, END]) == {START}
 
 
+def test_many_missing_files_make_one_line_not_a_page(
+    configured: Lake, mirror: ArchiveMirror
+) -> None:
+    """A backfill whose warm-up the archive lacks printed ~100 lines; the list now stays in
+    the Prefect run (an artifact) and the error is one line."""
+    mirror.add(build_archive(["BTCUSDT"], ["metrics", "klines_5m"], START, START))  # END absent
+    with pytest.raises(ExtractIncompleteError) as caught:
+        extract(["BTCUSDT"], START, END, ["metrics", "klines_5m"])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("2 archive file(s) were not stored (everything else was); first: ")
+    assert "(and 1 more, listed in the Prefect run's artifact extract-problems)" in message
+
+
 def test_the_flow_refuses_unknown_datasets(configured: Lake) -> None:
     with pytest.raises(ValueError, match="klines_5m"):
         extract(["BTCUSDT"], START, END, ["klines_7m"])
