@@ -212,3 +212,49 @@ def test_help_works_even_with_a_bad_setting(world: dict) -> None:
     env = world["env"] | {"LIQBRIEF_CHART_FORMAT": "gif"}
     result = run_cli(("brief", "--help"), env, world["tmp"])
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_a_failed_flow_shows_its_error_once(world: dict) -> None:
+    """Prefect's "Finished in state Failed('…')" line repeats the error the CLI prints."""
+    args = ("liqmap", "--start", "2024-03-02", "--end", "2024-03-02")
+    result = run_cli(args, world["env"], world["tmp"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Beginning flow run" in output, output
+    assert "Finished in state" not in output
+    assert output.count("not enough open-interest or price data") == 1, output
+
+
+def test_failed_state_lines_stay_in_the_prefect_run_but_off_the_console() -> None:
+    """The filter drops a run's failed/crashed closing line; only the console and debug
+    handlers carry it, the API handler (the Prefect run) keeps every record."""
+    import logging
+
+    import yaml
+
+    from liqbrief.terminal_logging import LOGGING_CONFIG, NoRunFailuresOnTerminal
+
+    def record(name: str, message: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.INFO, __file__, 1, message, None, None)
+
+    keep = NoRunFailuresOnTerminal().filter
+    assert not keep(record("prefect.flow_runs", "Finished in state Failed('ValueError: x')"))
+    assert not keep(record("prefect.task_runs", "Finished in state Crashed('killed')"))
+    assert keep(record("prefect.flow_runs", "Finished in state Completed()"))
+    assert keep(record("prefect.flow_runs", "Beginning flow run 'a' for flow 'b'"))
+    assert keep(record("somebody.else", "Finished in state Failed('not a run')"))
+    handlers = yaml.safe_load(LOGGING_CONFIG.read_text())["handlers"]
+    filtered = {
+        n for n, h in handlers.items() if "no_run_failures_on_terminal" in h.get("filters", [])
+    }
+    assert filtered == {"console", "debug"} and "filters" not in handlers["api"]
+
+
+def test_liqbrief_debug_keeps_the_failed_state_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from liqbrief.terminal_logging import NoRunFailuresOnTerminal
+
+    monkeypatch.setenv("LIQBRIEF_DEBUG", "1")
+    line = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1,
+                             "Finished in state Failed('x')", None, None)  # fmt: skip
+    assert NoRunFailuresOnTerminal().filter(line)
