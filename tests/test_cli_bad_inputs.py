@@ -120,6 +120,16 @@ ROWS: list[BadInput] = [
     BadInput(("brief", "--out", "a-file"), 2, "is a file"),
     BadInput(("liqmap",), 2, "cannot be created", {"LIQBRIEF_LAKE": "{tmp}/a-file/lake"}),
     BadInput(("context",), 2, "cannot be created", {"LIQBRIEF_LAKE": "/proc/liqbrief-lake"}),
+    # the reports directory of commands that write briefings, checked before any work
+    BadInput(("daily",), 2, "LIQBRIEF_REPORTS_DIR='/proc/liqbrief-reports': cannot be created", {"LIQBRIEF_REPORTS_DIR": "/proc/liqbrief-reports"}),
+    BadInput(("daily",), 2, "is a file, not a directory; point LIQBRIEF_REPORTS_DIR", {"LIQBRIEF_REPORTS_DIR": "{tmp}/a-file"}),
+    BadInput(("brief",), 2, "LIQBRIEF_REPORTS_DIR='/proc/liqbrief-reports': cannot be created", {"LIQBRIEF_REPORTS_DIR": "/proc/liqbrief-reports"}),
+    BadInput(("brief", "--out", "/proc/liqbrief-out"), 2, "--out='/proc/liqbrief-out': cannot be created"),
+    BadInput(("send",), 2, "point LIQBRIEF_REPORTS_DIR at a directory", {**SMTP, "LIQBRIEF_REPORTS_DIR": "{tmp}/a-file"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "cannot be created: ", {"LIQBRIEF_REPORTS_DIR": "{tmp}/a-file/briefings"}),
+    # a lake URI pyarrow does not know
+    BadInput(("extract",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
+    BadInput(("map",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
     # the venue's limits: leverage within 1..the bracket's maximum (125x in 2024's snapshot)
     BadInput(("liqprice", "--side", "long", "--entry", "100000", "--leverage", "1000", "--date", "2024-03-01"), 2, "above the bracket's maximum of 125x"),
     BadInput(("liqprice", "--side", "short", "--entry", "100000", "--leverage", "101", "--notional", "60000", "--date", "2024-03-01"), 2, "maximum of 100x"),
