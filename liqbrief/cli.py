@@ -26,9 +26,11 @@ from liqbrief.cli_params import (
     Symbols,
     SymbolsOpt,
     Window,
+    archive_range,
     checked_range,
     comma_choices,
     leverage_of_at_least_1,
+    mappable_from,
     positive_finite,
     symbols_option,
     today,
@@ -125,6 +127,7 @@ def extract(
 
     end_day = end or yesterday()
     start_day, end_day = checked_range(start or end_day - timedelta(days=6), end_day)
+    archive_range(start_day, end_day)
     chosen = _datasets_option(datasets, ARCHIVE_DATASETS)
     _settings(lake_writable=True)
     from flows.extract import extract as extract_flow
@@ -148,6 +151,8 @@ def daily(symbols: SymbolsOpt = "BTCUSDT", day: DayOpt = None) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
 
     The e-mail is sent when LIQBRIEF_SMTP_HOST is set."""
+    # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
+    mappable_from(list(symbols), day or today(), "--date", extra_days=1)
     _settings(lake_writable=True, writes_briefings=True)
     _smtp_settings()
     from flows.daily import daily_briefing
@@ -171,6 +176,7 @@ def liqmap_command(
     """Compute and store the liquidation maps of a date range (one pass over its history)."""
     end_day = end or today()
     start_day, end_day = checked_range(start or end_day, end_day)
+    mappable_from(list(symbols), start_day, "--start")
     _settings(lake_writable=True)
     from flows.liqmap import liqmap, missing_lines
 
@@ -292,6 +298,7 @@ def backfill_command(
     if start is None or end is None:
         raise typer.BadParameter("give both --start and --end", param_hint="--start/--end")
     start_day, end_day = checked_range(start, end)
+    mappable_from(list(symbols), start_day, "--start")
     _settings(lake_writable=True, writes_briefings=True)
     if send:
         _smtp_settings()
@@ -347,6 +354,7 @@ def map_command(
     """Compute one date's liquidation map from the lake and print its key levels.
 
     The snapshot is at 00:00 UTC of the date; nothing is written."""
+    mappable_from([symbol], day or today(), "--date")
     _settings(lake_writable=False)
     print_map(symbol, day or today(), window, as_json)
 

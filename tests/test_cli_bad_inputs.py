@@ -130,6 +130,14 @@ ROWS: list[BadInput] = [
     # a lake URI pyarrow does not know
     BadInput(("extract",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
     BadInput(("map",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
+    # dates the archive cannot hold, or whose 30-day warm-up starts before the archive or
+    # before the first maintenance-bracket snapshot (2021-01-01): refused before any flow run
+    BadInput(("extract", "--end", TODAY.isoformat()), 2, f"end {TODAY} is after yesterday"),
+    BadInput(("daily", "--date", "2019-09-01"), 2, "warm-up starts 2019-08-01, before the archive starts"),
+    BadInput(("daily", "--date", "2021-01-31"), 2, "before the first maintenance-bracket snapshot (2021-01-01"),
+    BadInput(("liqmap", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-01-31 or later"),
+    BadInput(("map", "--date", "2020-12-15"), 2, "2020-12-15 cannot be mapped"),
+    BadInput(("backfill", "--start", "2019-09-10", "--end", "2019-09-12"), 2, "before the archive starts (2019-09-01)"),
     # the venue's limits: leverage within 1..the bracket's maximum (125x in 2024's snapshot)
     BadInput(("liqprice", "--side", "long", "--entry", "100000", "--leverage", "1000", "--date", "2024-03-01"), 2, "above the bracket's maximum of 125x"),
     BadInput(("liqprice", "--side", "short", "--entry", "100000", "--leverage", "101", "--notional", "60000", "--date", "2024-03-01"), 2, "maximum of 100x"),
