@@ -26,9 +26,11 @@ from liqbrief.cli_params import (
     Symbols,
     SymbolsOpt,
     Window,
+    archive_range,
     checked_range,
     comma_choices,
     leverage_of_at_least_1,
+    mappable_from,
     positive_finite,
     symbols_option,
     today,
@@ -59,11 +61,14 @@ def main_callback(ctx: typer.Context) -> None:
         Settings.from_env()  # read and validated once, before anything runs (exit 2 if bad)
 
 
-def _settings(lake_writable: bool | None) -> Settings:
-    """The settings, with the lake checked for what the command does with it."""
+def _settings(lake_writable: bool | None, writes_briefings: bool = False) -> Settings:
+    """The settings, with the lake (and the reports directory of a command that writes
+    briefings) checked for what the command does with them."""
     settings = Settings.from_env()
     if lake_writable is not None:
         settings.require_lake(writable=lake_writable)
+    if writes_briefings:
+        settings.require_reports_dir()
     return settings
 
 
@@ -122,6 +127,7 @@ def extract(
 
     end_day = end or yesterday()
     start_day, end_day = checked_range(start or end_day - timedelta(days=6), end_day)
+    archive_range(start_day, end_day)
     chosen = _datasets_option(datasets, ARCHIVE_DATASETS)
     _settings(lake_writable=True)
     from flows.extract import extract as extract_flow
@@ -145,7 +151,9 @@ def daily(symbols: SymbolsOpt = "BTCUSDT", day: DayOpt = None) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
 
     The e-mail is sent when LIQBRIEF_SMTP_HOST is set."""
-    _settings(lake_writable=True)
+    # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
+    mappable_from(list(symbols), day or today(), "--date", extra_days=1)
+    _settings(lake_writable=True, writes_briefings=True)
     _smtp_settings()
     from flows.daily import daily_briefing
 
@@ -168,6 +176,7 @@ def liqmap_command(
     """Compute and store the liquidation maps of a date range (one pass over its history)."""
     end_day = end or today()
     start_day, end_day = checked_range(start or end_day, end_day)
+    mappable_from(list(symbols), start_day, "--start")
     _settings(lake_writable=True)
     from flows.liqmap import liqmap, missing_lines
 
@@ -236,6 +245,7 @@ def brief(
 ) -> None:
     """Render the HTML and PDF briefing of a date from the lake and print their paths."""
     settings = _settings(lake_writable=False)
+    reports_dir = settings.require_reports_dir(out)
     smtp = _smtp_settings() if send else None
     if send and smtp is None:
         raise SettingsError(NO_SMTP_HOST)
@@ -243,7 +253,7 @@ def brief(
     from store.lake import Lake
 
     on = day or today()
-    paths = write_briefing(Lake(settings.lake), on, list(symbols), out or settings.reports_dir)
+    paths = write_briefing(Lake(settings.lake), on, list(symbols), reports_dir)
     for path in paths:
         typer.echo(str(path))
     if send:
@@ -261,7 +271,7 @@ def send_command(
     """E-mail the day's PDF to LIQBRIEF_DESK_TO (once per recipient unless --force).
 
     The e-mail describes the symbols in the PDF; --symbols matter only if it must be rendered."""
-    _settings(lake_writable=False)
+    _settings(lake_writable=False, writes_briefings=True)  # renders the PDF if missing
     smtp = _smtp_settings()
     if smtp is None:
         raise SettingsError(NO_SMTP_HOST)
@@ -288,7 +298,8 @@ def backfill_command(
     if start is None or end is None:
         raise typer.BadParameter("give both --start and --end", param_hint="--start/--end")
     start_day, end_day = checked_range(start, end)
-    _settings(lake_writable=True)
+    mappable_from(list(symbols), start_day, "--start")
+    _settings(lake_writable=True, writes_briefings=True)
     if send:
         _smtp_settings()
     from flows.backfill import backfill
@@ -312,7 +323,7 @@ def backfill_command(
 @app.command()
 def serve() -> None:
     """Run the daily-briefing schedule on this machine (no work pool): 07:00 UTC every day."""
-    _settings(lake_writable=True)
+    _settings(lake_writable=True, writes_briefings=True)
     _smtp_settings()
     from prefect import serve as serve_deployments
 
@@ -343,6 +354,7 @@ def map_command(
     """Compute one date's liquidation map from the lake and print its key levels.
 
     The snapshot is at 00:00 UTC of the date; nothing is written."""
+    mappable_from([symbol], day or today(), "--date")
     _settings(lake_writable=False)
     print_map(symbol, day or today(), window, as_json)
 

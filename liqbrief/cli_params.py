@@ -90,6 +90,43 @@ def checked_range(start: date, end: date) -> tuple[date, date]:
     return start, end
 
 
+def archive_range(start: date, end: date) -> tuple[date, date]:
+    """An extract range the archive can hold (it publishes a day after it ends), checked
+    before any flow run starts."""
+    from sources.binance_archive.layout import check_archive_range
+    from sources.errors import ArchiveRangeError
+
+    try:
+        check_archive_range(start, end, today())
+    except ArchiveRangeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--start/--end") from None
+    return start, end
+
+
+def mappable_from(symbols: list[str], first: date, flag: str, extra_days: int = 0) -> None:
+    """Refuse a first date to map whose warm-up (the longest cohort window, plus
+    ``extra_days``) starts before the archive or before the first maintenance-bracket
+    snapshot of a symbol: no data could make that map."""
+    from sources.reference_data import load_brackets
+    from transforms.liqmap.config import WINDOWS
+
+    warmup = max(WINDOWS.values()) + extra_days
+    limits = [(EARLIEST, f"the archive starts ({EARLIEST})")]
+    for symbol in symbols:
+        brackets, source = load_brackets(symbol)
+        start = date.fromisoformat(str(brackets["effective_from"].min())[:10])
+        limits.append((start, f"the first maintenance-bracket snapshot ({start}, {source})"))
+    warm_start = first - timedelta(days=warmup)
+    broken = [reason for start, reason in limits if warm_start < start]
+    if broken:
+        earliest = max(start for start, _ in limits)
+        raise typer.BadParameter(
+            f"{first} cannot be mapped: its {warmup}-day warm-up starts {warm_start}, before "
+            f"{' and '.join(broken)}; use {flag} {earliest + timedelta(days=warmup)} or later",
+            param_hint=flag,
+        )
+
+
 def comma_choices(text: str, choices: list[str], what: str) -> list[str]:
     """A comma-separated subset of ``choices``; an unknown one is refused, naming the choices."""
     picked = [part.strip() for part in text.split(",") if part.strip()]

@@ -22,6 +22,9 @@ DEFAULT_LAKE = "./lake"
 DEFAULT_BINANCE_ARCHIVE_URL = "https://data.binance.vision"
 MAX_RENDER_WORKERS = max(2, os.cpu_count() or 1)  # more processes than cores only add memory
 SECRET_NAMES = frozenset({"FRED_API_KEY", "LIQBRIEF_SMTP_PASSWORD"})
+# URI schemes pyarrow.fs.FileSystem.from_uri recognises (Arrow's FileSystemFromUri); checked
+# by name, because from_uri itself may reach the network (an S3 bucket's region)
+LAKE_URI_SCHEMES = ("file", "local", "mock", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 
 
 class SettingsError(ValueError):
@@ -63,6 +66,16 @@ class Settings(BaseSettings):
     def base_urls_are_http(cls, value: str) -> str:
         return _http_url(value)
 
+    @field_validator("lake")
+    @classmethod
+    def lake_is_a_path_or_known_uri(cls, value: str) -> str:
+        if "://" in value and value.split("://", 1)[0].lower() not in LAKE_URI_SCHEMES:
+            raise ValueError(
+                "unknown URI scheme; use a local path or a file://, s3://, gs://, abfs:// or "
+                "hdfs:// URI"
+            )
+        return value
+
     @classmethod
     def from_env(cls) -> Settings:
         """The settings of the current environment, validated once per distinct environment."""
@@ -74,6 +87,16 @@ class Settings(BaseSettings):
         problem = lake_problem(self.lake, writable)
         if problem:
             raise SettingsError(f"LIQBRIEF_LAKE={self.lake!r}: {problem}")
+
+    def require_reports_dir(self, out: Path | str | None = None) -> Path:
+        """The directory briefings are written to (``out``, else LIQBRIEF_REPORTS_DIR),
+        refused before any work if it is a file or cannot be created or written."""
+        name, where = ("--out", str(out)) if out is not None else (
+            "LIQBRIEF_REPORTS_DIR", self.reports_dir)  # fmt: skip
+        problem = directory_problem(where, writable=True, name=name)
+        if problem:
+            raise SettingsError(f"{name}={where!r}: {problem}")
+        return Path(where)
 
 
 def _relevant_environment() -> tuple[tuple[str, str], ...]:
@@ -93,26 +116,31 @@ def _settings_for(_environment: tuple[tuple[str, str], ...]) -> Settings:
 
 
 def lake_problem(root: str, writable: bool) -> str | None:
-    """What is wrong with a local lake root, or None. Probes with a temporary file that is
-    removed at once, so nothing in the lake changes."""
+    """What is wrong with a local lake root, or None. Object-store URIs are not probed."""
     if "://" in root:
         return None
+    return directory_problem(root, writable, "LIQBRIEF_LAKE")
+
+
+def directory_problem(root: str, writable: bool, name: str) -> str | None:
+    """What is wrong with a local directory ``name`` points at, or None. Probes with a
+    temporary file that is removed at once and creates no directory, so nothing changes."""
     path = Path(root)
     if path.exists() and not path.is_dir():
-        return "is a file, not a directory; point LIQBRIEF_LAKE at a directory"
+        return f"is a file, not a directory; point {name} at a directory"
     if not writable:
         return None
     existing = path
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        return f"cannot be created: {existing} is a file; point LIQBRIEF_LAKE at a directory"
+        return f"cannot be created: {existing} is a file; point {name} at a directory"
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
         verb = "written" if existing == path else f"created (in {existing})"
-        return f"cannot be {verb}: {exc.strerror}; choose a writable directory"
+        return f"cannot be {verb}: {exc.strerror}; point {name} at a writable directory"
     return None
 
 

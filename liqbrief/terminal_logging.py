@@ -15,6 +15,8 @@ from pathlib import Path
 
 LOGGING_CONFIG = Path(__file__).with_name("prefect_logging.yml")
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+# a run's closing line repeats its exception; the CLI prints that error once itself
+FAILED_STATE_LINES = ("Finished in state Failed", "Finished in state Crashed")
 
 
 def debugging() -> bool:
@@ -22,14 +24,19 @@ def debugging() -> bool:
 
 
 class NoRunFailuresOnTerminal(logging.Filter):
-    """Drops records carrying a traceback, and errors of flow and task runs."""
+    """Drops records carrying a traceback, errors of flow and task runs, and their
+    "Finished in state Failed/Crashed(...)" lines (which repeat the error)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if debugging():
             return True
         if record.exc_info or record.exc_text:
             return False
-        return not (record.levelno >= logging.ERROR and record.name.startswith(RUN_LOGGERS))
+        if not record.name.startswith(RUN_LOGGERS):
+            return True
+        if record.levelno >= logging.ERROR:
+            return False
+        return not record.getMessage().startswith(FAILED_STATE_LINES)
 
 
 def keep_run_failures_off_terminal() -> None:

@@ -42,6 +42,16 @@ def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+def day_of_name(name: str) -> date | None:
+    """The date a partition directory (``date=YYYY-MM-DD``) or ledger record
+    (``YYYY-MM-DD.json``) names, or None for a stray name that names no date."""
+    text = name.removeprefix("date=").removesuffix(".json")
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
 def parquet_bytes(table: pa.Table) -> bytes:
     """The bytes of ``table`` as the lake stores it (zstd Parquet)."""
     sink = pa.BufferOutputStream()
@@ -187,7 +197,8 @@ class Lake:
         directory = posixpath.dirname(self.ledger_path(ds, symbol, date(2000, 1, 1)))
         infos = self.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
         names = [posixpath.basename(i.path) for i in infos if i.path.endswith(".json")]
-        return sorted(date.fromisoformat(n.removesuffix(".json")) for n in names)
+        days = (day_of_name(n) for n in names)
+        return sorted(d for d in days if d is not None)  # a stray name is no record
 
     def ledger_entry(self, ds: Dataset, symbol: str, day: date) -> LedgerEntry | None:
         """The ledger record of a day, or None; an unreadable record names its file."""

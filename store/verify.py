@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from liqbrief.symbols import InvalidSymbolError, validate_symbol
 from store.datasets import DATASETS, Dataset
 from store.errors import CorruptPartitionError, repair_command
-from store.lake import DATA_FILE, Lake, schema_problem
+from store.lake import DATA_FILE, Lake, day_of_name, schema_problem
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,11 @@ class VerifyReport:
     checked: int = 0
     unhashed: int = 0  # partitions whose ledger record predates data_sha256
     findings: list[Finding] = field(default_factory=list)
+    stray: list[str] = field(default_factory=list)  # date= directories naming no date
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.findings and not self.stray
 
     def repair_commands(self) -> list[str]:
         """One command per dataset, symbol and run of consecutive bad days."""
@@ -87,14 +88,20 @@ def _is_symbol(name: str) -> bool:
     return True
 
 
-def stored_partitions(lake: Lake, ds: Dataset, symbol: str) -> list[date]:
-    """Days with a ledger record or a data directory (a write may have stopped between)."""
+def stored_partitions(lake: Lake, ds: Dataset, symbol: str) -> tuple[list[date], list[str]]:
+    """Days with a ledger record or a data directory (a write may have stopped between),
+    and the paths of ``date=`` directories whose name is not a date (stray, not read)."""
     days = set(lake.stored_days(ds, symbol))
+    stray = []
     data_dir = posixpath.dirname(lake.partition_dir(ds, symbol, date(2000, 1, 1)))
     for info in _listing(lake, data_dir):
         if info.type == pafs.FileType.Directory and info.base_name.startswith("date="):
-            days.add(date.fromisoformat(info.base_name.removeprefix("date=")))
-    return sorted(days)
+            day = day_of_name(info.base_name)
+            if day is None:
+                stray.append(info.path)
+            else:
+                days.add(day)
+    return sorted(days), sorted(stray)
 
 
 def partition_problem(lake: Lake, ds: Dataset, symbol: str, day: date) -> tuple[str | None, bool]:
@@ -156,7 +163,9 @@ def verify_lake(
     for name in datasets:
         ds = DATASETS[name]
         for symbol in symbols or stored_symbols(lake, ds):
-            for day in stored_partitions(lake, ds, symbol):
+            days, stray = stored_partitions(lake, ds, symbol)
+            report.stray.extend(stray)
+            for day in days:
                 if (start and day < start) or (end and day > end):
                     continue
                 problem, hashed = partition_problem(lake, ds, symbol, day)
@@ -170,6 +179,8 @@ def verify_lake(
 
 def print_report(report: VerifyReport, echo: Callable[[str], object]) -> None:
     """The findings, then one re-fetch command per run of bad days, then the counts."""
+    for path in report.stray:
+        echo(f"BAD {path}: not a date partition (its name is not date=YYYY-MM-DD); move it out")
     for f in report.findings:
         echo(f"BAD {f.path}: {f.problem}")
     if report.findings:
@@ -181,5 +192,6 @@ def print_report(report: VerifyReport, echo: Callable[[str], object]) -> None:
     )
     echo(
         f"{report.checked} partition(s) checked under {report.root}, {len(report.findings)} bad"
+        + (f", {len(report.stray)} not a date partition" if report.stray else "")
         + (old if report.unhashed else "")
     )

@@ -120,6 +120,24 @@ ROWS: list[BadInput] = [
     BadInput(("brief", "--out", "a-file"), 2, "is a file"),
     BadInput(("liqmap",), 2, "cannot be created", {"LIQBRIEF_LAKE": "{tmp}/a-file/lake"}),
     BadInput(("context",), 2, "cannot be created", {"LIQBRIEF_LAKE": "/proc/liqbrief-lake"}),
+    # the reports directory of commands that write briefings, checked before any work
+    BadInput(("daily",), 2, "LIQBRIEF_REPORTS_DIR='/proc/liqbrief-reports': cannot be created", {"LIQBRIEF_REPORTS_DIR": "/proc/liqbrief-reports"}),
+    BadInput(("daily",), 2, "is a file, not a directory; point LIQBRIEF_REPORTS_DIR", {"LIQBRIEF_REPORTS_DIR": "{tmp}/a-file"}),
+    BadInput(("brief",), 2, "LIQBRIEF_REPORTS_DIR='/proc/liqbrief-reports': cannot be created", {"LIQBRIEF_REPORTS_DIR": "/proc/liqbrief-reports"}),
+    BadInput(("brief", "--out", "/proc/liqbrief-out"), 2, "--out='/proc/liqbrief-out': cannot be created"),
+    BadInput(("send",), 2, "point LIQBRIEF_REPORTS_DIR at a directory", {**SMTP, "LIQBRIEF_REPORTS_DIR": "{tmp}/a-file"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "cannot be created: ", {"LIQBRIEF_REPORTS_DIR": "{tmp}/a-file/briefings"}),
+    # a lake URI pyarrow does not know
+    BadInput(("extract",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
+    BadInput(("map",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
+    # dates the archive cannot hold, or whose 30-day warm-up starts before the archive or
+    # before the first maintenance-bracket snapshot (2021-01-01): refused before any flow run
+    BadInput(("extract", "--end", TODAY.isoformat()), 2, f"end {TODAY} is after yesterday"),
+    BadInput(("daily", "--date", "2019-09-01"), 2, "warm-up starts 2019-08-01, before the archive starts"),
+    BadInput(("daily", "--date", "2021-01-31"), 2, "before the first maintenance-bracket snapshot (2021-01-01"),
+    BadInput(("liqmap", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-01-31 or later"),
+    BadInput(("map", "--date", "2020-12-15"), 2, "2020-12-15 cannot be mapped"),
+    BadInput(("backfill", "--start", "2019-09-10", "--end", "2019-09-12"), 2, "before the archive starts (2019-09-01)"),
     # the venue's limits: leverage within 1..the bracket's maximum (125x in 2024's snapshot)
     BadInput(("liqprice", "--side", "long", "--entry", "100000", "--leverage", "1000", "--date", "2024-03-01"), 2, "above the bracket's maximum of 125x"),
     BadInput(("liqprice", "--side", "short", "--entry", "100000", "--leverage", "101", "--notional", "60000", "--date", "2024-03-01"), 2, "maximum of 100x"),
@@ -212,3 +230,49 @@ def test_help_works_even_with_a_bad_setting(world: dict) -> None:
     env = world["env"] | {"LIQBRIEF_CHART_FORMAT": "gif"}
     result = run_cli(("brief", "--help"), env, world["tmp"])
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_a_failed_flow_shows_its_error_once(world: dict) -> None:
+    """Prefect's "Finished in state Failed('…')" line repeats the error the CLI prints."""
+    args = ("liqmap", "--start", "2024-03-02", "--end", "2024-03-02")
+    result = run_cli(args, world["env"], world["tmp"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Beginning flow run" in output, output
+    assert "Finished in state" not in output
+    assert output.count("not enough open-interest or price data") == 1, output
+
+
+def test_failed_state_lines_stay_in_the_prefect_run_but_off_the_console() -> None:
+    """The filter drops a run's failed/crashed closing line; only the console and debug
+    handlers carry it, the API handler (the Prefect run) keeps every record."""
+    import logging
+
+    import yaml
+
+    from liqbrief.terminal_logging import LOGGING_CONFIG, NoRunFailuresOnTerminal
+
+    def record(name: str, message: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.INFO, __file__, 1, message, None, None)
+
+    keep = NoRunFailuresOnTerminal().filter
+    assert not keep(record("prefect.flow_runs", "Finished in state Failed('ValueError: x')"))
+    assert not keep(record("prefect.task_runs", "Finished in state Crashed('killed')"))
+    assert keep(record("prefect.flow_runs", "Finished in state Completed()"))
+    assert keep(record("prefect.flow_runs", "Beginning flow run 'a' for flow 'b'"))
+    assert keep(record("somebody.else", "Finished in state Failed('not a run')"))
+    handlers = yaml.safe_load(LOGGING_CONFIG.read_text())["handlers"]
+    filtered = {
+        n for n, h in handlers.items() if "no_run_failures_on_terminal" in h.get("filters", [])
+    }
+    assert filtered == {"console", "debug"} and "filters" not in handlers["api"]
+
+
+def test_liqbrief_debug_keeps_the_failed_state_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from liqbrief.terminal_logging import NoRunFailuresOnTerminal
+
+    monkeypatch.setenv("LIQBRIEF_DEBUG", "1")
+    line = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1,
+                             "Finished in state Failed('x')", None, None)  # fmt: skip
+    assert NoRunFailuresOnTerminal().filter(line)

@@ -25,6 +25,8 @@ from liqbrief.settings import Settings, SettingsError, lake_problem
         ("LIQBRIEF_CHART_FORMAT", "gif", "LIQBRIEF_CHART_FORMAT='gif': use one of svg, png"),
         ("LIQBRIEF_FRED_URL", "file:///etc", "LIQBRIEF_FRED_URL='file:///etc': must be an http(s) URL"),
         ("LIQBRIEF_FRED_CSV_URL", "https://", "with a host"),
+        ("LIQBRIEF_LAKE", "foo://x", "LIQBRIEF_LAKE='foo://x': unknown URI scheme; use a local path"),
+        ("LIQBRIEF_LAKE", "ftp://host/lake", "unknown URI scheme"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_is_one_line_naming_it(monkeypatch, name, value, message) -> None:
@@ -71,3 +73,33 @@ def test_strict_json_turns_nan_and_infinity_into_null() -> None:
         "p0": 100.5, "nan": None, "inf": None, "np": None, "count": 3, "day": "2024-03-06",
         "ts": "2024-03-06T00:00:00", "nat": None, "na": None, "nested": [None, {"x": 1.0}],
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "lake", ["./lake", "/abs/lake", "file:///tmp/lake", "s3://bucket/lake", "gs://b/l"]
+)
+def test_lake_paths_and_known_uris_are_accepted(monkeypatch, lake: str) -> None:
+    monkeypatch.setenv("LIQBRIEF_LAKE", lake)
+    assert Settings.from_env().lake == lake
+
+
+def test_the_reports_dir_is_checked_and_the_check_leaves_nothing(
+    monkeypatch, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "new" / "briefings"))
+    settings = Settings.from_env()
+    assert settings.require_reports_dir() == tmp_path / "new" / "briefings"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing created or left
+    assert settings.require_reports_dir(tmp_path) == tmp_path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    with pytest.raises(
+        SettingsError, match=r"^--out='.*file': is a file, not a directory; point --out"
+    ):
+        settings.require_reports_dir(tmp_path / "file")
+    with pytest.raises(
+        SettingsError, match=r"cannot be created \(in /proc\): .*LIQBRIEF_REPORTS_DIR"
+    ):
+        Settings.from_env().model_copy(
+            update={"reports_dir": "/proc/briefings"}
+        ).require_reports_dir()

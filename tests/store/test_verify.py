@@ -8,7 +8,7 @@ from pathlib import Path
 
 from store.datasets import DATASETS
 from store.lake import Lake
-from store.verify import verify_lake
+from store.verify import print_report, verify_lake
 from tests.store.test_lake import FUNDING, entry, funding_table
 from tests.store.test_units import DAY, tables
 
@@ -116,3 +116,19 @@ def test_a_reversed_range_is_a_usage_error(lake: Lake, monkeypatch) -> None:
         app, ["lake", "verify", "--start", "2024-02-01", "--end", "2024-01-01"]
     )
     assert result.exit_code == 2 and "before --start" in result.output
+
+
+def test_a_stray_partition_directory_is_reported_and_the_rest_still_checked(lake: Lake) -> None:
+    filled(lake)
+    data_dir = Path(lake.partition_dir(FUNDING, "BTCUSDT", DAYS[0])).parent
+    (data_dir / "date=garbage").mkdir()
+    (data_dir / "date=2024-13-45").mkdir()
+    ledger_dir = Path(lake.ledger_path(FUNDING, "BTCUSDT", DAYS[0])).parent
+    (ledger_dir / "garbage.json").write_text("{}")  # a stray ledger name is no record
+    report = verify_lake(lake)
+    assert report.checked == 6 and not report.findings and not report.ok
+    assert report.stray == [str(data_dir / "date=2024-13-45"), str(data_dir / "date=garbage")]
+    lines: list[str] = []
+    print_report(report, lines.append)
+    assert f"BAD {data_dir / 'date=garbage'}: not a date partition" in lines[1]
+    assert lines[-1].endswith("0 bad, 2 not a date partition")
