@@ -10,6 +10,7 @@ loop) and read everything they need from their arguments and the lake.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -22,7 +23,10 @@ _pool: ProcessPoolExecutor | None = None
 
 
 def _warm_up() -> None:
-    """Import the renderers once per worker, before the first day arrives."""
+    """Import the renderers once per worker, before the first day arrives. Ctrl-C reaches
+    the workers too; they ignore it (no KeyboardInterrupt traceback of their own): the CLI
+    process stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import weasyprint  # noqa: F401
 
     import reports.render  # noqa: F401

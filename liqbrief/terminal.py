@@ -2,14 +2,22 @@
 
 Usage errors (a bad option or setting) exit 2 with one line naming what is wrong; a failure
 exits 1 with one line saying what failed and where the details are; nothing prints a
-traceback unless LIQBRIEF_DEBUG=1.
+traceback unless LIQBRIEF_DEBUG=1. Ctrl-C exits 130 at once with one line (see
+``interrupts_exit_at_once``).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.util
+import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -55,7 +63,8 @@ def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if args is None else args)
     name = _command_name(args)
     try:
-        result = get_command(app).main(args=args, prog_name="liqbrief", standalone_mode=False)
+        with interrupts_exit_at_once(name):
+            result = get_command(app).main(args=args, prog_name="liqbrief", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -72,6 +81,57 @@ def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         return 1
     return result if isinstance(result, int) else 0
+
+
+@contextmanager
+def interrupts_exit_at_once(name: str) -> Iterator[None]:
+    """While a command runs, SIGINT ends the process now: one line, exit code 130.
+
+    Ctrl-C reaches the whole process group, so Prefect's ephemeral API server stops at the
+    same moment; a KeyboardInterrupt would then have Prefect retry recording the crash
+    against the dead server for a minute or more (and print its errors), while render
+    workers and Prefect's threads keep the process alive. Every write is atomic, so exiting
+    at once loses nothing a re-run does not redo. Our child processes are stopped too, in
+    case the signal reached this process alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def exit_interrupted(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing
+        console.print(f"liqbrief {name}: interrupted", markup=False)
+        sys.stderr.flush()
+        stop_child_processes()
+        os._exit(130)  # no atexit: Prefect's hooks would talk to the stopped server
+
+    previous = signal.signal(signal.SIGINT, exit_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def stop_child_processes() -> None:
+    """SIGTERM to every child: the render workers and Prefect's ephemeral API server."""
+    pids = {child.pid for child in multiprocessing.active_children() if child.pid}
+    for listing in Path("/proc/self/task").glob("*/children"):  # Linux: children of any thread
+        try:
+            pids.update(int(pid) for pid in listing.read_text().split())
+        except OSError:
+            continue
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+    for child in multiprocessing.active_children():
+        child.join(timeout=2)
+    # The pool's semaphores are unlinked by multiprocessing's exit finalizers, which
+    # os._exit skips (its resource tracker would then warn about them on the terminal).
+    run_finalizers = getattr(multiprocessing.util, "_run_finalizers", None)
+    if run_finalizers is not None:
+        run_finalizers(0)
 
 
 def _usage_error(exc: typer.TyperException, name: str) -> int:
