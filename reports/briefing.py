@@ -318,7 +318,7 @@ def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
     if "VIXCLS" in m.index and pd.notna(m.loc["VIXCLS", "value"]):
         parts.append(f"VIX {val('VIXCLS', 1)}")
     events = inputs.events["text"].tolist() if not inputs.events.empty else []
-    line = "; ".join(parts) or "No macro values known yet"
+    line = "; ".join(parts) or "No macro values stored for this date (see data coverage)"
     line += ". " + (
         "; ".join(events) + "." if events else "No FOMC decision or jobs report in the next 7 days."
     )
