@@ -114,23 +114,18 @@ def build_models(
 
 def write_chunk_maps(model: MapModel, chunk: list[date]) -> dict[date, str]:
     """Write the chunk's maps (if that fails, day by day, so only the days that cannot be
-    written fail); the error of each day that has no map in the lake afterwards."""
-    errors = {}
+    written fail); the error of each day without a map: its write failed, or it has no
+    fresh price or open interest (the engine's reason)."""
     try:
-        errors |= write_maps_of(model, chunk)  # the dates without a fresh price or OI
+        return write_maps_of(model, chunk)
     except Exception:
+        errors = {}
         for day in chunk:
             try:
                 errors |= write_maps_of(model, [day])
             except Exception as exc:
                 errors[day] = f"{type(exc).__name__}: {exc}"
-    stored = Lake(Settings.from_env().lake).ingested_days(
-        DATASETS["liqmap_summary"], model.symbol, chunk
-    )
-    for day in chunk:
-        if day not in stored and day not in errors:
-            errors[day] = "no map was written (no fresh price or open interest for it)"
-    return errors
+        return errors
 
 
 def prepare_chunk(

@@ -7,7 +7,6 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from prefect import task
 
@@ -90,13 +89,10 @@ def rendered_symbols(reports_dir: str | Path, day: date) -> list[str] | None:
 
 
 def require_usable_maps(inputs) -> None:
-    """Treat a map without a finite P0 as absent (its levels would read "below —, $0"), and
-    refuse a briefing that has no map at all: the desk reads it for the map."""
+    """Refuse a briefing that has no map at all: the desk reads it for the map. (A stored
+    map always has a price: the engine writes none without one.)"""
     from reports.briefing import BriefingDataError
 
-    for symbol, summary in list(inputs.summaries.items()):
-        if not np.isfinite(pd.to_numeric(summary["p0"], errors="coerce")).all():
-            del inputs.summaries[symbol]
     if not inputs.summaries:
         wanted = ",".join(inputs.symbols)
         raise BriefingDataError(

@@ -140,19 +140,10 @@ def _tables_by_day(frame: pd.DataFrame, ds: Dataset) -> dict[date, pa.Table]:
     return out
 
 
-def write_mapped(lake: Lake, model: MapModel, maps: LiquidationMaps, dates: list[date]) -> int:
-    """Store the maps of the dates that have one; a date without (``maps.missing``) is not
-    written, so no all-NaN map ever reaches the lake."""
-    mapped = [d for d in dates if d not in maps.missing]
-    if not mapped:
-        return 0
-    return write_maps(lake, maps, model.symbol, mapped, model.config)
-
-
 def missing_lines(symbol: str, missing: dict[date, str]) -> list[str]:
     """One line per date without a map, with the command that fills its inputs."""
     return [
-        f"{symbol} {day}: no map ({reason}); run `liqbrief extract --symbols {symbol} "
+        f"no map for {symbol} {day}: {reason}; run `liqbrief extract --symbols {symbol} "
         f"--start {day - timedelta(days=1)} --end {day - timedelta(days=1)}` first"
         for day, reason in sorted(missing.items())
     ]
@@ -168,7 +159,7 @@ def summary_of(lake: Lake, symbol: str, day: date, window: str) -> dict:
         maps = maps_of(model_for(lake, symbol, day, day), [day], [])
     except NotEnoughDataError as exc:
         raise NoMapError(
-            f"{symbol} {day}: {exc}; run `liqbrief extract --symbols {symbol} "
+            f"no map for {symbol} {day}: {exc}; run `liqbrief extract --symbols {symbol} "
             f"--start {day - timedelta(days=WARMUP_DAYS)} --end {day - timedelta(days=1)}`"
         ) from None
     if maps.missing:
@@ -187,7 +178,7 @@ def build_liquidation_maps(
     mapped = [d for d in dates if d not in unmappable]
     heatmap_dates = {"all": mapped, "last": mapped[-1:], "none": []}[heatmaps]
     maps = maps_of(model, dates, heatmap_dates)
-    rows = write_mapped(lake, model, maps, dates)
+    rows = write_maps(lake, maps, symbol, dates, model.config)  # dates without a map: skipped
     for line in missing_lines(symbol, maps.missing):
         get_run_logger().warning(line)
     return {"dates": len(dates) - len(maps.missing), "rows": rows, "missing": maps.missing}
@@ -204,7 +195,7 @@ def write_maps_of(model: MapModel, dates: list[date]) -> dict[date, str]:
     map (no fresh price or open interest), with the reason."""
     lake = Lake(Settings.from_env().lake)
     maps = maps_of(model, dates, dates)
-    write_mapped(lake, model, maps, dates)
+    write_maps(lake, maps, model.symbol, dates, model.config)  # dates without a map: skipped
     return maps.missing
 
 

@@ -1,10 +1,10 @@
 """`liqbrief map`: one date's liquidation map computed from the lake, printed as key levels
-or strict JSON. A date whose previous day's inputs are missing has no map (its P0 would be
-an older price shown as current)."""
+or strict JSON. A date without a fresh price or open interest has no map (its P0 would be
+an older price shown as current): the engine says so and which `extract` fills it."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import typer
 
@@ -13,17 +13,11 @@ from liqbrief.json_output import strict_json
 from liqbrief.settings import Settings
 
 
-class MapInputsMissingError(RuntimeError):
-    """The lake lacks the inputs of the date's map; the message says which command fills it."""
-
-
 def print_map(symbol: str, snapshot_day: date, window: Window, as_json: bool) -> None:
-    """The engine refuses a snapshot without a fresh price or OI (flows.liqmap.NoMapError)."""
     from flows.liqmap import summary_of
     from store.lake import Lake
 
     lake = Lake(Settings.from_env().lake)
-    _require_map_inputs(lake, symbol, snapshot_day)
     row = summary_of(lake, symbol, snapshot_day, window.value)
     if as_json:
         typer.echo(strict_json(row))
@@ -59,9 +53,6 @@ def map_lines(symbol: str, window: str, row: dict) -> list[str]:
     return lines
 
 
-WINDOW_DAYS = {"1d": 1, "7d": 7, "30d": 30}
-
-
 def _bin_range(row: dict, side: str) -> str:
     """The largest bin as its price range (the briefing names its lower edge)."""
     centre, half = row[f"{side}_cluster_price"], row["bin_size"] / 2
@@ -70,28 +61,12 @@ def _bin_range(row: dict, side: str) -> str:
 
 def coverage_gaps(row: dict, window: str) -> str:
     """The inputs missing from a map's window, in words ("" if none)."""
-    days = WINDOW_DAYS[window]
+    from transforms.liqmap.config import WINDOWS
+
+    days = WINDOWS[window]
     parts = []
     if row.get("oi_missing_bars", 0):
         parts.append(f"{row['oi_missing_bars']:,} of {days * 288:,} open-interest readings missing")
     if row.get("price_missing_minutes", 0):
         parts.append(f"{row['price_missing_minutes']:,} of {days * 1440:,} price minutes missing")
     return "; ".join(parts)
-
-
-def _require_map_inputs(lake, symbol: str, snapshot_day: date) -> None:
-    """A map at 00:00 UTC of D needs every input file of D − 1: without them its P0 would be
-    an older price shown as current."""
-    from flows.daily import MAP_INPUTS
-    from store.datasets import DATASETS
-
-    before = snapshot_day - timedelta(days=1)
-    missing = [
-        n for n in MAP_INPUTS if before not in lake.ingested_days(DATASETS[n], symbol, [before])
-    ]
-    if missing:
-        raise MapInputsMissingError(
-            f"no map for {symbol} {snapshot_day}: the lake lacks {', '.join(missing)} of {before}; "
-            f"run `liqbrief extract --symbols {symbol} --start {before - timedelta(days=30)} "
-            f"--end {before}`"
-        )

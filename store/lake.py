@@ -202,28 +202,28 @@ class Lake:
 
     def ledger_entry(self, ds: Dataset, symbol: str, day: date) -> LedgerEntry | None:
         """The ledger record of a day, or None; an unreadable record names its file."""
-        path = self.ledger_path(ds, symbol, day)
-        try:
-            with self.fs.open_input_stream(path) as f:
-                return LedgerEntry.from_json(f.read())
-        except FileNotFoundError:
-            return None
-        except LedgerRecordError as exc:
-            raise CorruptPartitionError(
-                corrupt_partition(path, f"is {exc}", ds.name, symbol, day)
-            ) from None
+        return self._record(
+            self.ledger_path(ds, symbol, day), LedgerEntry.from_json, LedgerRecordError,
+            "is {}", ds, symbol, day,
+        )  # fmt: skip
 
     def manifest(self, ds: Dataset, symbol: str, day: date) -> UnitManifest | None:
         """The manifest of the unit ``ds`` belongs to on ``day``, or None."""
-        path = self.manifest_path(ds, symbol, day)
+        return self._record(
+            self.manifest_path(ds, symbol, day), UnitManifest.from_json, ValueError,
+            "is an unreadable manifest ({})", ds, symbol, day,
+        )  # fmt: skip
+
+    def _record(self, path: str, parse, errors, problem: str, ds: Dataset, symbol: str, day: date):
+        """A small JSON record beside the data: None if absent, parsed, or a named error."""
         try:
             with self.fs.open_input_stream(path) as f:
-                return UnitManifest.from_json(f.read())
+                return parse(f.read())
         except FileNotFoundError:
             return None
-        except ValueError as exc:
+        except errors as exc:
             raise CorruptPartitionError(
-                corrupt_partition(path, f"is an unreadable manifest ({exc})", ds.name, symbol, day)
+                corrupt_partition(path, problem.format(exc), ds.name, symbol, day)
             ) from None
 
     def _manifest_names(self, ds: Dataset, symbol: str, day: date) -> bool:

@@ -150,7 +150,7 @@ ROWS: list[BadInput] = [
     BadInput(("context", "--date", "2024-02-20", "--no-fetch-macro"), 1, "run `liqbrief extract --symbols BTCUSDT"),
     # failures (exit 1): the date has no map
     BadInput(("brief", "--date", "2024-03-06"), 1, "no map for BTCUSDT"),
-    BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: the lake lacks"),
+    BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: BTCUSDT: not enough open-interest or price data"),
 ]
 # fmt: on
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -69,25 +68,14 @@ def test_map_refuses_a_date_whose_previous_day_is_missing(demo: Path) -> None:
     """The lake ends on DAY − 1: a map of a later date would show an old P0 as current."""
     result = cli(demo, "map", "--date", "2024-03-20")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "no map for BTCUSDT 2024-03-20: the lake lacks" in result.stderr
+    assert (
+        "no map for BTCUSDT 2024-03-20: no mark or last price in the hour before" in result.stderr
+    )
+    assert (
+        "run `liqbrief extract --symbols BTCUSDT --start 2024-03-19 --end 2024-03-19`"
+        in result.stderr
+    )
     assert result.stdout == ""
-
-
-def test_brief_of_a_date_whose_map_has_no_price_is_an_error(demo: Path, tmp_path: Path) -> None:
-    from flows.liqmap import maps_of, model_for, write_maps
-    from store.lake import Lake
-
-    root = tmp_path / "nan-map"
-    shutil.copytree(demo / "lake", root / "lake")
-    lake = Lake(str(root / "lake"))
-    model = model_for(lake, "BTCUSDT", DAY, DAY)
-    maps = maps_of(model, [DAY], [DAY])
-    maps.summary["p0"] = math.nan  # what a date without a fresh price used to store
-    write_maps(lake, maps, "BTCUSDT", [DAY], model.config)
-    result = cli(root, "brief", "--date", str(DAY))
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "no map for BTCUSDT" in result.stderr and "Traceback" not in result.stderr
-    assert not (root / "out").exists()
 
 
 @pytest.mark.flow

@@ -161,3 +161,14 @@ def test_a_deployment_symbol_is_checked_at_the_flow_edge(world) -> None:
 
     with pytest.raises(ParameterTypeError, match=r"invalid symbol '\.\./x'"):
         backfill(date(2024, 2, 7), date(2024, 2, 7), ["../x"])
+
+
+def test_a_day_without_fresh_inputs_fails_with_the_engines_reason(world) -> None:
+    """The archive ends on 2024-02-08: 2024-02-10's snapshot has no price or open interest
+    in the hour before it, so it gets no map and fails (named, retried by a re-run); the day
+    before it is briefed."""
+    out, _ = world
+    with pytest.raises(BackfillFailedError, match="2024-02-10: failed: map BTCUSDT") as error:
+        backfill(date(2024, 2, 9), date(2024, 2, 10), ["BTCUSDT"])
+    assert "in the hour before the snapshot" in str(error.value)
+    assert briefings(out) == [f"2024-02-09/liqbrief-2024-02-09.{ext}" for ext in ("html", "pdf")]
