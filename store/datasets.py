@@ -171,6 +171,12 @@ MARKET_CONTEXT_SCHEMA = pa.schema(
                 "funding_avg_7d", "funding_annualised_pct", "long_short_account_ratio",
                 "top_trader_ratio", "taker_buy_sell_ratio", "quote_volume_24h",
                 "volume_vs_year_start", "realised_vol_7d_pct",
+                # market-wide (Coinglass, NaN without COINGLASS_API_KEY): values at 00:00 UTC
+                # of D, i.e. the daily bars dated D - 1
+                "all_market_oi_usd", "binance_oi_share_pct",
+                "realised_liq_long_usd", "realised_liq_short_usd", "realised_liq_usd",
+                "all_market_liq_long_usd", "all_market_liq_short_usd", "all_market_liq_usd",
+                "oi_weighted_funding_pct",
             )
         ],
     ]
@@ -225,5 +231,90 @@ for _d in [
     Dataset("macro", "macro_context", MACRO_CONTEXT_SCHEMA, "series", None),
     Dataset("macro", "macro_events", MACRO_EVENTS_SCHEMA, "event_date", None),
     Dataset("binance", "records", RECORDS_SCHEMA, "metric", None),
+]:
+    DATASETS[_d.name] = _d
+
+
+# -- Coinglass (optional, market-wide): <lake>/coinglass/<dataset>/symbol=<COIN>/date=… ------
+# Bar histories: closed bars only (the in-progress last bar is never stored), one partition
+# per calendar month (date = the month's first day), merged on ``time`` when re-fetched.
+CG_OHLC_SCHEMA = pa.schema(
+    [("time", UTC_TIME), *[(c, pa.float64()) for c in ("open", "high", "low", "close")]]
+)
+CG_LIQUIDATION_SCHEMA = pa.schema(
+    [
+        ("time", UTC_TIME),
+        ("exchange_list", pa.string()),  # the exchanges Coinglass summed, as requested
+        ("long_usd", pa.float64()),
+        ("short_usd", pa.float64()),
+    ]
+)
+# Snapshots: one partition per UTC fetch date, replaced by that day's latest fetch.
+CG_OI_EXCHANGE_LIST_SCHEMA = pa.schema(
+    [
+        ("fetched_at", UTC_TIME),
+        ("exchange", pa.string()),
+        ("open_interest_usd", pa.float64()),
+        ("open_interest_by_coin_margin", pa.float64()),
+        ("open_interest_by_stable_coin_margin", pa.float64()),
+        ("open_interest_change_percent_24h", pa.float64()),
+    ]
+)
+CG_LIQUIDATION_EXCHANGE_LIST_SCHEMA = pa.schema(
+    [
+        ("fetched_at", UTC_TIME),
+        ("range", pa.string()),
+        ("exchange", pa.string()),
+        ("liquidation_usd", pa.float64()),
+        ("long_usd", pa.float64()),
+        ("short_usd", pa.float64()),
+    ]
+)
+CG_LIQUIDATION_MAP_SCHEMA = pa.schema(
+    [
+        ("fetched_at", UTC_TIME),
+        ("scope", pa.string()),  # "aggregated" (all exchanges) or "binance" (the pair's map)
+        ("range", pa.string()),
+        ("price", pa.float64()),
+        ("usd", pa.float64()),
+        ("leverage", pa.float64()),  # NaN where Coinglass gives none
+        ("last_price", pa.float64()),  # Coinglass's price at fetch time, NaN if not given
+    ]
+)
+# What each fetch of a series got: the briefing's methods box says which Coinglass data the
+# run had, and why not (plan, bad key, failure). One partition per UTC fetch date.
+CG_FETCH_STATUS_SCHEMA = pa.schema(
+    [
+        ("fetched_at", UTC_TIME),
+        ("series", pa.string()),  # a dataset name above
+        ("outcome", pa.string()),  # "ok", "unavailable" (plan), "failed", "bad-key"
+        ("message", pa.string()),  # one line, never the key's value
+        ("rows", pa.int64()),
+        ("first_time", UTC_TIME),  # first bar actually received (a plan truncates silently)
+        ("last_time", UTC_TIME),  # last closed bar stored
+    ]
+)
+CG_BAR_SECONDS = {"1d": 86_400, "4h": 14_400}
+for _d in [
+    *[
+        Dataset("coinglass", f"{kind}_{interval}", schema, "time", seconds)
+        for interval, seconds in CG_BAR_SECONDS.items()
+        for kind, schema in (
+            ("oi_aggregated", CG_OHLC_SCHEMA),
+            ("liquidations_binance", CG_LIQUIDATION_SCHEMA),
+            ("liquidations_all", CG_LIQUIDATION_SCHEMA),
+        )
+    ],
+    Dataset("coinglass", "funding_oi_weighted_1d", CG_OHLC_SCHEMA, "time", 86_400),
+    Dataset("coinglass", "oi_exchange_list", CG_OI_EXCHANGE_LIST_SCHEMA, "exchange", None),
+    Dataset(
+        "coinglass",
+        "liquidations_exchange_list",
+        CG_LIQUIDATION_EXCHANGE_LIST_SCHEMA,
+        "exchange",
+        None,
+    ),
+    Dataset("coinglass", "liquidation_map", CG_LIQUIDATION_MAP_SCHEMA, "price", None),
+    Dataset("coinglass", "fetch_status", CG_FETCH_STATUS_SCHEMA, "series", None),
 ]:
     DATASETS[_d.name] = _d

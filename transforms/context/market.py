@@ -19,6 +19,15 @@ DAY = pd.Timedelta(days=1)
 MIN_RETURNS = BARS_PER_DAY  # fewer adjacent-bar returns (a day's worth): no 7-day volatility
 
 
+# filled from Coinglass when the lake has it (issue 12); NaN here
+MARKET_WIDE_COLUMNS = (
+    "all_market_oi_usd", "binance_oi_share_pct",
+    "realised_liq_long_usd", "realised_liq_short_usd", "realised_liq_usd",
+    "all_market_liq_long_usd", "all_market_liq_short_usd", "all_market_liq_usd",
+    "oi_weighted_funding_pct",
+)  # fmt: skip
+
+
 def _before(frame: pd.DataFrame, column: str, t: pd.Timestamp) -> pd.DataFrame:
     return frame[frame[column] < t].sort_values(column)
 
@@ -123,6 +132,7 @@ def market_context(
         **open_interest(m, t), **funding(f, t), **positioning(m, t),
         **volume(k, year_start_klines, as_of, t),
         "realised_vol_7d_pct": realised_volatility(k, t),
+        **dict.fromkeys(MARKET_WIDE_COLUMNS, float("nan")),
     }  # fmt: skip
     return pd.DataFrame([row])
 
