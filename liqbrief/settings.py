@@ -9,7 +9,9 @@ the value and what is allowed: ``SettingsError``.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,7 +23,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_LAKE = "./lake"
 DEFAULT_BINANCE_ARCHIVE_URL = "https://data.binance.vision"
 MAX_RENDER_WORKERS = max(2, os.cpu_count() or 1)  # more processes than cores only add memory
-SECRET_NAMES = frozenset({"FRED_API_KEY", "LIQBRIEF_SMTP_PASSWORD"})
+SECRET_NAMES = frozenset({"FRED_API_KEY", "LIQBRIEF_SMTP_PASSWORD", "COINGLASS_API_KEY"})
+DEFAULT_COINGLASS_URL = "https://open-api-v4.coinglass.com"
+# the major exchanges summed for the all-market liquidation series (Coinglass's names)
+DEFAULT_COINGLASS_EXCHANGES = "Binance,OKX,Bybit,Bitget,Gate,HTX,Hyperliquid,Bitmex,CoinEx,Bitfinex"
+EARLIEST_COINGLASS_HISTORY = date(2015, 1, 1)  # before any futures history Coinglass holds
+_EXCHANGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,39}")
+_PRINTABLE_KEY = re.compile(r"[\x21-\x7e]{8,256}")
 # URI schemes pyarrow.fs.FileSystem.from_uri recognises (Arrow's FileSystemFromUri); checked
 # by name, because from_uri itself may reach the network (an S3 bucket's region)
 LAKE_URI_SCHEMES = ("file", "local", "mock", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
@@ -60,8 +68,13 @@ class Settings(BaseSettings):
     # processes rendering briefings in a backfill (one per core)
     render_workers: Annotated[int, Field(ge=1, le=MAX_RENDER_WORKERS)] = min(2, os.cpu_count() or 1)
     chart_format: Literal["svg", "png"] = "svg"
+    # Coinglass (optional): without a key nothing is requested; a secret like FRED's
+    coinglass_api_key: str | None = Field(None, validation_alias="COINGLASS_API_KEY", repr=False)
+    coinglass_url: str = DEFAULT_COINGLASS_URL
+    coinglass_exchanges: str = DEFAULT_COINGLASS_EXCHANGES
+    coinglass_history_start: date = date(2019, 1, 1)  # how far back a cold daily fetch goes
 
-    @field_validator("binance_archive_url", "fred_api_url", "fred_csv_url")
+    @field_validator("binance_archive_url", "fred_api_url", "fred_csv_url", "coinglass_url")
     @classmethod
     def base_urls_are_http(cls, value: str) -> str:
         return _http_url(value)
@@ -75,6 +88,43 @@ class Settings(BaseSettings):
                 "hdfs:// URI"
             )
         return value
+
+    @field_validator("coinglass_api_key")
+    @classmethod
+    def coinglass_key_is_a_token(cls, value: str | None) -> str | None:
+        if value is not None and not _PRINTABLE_KEY.fullmatch(value):
+            raise ValueError(
+                "must be the key as Coinglass shows it (8 to 256 printable characters, no "
+                "spaces or quotes around it); unset it to run without Coinglass"
+            )
+        return value
+
+    @field_validator("coinglass_exchanges")
+    @classmethod
+    def exchanges_are_names(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        bad = [name for name in names if not _EXCHANGE_NAME.fullmatch(name)]
+        if not names or bad:
+            raise ValueError(
+                "must be a comma-separated list of Coinglass exchange names, e.g. "
+                "Binance,OKX,Bybit" + (f" ({bad[0]!r} is not one)" if bad else "")
+            )
+        return ",".join(dict.fromkeys(names))
+
+    @field_validator("coinglass_history_start")
+    @classmethod
+    def history_start_in_range(cls, value: date) -> date:
+        today = datetime.now(UTC).date()
+        if not EARLIEST_COINGLASS_HISTORY <= value <= today:
+            raise ValueError(
+                f"use a date (YYYY-MM-DD) from {EARLIEST_COINGLASS_HISTORY} to today ({today})"
+            )
+        return value
+
+    @property
+    def coinglass_exchange_list(self) -> list[str]:
+        """LIQBRIEF_COINGLASS_EXCHANGES as names, in the order given."""
+        return self.coinglass_exchanges.split(",")
 
     @classmethod
     def from_env(cls) -> Settings:
