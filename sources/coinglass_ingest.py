@@ -127,7 +127,9 @@ def _pages(client: CoinglassClient, series: BarSeries, coin: str, start: int, ne
     for window in range(start, newest + step, MAX_BARS * step):
         end = min(window + MAX_BARS * step, newest + 2 * step) - 1  # + the in-progress bar
         params = series.params(coin) | {
-            "start_time": str(window), "end_time": str(end), "limit": str(MAX_BARS)
+            "start_time": str(window),
+            "end_time": str(end),
+            "limit": str(MAX_BARS),
         }
         what = f"{series.name} {coin}"
         frames.append(series.parse(client.data(Request(series.path, params, what)), what))
@@ -155,7 +157,9 @@ def _merge_months(lake: Lake, series: BarSeries, coin: str, closed: pd.DataFrame
 
 
 def _missing(frame: pd.DataFrame, series: BarSeries) -> int:
-    span = (frame["time"].iloc[-1] - frame["time"].iloc[0]) / pd.Timedelta(milliseconds=series.interval_ms)
+    span = (frame["time"].iloc[-1] - frame["time"].iloc[0]) / pd.Timedelta(
+        milliseconds=series.interval_ms
+    )
     return int(span) + 1 - len(frame)
 
 

@@ -46,7 +46,9 @@ def number(value: Any, what: str, optional: bool = False) -> float:
     try:
         return float(value)
     except ValueError:
-        raise CoinglassFormatError(f"{what}: {value!r} is not a number; nothing was stored") from None
+        raise CoinglassFormatError(
+            f"{what}: {value!r} is not a number; nothing was stored"
+        ) from None
 
 
 def epoch_ms(value: Any, what: str) -> int:

@@ -91,14 +91,14 @@ def daily_sums(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def all_market_factor() -> float:
     """All / Binance of the real liquidation exchange list (2025-11-14)."""
-    rows = {r["exchange"]: r for r in real_rows("20251114__api_futures_liquidation_exchange_list_BTC")}
+    rows = {
+        r["exchange"]: r for r in real_rows("20251114__api_futures_liquidation_exchange_list_BTC")
+    }
     return rows["All"]["liquidation_usd"] / rows["Binance"]["liquidation_usd"]
 
 
 def scaled(rows: list[dict[str, Any]], factor: float) -> list[dict[str, Any]]:
-    return [
-        {k: (v * factor if k != "time" else v) for k, v in row.items()} for row in rows
-    ]
+    return [{k: (v * factor if k != "time" else v) for k, v in row.items()} for row in rows]
 
 
 def real_btc(all_exchanges: str) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def real_btc(all_exchanges: str) -> dict[str, Any]:
         ("oi", "BTC", "1d", None): daily_from_4h(oi_4h),
         ("funding", "BTC", "4h", None): funding_4h,
         # May's file has strings, November's numbers: one response mixes both, as Coinglass may
-        ("funding", "BTC", "1d", None): daily_from_4h(funding_may) + daily_from_4h(funding_4h),
+        ("funding", "BTC", "1d", None): daily_from_4h(funding_may)[:-1] + daily_from_4h(funding_4h),
         ("liquidation", "BTC", "1d", "Binance"): liq_1d,
         ("liquidation", "BTC", "4h", "Binance"): liq_4h,
         ("liquidation", "BTC", "1d", all_exchanges): scaled(liq_1d, factor),
@@ -167,7 +167,9 @@ def synthetic_history(kind: str, start: datetime, end: datetime, interval: str) 
                          "aggregated_short_liquidation_usd": 2e7 / wave})  # fmt: skip
         else:
             rate = f"{0.01 * wave:.6f}"
-            rows.append({"time": first + i * step, "open": rate, "high": rate, "low": rate, "close": rate})
+            rows.append(
+                {"time": first + i * step, "open": rate, "high": rate, "low": rate, "close": rate}
+            )
     return rows
 
 
@@ -183,7 +185,9 @@ def synthetic_btc(all_exchanges: str, now: datetime, daily_years: int, four_hour
         for kind, lists in (("oi", [None]), ("liquidation", ["Binance", all_exchanges]),
                             ("funding", [None])):  # fmt: skip
             for exchange_list in lists:
-                data[(kind, "BTC", interval, exchange_list)] = synthetic_history(kind, start, end, interval)
+                data[(kind, "BTC", interval, exchange_list)] = synthetic_history(
+                    kind, start, end, interval
+                )
     return data
 
 
@@ -207,6 +211,9 @@ class CoinglassStandin:
         self.malformed: dict[str, bytes] = {}  # path → body served with HTTP 200
         self.empty_paths: set[str] = set()  # path → data []
         self.server_errors: dict[str, int] = {}  # path → 5xx answers still to give
+        self.clear_counts()
+
+    def clear_counts(self) -> None:
         self.counts.clear()
         self.requests.clear()
 
@@ -296,7 +303,9 @@ class CoinglassStandin:
         rows = self.data.get((kind, params["symbol"], interval, params.get("exchange_list")), [])
         return _envelope("0", "success", self.window(rows, step, interval, params))
 
-    def window(self, rows: list[dict], step: int, interval: str, params: dict[str, str]) -> list[dict]:
+    def window(
+        self, rows: list[dict], step: int, interval: str, params: dict[str, str]
+    ) -> list[dict]:
         """The bars a request gets: opened by now, within the plan's depth and the request's
         start/end, at most ``limit`` (the latest ones); the in-progress bar with live values."""
         depth = self.depth_bars.get(interval)
@@ -332,4 +341,3 @@ def _envelope(code: str, msg: str, data: Any = None) -> bytes:
 def served_closed_rows(standin: CoinglassStandin, key: tuple, step_ms: int) -> list[dict]:
     """The bars of ``key`` closed at the stand-in's now (what the lake must end with)."""
     return [r for r in standin.data[key] if int(float(r["time"])) + step_ms <= standin.now_ms]
-
