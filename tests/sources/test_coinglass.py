@@ -345,3 +345,46 @@ def test_an_unreachable_server_fails_once_and_skips_the_rest(lake, standin) -> N
     assert first.startswith("failed: unreachable: oi_aggregated_1d BTC: Coinglass kept failing")
     assert set(outcomes.values()) == {"failed: skipped: Coinglass unreachable"}
     assert set(status(lake)["outcome"]) == {"failed"}
+
+
+def test_a_crash_mid_series_is_completed_by_the_rerun_without_duplicates(
+    lake, standin, monkeypatch
+) -> None:
+    writes, real_write = [], Lake.write_day
+
+    def crash_on_the_fourth_month(self, ds, day, table, entry):
+        writes.append(ds.name)
+        if ds.name == "oi_aggregated_4h" and writes.count(ds.name) == 4:
+            raise RuntimeError("killed")  # the process dies between two month partitions
+        return real_write(self, ds, day, table, entry)
+
+    monkeypatch.setattr(Lake, "write_day", crash_on_the_fourth_month)
+    with pytest.raises(RuntimeError):
+        run(lake, standin)
+    assert len(stored(lake, "oi_aggregated_4h")) > 0  # three months made it
+    monkeypatch.setattr(Lake, "write_day", real_write)
+    run(lake, standin)
+    for dataset in SERIES:
+        assert stored_tuples(lake, dataset) == served_tuples(standin, dataset), dataset
+
+
+def test_the_task_fetches_each_coin_once_from_the_environment(
+    standin, monkeypatch, tmp_path
+) -> None:
+    from datetime import UTC
+
+    from flows.coinglass import extract_coinglass
+
+    standin.now = datetime.now(UTC)  # the task runs at the real now: every served bar is closed
+    monkeypatch.setenv("COINGLASS_API_KEY", STANDIN_KEY)
+    monkeypatch.setenv("LIQBRIEF_COINGLASS_URL", standin.url)
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("LIQBRIEF_HTTP_ATTEMPTS", "1")
+    outcomes = extract_coinglass.fn(["BTCUSDT", "BTCUSDC"])
+    assert set(outcomes) == {f"BTC/{name}" for name in SERIES} | {
+        "BTC/oi_exchange_list", "BTC/liquidations_exchange_list",
+        "BTC/liquidation_map:aggregated", "BTC/liquidation_map:binance",
+    }  # fmt: skip
+    assert outcomes["BTC/oi_aggregated_1d"].startswith("ok: 180 bars")  # 2025-11-14 closed too
+    lake = Lake(str(tmp_path / "lake"))
+    assert stored_tuples(lake, "oi_aggregated_4h")[-1][0] == 1763136000000
