@@ -65,7 +65,9 @@ def main() -> None:
             ("cold", timed_run(lake, settings, standin, NOW)),
             ("no-op", timed_run(lake, settings, standin, NOW + timedelta(minutes=5))),
         ]
-    names = [s.name for s in bar_series(DEFAULT_COINGLASS_EXCHANGES)] + [s.name for s in snapshots()]
+    names = [s.name for s in bar_series(DEFAULT_COINGLASS_EXCHANGES)] + [
+        s.name for s in snapshots()
+    ]
     print(f"{'series':28} {'cold req':>8} {'no-op req':>9}  cold outcome")
     for name in names:
         cold, noop = runs[0][1], runs[1][1]

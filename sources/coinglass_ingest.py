@@ -14,6 +14,7 @@ import pyarrow as pa
 from sources.coinglass import CoinglassClient, CoinglassFormatError, Request
 from sources.coinglass_series import BarSeries, Snapshot
 from store.datasets import DATASETS
+from store.errors import CorruptPartitionError
 from store.lake import Lake
 from store.ledger import LedgerEntry
 
@@ -90,12 +91,14 @@ def fetch_bars(
     history_start: date,
 ) -> FetchStatus:  # fmt: skip
     """Fetch what the lake lacks of one bar history and merge it in; raises a
-    CoinglassError (nothing written) when Coinglass does not give it."""
+    CoinglassError (nothing written) when Coinglass does not give it. The last stored bar
+    is asked again with the new ones (no extra request): a value Coinglass revised after
+    the bar closed replaces the one stored at its close."""
     step, newest = series.interval_ms, latest_closed_ms(now, series.interval_ms)
     stored = last_stored_ms(lake, series.dataset, coin)
     if stored is not None and stored >= newest:
         return FetchStatus(series.name, "ok", "up to date", last_time=ms_time(stored))
-    start = stored + step if stored is not None else cold_start_ms(series, now, history_start)
+    start = stored if stored is not None else cold_start_ms(series, now, history_start)
     received = _pages(client, series, coin, start, newest)
     if received.empty:
         raise CoinglassFormatError(
@@ -104,10 +107,11 @@ def fetch_bars(
         )
     closed = received[received["time"] + step <= _ms(now)]  # the in-progress bar: never stored
     _merge_months(lake, series, coin, closed, client.base_url)
+    new = int((closed["time"] > (stored if stored is not None else -1)).sum())
     first = int(received["time"].iloc[0])
     last = int(closed["time"].iloc[-1]) if len(closed) else stored
-    message = f"{len(closed)} bars" + _gap_note(first, start, step, stored is None)
-    return FetchStatus(series.name, "ok", message, len(closed), ms_time(first),
+    message = f"{new} bars" + _gap_note(first, start, step, stored is None)
+    return FetchStatus(series.name, "ok", message, new, ms_time(first),
                        None if last is None else ms_time(last))  # fmt: skip
 
 
@@ -203,7 +207,10 @@ def write_fetch_status(lake: Lake, coin: str, now: datetime, statuses: list[Fetc
             "last_time": pd.to_datetime([s.last_time for s in statuses], utc=True),
         }
     )
-    stored = lake.read(ds, coin, day, day)
+    try:
+        stored = lake.read(ds, coin, day, day)
+    except CorruptPartitionError:
+        stored = rows.iloc[:0]  # a damaged status file is only replaced: it is no data
     kept = stored[~stored["series"].isin(rows["series"])]
     merged = pd.concat([kept, rows], ignore_index=True) if len(kept) else rows
     _write(lake, "fetch_status", coin, day, merged, "liqbrief:coinglass-fetch")

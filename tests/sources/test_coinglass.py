@@ -167,13 +167,28 @@ def test_the_in_progress_bar_is_stored_once_closed_with_its_final_value(lake, st
     assert daily.index[-1] == pd.Timestamp("2025-11-14", tz="UTC")
     for dataset in SERIES:
         assert stored_tuples(lake, dataset) == served_tuples(standin, dataset, later), dataset
-    # one request per history: from the bar after the last stored one
+    # one request per history, from the last stored bar (asked again, in case it was revised)
     assert sum(standin.counts[path] for path in HISTORY_PATHS) == HISTORY_COUNT
     starts = {int(p["start_time"]) for path, p in standin.requests if path in HISTORY_PATHS}
-    assert starts == {
-        int(live_time.timestamp() * 1000),
-        int(pd.Timestamp("2025-11-14", tz="UTC").timestamp() * 1000),
-    }
+    last_stored = (live_time - pd.Timedelta(hours=4), pd.Timestamp("2025-11-13", tz="UTC"))
+    assert starts == {round(t.timestamp() * 1000) for t in last_stored}
+
+
+def test_a_bar_revised_after_its_close_is_replaced_by_the_next_fetch(lake, standin) -> None:
+    run(lake, standin)
+    key = ("oi", "BTC", "4h", None)
+    revised = [dict(r) for r in DATA[key]]
+    revised[-2] = revised[-2] | {"close": revised[-2]["close"] + 1e6}  # 12:00, stored at 16:10
+    standin.data = DATA | {key: revised}
+    later = datetime(2025, 11, 14, 20, 10, tzinfo=NOW.tzinfo)
+    outcome = run(lake, standin, later)["BTC/oi_aggregated_4h"]
+    assert outcome.startswith("ok: 1 bars")  # 16:00 is new; 12:00 re-fetched, not counted
+    assert stored_tuples(lake, "oi_aggregated_4h") == served_tuples(
+        standin, "oi_aggregated_4h", later
+    )
+    oi = stored(lake, "oi_aggregated_4h").set_index("time")
+    assert oi.loc[pd.Timestamp("2025-11-14 12:00", tz="UTC"), "close"] == revised[-2]["close"]
+    assert len(oi) == 1080 and oi.index.is_unique
 
 
 def test_upgrade_plan_marks_the_series_unavailable_once_and_goes_on(lake, standin) -> None:
@@ -305,7 +320,7 @@ def test_an_empty_answer_fails_the_series_and_keeps_what_is_stored(lake, standin
     later = datetime(2025, 11, 15, 0, 10, tzinfo=NOW.tzinfo)
     outcomes = run(lake, standin, later)
     assert outcomes["BTC/liquidations_binance_1d"].startswith(
-        "failed: liquidations_binance_1d BTC: Coinglass answered no bars from 2025-11-14 00:00"
+        "failed: liquidations_binance_1d BTC: Coinglass answered no bars from 2025-11-13 00:00"
     )
     assert lake_files_bytes(lake, "liquidations_binance_1d") == before
     standin.empty_paths.clear()  # the next run fills the gap
@@ -388,3 +403,13 @@ def test_the_task_fetches_each_coin_once_from_the_environment(
     assert outcomes["BTC/oi_aggregated_1d"].startswith("ok: 180 bars")  # 2025-11-14 closed too
     lake = Lake(str(tmp_path / "lake"))
     assert stored_tuples(lake, "oi_aggregated_4h")[-1][0] == 1763136000000
+
+
+def test_a_damaged_fetch_status_file_is_replaced_not_raised(lake, standin) -> None:
+    run(lake, standin)
+    path = lake.data_path(DATASETS["fetch_status"], "BTC", NOW.date())
+    with open(path, "wb") as damaged:
+        damaged.write(b"not parquet")
+    outcomes = run(lake, standin, NOW + timedelta(minutes=1))
+    assert outcomes["BTC/oi_aggregated_4h"] == "ok: up to date"
+    assert set(status(lake).index) == {name.removeprefix("BTC/") for name in outcomes}
