@@ -44,8 +44,8 @@ def fetch_coinglass(
             for series in [*bar_series(settings.coinglass_exchanges), *snapshots()]:
                 status = _skipped(series, stop) if stop else _fetch(
                     client, lake, series, coin, now, settings)  # fmt: skip
-                if status.outcome == "bad-key" or status.message.startswith("unreachable"):
-                    stop = stop or status
+                if status.outcome == "bad-key" or client.unreachable:
+                    stop = stop or status  # every further request would fail the same way
                 statuses.append(status)
                 outcomes[f"{coin}/{series.name}"] = status.line()
             write_fetch_status(lake, coin, now, statuses)
@@ -64,13 +64,9 @@ def _fetch(
         return FetchStatus(series.name, "unavailable", str(exc))
     except CoinglassKeyError as exc:
         return FetchStatus(series.name, "bad-key", str(exc))
-    except httpx.TransportError as exc:  # pragma: no cover - the client wraps these
-        return FetchStatus(series.name, "failed", f"unreachable: {type(exc).__name__}")
     except (SourceError, CorruptPartitionError) as exc:
-        message = str(exc)
-        if client.unreachable:
-            message = f"unreachable: {message}"
-        return FetchStatus(series.name, "failed", message)
+        prefix = "unreachable: " if client.unreachable else ""
+        return FetchStatus(series.name, "failed", f"{prefix}{exc}")
 
 
 def _skipped(series: BarSeries | Snapshot, stop: FetchStatus) -> FetchStatus:
