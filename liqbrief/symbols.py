@@ -42,3 +42,21 @@ def parse_symbols(text: str) -> list[str]:
 # A flow parameter that is a ticker: Prefect validates flow parameters with pydantic, so a
 # deployment's bad symbol is refused before the flow runs, with the same message.
 Symbol = Annotated[str, AfterValidator(validate_symbol)]
+
+
+# Quote assets of Binance's USDⓈ-M tickers, longest first so FDUSD is not read as ...USD.
+QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD")
+
+
+def coin_of(symbol: str) -> str:
+    """The coin a ticker trades (BTCUSDT -> BTC): what Coinglass's coin-level endpoints and
+    the lake's Coinglass partitions are keyed by."""
+    validate_symbol(symbol)
+    for quote in QUOTE_ASSETS:
+        coin = symbol.removesuffix(quote)
+        if coin != symbol and len(coin) >= 2:
+            return coin
+    raise InvalidSymbolError(
+        f"no coin in {symbol!r}: it does not end in a quote asset ({', '.join(QUOTE_ASSETS)}); "
+        "use a USDⓈ-M ticker such as BTCUSDT"
+    )
