@@ -66,7 +66,11 @@ def has_market_wide(market: dict | None, records: dict[tuple[str, str], dict]) -
 
 def _oi_sentence(symbol: str, row: dict, share_pct: float) -> str:
     coin = base_asset(symbol)
-    share = f" (Binance {symbol} {share_pct:.1f} % — the book mapped here)" if _finite(share_pct) else ""
+    share = (
+        f" (Binance {symbol} {share_pct:.1f} % — the book mapped here)"
+        if _finite(share_pct)
+        else ""
+    )
     head = f"All-market {coin} open interest {usd(row['value'])}{share}"
     if row["rank"] == 1:
         return f"{head}, at a record."
@@ -129,7 +133,12 @@ def records_line(
 
 def market_rows(market: dict) -> list[list[str]]:
     """Rows for the market-context table when Coinglass figures exist (else none)."""
-    columns = ("all_market_oi_usd", "all_market_liq_usd", "realised_liq_usd", "oi_weighted_funding_pct")
+    columns = (
+        "all_market_oi_usd",
+        "all_market_liq_usd",
+        "realised_liq_usd",
+        "oi_weighted_funding_pct",
+    )
     if not any(_finite(market.get(c, math.nan)) for c in columns):
         return []
     funding = market.get("oi_weighted_funding_pct", math.nan)
@@ -144,6 +153,10 @@ def _status_lines(coin: str, status: pd.DataFrame) -> list[str]:
     """What the run had from Coinglass, then one line per reason it lacked something."""
     if status.empty:
         return []
+    order = list(SERIES_LABELS)
+    status = status.assign(
+        order=[order.index(s) if s in order else len(order) for s in status["series"]]
+    ).sort_values(["order", "series"])
     label = {s: SERIES_LABELS.get(s, s) for s in status["series"]}
     ok = status[status["outcome"] == "ok"]
     lines = []
@@ -153,7 +166,7 @@ def _status_lines(coin: str, status: pd.DataFrame) -> list[str]:
     for outcome, group in status[status["outcome"] != "ok"].groupby("outcome", sort=True):
         messages = [m for m in group["message"] if m and not str(m).startswith("skipped")]
         why = OUTCOME_REASONS.get(outcome, outcome)
-        detail = f" ({messages[0]})" if messages else ""
+        detail = f" — {messages[0]}" if messages else ""
         every = len(group) == len(status)
         names = "data" if every else ", ".join(label[s] for s in group["series"])
         lines.append(f"{coin}: no Coinglass {names}: {why}{detail}.")
@@ -239,7 +252,11 @@ def map_comparison(summary: dict, snaps: CoinglassSnapshots) -> tuple[Table | No
         ours, other = summary[key], theirs[key]
         return f"{ours / other:.2f}×" if _finite(ours) and other > 0 else "—"
 
-    header = ["Estimated, USD", *[f"Longs −{x} %" for x in DISTANCES_PCT], *[f"Shorts +{x} %" for x in DISTANCES_PCT]]
+    header = [
+        "Estimated, USD",
+        *[f"Longs −{x} %" for x in DISTANCES_PCT],
+        *[f"Shorts +{x} %" for x in DISTANCES_PCT],
+    ]
     table = Table(
         header,
         [

@@ -40,9 +40,7 @@ def render_html(briefing: Briefing) -> str:
     return (
         template_environment()
         .get_template("briefing.html.j2")
-        .render(
-            briefing=briefing, css=_css("briefing.css"), screen_css=_css("briefing-screen.css")
-        )
+        .render(briefing=briefing, css=_css("briefing.css"), screen_css=_css("briefing-screen.css"))
     )
 
 

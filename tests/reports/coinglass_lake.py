@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import math
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -24,8 +23,9 @@ import pyarrow as pa
 from store.datasets import DATASETS
 from store.lake import Lake
 from store.ledger import LedgerEntry
+from tests.conftest import SHARED_DATA
 
-REPORT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "liquidity-report"
+REPORT_DATA = SHARED_DATA / "liquidity-report"
 SNAPSHOT = "20251114__api_futures_"
 FETCHED_AT = pd.Timestamp("2025-11-14 16:10", tz="UTC")
 BAR_SERIES = [
@@ -56,7 +56,11 @@ def daily_binance_liquidations() -> pd.DataFrame:
 def record_row(day: date, symbol: str, venue: str, metric: str, values: pd.Series) -> dict:
     """One records row as of ``day`` from the daily values before it (all time, by hand)."""
     before = values[[d < day for d in values.index]].dropna()
-    value = float(before.iloc[-1]) if len(before) and before.index[-1] == day - timedelta(days=1) else math.nan
+    value = (
+        float(before.iloc[-1])
+        if len(before) and before.index[-1] == day - timedelta(days=1)
+        else math.nan
+    )
     best_date = before.idxmax()
     year = before[[d.year == day.year for d in before.index]]
     history = sorted(float(v) for v in before)
@@ -107,7 +111,9 @@ def add_exchange_list(lake: Lake, day: date, coin: str = "BTC") -> None:
     _write(lake, "oi_exchange_list", coin, day, frame.astype({"open_interest_usd": float}))
 
 
-def add_liquidation_map(lake: Lake, day: date, rows: list[tuple[float, float]], coin: str = "BTC") -> None:
+def add_liquidation_map(
+    lake: Lake, day: date, rows: list[tuple[float, float]], coin: str = "BTC"
+) -> None:
     """A Binance-pair map snapshot: (price, usd) levels, leverage unknown (NaN)."""
     frame = pd.DataFrame(rows, columns=["price", "usd"]).assign(
         fetched_at=FETCHED_AT, scope="binance", range="7d", leverage=math.nan, last_price=math.nan
@@ -131,5 +137,11 @@ def add_fetch_status(
 
 def all_ok(map_outcome: tuple[str, str] = ("ok", "1 snapshot")) -> dict[str, tuple[str, str]]:
     outcomes = {s: ("ok", "up to date") for s in BAR_SERIES}
-    outcomes |= {"oi_exchange_list": ("ok", "1 snapshot"), "liquidations_exchange_list": ("ok", "1 snapshot")}
-    return outcomes | {"liquidation_map:aggregated": map_outcome, "liquidation_map:binance": map_outcome}
+    outcomes |= {
+        "oi_exchange_list": ("ok", "1 snapshot"),
+        "liquidations_exchange_list": ("ok", "1 snapshot"),
+    }
+    return outcomes | {
+        "liquidation_map:aggregated": map_outcome,
+        "liquidation_map:binance": map_outcome,
+    }

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.briefing import write_briefing
+from flows.briefing import load_briefing_inputs, write_briefing
 from liqbrief.testing.demo_lake import build_demo_lake
+from reports.briefing import build_briefing
+from reports.email_summary import summary_html, summary_text
 from reports.formatting import usd
 from store.datasets import DATASETS
 from store.lake import Lake
@@ -135,7 +137,7 @@ def test_a_refused_key_renders_binance_only_and_says_why(
         "Records. Binance only — no Coinglass all-market figures: the API key was refused "
         "(see Methods). BTC open interest is" in text
     )
-    assert f"BTC: no Coinglass data: the API key was refused ({BAD_KEY})." in text
+    assert f"BTC: no Coinglass data: the API key was refused — {BAD_KEY}." in text
     assert BINANCE_ONLY not in text  # a key is set: the fix is the key, not setting one
     html = (tmp_path / "out" / str(DAY) / f"liqbrief-{DAY}.html").read_text()
     assert "cg-test-secret-value" not in text + html
@@ -148,6 +150,25 @@ def test_a_plan_without_the_map_says_so_and_shows_no_table(demo: Path, tmp_path:
     text = render(lake, tmp_path)
     assert (
         "BTC: no Coinglass liquidation map (all exchanges), liquidation map (Binance pair): "
-        "not in the API plan (Upgrade plan)." in text
+        "not in the API plan — Upgrade plan." in text
     )
     assert "beside Coinglass" not in text and "All-market BTC open interest $68.2B" in text
+
+
+def test_the_email_carries_the_measured_share_or_says_binance_only(
+    demo: Path, tmp_path: Path
+) -> None:
+    without = build_briefing(
+        load_briefing_inputs(lake_copy(demo, tmp_path), DAY, ["BTCUSDT"]), False
+    )
+    assert f"Records: {BINANCE_ONLY}." in summary_text(without)
+    assert "%" not in summary_text(without).split("Records:")[1].split("\n")[0].split(".")[0]
+    lake = Lake(str(tmp_path / "lake"))
+    cg.add_market_wide(lake, DAY)
+    with_key = build_briefing(load_briefing_inputs(lake, DAY, ["BTCUSDT"]), False)
+    share = lake.read(DATASETS["market_context"], "BTCUSDT", DAY, DAY)["binance_oi_share_pct"].iloc[
+        0
+    ]
+    for body in (summary_text(with_key), summary_html(with_key)):
+        assert f"(Binance BTCUSDT {share:.1f} % — the book mapped here)" in body
+        assert BINANCE_ONLY not in body and "$12.5B of $67.1B" not in body
