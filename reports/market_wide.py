@@ -203,7 +203,7 @@ def coverage_lines(
     lines = _status_lines(coin, snaps.status)
     if not wide and snaps.status.empty:
         return [f"{coin}: {BINANCE_ONLY}"]
-    if not wide:
+    if not wide and (snaps.status["outcome"] == "ok").any():  # else the reason says it all
         lines.insert(0, f"{coin}: Binance only — no all-market figures for {day:%d %b %Y}.")
     share = market.get("binance_oi_share_pct", math.nan) if market else math.nan
     if _finite(share):
