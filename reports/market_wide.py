@@ -149,6 +149,18 @@ def market_rows(market: dict) -> list[list[str]]:
     ]  # fmt: skip
 
 
+def _joined(labels: list[str]) -> str:
+    """ "all-market open interest (daily, 4-hourly), …": labels of one kind share a name."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        name, _, detail = label.partition(" (")
+        groups.setdefault(name, []).append(detail.rstrip(")"))
+    return ", ".join(
+        f"{name} ({', '.join(d for d in details if d)})" if any(details) else name
+        for name, details in groups.items()
+    )
+
+
 def _status_lines(coin: str, status: pd.DataFrame) -> list[str]:
     """What the run had from Coinglass, then one line per reason it lacked something."""
     if status.empty:
@@ -161,14 +173,14 @@ def _status_lines(coin: str, status: pd.DataFrame) -> list[str]:
     ok = status[status["outcome"] == "ok"]
     lines = []
     if len(ok):
-        had = ", ".join(label[s] for s in ok["series"])
+        had = _joined([label[s] for s in ok["series"]])
         lines.append(f"{coin}: Coinglass data this run had: {had}.")
     for outcome, group in status[status["outcome"] != "ok"].groupby("outcome", sort=True):
         messages = [m for m in group["message"] if m and not str(m).startswith("skipped")]
         why = OUTCOME_REASONS.get(outcome, outcome)
         detail = f" — {messages[0]}" if messages else ""
         every = len(group) == len(status)
-        names = "data" if every else ", ".join(label[s] for s in group["series"])
+        names = "data" if every else _joined([label[s] for s in group["series"]])
         lines.append(f"{coin}: no Coinglass {names}: {why}{detail}.")
     return lines
 

@@ -149,8 +149,8 @@ def test_a_plan_without_the_map_says_so_and_shows_no_table(demo: Path, tmp_path:
     cg.add_fetch_status(lake, DAY, cg.all_ok(("unavailable", "Upgrade plan")))
     text = render(lake, tmp_path)
     assert (
-        "BTC: no Coinglass liquidation map (all exchanges), liquidation map (Binance pair): "
-        "not in the API plan — Upgrade plan." in text
+        "BTC: no Coinglass liquidation map (all exchanges, Binance pair): not in the API plan — "
+        "Upgrade plan." in text
     )
     assert "beside Coinglass" not in text and "All-market BTC open interest $68.2B" in text
 

@@ -90,8 +90,8 @@ def test_each_reason_gets_one_line_and_what_the_run_had_is_named() -> None:
         "BTC: Coinglass data this run had: all-market open interest (daily).",
         "BTC: no Coinglass all-market realised liquidations (daily): the fetch failed — HTTP 500 "
         "Server Error.",
-        "BTC: no Coinglass liquidation map (all exchanges), liquidation map (Binance pair): not in "
-        "the API plan — Upgrade plan.",
+        "BTC: no Coinglass liquidation map (all exchanges, Binance pair): not in the API plan — "
+        "Upgrade plan.",
     ]
 
 
@@ -99,3 +99,30 @@ def test_no_key_no_data_is_one_binance_only_line() -> None:
     assert coverage_lines("BTCUSDT", CoinglassSnapshots(status=NO_STATUS), None, {}, DAY) == [
         f"BTC: {BINANCE_ONLY}"
     ]
+
+
+def test_a_date_without_a_fetch_says_the_snapshots_are_live_only() -> None:
+    """A backfilled date: market-wide figures from the bars, but no snapshot taken that day."""
+    market = {"all_market_oi_usd": 68e9, "binance_oi_share_pct": 6.8}
+    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=NO_STATUS), market, {}, DAY)
+    assert lines[-1] == (
+        "BTC: no Coinglass fetch on 14 Nov 2025: its live snapshots (exchange list, liquidation "
+        "map) exist only for the days they were taken."
+    )
+    assert len(lines) == 2 and "6.8 %" in lines[0]
+
+
+def test_what_the_run_had_is_grouped_by_kind() -> None:
+    status = pd.DataFrame(
+        {
+            "series": ["oi_aggregated_4h", "oi_aggregated_1d", "oi_exchange_list"],
+            "outcome": ["ok", "ok", "ok"],
+            "message": ["", "", ""],
+        }
+    )
+    market = {"all_market_oi_usd": 68e9}
+    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=status), market, {}, DAY)
+    assert (
+        "BTC: Coinglass data this run had: all-market open interest (daily, 4-hourly), open "
+        "interest by exchange." in lines
+    )
