@@ -12,6 +12,7 @@ from prefect import task
 
 from flows.context import MACRO_SYMBOL
 from liqbrief.settings import Settings
+from liqbrief.symbols import coin_of
 from sources.reference_calendar import load_calendar
 from store.datasets import DATASETS
 from store.files import atomic_write_bytes
@@ -28,6 +29,20 @@ def hourly_path(klines: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["time", "close"])
     hourly = klines.set_index("open_time")["close"].resample("1h").last().dropna()
     return pd.DataFrame({"time": hourly.index + pd.Timedelta(hours=1), "close": hourly.to_numpy()})
+
+
+def coinglass_snapshots(lake: Lake, day: date, symbol: str):
+    """What Coinglass gave on ``day`` for the symbol's coin (empty frames without a key):
+    the fetch outcomes, the open-interest exchange list and the liquidation map."""
+    from reports.market_wide import CoinglassSnapshots
+
+    coin = coin_of(symbol)
+    return CoinglassSnapshots(
+        *(
+            lake.read(DATASETS[name], coin, day, day)
+            for name in ("fetch_status", "oi_exchange_list", "liquidation_map")
+        )
+    )
 
 
 def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
@@ -62,6 +77,7 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
                 DATASETS["metrics"], symbol, start, yesterday, ["sum_open_interest_value"]
             )
             inputs.oi_history[symbol] = daily_closing_oi(oi)
+        inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol)
     inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
     inputs.events = lake.read(DATASETS["macro_events"], MACRO_SYMBOL, day, day)
     warning = calendar_warning(load_calendar(), day)

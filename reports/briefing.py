@@ -11,17 +11,23 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from reports import charts
+from reports import charts, market_wide
 from reports.formatting import base_asset, number, pct, price, usd
+from reports.market_wide import ALL_MARKET, BINANCE, CoinglassSnapshots
 from reports.narrative import headline_levels, records_sentence, summary_sentences
+from reports.tables import Table
 
 WINDOW = "7d"
+# (venue, metric) → label; realised figures are marked realised, the model's estimated
 RECORD_LABELS = {
-    "oi_usd": "Open interest",
-    "quote_volume_24h": "24 h quote volume",
-    "est_liquidated_usd": "Est. liquidated, 24 h",
-    "cum_long_5pct": "Longs at risk, −5 %",
-    "cum_short_5pct": "Shorts at risk, +5 %",
+    (ALL_MARKET, "oi_usd"): "Open interest, all market",
+    (BINANCE, "oi_usd"): "Open interest, Binance {symbol}",
+    (BINANCE, "quote_volume_24h"): "24 h quote volume, Binance",
+    (ALL_MARKET, "realised_liquidated_usd"): "Liquidated in the day, all market (realised)",
+    (BINANCE, "realised_liquidated_usd"): "Liquidated in the day, Binance (realised)",
+    (BINANCE, "est_liquidated_usd"): "Liquidated, 24 h, Binance (estimated)",
+    (BINANCE, "cum_long_5pct"): "Longs at risk, −5 % (estimated)",
+    (BINANCE, "cum_short_5pct"): "Shorts at risk, +5 % (estimated)",
 }
 MACRO_ORDER = [
     "DFEDTARU",
@@ -57,12 +63,7 @@ class BriefingInputs:
     macro: pd.DataFrame = field(default_factory=pd.DataFrame)
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)  # e.g. calendar warnings
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
+    coinglass: dict[str, CoinglassSnapshots] = field(default_factory=dict)  # by symbol
 
 
 @dataclass
@@ -77,6 +78,9 @@ class SymbolSection:
     market: Table | None = None
     records: Table | None = None
     records_line: str | None = None
+    coinglass_map: Table | None = None  # our ±2/3/5 % beside Coinglass's map, when stored
+    coinglass_map_note: str = ""
+    coverage: list[str] = field(default_factory=list)  # the methods box: market-wide data
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -156,20 +160,21 @@ def _market_table(row: dict) -> Table:
         ["24 h quote volume", usd(row["quote_volume_24h"]), "Top-trader long/short", number(row["top_trader_ratio"])],
         ["Volume vs year's first week", (f"{number(row['volume_vs_year_start'], 2)}×" if math.isfinite(row["volume_vs_year_start"]) else "—"), "Taker buy/sell, 24 h", number(row["taker_buy_sell_ratio"])],
         ["Realised volatility, 7d (ann.)", pct(row["realised_vol_7d_pct"], 0, signed=False), "", ""],
+        *market_wide.market_rows(row),
     ]  # fmt: skip
     return Table(["", "", "", ""], rows)
 
 
-def _records_table(records: dict[str, dict]) -> Table:
+def _records_table(symbol: str, records: dict[tuple[str, str], dict]) -> Table:
     rows = []
-    for metric, label in RECORD_LABELS.items():
-        r = records.get(metric)
+    for key, label in RECORD_LABELS.items():
+        r = records.get(key)
         if not r:
             continue
         known = r["value"] == r["value"]
         rows.append(
             [
-                label,
+                label.format(symbol=symbol),
                 usd(r["value"]) if known else "—",
                 f"{usd(r['all_time_max'])} ({r['all_time_date']:%d %b %Y})"
                 if r["all_time_date"]
@@ -212,7 +217,8 @@ def _coverage_warnings(summary: dict) -> list[str]:
     return warnings
 
 
-def _records_by_metric(frame: pd.DataFrame | None) -> dict[str, dict]:
+def _records_by_key(frame: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
+    """Records rows by (venue, metric): Binance's and, with Coinglass, the all-market ones."""
     if frame is None or frame.empty:
         return {}
     out = {}
@@ -221,7 +227,7 @@ def _records_by_metric(frame: pd.DataFrame | None) -> dict[str, dict]:
             r[key] = (
                 pd.Timestamp(r[key]).date() if r[key] is not None and pd.notna(r[key]) else None
             )
-        out[r["metric"]] = r
+        out[(r.get("venue") or BINANCE, r["metric"])] = r
     return out
 
 
@@ -258,17 +264,18 @@ def build_section(
             f"{section.name} liquidation heatmap, last 7 days", chart_format,
         )  # fmt: skip
     market = inputs.market.get(symbol)
-    if market is None or market.empty:
+    market_row = None if market is None or market.empty else market.iloc[0].to_dict()
+    if market_row is None:
         section.missing.append(
             f"no market context for {inputs.day} — run `liqbrief context --date {inputs.day}`"
         )
     else:
-        section.market = _market_table(market.iloc[0].to_dict())
-    records = _records_by_metric(inputs.records.get(symbol))
+        section.market = _market_table(market_row)
+    records = _records_by_key(inputs.records.get(symbol))
+    _add_market_wide(section, inputs, market_row, records)
     if records:
-        section.records = _records_table(records)
-        section.records_line = records_sentence(symbol, records)
-        oi = records.get("oi_usd", {})
+        section.records = _records_table(symbol, records)
+        oi = records.get((BINANCE, "oi_usd"), {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
             f"{section.name} open interest at 00:00 UTC and its record", chart_format,
@@ -278,6 +285,26 @@ def build_section(
             f"no records for {inputs.day} — run `liqbrief context --date {inputs.day}`"
         )
     return section
+
+
+def _add_market_wide(
+    section: SymbolSection, inputs: BriefingInputs, market: dict | None, records: dict
+) -> None:
+    """The records line, the Coinglass map comparison and the coverage lines (Coinglass)."""
+    symbol = section.symbol
+    snaps = inputs.coinglass.get(symbol, CoinglassSnapshots())
+    binance = {metric: r for (venue, metric), r in records.items() if venue == BINANCE}
+    if records:
+        section.records_line = market_wide.records_line(
+            symbol, records, market, records_sentence(symbol, binance), snaps.status
+        )
+    section.coverage = market_wide.coverage_lines(symbol, snaps, market, records, inputs.day)
+    summary_frame = inputs.summaries.get(symbol)
+    if summary_frame is not None and not summary_frame.empty:
+        summary = summary_frame.set_index("window").loc[WINDOW].to_dict()
+        section.coinglass_map, section.coinglass_map_note = market_wide.map_comparison(
+            summary, snaps
+        )
 
 
 def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
@@ -369,14 +396,15 @@ def build_briefing(
         events=inputs.events["text"].tolist() if not inputs.events.empty else [],
         warnings=warnings,
         methods=[
-            "Estimated — relative intensity, not a forecast of realised liquidations. Venue: Binance USD-M "
-            "perpetuals only, a minority of the market (Coinglass's exchange list of 14 Nov 2025: Binance "
-            "$12.5B of $67.1B BTC futures open interest); records start with the data in the lake.",
+            "Estimated — relative intensity, not a forecast of realised liquidations. The map's venue: "
+            "Binance USD-M perpetuals only; market-wide figures (Coinglass) are marked all market, "
+            "realised ones realised; records start with the data in the lake.",
             f"Cohorts ({WINDOW} window): each 5-minute rise in open interest, counted in contracts, opens long "
             "and short positions of that many contracts across leverage tiers 3x–125x at Binance's exact "
             "isolated liquidation prices (dated maintenance brackets); they are removed when the 1-minute "
             "mark price touches that price, and when contracts are closed each side's survivors shrink by "
             "its voluntary closes over the contracts it still held. Each date's price grid comes from that "
             "date's own price, never a later one.",
+            *[line for s in sections for line in s.coverage],
         ],
     )

@@ -30,16 +30,17 @@ def template_environment() -> Environment:
     )
 
 
-@lru_cache(maxsize=1)
-def _css() -> str:
-    return (TEMPLATES / "briefing.css").read_text()
+@lru_cache(maxsize=2)
+def _css(name: str) -> str:
+    return (TEMPLATES / name).read_text()
 
 
 def render_html(briefing: Briefing) -> str:
+    """The page; its print CSS serves the PDF, its screen CSS only a browser."""
     return (
         template_environment()
         .get_template("briefing.html.j2")
-        .render(briefing=briefing, css=_css())
+        .render(briefing=briefing, css=_css("briefing.css"), screen_css=_css("briefing-screen.css"))
     )
 
 
