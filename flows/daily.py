@@ -1,6 +1,7 @@
 """The daily job: bring the lake up to date, then compute the latest complete day's maps
 and its market context, records and macro context, then render the HTML/PDF briefing.
 
+Its context flow also brings FRED and, with COINGLASS_API_KEY, Coinglass up to date.
 A snapshot at 00:00 UTC of date D needs every file of D − 1. The archive publishes a day
 some hours after it ends, so a morning run asks for the last 31 days and maps the latest
 date whose previous day is complete in the lake (usually today; yesterday if today's

@@ -42,3 +42,14 @@ def parse_symbols(text: str) -> list[str]:
 # A flow parameter that is a ticker: Prefect validates flow parameters with pydantic, so a
 # deployment's bad symbol is refused before the flow runs, with the same message.
 Symbol = Annotated[str, AfterValidator(validate_symbol)]
+
+
+QUOTE_ASSETS = ("USDT", "USDC", "BUSD")
+
+
+def coin_of(symbol: str) -> str:
+    """The coin of a ticker, as Coinglass names it: BTCUSDT -> BTC (the quote asset stripped)."""
+    for quote in QUOTE_ASSETS:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol.removesuffix(quote)
+    return symbol
