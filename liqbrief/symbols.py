@@ -44,12 +44,19 @@ def parse_symbols(text: str) -> list[str]:
 Symbol = Annotated[str, AfterValidator(validate_symbol)]
 
 
-QUOTE_ASSETS = ("USDT", "USDC", "BUSD")
+# Quote assets of Binance's USDⓈ-M tickers, longest first so FDUSD is not read as ...USD.
+QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD")
 
 
 def coin_of(symbol: str) -> str:
-    """The coin of a ticker, as Coinglass names it: BTCUSDT -> BTC (the quote asset stripped)."""
+    """The coin a ticker trades (BTCUSDT -> BTC): what Coinglass's coin-level endpoints and
+    the lake's Coinglass partitions are keyed by."""
+    validate_symbol(symbol)
     for quote in QUOTE_ASSETS:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return symbol.removesuffix(quote)
-    return symbol
+        coin = symbol.removesuffix(quote)
+        if coin != symbol and len(coin) >= 2:
+            return coin
+    raise InvalidSymbolError(
+        f"no coin in {symbol!r}: it does not end in a quote asset ({', '.join(QUOTE_ASSETS)}); "
+        "use a USDⓈ-M ticker such as BTCUSDT"
+    )
