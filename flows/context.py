@@ -206,15 +206,22 @@ MARKET_DATASETS = ("metrics", "klines_5m", "funding_rate")
 class MarketHistory:
     """A symbol's market inputs for a range of dates, read once; each date's context is
     computed from the slice of the ``WINDOW_DAYS`` days before it (one path for the window,
-    whether one date is computed or a backfill's many)."""
+    whether one date is computed or a backfill's many). Without ``market_wide`` the
+    Coinglass bars are not read (the Binance records' fold needs none)."""
 
-    def __init__(self, lake: Lake, symbol: str, first: date, last: date) -> None:
+    def __init__(
+        self, lake: Lake, symbol: str, first: date, last: date, market_wide: bool = True
+    ) -> None:
         self.lake, self.symbol, self.coin = lake, symbol, coin_of(symbol)
         start, end = first - timedelta(days=WINDOW_DAYS), last - timedelta(days=1)
         self.frames = {
             name: lake.read(DATASETS[name], symbol, start, end) for name in MARKET_DATASETS
         }
-        self.coinglass = read_coinglass_daily(lake, self.coin, first - timedelta(days=1), end)
+        self.coinglass = (
+            read_coinglass_daily(lake, self.coin, first - timedelta(days=1), end)
+            if market_wide
+            else {}
+        )
         self.last = last
         self._coinglass_history: dict[str, pd.DataFrame] | None = None
         self._year_starts: dict[int, pd.DataFrame] = {}
@@ -272,13 +279,14 @@ def _stored_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
 
 
 def folded_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
-    """Records as of ``day`` folded over every earlier day the lake has, each day's values
-    from its market context and map exactly as a chained day would compute them."""
+    """Binance's records as of ``day`` folded over every earlier day the lake has, each day's
+    values from its market context and map exactly as a chained day would compute them (the
+    market-wide rows: ``with_market_wide_history``)."""
     stored = lake.stored_days(DATASETS["klines_5m"], symbol)
     if not stored or stored[0] >= day:
         return None
     days = days_between(stored[0] + timedelta(days=1), day)
-    history = MarketHistory(lake, symbol, days[0], day)
+    history = MarketHistory(lake, symbol, days[0], day, market_wide=False)
     values = ((d, history.record_values(d, history.market(d))) for d in days)
     return fold_records(((d, {k: v[k] for k in BINANCE_KEYS}) for d, v in values), symbol)
 
