@@ -185,7 +185,7 @@ def read_coinglass_daily(
         frames[name] = (
             lake.read(ds, coin, stored[0], last) if stored else ds.schema.empty_table().to_pandas()
         )
-    return frames  # fmt: skip
+    return frames
 
 
 def bars_before(frames: dict[str, pd.DataFrame], day: date) -> dict[str, pd.DataFrame]:
@@ -260,7 +260,7 @@ class MarketHistory:
         values = (realised_values(market_wide(d, math.nan, bars_before(frames, d))) for d in days)
         return [(d, {k: v[k] for k in keys}) for d, v in zip(days, values, strict=True)]
 
-    def record_values(self, day: date, market: pd.DataFrame) -> dict[str, float]:
+    def record_values(self, day: date, market: pd.DataFrame) -> dict[Key, float]:
         """D's record metrics; D's map is read on its own, so one bad map fails one day."""
         summary = self.lake.read(DATASETS["liqmap_summary"], self.symbol, day, day)
         return record_values(market, summary)
