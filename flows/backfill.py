@@ -1,7 +1,7 @@
 """The backfill flow: many past days in one flow run, each day's briefing a task.
 
 Order of work: bring the lake's inputs up to date once (no download at all when the lake
-already has every input); run the liquidation-map engine once over the range (one pass);
+already has every input; FRED and Coinglass each fetched once for the whole range); run the liquidation-map engine once over the range (one pass);
 then, a chunk of days at a time, write the chunk's maps cut from that pass and its context
 tables in date order (records chain from the previous day; each input read once per chunk),
 and hand the chunk's briefings to worker processes, which render while the next chunk is
@@ -26,7 +26,7 @@ from prefect.artifacts import (
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.briefing import briefing_paths
-from flows.context import context_for_days, extract_fred
+from flows.context import context_for_days, extract_fred, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import DEFAULT_DATASETS, ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, MapModel, map_model, write_maps_of
@@ -97,6 +97,7 @@ def bring_inputs_up_to_date(symbols: list[str], todo: list[date]) -> None:
         except (ExtractIncompleteError, SourceError) as exc:
             logger.warning("continuing with what the lake has: %s", exc)
     extract_fred(todo[0] - timedelta(days=400), todo[-1])  # a failing series is only reported
+    fetch_market_wide(symbols)  # each Coinglass series once for the whole range (all its days)
 
 
 def build_models(

@@ -6,6 +6,7 @@ known by then.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -15,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.runtime import task_run
 
 from liqbrief.settings import Settings
+from liqbrief.symbols import coin_of
 from sources.errors import SourceError
 from sources.fred import SERIES, FredClient, merge_observations
 from sources.reference_calendar import load_calendar
@@ -28,8 +30,17 @@ from transforms.context.macro import (
     macro_context_known,
     upcoming_events,
 )
-from transforms.context.market import market_context
-from transforms.context.records import fold_records, record_values, update_records
+from transforms.context.market import market_context, market_wide
+from transforms.context.records import (
+    BINANCE_KEYS,
+    MARKET_WIDE_KEYS,
+    Key,
+    fold_records,
+    realised_values,
+    record_values,
+    records_by_key,
+    update_records,
+)
 
 MACRO_SYMBOL = "US"  # macro tables are not per instrument; they live under symbol=US
 MARKET_INPUTS = ("klines_5m", "metrics")  # a context needs both for the day before D
@@ -140,6 +151,53 @@ def extract_fred(start: date, end: date) -> dict[str, str]:
     return outcome
 
 
+# -- Coinglass ------------------------------------------------------------------------------
+COINGLASS_DAILY = (
+    "oi_aggregated_1d", "liquidations_binance_1d", "liquidations_all_1d", "funding_oi_weighted_1d",
+)  # fmt: skip
+
+
+def fetch_market_wide(symbols: list[str]) -> dict[str, str]:
+    """Bring the symbols' Coinglass series up to date (nothing without COINGLASS_API_KEY).
+    Never raises: a series the plan lacks, a bad key or a failure is one warning each, and
+    the tables use what the lake has (NaN, or no market-wide records, without it)."""
+    from flows.coinglass import extract_coinglass  # the Coinglass client loads only to fetch
+
+    logger = get_run_logger()
+    outcomes = extract_coinglass(symbols)
+    for series, outcome in outcomes.items():
+        if outcome.startswith("skipped"):
+            logger.info("Coinglass: %s", outcome)  # no key: Binance only, as configured
+        elif not outcome.startswith("ok"):
+            logger.warning("Coinglass %s %s", series, outcome)
+    return outcomes
+
+
+def read_coinglass_daily(
+    lake: Lake, coin: str, first: date | None, last: date
+) -> dict[str, pd.DataFrame]:
+    """The coin's Coinglass daily bars of the monthly partitions from ``first``'s month (from
+    the first stored one if None) to ``last``, by dataset name, sorted by time."""
+    frames = {}
+    for name in COINGLASS_DAILY:
+        ds = DATASETS[name]
+        stored = lake.stored_days(ds, coin) if first is None else [first.replace(day=1)]
+        frames[name] = (
+            lake.read(ds, coin, stored[0], last) if stored else ds.schema.empty_table().to_pandas()
+        )
+    return frames
+
+
+def bars_before(frames: dict[str, pd.DataFrame], day: date) -> dict[str, pd.DataFrame]:
+    """The bars dated D − 1 of each frame (the values at 00:00 UTC of D)."""
+    lo, hi = (pd.Timestamp(d, tz="UTC") for d in (day - timedelta(days=1), day))
+    out = {}
+    for name, frame in frames.items():
+        times = frame["time"]
+        out[name] = frame.iloc[times.searchsorted(lo) : times.searchsorted(hi)]
+    return out
+
+
 # -- context tables -----------------------------------------------------------------------
 WINDOW_DAYS = 8  # market context reads the 8 days before D (7-day changes need the 8th)
 MARKET_DATASETS = ("metrics", "klines_5m", "funding_rate")
@@ -148,14 +206,24 @@ MARKET_DATASETS = ("metrics", "klines_5m", "funding_rate")
 class MarketHistory:
     """A symbol's market inputs for a range of dates, read once; each date's context is
     computed from the slice of the ``WINDOW_DAYS`` days before it (one path for the window,
-    whether one date is computed or a backfill's many)."""
+    whether one date is computed or a backfill's many). Without ``market_wide`` the
+    Coinglass bars are not read (the Binance records' fold needs none)."""
 
-    def __init__(self, lake: Lake, symbol: str, first: date, last: date) -> None:
-        self.lake, self.symbol = lake, symbol
+    def __init__(
+        self, lake: Lake, symbol: str, first: date, last: date, market_wide: bool = True
+    ) -> None:
+        self.lake, self.symbol, self.coin = lake, symbol, coin_of(symbol)
         start, end = first - timedelta(days=WINDOW_DAYS), last - timedelta(days=1)
         self.frames = {
             name: lake.read(DATASETS[name], symbol, start, end) for name in MARKET_DATASETS
         }
+        self.coinglass = (
+            read_coinglass_daily(lake, self.coin, first - timedelta(days=1), end)
+            if market_wide
+            else {}
+        )
+        self.last = last
+        self._coinglass_history: dict[str, pd.DataFrame] | None = None
         self._year_starts: dict[int, pd.DataFrame] = {}
 
     def window(self, name: str, day: date) -> pd.DataFrame:
@@ -174,10 +242,25 @@ class MarketHistory:
     def market(self, day: date) -> pd.DataFrame:
         return market_context(
             day, self.symbol, *(self.window(name, day) for name in MARKET_DATASETS),
-            self.year_start(day.year),
+            self.year_start(day.year), coinglass=bars_before(self.coinglass, day),
         )  # fmt: skip
 
-    def record_values(self, day: date, market: pd.DataFrame) -> dict[str, float]:
+    def realised_history(self, last: date, keys: list[Key]) -> list[tuple[date, dict[Key, float]]]:
+        """The market-wide record values of ``keys`` for every day from the first Coinglass
+        daily bar's close to ``last`` (<= the range's last date), as a chained day computes
+        them; every stored bar is read once, when first asked."""
+        if self._coinglass_history is None:
+            end = self.last - timedelta(days=1)
+            self._coinglass_history = read_coinglass_daily(self.lake, self.coin, None, end)
+        frames = self._coinglass_history
+        firsts = [f["time"].iloc[0].date() for f in frames.values() if len(f)]
+        if not firsts:
+            return []
+        days = days_between(min(firsts) + timedelta(days=1), last)
+        values = (realised_values(market_wide(d, math.nan, bars_before(frames, d))) for d in days)
+        return [(d, {k: v[k] for k in keys}) for d, v in zip(days, values, strict=True)]
+
+    def record_values(self, day: date, market: pd.DataFrame) -> dict[Key, float]:
         """D's record metrics; D's map is read on its own, so one bad map fails one day."""
         summary = self.lake.read(DATASETS["liqmap_summary"], self.symbol, day, day)
         return record_values(market, summary)
@@ -196,15 +279,31 @@ def _stored_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
 
 
 def folded_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
-    """Records as of ``day`` folded over every earlier day the lake has, each day's values
-    from its market context and map exactly as a chained day would compute them."""
+    """Binance's records as of ``day`` folded over every earlier day the lake has, each day's
+    values from its market context and map exactly as a chained day would compute them (the
+    market-wide rows: ``with_market_wide_history``)."""
     stored = lake.stored_days(DATASETS["klines_5m"], symbol)
     if not stored or stored[0] >= day:
         return None
     days = days_between(stored[0] + timedelta(days=1), day)
-    history = MarketHistory(lake, symbol, days[0], day)
+    history = MarketHistory(lake, symbol, days[0], day, market_wide=False)
     values = ((d, history.record_values(d, history.market(d))) for d in days)
-    return fold_records(values, symbol)
+    return fold_records(((d, {k: v[k] for k in BINANCE_KEYS}) for d, v in values), symbol)
+
+
+def with_market_wide_history(
+    previous: pd.DataFrame | None, history: MarketHistory, day: date
+) -> pd.DataFrame | None:
+    """D − 1's records plus each market-wide row they lack (a first run with a key, or
+    records from before one), folded over every Coinglass daily bar before D."""
+    missing = [k for k in MARKET_WIDE_KEYS if k not in records_by_key(previous)]
+    if not missing:
+        return previous
+    values = history.realised_history(day - timedelta(days=1), missing)
+    folded = fold_records(values, history.symbol, required=())
+    if folded is None:
+        return previous
+    return folded if previous is None else pd.concat([previous, folded], ignore_index=True)
 
 
 def write_symbol_context(
@@ -219,6 +318,7 @@ def write_symbol_context(
         previous = _stored_records(lake, symbol, yesterday)
     if previous is None:
         previous = folded_records(lake, symbol, yesterday)
+    previous = with_market_wide_history(previous, history, day)
     records = update_records(previous, history.record_values(day, market), day, symbol)
     _write(lake, "records", symbol, day, records, "liqbrief:records")
     return records
@@ -308,12 +408,15 @@ def macro_warnings(macro: pd.DataFrame, day: date) -> list[str]:
 
 
 @flow(name="context")
-def context(day: date, symbols: list[str], fetch_macro: bool = True) -> dict:
+def context(
+    day: date, symbols: list[str], fetch_macro: bool = True, fetch_coinglass: bool = True
+) -> dict:
     """Market context and records per symbol, and the macro context, for date ``day``.
     Raises ContextDateError, before anything is fetched or written, for a date after today
     or after the lake's data."""
     check_context_date(Lake(Settings.from_env().lake), day, symbols)
     logger = get_run_logger()
+    coinglass = fetch_market_wide(symbols) if fetch_coinglass else {}
     if fetch_macro:  # a series that fails is used as the lake has it, flagged stale if old
         for series, outcome in extract_fred(day - timedelta(days=400), day).items():
             if outcome.startswith("failed"):
@@ -322,4 +425,4 @@ def context(day: date, symbols: list[str], fetch_macro: bool = True) -> dict:
     warnings = macro_tables(day)
     for warning in warnings:
         logger.warning("macro: %s", warning)
-    return result | {"macro_warnings": warnings}
+    return result | {"macro_warnings": warnings, "coinglass": coinglass}

@@ -1,6 +1,7 @@
 """The daily job: bring the lake up to date, then compute the latest complete day's maps
 and its market context, records and macro context, then render the HTML/PDF briefing.
 
+Coinglass (with COINGLASS_API_KEY) is brought up to date once per run, FRED by the context.
 A snapshot at 00:00 UTC of date D needs every file of D − 1. The archive publishes a day
 some hours after it ends, so a morning run asks for the last 31 days and maps the latest
 date whose previous day is complete in the lake (usually today; yesterday if today's
@@ -16,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
 from flows.briefing import render_briefing
-from flows.context import context
+from flows.context import context, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap, missing_lines
@@ -97,9 +98,10 @@ def daily_briefing(
             raise DailyBriefingError(missing_lines(symbol, missing)[0])
         mapped[symbol] = latest
     briefings: list[str] = []
+    fetch_market_wide(symbols)  # once, whatever dates the symbols are mapped for
     for briefing_day in sorted(set(mapped.values())):
         day_symbols = [s for s, d in mapped.items() if d == briefing_day]
-        context(briefing_day, day_symbols)
+        context(briefing_day, day_symbols, fetch_coinglass=False)
         paths = render_briefing(briefing_day, day_symbols)
         briefings += paths
         publish_artifacts(lake, briefing_day, day_symbols, paths)

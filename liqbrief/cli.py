@@ -194,9 +194,18 @@ def context_command(
     day: DayOpt = None,
     symbols: SymbolsOpt = "BTCUSDT",
     fetch_macro: Annotated[bool, typer.Option(help="Fetch FRED series first.")] = True,
+    fetch_coinglass: Annotated[
+        bool,
+        typer.Option(
+            help="Fetch Coinglass market-wide series first (when COINGLASS_API_KEY is set)."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
 ) -> None:
-    """Compute market context, records and macro context for a date, store and print them."""
+    """Compute market context, records and macro context for a date, store and print them.
+
+    Records are per venue: "binance" (the modelled book) and, with Coinglass data,
+    "all-market"; realised_* metrics are reported by the exchanges, est_* the model's."""
     settings = _settings(lake_writable=True)
     from flows.context import MACRO_SYMBOL, check_context_date, context
     from store.datasets import DATASETS
@@ -204,7 +213,7 @@ def context_command(
 
     on = day or today()
     check_context_date(Lake(settings.lake), on, list(symbols))  # before any flow run starts
-    result = context(on, list(symbols), fetch_macro)
+    result = context(on, list(symbols), fetch_macro, fetch_coinglass)
     lake = Lake(settings.lake)
     tables = {
         "market_context": [lake.read(DATASETS["market_context"], s, on, on) for s in symbols],
@@ -214,21 +223,28 @@ def context_command(
         "macro_context": [lake.read(DATASETS["macro_context"], MACRO_SYMBOL, on, on)],
         "macro_events": [lake.read(DATASETS["macro_events"], MACRO_SYMBOL, on, on)],
     }
+    coinglass_problems = [
+        f"Coinglass {series}: {outcome}"
+        for series, outcome in result["coinglass"].items()
+        if not outcome.startswith(("ok", "skipped"))
+    ]
     if as_json:
         payload = {
             name: [r for f in frames for r in f.to_dict("records")]
             for name, frames in tables.items()
         }
-        payload["warnings"] = result["macro_warnings"]
+        payload["warnings"] = result["macro_warnings"] + coinglass_problems
+        payload["coinglass"] = result["coinglass"]
         typer.echo(strict_json(payload))
         return
     import pandas as pd
+    from rich.markup import escape
 
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
+    with pd.option_context("display.width", 200, "display.max_columns", 40):
         for name, frames in tables.items():
             typer.echo(f"\n{name}\n{pd.concat(frames).to_string(index=False)}")
-    for warning in result["macro_warnings"]:
-        console.print(f"[yellow]warning: {warning}")
+    for warning in result["macro_warnings"] + coinglass_problems:
+        console.print(f"[yellow]warning: {escape(warning)}")
 
 
 @app.command()

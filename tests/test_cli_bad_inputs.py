@@ -102,6 +102,8 @@ ROWS: list[BadInput] = [
     ),
     BadInput(("nonsense",), 2, "No such command 'nonsense'"),
     BadInput(("extract", "--frobnicate"), 2, "No such option: --frobnicate"),
+    BadInput(("context", "--fetch-coinglass=no"), 2, "does not take a value"),
+    BadInput(("context", "--no-fetch-coinglas"), 2, "Possible options: --fetch-coinglass, --no-fetch-coinglass"),
     # settings, read and checked before any command runs
     BadInput(("extract",), 2, "LIQBRIEF_DOWNLOAD_CONCURRENCY='0': use a whole number from 1 to 64", {"LIQBRIEF_DOWNLOAD_CONCURRENCY": "0"}),
     BadInput(("extract",), 2, "LIQBRIEF_RENDER_WORKERS='abc'", {"LIQBRIEF_RENDER_WORKERS": "abc"}),

@@ -14,6 +14,8 @@ from flows.liqmap import build_liquidation_maps
 from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.flows.test_context_coinglass import write_coinglass
+from tests.transforms.test_context_coinglass import real_coinglass
 
 pytestmark = pytest.mark.server
 
@@ -46,10 +48,15 @@ def context_tables(lake: Lake) -> dict[tuple[str, date], pd.DataFrame]:
     }
 
 
-def test_batched_context_equals_the_day_by_day_tables(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("coinglass", [False, True], ids=["binance-only", "coinglass"])
+def test_batched_context_equals_the_day_by_day_tables(
+    tmp_path: Path, monkeypatch, coinglass: bool
+) -> None:
     lake = build_demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
     build_liquidation_maps.fn(SYMBOL, DAYS[0], DAYS[-1], "none")
+    if coinglass:  # the real daily liquidation bars (2022-08-17 on) in the lake
+        write_coinglass(lake, real_coinglass())
     forget_context(lake)
     for day in DAYS:
         symbol_context.fn(SYMBOL, day)
@@ -57,16 +64,38 @@ def test_batched_context_equals_the_day_by_day_tables(tmp_path: Path, monkeypatc
     expected = context_tables(lake)
 
     forget_context(lake)
+    reads = count_coinglass_reads(monkeypatch)
     assert context_for_days.fn(DAYS, [SYMBOL]) == {}
     batched = context_tables(lake)
+    # the batch reads each Coinglass dataset once for its window and once for the fold of
+    # the first day's missing market-wide history, not once per day
+    assert reads and max(reads.values()) <= 2
 
     assert all(len(f) for (name, _), f in expected.items() if name != "macro_events")
     assert any(len(f) for (name, _), f in expected.items() if name == "macro_events")
     for key, frame in expected.items():
         pd.testing.assert_frame_equal(batched[key], frame, obj=str(key))
-    records = batched[("records", DAYS[-1])].set_index("metric")
+    records = batched[("records", DAYS[-1])].set_index(["venue", "metric"])
     # every mapped date counts once, the gap days (1, 4, 5 Jan) folded in from the lake
-    assert records.loc["est_liquidated_usd", "days"] == (DAYS[-1] - DAYS[0]).days + 1
+    assert records.loc[("binance", "est_liquidated_usd"), "days"] == (DAYS[-1] - DAYS[0]).days + 1
+    realised = ("binance", "realised_liquidated_usd")
+    assert (realised in records.index) == coinglass
+    if coinglass:  # every real daily bar before the last day
+        assert records.loc[realised, "days"] == (DAYS[-1] - date(2022, 8, 17)).days
+
+
+def count_coinglass_reads(monkeypatch) -> dict[str, int]:
+    """Calls of Lake.read per Coinglass dataset from now on."""
+    reads: dict[str, int] = {}
+    original = Lake.read
+
+    def counting(self, ds, *args, **kwargs):
+        if ds.venue == "coinglass":
+            reads[ds.name] = reads.get(ds.name, 0) + 1
+        return original(self, ds, *args, **kwargs)
+
+    monkeypatch.setattr(Lake, "read", counting)
+    return reads
 
 
 def test_a_failing_day_is_reported_and_the_rest_are_written(tmp_path: Path, monkeypatch) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from transforms.context.macro import calendar_warning, macro_context, upcoming_events
 from transforms.context.market import market_context
-from transforms.context.records import METRICS, fold_records, update_records
+from transforms.context.records import BINANCE_KEYS, fold_records, update_records
 
 CALENDAR = pd.DataFrame(
     {
@@ -223,11 +223,13 @@ def test_levels_are_not_carried_over_a_missing_day() -> None:
 # -- records --------------------------------------------------------------------------------
 def daily_values(
     values: list[float], start: date = date(2024, 12, 28)
-) -> list[tuple[date, dict[str, float]]]:
-    return [(start + timedelta(days=i), dict.fromkeys(METRICS, v)) for i, v in enumerate(values)]
+) -> list[tuple[date, dict[tuple[str, str], float]]]:
+    return [
+        (start + timedelta(days=i), dict.fromkeys(BINANCE_KEYS, v)) for i, v in enumerate(values)
+    ]
 
 
-def folded(daily: list[tuple[date, dict[str, float]]], symbol: str) -> pd.DataFrame:
+def folded(daily: list[tuple[date, dict[tuple[str, str], float]]], symbol: str) -> pd.DataFrame:
     records = fold_records(daily, symbol)
     assert records is not None
     return records
@@ -257,7 +259,7 @@ def test_incremental_updates_equal_a_full_recompute() -> None:
     values = [3.0, 1.0, math.nan, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
     full = folded(daily_values(values), "BTCUSDT")
     partial = folded(daily_values(values[:-1]), "BTCUSDT")
-    step = update_records(partial, dict.fromkeys(METRICS, 6.0), date(2025, 1, 5), "BTCUSDT")
+    step = update_records(partial, dict.fromkeys(BINANCE_KEYS, 6.0), date(2025, 1, 5), "BTCUSDT")
     pd.testing.assert_frame_equal(full, step)
     row = step.set_index("metric").loc["oi_usd"]
     assert row["days"] == 8 and row["rank"] == 2  # NaN days are not counted

@@ -6,6 +6,7 @@ level "1 day / 7 days ago" the last reading of the day before T − 1 d / T − 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import numpy as np
@@ -19,7 +20,7 @@ DAY = pd.Timedelta(days=1)
 MIN_RETURNS = BARS_PER_DAY  # fewer adjacent-bar returns (a day's worth): no 7-day volatility
 
 
-# filled from Coinglass when the lake has it (issue 12); NaN here
+# from Coinglass's daily bars (NaN without them): values at 00:00 UTC of D, the bars dated D - 1
 MARKET_WIDE_COLUMNS = (
     "all_market_oi_usd", "binance_oi_share_pct",
     "realised_liq_long_usd", "realised_liq_short_usd", "realised_liq_usd",
@@ -111,6 +112,44 @@ def realised_volatility(klines: pd.DataFrame, t: pd.Timestamp) -> float:
     return float(np.std(returns, ddof=1) * np.sqrt(BARS_PER_YEAR_5M) * 100)
 
 
+def _bar_before(bars: pd.DataFrame | None, as_of: date) -> pd.Series | None:
+    """The daily bar dated D − 1 (it closes at 00:00 UTC of D), or None: never an older bar
+    (stale shown as current) and never a later one (not known at 00:00 of D)."""
+    if bars is None or not len(bars):
+        return None
+    rows = bars[bars["time"] == pd.Timestamp(as_of, tz="UTC") - DAY]
+    return rows.iloc[-1] if len(rows) else None
+
+
+def _field(bar: pd.Series | None, column: str) -> float:
+    return float(bar[column]) if bar is not None else float("nan")
+
+
+def _liquidations(prefix: str, bar: pd.Series | None) -> dict[str, float]:
+    """Realised long, short and long + short liquidations (USD) of one daily bar."""
+    long, short = _field(bar, "long_usd"), _field(bar, "short_usd")
+    return {f"{prefix}_long_usd": long, f"{prefix}_short_usd": short, f"{prefix}_usd": long + short}
+
+
+def market_wide(
+    as_of: date, oi_usd: float, coinglass: Mapping[str, pd.DataFrame]
+) -> dict[str, float]:
+    """The MARKET_WIDE_COLUMNS of D from Coinglass's daily bars dated D − 1 (``coinglass``:
+    the lake's frames by dataset name; a missing frame or bar gives NaN). The share is the
+    book our map models (Binance's ``oi_usd`` at 00:00 of D) over all-market OI at the same
+    instant."""
+    all_market_oi = _field(_bar_before(coinglass.get("oi_aggregated_1d"), as_of), "close")
+    share = oi_usd / all_market_oi * 100 if all_market_oi > 0 else float("nan")  # NaN: False
+    funding = _bar_before(coinglass.get("funding_oi_weighted_1d"), as_of)
+    return {
+        "all_market_oi_usd": all_market_oi,
+        "binance_oi_share_pct": share,
+        **_liquidations("realised_liq", _bar_before(coinglass.get("liquidations_binance_1d"), as_of)),
+        **_liquidations("all_market_liq", _bar_before(coinglass.get("liquidations_all_1d"), as_of)),
+        "oi_weighted_funding_pct": _field(funding, "close"),
+    }  # fmt: skip
+
+
 def market_context(
     as_of: date,
     symbol: str,
@@ -119,20 +158,23 @@ def market_context(
     funding_rates: pd.DataFrame,
     year_start_klines: pd.DataFrame,
     venue: str = "binance",
+    coinglass: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row. ``year_start_klines``: 5m klines of the first 7 days of as_of's year."""
+    """One row. ``year_start_klines``: 5m klines of the first 7 days of as_of's year;
+    ``coinglass``: the coin's Coinglass daily bars by dataset name (see ``market_wide``)."""
     t = pd.Timestamp(as_of, tz="UTC")
     m = _before(metrics, "create_time", t)
     k = _before(klines_5m, "open_time", t)
     k = k[k["open_time"] + BAR <= t]  # whole bars only
     f = _before(funding_rates, "calc_time", t) if len(funding_rates) else funding_rates
+    oi = open_interest(m, t)
     row = {
         "date": as_of, "symbol": symbol, "venue": venue,
         "price": _last_in(k, "open_time", "close", t),
-        **open_interest(m, t), **funding(f, t), **positioning(m, t),
+        **oi, **funding(f, t), **positioning(m, t),
         **volume(k, year_start_klines, as_of, t),
         "realised_vol_7d_pct": realised_volatility(k, t),
-        **dict.fromkeys(MARKET_WIDE_COLUMNS, float("nan")),
+        **market_wide(as_of, oi["oi_usd"], coinglass or {}),
     }  # fmt: skip
     return pd.DataFrame([row])
 
