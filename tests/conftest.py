@@ -53,7 +53,7 @@ def cli_env(root: Path, **overrides: str) -> dict[str, str]:
         "DO_NOT_TRACK": "1", "PREFECT_HOME": str(root / "prefect"),
         "LIQBRIEF_LAKE": str(root / "lake"), "LIQBRIEF_REPORTS_DIR": str(root / "reports"),
         "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_FRED_URL": "http://127.0.0.1:9",
-        "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9",
+        "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9", "LIQBRIEF_COINGLASS_URL": "http://127.0.0.1:9",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",  # a loaded 2-core machine
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     } | overrides  # fmt: skip

@@ -104,6 +104,9 @@ ROWS: list[BadInput] = [
     BadInput(("extract", "--frobnicate"), 2, "No such option: --frobnicate"),
     BadInput(("context", "--fetch-coinglass=no"), 2, "does not take a value"),
     BadInput(("context", "--no-fetch-coinglas"), 2, "Possible options: --fetch-coinglass, --no-fetch-coinglass"),
+    BadInput(("context",), 2, "LIQBRIEF_COINGLASS_URL='ftp://x': must be an http(s) URL", {"LIQBRIEF_COINGLASS_URL": "ftp://x"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "LIQBRIEF_COINGLASS_EXCHANGES=' , '", {"LIQBRIEF_COINGLASS_EXCHANGES": " , "}),
+    BadInput(("daily",), 2, "LIQBRIEF_COINGLASS_HISTORY_START='yesterday'", {"LIQBRIEF_COINGLASS_HISTORY_START": "yesterday"}),
     # settings, read and checked before any command runs
     BadInput(("extract",), 2, "LIQBRIEF_DOWNLOAD_CONCURRENCY='0': use a whole number from 1 to 64", {"LIQBRIEF_DOWNLOAD_CONCURRENCY": "0"}),
     BadInput(("extract",), 2, "LIQBRIEF_RENDER_WORKERS='abc'", {"LIQBRIEF_RENDER_WORKERS": "abc"}),

@@ -198,8 +198,10 @@ def daily_values(frames: dict[str, pd.DataFrame], first: date, last: date):
 
 
 def by_hand(values: pd.Series, as_of: pd.Timestamp) -> dict:
-    """A records row computed with pandas from the daily values (indexed by as-of date) up
-    to ``as_of``: not the records code."""
+    """A records row as of ``as_of`` computed with pandas from the daily bar values (indexed
+    by the bar's UTC day, known at 00:00 of the next): not the records code. Record dates are
+    the bars' days."""
+    as_of = as_of - DAY
     seen = values[values.index <= as_of].dropna()
     ytd = seen[seen.index.year == as_of.year]
     today = values.get(as_of, math.nan)
@@ -214,9 +216,9 @@ def by_hand(values: pd.Series, as_of: pd.Timestamp) -> dict:
     }  # fmt: skip
 
 
-def series_by_as_of(frame: pd.DataFrame, value) -> pd.Series:
-    """A daily bar series indexed by the as-of date it is known at: bar date + 1 day."""
-    return pd.Series(value(frame).to_numpy(), index=(frame["time"] + DAY).dt.tz_localize(None))
+def series_by_day(frame: pd.DataFrame, value) -> pd.Series:
+    """A daily bar series indexed by the bar's UTC day."""
+    return pd.Series(value(frame).to_numpy(), index=frame["time"].dt.tz_localize(None))
 
 
 def assert_row(row: dict, expected: dict) -> None:
@@ -237,7 +239,7 @@ def test_realised_records_from_the_real_files_equal_pandas_every_day() -> None:
     liq = frames["liquidations_binance_1d"]
     first, last = date(2022, 8, 18), liq["time"].iloc[-1].date() + timedelta(days=1)
     total = {
-        key: series_by_as_of(frames[name], lambda f: f["long_usd"] + f["short_usd"])
+        key: series_by_day(frames[name], lambda f: f["long_usd"] + f["short_usd"])
         for key, name in (((BINANCE, "realised_liquidated_usd"), "liquidations_binance_1d"),
                           ((ALL_MARKET, "realised_liquidated_usd"), "liquidations_all_1d"))
     }  # fmt: skip
@@ -251,26 +253,26 @@ def test_realised_records_from_the_real_files_equal_pandas_every_day() -> None:
     binance = total[(BINANCE, "realised_liquidated_usd")]
     assert largest["days"] == 999 == len(liq)
     assert largest["all_time_max"] == binance.max()
-    # the largest day: the UTC day of the bar is the record's as-of date − 1
+    # the record's date is the UTC day the liquidations happened (the bar's day)
     assert (
-        largest["all_time_date"] - timedelta(days=1)
+        largest["all_time_date"]
         == liq.loc[(liq["long_usd"] + liq["short_usd"]).idxmax(), "time"].date()
     )
 
 
 def test_all_market_open_interest_record_from_the_real_files() -> None:
     """All-market OI's record over Nov 2024 .. Nov 2025 daily closes: the issue quotes
-    "$94.1B of 6 Oct 2025" (the bar of 6 Oct, known at 00:00 of 7 Oct)."""
+    "$94.1B of 6 Oct 2025" (the bar of 6 Oct, known at 00:00 of 7 Oct, dated 6 Oct)."""
     frames = real_coinglass()
     oi = frames["oi_aggregated_1d"]
     first = oi["time"].iloc[0].date() + timedelta(days=1)
     last = oi["time"].iloc[-1].date() + timedelta(days=1)
     records = fold_records(daily_values(frames, first, last), "BTCUSDT", required=())
     row = records_by_key(records)[(ALL_MARKET, "oi_usd")]
-    closes = series_by_as_of(oi, lambda f: f["close"])
+    closes = series_by_day(oi, lambda f: f["close"])
     assert_row(row, by_hand(closes, pd.Timestamp(last)))
     assert row["all_time_max"] == pytest.approx(94.1e9, rel=1e-3)
-    assert row["all_time_date"] == date(2025, 10, 7)
+    assert row["all_time_date"] == date(2025, 10, 6)
     assert row["days"] == closes.notna().sum() == len(oi)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -31,6 +31,15 @@ MARKET_WIDE_KEYS: dict[Key, str] = {
     (ALL_MARKET, "realised_liquidated_usd"): "all_market_liq_usd",
 }
 ALL_KEYS: tuple[Key, ...] = BINANCE_KEYS + tuple(MARKET_WIDE_KEYS)
+DAY = timedelta(days=1)
+
+
+def observed_day(key: Key, as_of: date) -> date:
+    """The date a value known at 00:00 UTC of ``as_of`` is the value of: Binance's rows are
+    readings at that instant (dated as_of); the market-wide rows are Coinglass daily bars,
+    which close at that instant and describe the UTC day before (a desk says "the largest
+    liquidation day was 10 Oct", the day it happened). Record and year-to-date dates use it."""
+    return as_of - DAY if key in MARKET_WIDE_KEYS else as_of
 
 
 def _known(value: float | None) -> bool:
@@ -45,14 +54,15 @@ def _row(as_of: date, symbol: str, key: Key, value: float, prev: dict | None) ->
     best, best_date = (
         (prev["all_time_max"], prev["all_time_date"]) if prev is not None else (math.nan, None)
     )
+    day = observed_day(key, as_of)
     same_year = (
-        prev is not None and prev["ytd_date"] is not None and prev["date"].year == as_of.year
+        prev is not None and prev["ytd_date"] is not None and prev["ytd_date"].year == day.year
     )
     ytd, ytd_date = (prev["ytd_max"], prev["ytd_date"]) if same_year else (math.nan, None)
     if known and not value <= best:  # also true when best is NaN
-        best, best_date = value, as_of
+        best, best_date = value, day
     if known and not value <= ytd:
-        ytd, ytd_date = value, as_of
+        ytd, ytd_date = value, day
     return {
         "date": as_of, "symbol": symbol, "venue": key[0], "metric": key[1],
         "value": value if known else math.nan,
@@ -61,7 +71,7 @@ def _row(as_of: date, symbol: str, key: Key, value: float, prev: dict | None) ->
         "pct_of_record": value / best * 100 if known and best else math.nan,
         "rank": len(history) - bisect.bisect_right(history, value) + 1 if known else -1,
         "days": len(history),
-        "days_since_record": (as_of - best_date).days if best_date is not None else -1,
+        "days_since_record": (day - best_date).days if best_date is not None else -1,
         "history": history,
     }  # fmt: skip
 
