@@ -32,17 +32,31 @@ def hourly_path(klines: pd.DataFrame) -> pd.DataFrame:
 
 
 def coinglass_snapshots(lake: Lake, day: date, symbol: str):
-    """What Coinglass gave on ``day`` for the symbol's coin (empty frames without a key):
-    the fetch outcomes, the open-interest exchange list and the liquidation map."""
+    """What Coinglass gave for the symbol's coin (empty frames without a key): the outcomes
+    of the fetch that explains ``day`` (``latest_fetch_day``), and ``day``'s own
+    open-interest exchange list and liquidation map."""
     from reports.market_wide import CoinglassSnapshots
 
     coin = coin_of(symbol)
+    status_day = latest_fetch_day(lake, coin, day)
+    status = DATASETS["fetch_status"]
     return CoinglassSnapshots(
+        lake.read(status, coin, status_day, status_day) if status_day else pd.DataFrame(),
         *(
             lake.read(DATASETS[name], coin, day, day)
-            for name in ("fetch_status", "oi_exchange_list", "liquidation_map")
-        )
+            for name in ("oi_exchange_list", "liquidation_map")
+        ),
+        fetched_on=status_day,
     )
+
+
+def latest_fetch_day(lake: Lake, coin: str, day: date) -> date | None:
+    """The fetch whose outcomes explain a briefing of ``day``: the first on or after it (the
+    run that wrote it, also for a backfill of past dates), else the last before it. The
+    snapshots' values are the day's own: an exchange list or map fetched later is not shown."""
+    fetched = lake.stored_days(DATASETS["fetch_status"], coin)
+    later = [d for d in fetched if d >= day]
+    return later[0] if later else (fetched[-1] if fetched else None)
 
 
 def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):

@@ -159,7 +159,8 @@ COINGLASS_DAILY = (
 
 def fetch_market_wide(symbols: list[str]) -> dict[str, str]:
     """Bring the symbols' Coinglass series up to date (nothing without COINGLASS_API_KEY).
-    Never raises: a series the plan lacks, a bad key or a failure is one warning each, and
+    Never raises: a series the plan lacks, a bad key or a failure is one warning each (a
+    refused key once, not once per series it stopped), and
     the tables use what the lake has (NaN, or no market-wide records, without it)."""
     from flows.coinglass import extract_coinglass  # the Coinglass client loads only to fetch
 
@@ -168,7 +169,9 @@ def fetch_market_wide(symbols: list[str]) -> dict[str, str]:
     for series, outcome in outcomes.items():
         if outcome.startswith("skipped"):
             logger.info("Coinglass: %s", outcome)  # no key: Binance only, as configured
-        elif not outcome.startswith("ok"):
+        elif not outcome.startswith("ok") and ": skipped" not in outcome:
+            # a series skipped after a refused key or an unreachable server repeats the
+            # problem already logged once
             logger.warning("Coinglass %s %s", series, outcome)
     return outcomes
 

@@ -45,9 +45,12 @@ TOP_EXCHANGES = 6
 class CoinglassSnapshots:
     """The lake's Coinglass snapshots of the briefing date for one coin (empty without a key)."""
 
-    status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    status: pd.DataFrame = field(default_factory=pd.DataFrame)  # of the fetch on fetched_on
     oi_exchanges: pd.DataFrame = field(default_factory=pd.DataFrame)
     liquidation_map: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the fetch whose outcomes ``status`` holds: the briefing date's own, or the run's that
+    # backfilled it (the snapshots are always the date's own, or empty)
+    fetched_on: date | None = None
 
 
 def _finite(value) -> bool:
@@ -98,9 +101,11 @@ def _realised_sentence(all_market: dict | None, binance: dict | None) -> str | N
 
 def _binance_only(status: pd.DataFrame) -> str:
     """Why the figures are Binance's alone: no key, or what Coinglass answered."""
-    bad = status[status["outcome"] != "ok"] if len(status) else status
-    if status.empty or bad.empty:
+    if status.empty:
         return BINANCE_ONLY
+    bad = status[status["outcome"] != "ok"]
+    if bad.empty:  # fetched, but no bar covers this date (before the history Coinglass gave)
+        return "Binance only — Coinglass gave no all-market figures for this date."
     wanted = bad[bad["series"] == "oi_aggregated_1d"]
     outcome = (wanted if len(wanted) else bad)["outcome"].iloc[0]
     return f"Binance only — no Coinglass all-market figures: {OUTCOME_REASONS.get(outcome, outcome)} (see Methods)."
@@ -227,7 +232,7 @@ def coverage_lines(
     exchanges = exchange_share_line(coin, snaps.oi_exchanges)
     if exchanges:
         lines.append(exchanges)
-    if snaps.status.empty:
+    if snaps.status.empty or snaps.fetched_on != day:
         lines.append(
             f"{coin}: no Coinglass fetch on {day:%d %b %Y}: its live snapshots (exchange list, "
             "liquidation map) exist only for the days they were taken."

@@ -4,7 +4,7 @@ case, the exchange-list shares, and one line per reason Coinglass gave nothing."
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -83,7 +83,7 @@ def test_each_reason_gets_one_line_and_what_the_run_had_is_named() -> None:
         }
     )  # fmt: skip
     market = {"all_market_oi_usd": 68e9, "binance_oi_share_pct": 6.8}
-    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=status), market, {}, DAY)
+    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=status, fetched_on=DAY), market, {}, DAY)
     assert lines == [
         "BTC: Binance BTCUSDT, the book mapped here, held 6.8 % of all-market BTC open interest "
         "at 00:00 UTC 14 Nov 2025 (Coinglass aggregated open interest).",
@@ -121,8 +121,25 @@ def test_what_the_run_had_is_grouped_by_kind() -> None:
         }
     )
     market = {"all_market_oi_usd": 68e9}
-    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=status), market, {}, DAY)
+    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=status, fetched_on=DAY), market, {}, DAY)
     assert (
         "BTC: Coinglass data this run had: all-market open interest (daily, 4-hourly), open "
         "interest by exchange." in lines
+    )
+
+
+def test_a_backfilled_date_takes_the_reason_from_the_run_that_fetched() -> None:
+    """A date before the history Coinglass gave, fetched by a later run: the line says
+    Coinglass had nothing for the date (not 'set the key'); a refused key says so."""
+    ok = pd.DataFrame(
+        {"series": ["oi_aggregated_1d"], "outcome": ["ok"], "message": ["up to date"]}
+    )
+    line = records_line("BTCUSDT", {}, None, None, ok)
+    assert line == "Binance only — Coinglass gave no all-market figures for this date."
+    refused = ok.assign(outcome="bad-key", message="Coinglass refused COINGLASS_API_KEY")
+    assert "the API key was refused" in records_line("BTCUSDT", {}, None, None, refused)
+    later = CoinglassSnapshots(status=ok, fetched_on=DAY + timedelta(days=30))
+    market = {"all_market_oi_usd": 68e9, "binance_oi_share_pct": 6.8}
+    assert coverage_lines("BTCUSDT", later, market, {}, DAY)[-1].startswith(
+        "BTC: no Coinglass fetch on 14 Nov 2025"
     )
