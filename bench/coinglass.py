@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 from flows.coinglass import fetch_coinglass
 from liqbrief.settings import DEFAULT_COINGLASS_EXCHANGES, Settings
+from liqbrief.testing.coinglass_standin import STANDIN_KEY, CoinglassStandin, synthetic_btc
 from sources.coinglass_series import bar_series, snapshots
 from sources.retry_policy import RetryPolicy
 from store.lake import Lake
-from tests.coinglass_standin import STANDIN_KEY, CoinglassStandin, synthetic_btc
 
 NOW = datetime(2026, 11, 25, 10, 7, tzinfo=UTC)
 

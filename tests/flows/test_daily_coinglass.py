@@ -14,11 +14,11 @@ import pytest
 from flows.daily import EXTRACT_DATASETS, daily_briefing
 from liqbrief.settings import DEFAULT_COINGLASS_EXCHANGES
 from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.coinglass_standin import STANDIN_KEY, CoinglassStandin, synthetic_btc
 from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
 from store.datasets import DATASETS
 from store.lake import Lake
-from tests.coinglass_standin import STANDIN_KEY, CoinglassStandin, synthetic_btc
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 

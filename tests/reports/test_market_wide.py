@@ -83,7 +83,9 @@ def test_each_reason_gets_one_line_and_what_the_run_had_is_named() -> None:
         }
     )  # fmt: skip
     market = {"all_market_oi_usd": 68e9, "binance_oi_share_pct": 6.8}
-    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=status, fetched_on=DAY), market, {}, DAY)
+    lines = coverage_lines(
+        "BTCUSDT", CoinglassSnapshots(status=status, fetched_on=DAY), market, {}, DAY
+    )
     assert lines == [
         "BTC: Binance BTCUSDT, the book mapped here, held 6.8 % of all-market BTC open interest "
         "at 00:00 UTC 14 Nov 2025 (Coinglass aggregated open interest).",
@@ -121,7 +123,9 @@ def test_what_the_run_had_is_grouped_by_kind() -> None:
         }
     )
     market = {"all_market_oi_usd": 68e9}
-    lines = coverage_lines("BTCUSDT", CoinglassSnapshots(status=status, fetched_on=DAY), market, {}, DAY)
+    lines = coverage_lines(
+        "BTCUSDT", CoinglassSnapshots(status=status, fetched_on=DAY), market, {}, DAY
+    )
     assert (
         "BTC: Coinglass data this run had: all-market open interest (daily, 4-hourly), open "
         "interest by exchange." in lines

@@ -14,9 +14,7 @@ import pytest
 
 from flows.coinglass import fetch_coinglass
 from liqbrief.settings import DEFAULT_COINGLASS_EXCHANGES, Settings
-from store.datasets import DATASETS
-from store.lake import Lake
-from tests.coinglass_standin import (
+from liqbrief.testing.coinglass_standin import (
     HISTORY_PATHS,
     LIVE_SCALE,
     MAP_PATHS,
@@ -26,6 +24,8 @@ from tests.coinglass_standin import (
     real_btc,
     real_rows,
 )
+from store.datasets import DATASETS
+from store.lake import Lake
 from tests.conftest import FAST_RETRY, lake_files
 
 pytestmark = pytest.mark.server

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from liqbrief.testing.coinglass_standin import real_rows
 from sources.coinglass import CoinglassFormatError
 from sources.coinglass_parse import (
     liquidation_bars,
@@ -15,7 +16,6 @@ from sources.coinglass_parse import (
     ohlc_bars,
     oi_exchange_list,
 )
-from tests.coinglass_standin import real_rows
 
 
 def test_numbers_of_every_json_type_within_one_response_are_floats() -> None:

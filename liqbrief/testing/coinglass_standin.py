@@ -25,17 +25,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyarrow.parquet as pq
 
-from tests.conftest import SHARED_DATA
+# the real responses beside the project (../shared/data), or where LIQBRIEF_SHARED_DATA says
+SHARED_DATA = Path(
+    os.environ.get(
+        "LIQBRIEF_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    )
+)
 
 REPORT = SHARED_DATA / "liquidity-report"
 STANDIN_KEY = "cg-standin-key-7f3a9c"
