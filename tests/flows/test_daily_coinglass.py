@@ -11,12 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.daily import EXTRACT_DATASETS, daily_briefing
+from flows.daily import daily_briefing
 from liqbrief.settings import DEFAULT_COINGLASS_EXCHANGES
-from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.coinglass_standin import STANDIN_KEY, CoinglassStandin, synthetic_btc
-from liqbrief.testing.fred_server import FredServer
-from liqbrief.testing.synthetic_archive import build_archive
 from store.datasets import DATASETS
 from store.lake import Lake
 
@@ -26,27 +23,16 @@ RUN_DAY, MAPPED = date(2024, 2, 10), date(2024, 2, 9)
 
 
 @pytest.fixture
-def daily_env(mirror: ArchiveMirror, tmp_path: Path, monkeypatch, request) -> Path:
-    """A lake fed by the archive mirror up to 2024-02-08, FRED and Coinglass on loopback."""
-    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "out"))
-    monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", mirror.base_url)
+def daily_env(daily_sources: Path, monkeypatch, request) -> Path:
+    """The daily job's loopback sources (archive to 2024-02-08, FRED) and Coinglass."""
+    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(daily_sources / "out"))
     monkeypatch.setenv("LIQBRIEF_HTTP_ATTEMPTS", "2")
-    fred = FredServer({"DGS2": pd.DataFrame({"date": ["2024-02-08"], "value": [4.4]})}).__enter__()
-    request.addfinalizer(lambda: fred.__exit__(None, None, None))
-    monkeypatch.setenv("LIQBRIEF_FRED_CSV_URL", fred.base_url)
-    monkeypatch.delenv("FRED_API_KEY", raising=False)
-    mirror.add(
-        build_archive(
-            ["BTCUSDT"], EXTRACT_DATASETS, date(2024, 1, 10), date(2024, 2, 8), monthly=False
-        )
-    )
     now = datetime.now(UTC)
     standin = CoinglassStandin(synthetic_btc(DEFAULT_COINGLASS_EXCHANGES, now, 3, 1), now)
     standin.__enter__()
     request.addfinalizer(lambda: standin.__exit__(None, None, None))
     monkeypatch.setenv("LIQBRIEF_COINGLASS_URL", standin.url)
-    return tmp_path
+    return daily_sources
 
 
 def pdf_text(pdf: Path) -> str:

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from flows.daily import EXTRACT_DATASETS, daily_briefing
+from flows.daily import daily_briefing
 from liqbrief.testing.archive_mirror import ArchiveMirror
-from liqbrief.testing.fred_server import FredServer
-from liqbrief.testing.synthetic_archive import build_archive
 from store.datasets import DATASETS
 from store.lake import Lake
 
@@ -19,20 +16,9 @@ pytestmark = [pytest.mark.flow, pytest.mark.server]
 
 
 def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
-    prefect_harness, mirror: ArchiveMirror, tmp_path: Path, monkeypatch, request
+    prefect_harness, mirror: ArchiveMirror, daily_sources: Path, monkeypatch
 ) -> None:
-    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", mirror.base_url)
-    fred = FredServer({"DGS2": pd.DataFrame({"date": ["2024-02-08"], "value": [4.4]})}).__enter__()
-    request.addfinalizer(lambda: fred.__exit__(None, None, None))
-    monkeypatch.setenv("LIQBRIEF_FRED_CSV_URL", fred.base_url)
-    monkeypatch.delenv("FRED_API_KEY", raising=False)
-    # the archive has everything up to 2024-02-08; 2024-02-09 is not there
-    mirror.add(
-        build_archive(
-            ["BTCUSDT"], EXTRACT_DATASETS, date(2024, 1, 10), date(2024, 2, 8), monthly=False
-        )
-    )
+    tmp_path = daily_sources  # the archive has everything up to 2024-02-08; 2024-02-09 is not there
     monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "out"))
     result = daily_briefing(date(2024, 2, 10), ["BTCUSDT"])
     assert result["mapped"] == {"BTCUSDT": date(2024, 2, 9)}
