@@ -10,9 +10,10 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from flows.briefing import load_briefing_inputs, write_briefing
+from flows.briefing import coinglass_snapshots, load_briefing_inputs, write_briefing
 from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import build_briefing
 from reports.email_summary import summary_html, summary_text
@@ -61,6 +62,7 @@ def test_with_coinglass_the_records_line_is_all_market_and_the_share_measured(
 ) -> None:
     lake = lake_copy(demo, tmp_path)
     cg.add_market_wide(lake, DAY)
+    cg.add_history_bars(lake, DAY)
     cg.add_exchange_list(lake, DAY)
     cg.add_fetch_status(lake, DAY, cg.all_ok())
     text = render(lake, tmp_path)
@@ -70,11 +72,16 @@ def test_with_coinglass_the_records_line_is_all_market_and_the_share_measured(
     share = binance_oi / 68_217_410_258 * 100
     assert (
         f"All-market BTC open interest $68.2B (Binance BTCUSDT {share:.1f} % — the book mapped "
-        "here), 28 % below its record $94.1B of 6 Oct 2025." in text
+        "here), 28 % below its record since 19 May 2025 (Coinglass history) $94.1B of 6 Oct 2025."
+        in text
+    )  # the real files' first complete day: the plan's history, not all time
+    assert (
+        "Realised Binance liquidations yesterday $46.1M; the largest day since 19 May 2025 "
+        "(Coinglass history) $404M on 10 Oct 2025." in text
     )
     assert (
-        "Realised Binance liquidations yesterday $46.1M; the largest day on record $404M on "
-        "10 Oct 2025." in text
+        "Market-wide records start with Coinglass history: open interest 19 May 2025, Binance "
+        "liquidations 19 May 2025." in text
     )
     assert BINANCE_ONLY not in text
     # the live exchange list, with its time: Binance's whole BTC book 18.6 % of $67.1B
@@ -137,7 +144,10 @@ def test_a_refused_key_renders_binance_only_and_says_why(
         "Records. Binance only — no Coinglass all-market figures: the API key was refused "
         "(see Methods). BTC open interest is" in text
     )
-    assert f"BTC: no Coinglass data: the API key was refused — {BAD_KEY}." in text
+    assert (
+        "BTC: Coinglass refused the API key on 14 Nov 2025; market-wide figures are those" in text
+    )
+    assert "check the key" not in text  # the operator's instructions belong to the logs
     assert BINANCE_ONLY not in text  # a key is set: the fix is the key, not setting one
     html = (tmp_path / "out" / str(DAY) / f"liqbrief-{DAY}.html").read_text()
     assert "cg-test-secret-value" not in text + html
@@ -149,8 +159,8 @@ def test_a_plan_without_the_map_says_so_and_shows_no_table(demo: Path, tmp_path:
     cg.add_fetch_status(lake, DAY, cg.all_ok(("unavailable", "Upgrade plan")))
     text = render(lake, tmp_path)
     assert (
-        "BTC: no Coinglass liquidation map (all exchanges, Binance pair): not in the API plan — "
-        "Upgrade plan." in text
+        "BTC: no Coinglass liquidation map (all exchanges, Binance pair): not in the API plan."
+        in text
     )
     assert "beside Coinglass" not in text and "All-market BTC open interest $68.2B" in text
 
@@ -172,3 +182,19 @@ def test_the_email_carries_the_measured_share_or_says_binance_only(
     for body in (summary_text(with_key), summary_html(with_key)):
         assert f"(Binance BTCUSDT {share:.1f} % — the book mapped here)" in body
         assert BINANCE_ONLY not in body and "$12.5B of $67.1B" not in body
+
+
+def test_the_snapshots_carry_the_history_start_and_the_bars_exchange_list(tmp_path: Path) -> None:
+    """P1-2/P1-3: the first stored bar's day (first monthly partition's first row) and the
+    exchanges of the stored all-market bar of D-1, not a setting's current list."""
+    lake = Lake(str(tmp_path / "lake"))
+    days = [date(2025, 9, 29), date(2025, 10, 30), date(2025, 11, 12), date(2025, 11, 13)]
+    lists = ["Binance,OKX"] * 3 + ["Binance,OKX,Bybit"]  # the setting changed on 13 Nov
+    bars = pd.DataFrame({"exchange_list": lists, "long_usd": 1.0, "short_usd": 2.0}, index=days)
+    cg.add_bars(lake, "liquidations_all_1d", bars)
+    snaps = coinglass_snapshots(lake, DAY, "BTCUSDT")
+    assert snaps.history_start == {"liquidations_all_1d": date(2025, 9, 29)}
+    assert snaps.liquidation_exchanges == ["Binance", "OKX", "Bybit"]
+    earlier = coinglass_snapshots(lake, date(2025, 11, 13), "BTCUSDT")
+    assert earlier.liquidation_exchanges == ["Binance", "OKX"]
+    assert coinglass_snapshots(lake, date(2025, 11, 12), "BTCUSDT").liquidation_exchanges == []
