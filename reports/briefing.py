@@ -160,7 +160,7 @@ def _market_table(symbol: str, row: dict) -> Table:
         ["OI change 1d / 7d", f"{pct(row['oi_change_1d_pct'])} / {pct(row['oi_change_7d_pct'])}", "Long/short accounts", number(row["long_short_account_ratio"])],
         ["24 h quote volume", usd(row["quote_volume_24h"]), "Top-trader long/short", number(row["top_trader_ratio"])],
         ["Volume vs year's first week", (f"{number(row['volume_vs_year_start'], 2)}×" if math.isfinite(row["volume_vs_year_start"]) else "—"), "Taker buy/sell, 24 h", number(row["taker_buy_sell_ratio"])],
-        ["Realised volatility, 7d (ann.)", pct(row["realised_vol_7d_pct"], 0, signed=False), "", ""],
+        ["Realised volatility, 7d (ann.)", pct(row["realised_vol_7d_pct"], 0, signed=False), *market_wide.funding_cells(row)],
         *market_wide.market_rows(symbol, row),
     ]  # fmt: skip
     return Table(["", "", "", ""], rows)

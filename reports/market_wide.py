@@ -178,26 +178,27 @@ def records_note(records: dict[tuple[str, str], dict], snaps: CoinglassSnapshots
     note = f"Market-wide records start with Coinglass history: {', '.join(starts)}."
     names = snaps.liquidation_exchanges
     if names and (ALL_MARKET, "realised_liquidated_usd") in records:
-        note += f" All-market liquidations sum {len(names)} exchanges; all-market open interest is all exchanges."
+        note += f" All-market liquidations: {len(names)} exchanges (see Methods)."
     return note
 
 
 def market_rows(symbol: str, market: dict) -> list[list[str]]:
     """Rows for the market-context table when Coinglass figures exist (else none)."""
-    columns = (
-        "all_market_oi_usd",
-        "all_market_liq_usd",
-        "realised_liq_usd",
-        "oi_weighted_funding_pct",
-    )
+    columns = ("all_market_oi_usd", "all_market_liq_usd", "realised_liq_usd")
     if not any(_finite(market.get(c, math.nan)) for c in columns):
         return []
-    funding = market.get("oi_weighted_funding_pct", math.nan)
     return [
         ["All-market open interest", usd(market.get("all_market_oi_usd")), f"Binance {symbol} share of all-market OI", pct(market.get("binance_oi_share_pct"), 1, signed=False)],
         ["Realised liq., yesterday (all market)", usd(market.get("all_market_liq_usd")), "Realised liq., yesterday (Binance)", usd(market.get("realised_liq_usd"))],
-        ["OI-weighted funding (all market)", f"{number(funding, 4)} %" if _finite(funding) else "—", "", ""],
     ]  # fmt: skip
+
+
+def funding_cells(market: dict) -> list[str]:
+    """The OI-weighted funding pair for the market table's free slot (blank without it)."""
+    funding = market.get("oi_weighted_funding_pct", math.nan)
+    if not _finite(funding):
+        return ["", ""]
+    return ["OI-weighted funding (all market)", f"{number(funding, 4)} %"]
 
 
 def _joined(labels: list[str]) -> str:

@@ -198,3 +198,41 @@ def test_the_snapshots_carry_the_history_start_and_the_bars_exchange_list(tmp_pa
     earlier = coinglass_snapshots(lake, date(2025, 11, 13), "BTCUSDT")
     assert earlier.liquidation_exchanges == ["Binance", "OKX"]
     assert coinglass_snapshots(lake, date(2025, 11, 12), "BTCUSDT").liquidation_exchanges == []
+
+
+def test_rank_and_figures_never_wrap_and_a_keyed_page_break_is_sensible(
+    demo: Path, tmp_path: Path
+) -> None:
+    """P2-8: "1004 of 1094" stays on one line of the records table (it wrapped to "1004 of" /
+    "1094"), and the methods box never sits alone after a mostly empty page."""
+    lake = lake_copy(demo, tmp_path)
+    cg.add_market_wide(lake, DAY)
+    cg.add_history_bars(lake, DAY)
+    cg.add_fetch_status(lake, DAY, cg.all_ok())
+    records = lake.read(DATASETS["records"], "BTCUSDT", DAY, DAY)
+    wide = records["venue"] == "all-market"
+    records.loc[wide, ["rank", "days"]] = [1004, 1094]
+    cg._write(lake, "records", "BTCUSDT", DAY, records)
+    _, pdf = write_briefing(lake, DAY, ["BTCUSDT"], tmp_path / "out")
+    pages = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout.split("\f")
+    assert any(re.search(r"\$94\.1B.*1004 of 1094", page) for page in pages)
+    bottoms = content_bottoms(pdf)
+    for number, page in enumerate(pages[1 : len(bottoms)], start=1):
+        if page.strip().startswith("Methods."):  # the box alone: the page before it is full
+            assert bottoms[number - 1] > 0.8, f"page {number} is {bottoms[number - 1]:.0%} full"
+
+
+def content_bottoms(pdf: Path) -> list[float]:
+    """How far down each page its text reaches (0–1), the footer left out."""
+    xml = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    out = []
+    for page in re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', xml, re.S):
+        height = float(page[0])
+        ys = [float(y) for y in re.findall(r'yMax="([\d.]+)"', page[1])]
+        body = [y for y in ys if y < height - 50]  # the footer sits in the bottom margin
+        out.append(max(body, default=0.0) / height)
+    return out

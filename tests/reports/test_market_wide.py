@@ -71,8 +71,8 @@ def test_the_records_line_reads_like_the_desk_note() -> None:
 def test_the_records_note_says_where_history_starts_and_what_is_summed() -> None:
     assert records_note(RECORDS, KEYED) == (
         "Market-wide records start with Coinglass history: open interest 17 Aug 2022, Binance "
-        "liquidations 3 Jan 2021, all-market liquidations 30 Jan 2026. All-market liquidations "
-        "sum 10 exchanges; all-market open interest is all exchanges."
+        "liquidations 3 Jan 2021, all-market liquidations 30 Jan 2026. All-market liquidations: "
+        "10 exchanges (see Methods)."
     )
     assert records_note(RECORDS, NO_SNAPS) == ""  # no Coinglass bars stored: nothing to say
 
