@@ -249,9 +249,13 @@ def _status_lines(
     refused = (status["outcome"] == "bad-key").any()
     lines = []
     if refused:
+        stored = (
+            "market-wide figures are those stored before"
+            if has_market_wide(market, {})
+            else "no market-wide figures are stored for this date"
+        )
         lines.append(
-            f"{coin}: Coinglass refused the API key on {_day(snaps.fetched_on)}; market-wide "
-            "figures are those stored before."
+            f"{coin}: Coinglass refused the API key on {_day(snaps.fetched_on)}; {stored}."
         )
     ok = status[status["outcome"] == "ok"]
     if same_day and not refused and len(ok):

@@ -268,3 +268,12 @@ def test_the_reference_price_is_attributed_to_whoever_gave_it() -> None:
     assert "summed around our 00:00 mark 100,000" in ours and "its price" not in ours
     table, theirs = map_comparison(SUMMARY, cg_map([98_000.0, 102_000.0], last_price=99_500.0))
     assert table is not None and "summed around its last price 99,500" in theirs
+
+
+def test_a_refused_key_with_nothing_stored_does_not_claim_earlier_figures() -> None:
+    status = pd.DataFrame({"series": ["oi_aggregated_1d"], "outcome": ["bad-key"], "message": [""]})
+    lines = coverage_lines("BTCUSDT", snaps(status, DAY), None, {}, DAY)
+    assert lines == [
+        "BTC: Coinglass refused the API key on 14 Nov 2025; no market-wide figures are stored "
+        "for this date."
+    ]
