@@ -163,9 +163,9 @@ def records_line(
 
 def records_note(records: dict[tuple[str, str], dict], snaps: CoinglassSnapshots) -> str:
     """Under the records table: where the market-wide records' history starts (a plan's
-    history depth cuts "all time" short) and what all-market liquidations sum."""
+    history depth cuts "all time" short) and how many exchanges all-market liquidations sum."""
     starts = [
-        f"{what} {_day(snaps.history_start[series])}"
+        (what, snaps.history_start[series])
         for (venue, metric), what, series in (
             ((ALL_MARKET, "oi_usd"), "open interest", "oi_aggregated_1d"),
             ((BINANCE, "realised_liquidated_usd"), "Binance liquidations", "liquidations_binance_1d"),
@@ -175,7 +175,11 @@ def records_note(records: dict[tuple[str, str], dict], snaps: CoinglassSnapshots
     ]  # fmt: skip
     if not starts:
         return ""
-    note = f"Market-wide records start with Coinglass history: {', '.join(starts)}."
+    if len({day for _, day in starts}) == 1:  # one start for every series: say it once
+        note = f"Market-wide records start with Coinglass history on {_day(starts[0][1])}."
+    else:
+        listed = ", ".join(f"{what} {_day(day)}" for what, day in starts)
+        note = f"Market-wide records start with Coinglass history: {listed}."
     names = snaps.liquidation_exchanges
     if names and (ALL_MARKET, "realised_liquidated_usd") in records:
         note += f" All-market liquidations: {len(names)} exchanges (see Methods)."
