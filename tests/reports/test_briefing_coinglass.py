@@ -142,7 +142,8 @@ def test_a_refused_key_renders_binance_only_and_says_why(
         "(see Methods). BTC open interest is" in text
     )
     assert (
-        "BTC: Coinglass refused the API key on 14 Nov 2025; market-wide figures are those" in text
+        "BTC: Coinglass refused the API key on 14 Nov 2025; no market-wide figures are stored "
+        "for this date." in text
     )
     assert "check the key" not in text  # the operator's instructions belong to the logs
     assert BINANCE_ONLY not in text  # a key is set: the fix is the key, not setting one
