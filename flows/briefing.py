@@ -47,7 +47,39 @@ def coinglass_snapshots(lake: Lake, day: date, symbol: str):
             for name in ("oi_exchange_list", "liquidation_map")
         ),
         fetched_on=status_day,
+        history_start=history_starts(lake, coin),
+        liquidation_exchanges=liquidation_exchanges(lake, coin, day - timedelta(days=1)),
     )
+
+
+HISTORY_SERIES = ("oi_aggregated_1d", "liquidations_binance_1d", "liquidations_all_1d")
+
+
+def history_starts(lake: Lake, coin: str) -> dict[str, date]:
+    """The first stored bar's date of each daily market-wide series (its first monthly
+    partition's first row): where "all time" starts when a plan's history is short."""
+    out = {}
+    for name in HISTORY_SERIES:
+        ds = DATASETS[name]
+        months = lake.stored_days(ds, coin)
+        if not months:
+            continue
+        times = lake.read(ds, coin, months[0], months[0], [ds.time_column])[ds.time_column]
+        if len(times):
+            out[name] = pd.Timestamp(times.min()).date()
+    return out
+
+
+def liquidation_exchanges(lake: Lake, coin: str, bar_day: date) -> list[str]:
+    """The exchanges the stored all-market liquidation bar of ``bar_day`` sums (its
+    exchange_list column: the setting at fetch time, not today's)."""
+    ds = DATASETS["liquidations_all_1d"]
+    month = bar_day.replace(day=1)
+    bars = lake.read(ds, coin, month, month, ["exchange_list"])
+    row = bars[pd.to_datetime(bars[ds.time_column], utc=True).dt.date == bar_day]
+    if row.empty or not isinstance(row["exchange_list"].iloc[0], str):
+        return []
+    return [n.strip() for n in row["exchange_list"].iloc[0].split(",") if n.strip()]
 
 
 def latest_fetch_day(lake: Lake, coin: str, day: date) -> date | None:

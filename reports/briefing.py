@@ -80,6 +80,7 @@ class SymbolSection:
     records_line: str | None = None
     coinglass_map: Table | None = None  # our ±2/3/5 % beside Coinglass's map, when stored
     coinglass_map_note: str = ""
+    records_note: str = ""  # where the market-wide records' history starts
     coverage: list[str] = field(default_factory=list)  # the methods box: market-wide data
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -152,15 +153,15 @@ def _key_levels(summary: dict) -> Table:
     )
 
 
-def _market_table(row: dict) -> Table:
+def _market_table(symbol: str, row: dict) -> Table:
     rows = [
         ["Last price", price(row["price"]), "Funding, last / 7-day avg", f"{number(row['funding_last'] * 100, 4)} % / {number(row['funding_avg_7d'] * 100, 4)} %"],
         ["Open interest", usd(row["oi_usd"]), "Funding, annualised", pct(row["funding_annualised_pct"], 1, signed=False)],
         ["OI change 1d / 7d", f"{pct(row['oi_change_1d_pct'])} / {pct(row['oi_change_7d_pct'])}", "Long/short accounts", number(row["long_short_account_ratio"])],
         ["24 h quote volume", usd(row["quote_volume_24h"]), "Top-trader long/short", number(row["top_trader_ratio"])],
         ["Volume vs year's first week", (f"{number(row['volume_vs_year_start'], 2)}×" if math.isfinite(row["volume_vs_year_start"]) else "—"), "Taker buy/sell, 24 h", number(row["taker_buy_sell_ratio"])],
-        ["Realised volatility, 7d (ann.)", pct(row["realised_vol_7d_pct"], 0, signed=False), "", ""],
-        *market_wide.market_rows(row),
+        ["Realised volatility, 7d (ann.)", pct(row["realised_vol_7d_pct"], 0, signed=False), *market_wide.funding_cells(row)],
+        *market_wide.market_rows(symbol, row),
     ]  # fmt: skip
     return Table(["", "", "", ""], rows)
 
@@ -270,7 +271,7 @@ def build_section(
             f"no market context for {inputs.day} — run `liqbrief context --date {inputs.day}`"
         )
     else:
-        section.market = _market_table(market_row)
+        section.market = _market_table(symbol, market_row)
     records = _records_by_key(inputs.records.get(symbol))
     _add_market_wide(section, inputs, market_row, records)
     if records:
@@ -296,8 +297,9 @@ def _add_market_wide(
     binance = {metric: r for (venue, metric), r in records.items() if venue == BINANCE}
     if records:
         section.records_line = market_wide.records_line(
-            symbol, records, market, records_sentence(symbol, binance), snaps.status
+            symbol, records, market, records_sentence(symbol, binance), snaps
         )
+        section.records_note = market_wide.records_note(records, snaps)
     section.coverage = market_wide.coverage_lines(symbol, snaps, market, records, inputs.day)
     summary_frame = inputs.summaries.get(symbol)
     if summary_frame is not None and not summary_frame.empty:

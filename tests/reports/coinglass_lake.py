@@ -105,6 +105,37 @@ def add_market_wide(lake: Lake, day: date, symbol: str = "BTCUSDT") -> None:
     _write(lake, "market_context", symbol, day, market)
 
 
+def add_bars(
+    lake: Lake, name: str, bars: pd.DataFrame, exchange_list: str | None = None, coin: str = "BTC"
+) -> None:
+    """Daily bars (index: the bar's UTC day) as the fetch stores them: one partition per
+    calendar month, ``exchange_list`` on liquidation bars."""
+    frame = bars.copy()
+    frame["time"] = pd.to_datetime([pd.Timestamp(d) for d in frame.index], utc=True)
+    if exchange_list is not None:
+        frame["exchange_list"] = exchange_list
+    month = frame["time"].dt.strftime("%Y-%m")
+    for _, part in frame.groupby(month):
+        first = part["time"].iloc[0].date().replace(day=1)
+        _write(lake, name, coin, first, part.reset_index(drop=True))
+
+
+def add_history_bars(lake: Lake, day: date, coin: str = "BTC") -> None:
+    """The real daily OI closes and Binance liquidations before ``day`` as stored 1d bars."""
+    oi = daily_oi_close()
+    oi = oi[[d < day for d in oi.index]]
+    add_bars(
+        lake,
+        "oi_aggregated_1d",
+        pd.DataFrame({"open": oi, "high": oi, "low": oi, "close": oi}),
+        coin=coin,
+    )
+    liq = daily_binance_liquidations()
+    liq = liq[[d < day for d in liq.index]]
+    frame = pd.DataFrame({"long_usd": liq["long"], "short_usd": liq["short"]})
+    add_bars(lake, "liquidations_binance_1d", frame, "Binance", coin)
+
+
 def add_exchange_list(lake: Lake, day: date, coin: str = "BTC") -> None:
     frame = pd.read_parquet(REPORT_DATA / f"{SNAPSHOT}openInterest_exchange_list_BTC.parquet")
     frame["fetched_at"] = FETCHED_AT

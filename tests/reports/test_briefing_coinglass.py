@@ -10,9 +10,10 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from flows.briefing import load_briefing_inputs, write_briefing
+from flows.briefing import coinglass_snapshots, load_briefing_inputs, write_briefing
 from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import build_briefing
 from reports.email_summary import summary_html, summary_text
@@ -61,6 +62,7 @@ def test_with_coinglass_the_records_line_is_all_market_and_the_share_measured(
 ) -> None:
     lake = lake_copy(demo, tmp_path)
     cg.add_market_wide(lake, DAY)
+    cg.add_history_bars(lake, DAY)
     cg.add_exchange_list(lake, DAY)
     cg.add_fetch_status(lake, DAY, cg.all_ok())
     text = render(lake, tmp_path)
@@ -70,12 +72,14 @@ def test_with_coinglass_the_records_line_is_all_market_and_the_share_measured(
     share = binance_oi / 68_217_410_258 * 100
     assert (
         f"All-market BTC open interest $68.2B (Binance BTCUSDT {share:.1f} % — the book mapped "
-        "here), 28 % below its record $94.1B of 6 Oct 2025." in text
-    )
+        "here), 28 % below its record since 19 May 2025 (Coinglass history) $94.1B of 6 Oct 2025."
+        in text
+    )  # the real files' first complete day: the plan's history, not all time
     assert (
-        "Realised Binance liquidations yesterday $46.1M; the largest day on record $404M on "
-        "10 Oct 2025." in text
+        "Realised Binance liquidations yesterday $46.1M; the largest day since 19 May 2025 "
+        "(Coinglass history) $404M on 10 Oct 2025." in text
     )
+    assert "Market-wide records start with Coinglass history on 19 May 2025." in text
     assert BINANCE_ONLY not in text
     # the live exchange list, with its time: Binance's whole BTC book 18.6 % of $67.1B
     assert (
@@ -137,7 +141,11 @@ def test_a_refused_key_renders_binance_only_and_says_why(
         "Records. Binance only — no Coinglass all-market figures: the API key was refused "
         "(see Methods). BTC open interest is" in text
     )
-    assert f"BTC: no Coinglass data: the API key was refused — {BAD_KEY}." in text
+    assert (
+        "BTC: Coinglass refused the API key on 14 Nov 2025; no market-wide figures are stored "
+        "for this date." in text
+    )
+    assert "check the key" not in text  # the operator's instructions belong to the logs
     assert BINANCE_ONLY not in text  # a key is set: the fix is the key, not setting one
     html = (tmp_path / "out" / str(DAY) / f"liqbrief-{DAY}.html").read_text()
     assert "cg-test-secret-value" not in text + html
@@ -149,8 +157,8 @@ def test_a_plan_without_the_map_says_so_and_shows_no_table(demo: Path, tmp_path:
     cg.add_fetch_status(lake, DAY, cg.all_ok(("unavailable", "Upgrade plan")))
     text = render(lake, tmp_path)
     assert (
-        "BTC: no Coinglass liquidation map (all exchanges, Binance pair): not in the API plan — "
-        "Upgrade plan." in text
+        "BTC: no Coinglass liquidation map (all exchanges, Binance pair): not in the API plan."
+        in text
     )
     assert "beside Coinglass" not in text and "All-market BTC open interest $68.2B" in text
 
@@ -172,3 +180,57 @@ def test_the_email_carries_the_measured_share_or_says_binance_only(
     for body in (summary_text(with_key), summary_html(with_key)):
         assert f"(Binance BTCUSDT {share:.1f} % — the book mapped here)" in body
         assert BINANCE_ONLY not in body and "$12.5B of $67.1B" not in body
+
+
+def test_the_snapshots_carry_the_history_start_and_the_bars_exchange_list(tmp_path: Path) -> None:
+    """P1-2/P1-3: the first stored bar's day (first monthly partition's first row) and the
+    exchanges of the stored all-market bar of D-1, not a setting's current list."""
+    lake = Lake(str(tmp_path / "lake"))
+    days = [date(2025, 9, 29), date(2025, 10, 30), date(2025, 11, 12), date(2025, 11, 13)]
+    lists = ["Binance,OKX"] * 3 + ["Binance,OKX,Bybit"]  # the setting changed on 13 Nov
+    bars = pd.DataFrame({"exchange_list": lists, "long_usd": 1.0, "short_usd": 2.0}, index=days)
+    cg.add_bars(lake, "liquidations_all_1d", bars)
+    snaps = coinglass_snapshots(lake, DAY, "BTCUSDT")
+    assert snaps.history_start == {"liquidations_all_1d": date(2025, 9, 29)}
+    assert snaps.liquidation_exchanges == ["Binance", "OKX", "Bybit"]
+    earlier = coinglass_snapshots(lake, date(2025, 11, 13), "BTCUSDT")
+    assert earlier.liquidation_exchanges == ["Binance", "OKX"]
+    assert coinglass_snapshots(lake, date(2025, 11, 12), "BTCUSDT").liquidation_exchanges == []
+
+
+def test_rank_and_figures_never_wrap_and_a_keyed_page_break_is_sensible(
+    demo: Path, tmp_path: Path
+) -> None:
+    """P2-8: "1004 of 1094" stays on one line of the records table (it wrapped to "1004 of" /
+    "1094"), and the methods box never sits alone after a mostly empty page."""
+    lake = lake_copy(demo, tmp_path)
+    cg.add_market_wide(lake, DAY)
+    cg.add_history_bars(lake, DAY)
+    cg.add_fetch_status(lake, DAY, cg.all_ok())
+    records = lake.read(DATASETS["records"], "BTCUSDT", DAY, DAY)
+    wide = records["venue"] == "all-market"
+    records.loc[wide, ["rank", "days"]] = [1004, 1094]
+    cg._write(lake, "records", "BTCUSDT", DAY, records)
+    _, pdf = write_briefing(lake, DAY, ["BTCUSDT"], tmp_path / "out")
+    pages = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout.split("\f")
+    assert any(re.search(r"\$94\.1B.*1004 of 1094", page) for page in pages)
+    bottoms = content_bottoms(pdf)
+    for number, page in enumerate(pages[1 : len(bottoms)], start=1):
+        if page.strip().startswith("Methods."):  # the box alone: the page before it is full
+            assert bottoms[number - 1] > 0.8, f"page {number} is {bottoms[number - 1]:.0%} full"
+
+
+def content_bottoms(pdf: Path) -> list[float]:
+    """How far down each page its text reaches (0–1), the footer left out."""
+    xml = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    out = []
+    for page in re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', xml, re.S):
+        height = float(page[0])
+        ys = [float(y) for y in re.findall(r'yMax="([\d.]+)"', page[1])]
+        body = [y for y in ys if y < height - 50]  # the footer sits in the bottom margin
+        out.append(max(body, default=0.0) / height)
+    return out
