@@ -15,6 +15,8 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -80,6 +82,7 @@ class CoinglassClient:
         self._api_key = api_key
         self.requests = 0  # requests sent (retries included), for the benchmark
         self.unreachable = False  # the last failure was the network, not an answer
+        self.server_time: datetime | None = None  # the last answer's HTTP Date (its clock)
 
     def data(self, request: Request) -> Any:
         """The ``data`` of a successful answer; raises a CoinglassError saying what went wrong."""
@@ -106,6 +109,7 @@ class CoinglassClient:
             self.base_url + request.path, params=request.params,
             headers={KEY_HEADER: self._api_key, "Accept": "application/json"},
         )  # fmt: skip
+        self.server_time = _http_date(response.headers.get("Date"))
         if response.status_code == 429:
             raise self._rate_limited(request, response)
         if response.status_code >= 500:
@@ -184,6 +188,17 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None  # an HTTP-date: fall back to the back-off
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as a UTC datetime; None when absent or unreadable."""
+    try:
+        moment = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
 
 
 def _snippet(text: str) -> str:

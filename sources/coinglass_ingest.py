@@ -105,7 +105,10 @@ def fetch_bars(
             f"{series.name} {coin}: Coinglass answered no bars from {ms_time(start):%Y-%m-%d %H:%M} "
             "on; stored rows kept — re-run later"
         )
-    closed = received[received["time"] + step <= _ms(now)]  # the in-progress bar: never stored
+    # the in-progress bar is never stored: closed by our clock AND by Coinglass's own (its
+    # answer's Date), so a clock of ours running ahead cannot make a live bar look final
+    cutoff = min(_ms(now), _ms(client.server_time or now))
+    closed = received[received["time"] + step <= cutoff]
     _merge_months(lake, series, coin, closed, client.base_url)
     new = int((closed["time"] > (stored if stored is not None else -1)).sum())
     first = int(received["time"].iloc[0])

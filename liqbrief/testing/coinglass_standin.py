@@ -30,6 +30,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,10 @@ class CoinglassStandin:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The Date header tells the stand-in's own "now", as Coinglass tells its clock."""
+                return formatdate(standin.now.timestamp(), usegmt=True)
 
             def do_GET(self) -> None:
                 status, headers, body = standin.answer(self.path, self.headers.get("CG-API-KEY"))

@@ -174,6 +174,28 @@ def test_the_in_progress_bar_is_stored_once_closed_with_its_final_value(lake, st
     assert starts == {round(t.timestamp() * 1000) for t in last_stored}
 
 
+def test_a_live_bar_is_not_stored_when_our_clock_runs_ahead_of_coinglass(lake, standin) -> None:
+    """Coinglass at 23:55, we at 00:05 of the next day: its Date header says the day's bar
+    is still in progress, so it is not stored; once Coinglass passes the close, the final
+    value is."""
+    day = pd.Timestamp("2025-11-14", tz="UTC")
+    server_now = datetime(2025, 11, 14, 23, 55, tzinfo=NOW.tzinfo)
+    client_now = datetime(2025, 11, 15, 0, 5, tzinfo=NOW.tzinfo)
+    standin.now = server_now
+    settings = Settings(COINGLASS_API_KEY=STANDIN_KEY, coinglass_url=standin.url)
+    fetch_coinglass(lake, settings, ["BTC"], client_now, FAST_RETRY)
+    assert day not in set(stored(lake, "liquidations_binance_1d")["time"])
+    assert day not in set(stored(lake, "oi_aggregated_1d")["time"])
+    later = datetime(2025, 11, 15, 0, 10, tzinfo=NOW.tzinfo)
+    outcome = run(lake, standin, later)["BTC/liquidations_binance_1d"]
+    assert outcome.startswith("ok: 1 bars")  # not "up to date"
+    for dataset in SERIES:
+        assert stored_tuples(lake, dataset) == served_tuples(standin, dataset, later), dataset
+    final = DATA[("liquidation", "BTC", "1d", "Binance")][-1]
+    liq = stored(lake, "liquidations_binance_1d").set_index("time")
+    assert liq.loc[day, "long_usd"] == final["aggregated_long_liquidation_usd"]
+
+
 def test_a_bar_revised_after_its_close_is_replaced_by_the_next_fetch(lake, standin) -> None:
     run(lake, standin)
     key = ("oi", "BTC", "4h", None)
