@@ -44,6 +44,7 @@ SERIES = {
     )
 } | {"funding_oi_weighted_1d": (("funding", "BTC", "1d", None), OHLC, 86_400_000)}
 HISTORY_COUNT = len(SERIES)
+JUNE_2025_MS = 1_748_736_000_000  # 2025-06-01 00:00 UTC
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +195,49 @@ def test_a_live_bar_is_not_stored_when_our_clock_runs_ahead_of_coinglass(lake, s
     final = DATA[("liquidation", "BTC", "1d", "Binance")][-1]
     liq = stored(lake, "liquidations_binance_1d").set_index("time")
     assert liq.loc[day, "long_usd"] == final["aggregated_long_liquidation_usd"]
+
+
+def test_a_changed_exchange_list_refetches_the_series_and_replaces_it(lake, standin) -> None:
+    """LIQBRIEF_COINGLASS_EXCHANGES changed: the all-market liquidations are refetched from
+    the history start and replace the stored rows; no series mixes two exchange lists."""
+    run(lake, standin)
+    fewer = "Binance,OKX"
+    halved = {
+        ("liquidation", "BTC", iv, fewer): [
+            {k: v if k == "time" else float(v) / 2 for k, v in r.items()}
+            for r in DATA[("liquidation", "BTC", iv, DEFAULT_COINGLASS_EXCHANGES)]
+            if r["time"] >= JUNE_2025_MS
+        ]
+        for iv in ("1d", "4h")
+    }  # fewer exchanges, and a history starting later: the stored months before go
+    standin.data = DATA | halved
+    standin.clear_counts()
+    later = NOW + timedelta(hours=1)
+    standin.now = later
+    settings = Settings(
+        COINGLASS_API_KEY=STANDIN_KEY, coinglass_url=standin.url, coinglass_exchanges=fewer
+    )
+    outcomes = fetch_coinglass(lake, settings, ["BTC"], later, FAST_RETRY)
+    for interval in ("1d", "4h"):
+        dataset = f"liquidations_all_{interval}"
+        assert outcomes[f"BTC/{dataset}"].startswith("ok: exchange list changed: refetched; ")
+        assert "exchange list changed: refetched" in status(lake).loc[dataset, "message"]
+        frame = stored(lake, dataset)
+        assert set(frame["exchange_list"]) == {fewer}
+        step = SERIES[dataset][2]
+        expected = [
+            (int(float(r["time"])), float(r[LIQ[0]]), float(r[LIQ[1]]))
+            for r in halved[("liquidation", "BTC", interval, fewer)]
+            if r["time"] + step <= round(later.timestamp() * 1000)
+        ]
+        assert stored_tuples(lake, dataset) == expected
+        assert lake.stored_days(DATASETS[dataset], "BTC")[0] == date(2025, 6, 1)
+    starts = [int(p["start_time"]) for path, p in standin.requests
+              if p.get("exchange_list") == fewer and p["interval"] == "1d"]  # fmt: skip
+    assert min(starts) == round(pd.Timestamp("2019-01-01", tz="UTC").timestamp() * 1000)
+    assert outcomes["BTC/liquidations_binance_1d"] == "ok: up to date"  # other series untouched
+    again = fetch_coinglass(lake, settings, ["BTC"], later, FAST_RETRY)
+    assert not again["BTC/liquidations_all_1d"].startswith("ok: exchange list changed")
 
 
 def test_a_bar_revised_after_its_close_is_replaced_by_the_next_fetch(lake, standin) -> None:
