@@ -315,6 +315,32 @@ def test_server_errors_are_retried_then_reported_without_touching_the_lake(lake,
     assert (snapshot["fetched_at"] == pd.Timestamp(NOW)).all()  # the earlier fetch's rows
 
 
+def test_a_series_that_kept_failing_stops_the_other_requests(lake, standin) -> None:
+    """A 5xx outage: the first series uses up its retries; the rest are not asked, each
+    reported as skipped (the lake untouched)."""
+    standin.server_errors["/api/futures/open-interest/aggregated-history"] = 99
+    outcomes = run(lake, standin)
+    first = outcomes.pop("BTC/oi_aggregated_1d")
+    assert first.startswith("failed: oi_aggregated_1d BTC: Coinglass kept failing (HTTP 500)")
+    assert set(outcomes.values()) == {"failed: skipped: Coinglass kept failing"}
+    assert sum(standin.counts.values()) == FAST_RETRY.attempts  # nothing asked after it
+    assert set(status(lake)["outcome"]) == {"failed"}
+    assert all(stored(lake, name).empty for name in SERIES)
+
+
+def test_a_burst_of_429s_logs_one_warning(lake, standin, caplog) -> None:
+    standin.rate_limits.extend(["", ""])  # two 429s in a row, then the answer
+    with caplog.at_level(logging.WARNING, logger="liqbrief.coinglass"):
+        outcomes = run(lake, standin)
+    assert outcomes["BTC/oi_aggregated_1d"].startswith("ok")
+    warnings = [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    standin.rate_limits.append("")  # a later, separate burst is worth its own warning
+    with caplog.at_level(logging.WARNING, logger="liqbrief.coinglass"):
+        run(lake, standin, NOW + timedelta(hours=5))
+    assert len([r for r in caplog.records if "rate limit" in r.getMessage()]) == 2
+
+
 def lake_root(lake: Lake):
     from pathlib import Path
 
