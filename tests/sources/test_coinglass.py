@@ -23,6 +23,7 @@ from liqbrief.testing.coinglass_standin import (
     CoinglassStandin,
     real_btc,
     real_rows,
+    synthetic_btc,
 )
 from store.datasets import DATASETS
 from store.lake import Lake
@@ -122,6 +123,40 @@ def test_a_cold_fetch_stores_exactly_the_served_closed_bars(lake: Lake, standin)
     assert lake.ledger_entry(ds, "BTC", date(2025, 11, 1)).source_url.startswith(
         f"{standin.url}/api/futures/open-interest/aggregated-history?symbol=BTC&interval=4h"
     )
+
+
+def test_the_all_market_series_is_no_constant_multiple_of_binances(lake, standin) -> None:
+    """Stand-in data: all-market liquidations differ from Binance's day by day (ranks and
+    long/short mix), so a Binance/all-market mix-up downstream changes the results."""
+    run(lake, standin)
+    binance, market = (
+        stored(lake, f"liquidations_{v}_1d").set_index("time") for v in ("binance", "all")
+    )
+    ratio = (market["long_usd"] + market["short_usd"]) / (
+        binance["long_usd"] + binance["short_usd"]
+    )
+    assert ratio.round(6).nunique() > len(ratio) // 2 and (ratio > 1).all()
+    total = {name: f["long_usd"] + f["short_usd"] for name, f in (("b", binance), ("a", market))}
+    assert (total["a"].rank() != total["b"].rank()).mean() > 0.5  # other ranks
+    share_of_record = {k: (t / t.max()).round(6) for k, t in total.items()}
+    assert (share_of_record["a"] != share_of_record["b"]).mean() > 0.5
+    assert not (market["long_usd"] / market["short_usd"]).equals(
+        binance["long_usd"] / binance["short_usd"]
+    )
+    four_h = stored(lake, "liquidations_all_4h").set_index("time")  # days still add up
+    day = pd.Timestamp("2025-11-10", tz="UTC")
+    in_day = four_h.loc[day : day + pd.Timedelta(hours=20), "long_usd"]
+    assert len(in_day) == 6 and in_day.sum() == pytest.approx(market.loc[day, "long_usd"])
+    synthetic = synthetic_btc(DEFAULT_COINGLASS_EXCHANGES, NOW, 1, 1)
+    rows = {
+        v: synthetic[("liquidation", "BTC", "1d", v)]
+        for v in ("Binance", DEFAULT_COINGLASS_EXCHANGES)
+    }
+    ratios = {
+        round(a["aggregated_long_liquidation_usd"] / b["aggregated_long_liquidation_usd"], 6)
+        for a, b in zip(rows[DEFAULT_COINGLASS_EXCHANGES], rows["Binance"], strict=True)
+    }
+    assert len(ratios) > 100
 
 
 def test_fetch_status_reports_the_first_bar_received_and_the_last_stored(lake, standin) -> None:
