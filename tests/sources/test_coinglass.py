@@ -510,6 +510,36 @@ def test_a_crash_mid_series_is_completed_by_the_rerun_without_duplicates(
         assert stored_tuples(lake, dataset) == served_tuples(standin, dataset), dataset
 
 
+def test_a_crash_while_replacing_a_relisted_series_is_refetched_by_the_rerun(
+    lake, standin, monkeypatch
+) -> None:
+    run(lake, standin)
+    fewer, key = "Binance,OKX", ("liquidation", "BTC", "1d", DEFAULT_COINGLASS_EXCHANGES)
+    standin.data = DATA | {("liquidation", "BTC", "1d", fewer): DATA[key]}
+    settings = Settings(
+        COINGLASS_API_KEY=STANDIN_KEY, coinglass_url=standin.url, coinglass_exchanges=fewer
+    )
+    writes, real_write = [], Lake.write_day
+
+    def crash_on_the_second_month(self, ds, day, table, entry):
+        writes.append(ds.name)
+        if ds.name == "liquidations_all_1d" and writes.count(ds.name) == 2:
+            raise RuntimeError("killed")
+        return real_write(self, ds, day, table, entry)
+
+    monkeypatch.setattr(Lake, "write_day", crash_on_the_second_month)
+    with pytest.raises(RuntimeError):
+        fetch_coinglass(lake, settings, ["BTC"], NOW, FAST_RETRY)
+    assert len(set(stored(lake, "liquidations_all_1d")["exchange_list"])) == 2  # mixed
+    monkeypatch.setattr(Lake, "write_day", real_write)
+    outcome = fetch_coinglass(lake, settings, ["BTC"], NOW, FAST_RETRY)["BTC/liquidations_all_1d"]
+    assert outcome.startswith("ok: exchange list changed: refetched")
+    assert set(stored(lake, "liquidations_all_1d")["exchange_list"]) == {fewer}
+    assert stored_tuples(lake, "liquidations_all_1d") == served_tuples(
+        standin, "liquidations_all_1d"
+    )
+
+
 def test_the_task_fetches_each_coin_once_from_the_environment(
     standin, monkeypatch, tmp_path
 ) -> None:
