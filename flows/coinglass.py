@@ -1,8 +1,9 @@
 """Coinglass → lake for the coins of the briefing's symbols: optional (nothing without
 COINGLASS_API_KEY) and incremental. A series the plan lacks, a refused key or a failure is
 reported per series (and in the lake's fetch_status), never raised: the briefing goes on
-with Binance's data. A refused key or an unreachable server stops the run's other
-Coinglass requests (each would fail the same way)."""
+with Binance's data. A refused key, an unreachable server or one that kept failing (5xx or
+429 through every retry) stops the run's other Coinglass requests (each would fail the same
+way)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def fetch_coinglass(
             for series in [*bar_series(settings.coinglass_exchanges), *snapshots()]:
                 status = _skipped(series, stop) if stop else _fetch(
                     client, lake, series, coin, now, settings)  # fmt: skip
-                if status.outcome == "bad-key" or client.unreachable:
+                if status.outcome == "bad-key" or client.unreachable or client.kept_failing:
                     stop = stop or status  # every further request would fail the same way
                 statuses.append(status)
                 outcomes[f"{coin}/{series.name}"] = status.line()
@@ -72,7 +73,9 @@ def _fetch(
 def _skipped(series: BarSeries | Snapshot, stop: FetchStatus) -> FetchStatus:
     if stop.outcome == "bad-key":
         return FetchStatus(series.name, "bad-key", "skipped: Coinglass refused COINGLASS_API_KEY")
-    return FetchStatus(series.name, "failed", "skipped: Coinglass unreachable")
+    if stop.message.startswith("unreachable: "):
+        return FetchStatus(series.name, "failed", "skipped: Coinglass unreachable")
+    return FetchStatus(series.name, "failed", "skipped: Coinglass kept failing")
 
 
 @task(task_run_name="extract-coinglass")

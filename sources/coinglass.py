@@ -4,9 +4,10 @@ What the API really does is in ../shared/design/coinglass.md: the envelope is
 ``{"code": "0", "msg": ..., "data": ...}`` with ``code`` a string, and an error may come with
 HTTP 200. "Upgrade plan" means the plan lacks the endpoint or interval (``PlanUnavailable``,
 not retried); a refused key is ``CoinglassKeyError`` (it names COINGLASS_API_KEY, never its
-value); 429 is retried honouring ``Retry-After``; 5xx and transport errors are retried;
-anything else that is not the documented layout is ``CoinglassFormatError``. The key travels
-in the ``CG-API-KEY`` header only, so no URL ever carries it.
+value); 429 is retried honouring ``Retry-After`` (one warning per burst of them); 5xx and
+transport errors are retried; anything else that is not the documented layout is
+``CoinglassFormatError``. The key travels in the ``CG-API-KEY`` header only, so no URL ever
+carries it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -80,6 +83,9 @@ class CoinglassClient:
         self._api_key = api_key
         self.requests = 0  # requests sent (retries included), for the benchmark
         self.unreachable = False  # the last failure was the network, not an answer
+        self.kept_failing = False  # an answer stayed 5xx/429 through every retry
+        self._rate_limited_burst = False  # a 429 already logged since the last other answer
+        self.server_time: datetime | None = None  # the last answer's HTTP Date (its clock)
 
     def data(self, request: Request) -> Any:
         """The ``data`` of a successful answer; raises a CoinglassError saying what went wrong."""
@@ -89,6 +95,7 @@ class CoinglassClient:
                     return self._once(request)
         except (_Retryable, httpx.TransportError) as exc:
             self.unreachable = isinstance(exc, httpx.TransportError)
+            self.kept_failing = not self.unreachable
             raise DownloadError(
                 f"{request.what}: Coinglass kept failing ({self._scrub(str(exc))}) after "
                 f"{self.retry.attempts} attempts; nothing was stored — re-run later"
@@ -106,8 +113,10 @@ class CoinglassClient:
             self.base_url + request.path, params=request.params,
             headers={KEY_HEADER: self._api_key, "Accept": "application/json"},
         )  # fmt: skip
+        self.server_time = _http_date(response.headers.get("Date"))
         if response.status_code == 429:
             raise self._rate_limited(request, response)
+        self._rate_limited_burst = False
         if response.status_code >= 500:
             raise _Retryable(f"HTTP {response.status_code}")
         body = self._body(request, response)
@@ -159,7 +168,9 @@ class CoinglassClient:
         limit = response.headers.get("API-KEY-MAX-LIMIT")
         retry_after = _seconds(response.headers.get("Retry-After"))
         usage = f"; used {used} of {limit} requests this minute" if used or limit else ""
-        log.warning("Coinglass rate limit (HTTP 429) on %s%s", request.what, usage)
+        if not self._rate_limited_burst:  # one warning per burst, not one per answer
+            log.warning("Coinglass rate limit (HTTP 429) on %s%s; retrying", request.what, usage)
+        self._rate_limited_burst = True
         return _Retryable(f"HTTP 429{usage}", retry_after)
 
     def _scrub(self, text: str) -> str:
@@ -184,6 +195,17 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None  # an HTTP-date: fall back to the back-off
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as a UTC datetime; None when absent or unreadable."""
+    try:
+        moment = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
 
 
 def _snippet(text: str) -> str:

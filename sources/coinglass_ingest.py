@@ -93,9 +93,11 @@ def fetch_bars(
     """Fetch what the lake lacks of one bar history and merge it in; raises a
     CoinglassError (nothing written) when Coinglass does not give it. The last stored bar
     is asked again with the new ones (no extra request): a value Coinglass revised after
-    the bar closed replaces the one stored at its close."""
+    the bar closed replaces the one stored at its close. Liquidations stored for another
+    exchange list are refetched whole and replaced: one series never mixes two lists."""
     step, newest = series.interval_ms, latest_closed_ms(now, series.interval_ms)
-    stored = last_stored_ms(lake, series.dataset, coin)
+    relisted = _exchange_list_changed(lake, series, coin)
+    stored = None if relisted else last_stored_ms(lake, series.dataset, coin)
     if stored is not None and stored >= newest:
         return FetchStatus(series.name, "ok", "up to date", last_time=ms_time(stored))
     start = stored if stored is not None else cold_start_ms(series, now, history_start)
@@ -105,14 +107,31 @@ def fetch_bars(
             f"{series.name} {coin}: Coinglass answered no bars from {ms_time(start):%Y-%m-%d %H:%M} "
             "on; stored rows kept — re-run later"
         )
-    closed = received[received["time"] + step <= _ms(now)]  # the in-progress bar: never stored
-    _merge_months(lake, series, coin, closed, client.base_url)
+    # the in-progress bar is never stored: closed by our clock AND by Coinglass's own (its
+    # answer's Date), so a clock of ours running ahead cannot make a live bar look final
+    cutoff = min(_ms(now), _ms(client.server_time or now))
+    closed = received[received["time"] + step <= cutoff]
+    _merge_months(lake, series, coin, closed, client.base_url, replace=relisted)
     new = int((closed["time"] > (stored if stored is not None else -1)).sum())
     first = int(received["time"].iloc[0])
     last = int(closed["time"].iloc[-1]) if len(closed) else stored
-    message = f"{new} bars" + _gap_note(first, start, step, stored is None)
+    message = ("exchange list changed: refetched; " if relisted else "") + f"{new} bars"
+    message += _gap_note(first, start, step, stored is None)
     return FetchStatus(series.name, "ok", message, new, ms_time(first),
                        None if last is None else ms_time(last))  # fmt: skip
+
+
+def _exchange_list_changed(lake: Lake, series: BarSeries, coin: str) -> bool:
+    """Whether stored rows of a liquidation series were summed over other exchanges than
+    the configured ones (LIQBRIEF_COINGLASS_EXCHANGES changed since)."""
+    if series.exchange_list is None:
+        return False
+    ds = DATASETS[series.dataset]
+    months = lake.stored_days(ds, coin)
+    if not months:
+        return False
+    lists = lake.read_table(ds, coin, months[0], months[-1], columns=["exchange_list"])
+    return bool(set(lists["exchange_list"].to_pylist()) - {series.exchange_list})
 
 
 def _gap_note(first: int, start: int, step: int, cold: bool) -> str:
@@ -143,9 +162,11 @@ def _pages(client: CoinglassClient, series: BarSeries, coin: str, start: int, ne
 
 
 def _merge_months(lake: Lake, series: BarSeries, coin: str, closed: pd.DataFrame,
-                  base_url: str) -> None:  # fmt: skip
+                  base_url: str, replace: bool = False) -> None:  # fmt: skip
     """Each month the answer touches: stored rows plus the answer's, a re-fetched time
-    replacing the stored one; written in time order, so a crash leaves a prefix."""
+    replacing the stored one; written in time order, so a crash leaves a prefix. With
+    ``replace`` the answer alone is kept: stored months are overwritten, and those it does
+    not touch are removed afterwards (a crash in between is found and refetched again)."""
     ds = DATASETS[series.dataset]
     rows = closed.assign(time=pd.to_datetime(closed["time"], unit="ms", utc=True))
     if series.exchange_list is not None:
@@ -154,10 +175,15 @@ def _merge_months(lake: Lake, series: BarSeries, coin: str, closed: pd.DataFrame
     months = rows["time"].dt.tz_localize(None).dt.to_period("M")
     for month in sorted(months.unique()):
         first_day = month.start_time.date()
-        stored = lake.read(ds, coin, first_day, first_day)
-        merged = pd.concat([stored, rows[months == month][ds.schema.names]], ignore_index=True)
+        fresh = rows[months == month][ds.schema.names]
+        stored = fresh.iloc[:0] if replace else lake.read(ds, coin, first_day, first_day)
+        merged = pd.concat([stored, fresh], ignore_index=True) if len(stored) else fresh
         merged = merged.drop_duplicates("time", keep="last").sort_values("time", ignore_index=True)
         _write(lake, series.dataset, coin, first_day, merged, source, _missing(merged, series))
+    if replace:
+        written = {month.start_time.date() for month in months.unique()}
+        for day in set(lake.stored_days(ds, coin)) - written:
+            lake.delete_day(ds, coin, day)
 
 
 def _missing(frame: pd.DataFrame, series: BarSeries) -> int:

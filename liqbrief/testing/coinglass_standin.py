@@ -16,8 +16,8 @@ types kept (numbers for aggregated OI, liquidations and the exchange lists; stri
 May 2025 OI-weighted funding). Daily OI and funding bars are aggregated from the real 4h bars
 (open of the first, max high, min low, close of the last; the original values, so types are
 kept). The real data holds no all-exchange liquidation history: the all-market series is
-the real Binance one × the All/Binance ratio of the real liquidation exchange list (marked
-synthetic). The maps are synthetic, in both documented shapes (coinglass.md 2.9).
+the real Binance one × the All/Binance ratio of the real liquidation exchange list × a factor
+varying by day and side (``day_factor``; marked synthetic), so it is no constant multiple. The maps are synthetic, in both documented shapes (coinglass.md 2.9).
 ``synthetic_btc`` builds long histories (years of bars) for the benchmark.
 """
 
@@ -30,6 +30,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,24 @@ def all_market_factor() -> float:
     return rows["All"]["liquidation_usd"] / rows["Binance"]["liquidation_usd"]
 
 
-def scaled(rows: list[dict[str, Any]], factor: float) -> list[dict[str, Any]]:
-    return [{k: (v * factor if k != "time" else v) for k, v in row.items()} for row in rows]
+def day_factor(factor: float, day: int, side: str) -> float:
+    """``factor`` × a deterministic 0.6–1.4 that changes every UTC day and differs for longs
+    and shorts: the all-market series is no constant multiple of Binance's, so its ranks,
+    records and long/short mix differ (a mix-up of the two series shows)."""
+    phase = 1.3 if side.startswith("aggregated_long") else 0.7
+    return factor * (1 + 0.4 * math.sin(day * phase + 0.5))
+
+
+def day_varied(rows: list[dict[str, Any]], factor: float) -> list[dict[str, Any]]:
+    """All-market bars from Binance's: each value × its day's ``day_factor`` (the 4h bars of a
+    day share their daily bar's factor, so the daily sums still add up)."""
+    out = []
+    for row in rows:
+        day = int(float(row["time"])) // INTERVAL_MS["1d"]
+        out.append(
+            {k: v if k == "time" else v * day_factor(factor, day, k) for k, v in row.items()}
+        )
+    return out
 
 
 def real_btc(all_exchanges: str) -> dict[str, Any]:
@@ -127,8 +144,8 @@ def real_btc(all_exchanges: str) -> dict[str, Any]:
         ("funding", "BTC", "1d", None): daily_from_4h(funding_may)[:-1] + daily_from_4h(funding_4h),
         ("liquidation", "BTC", "1d", "Binance"): liq_1d,
         ("liquidation", "BTC", "4h", "Binance"): liq_4h,
-        ("liquidation", "BTC", "1d", all_exchanges): scaled(liq_1d, factor),
-        ("liquidation", "BTC", "4h", all_exchanges): scaled(liq_4h, factor),
+        ("liquidation", "BTC", "1d", all_exchanges): day_varied(liq_1d, factor),
+        ("liquidation", "BTC", "4h", all_exchanges): day_varied(liq_4h, factor),
         "oi_exchange_list": real_rows("20251114__api_futures_openInterest_exchange_list_BTC"),
         "liquidation_exchange_list": real_rows("20251114__api_futures_liquidation_exchange_list_BTC"),
         "map_pair": synthetic_pair_map(96_500.0),
@@ -192,9 +209,10 @@ def synthetic_btc(all_exchanges: str, now: datetime, daily_years: int, four_hour
         for kind, lists in (("oi", [None]), ("liquidation", ["Binance", all_exchanges]),
                             ("funding", [None])):  # fmt: skip
             for exchange_list in lists:
-                data[(kind, "BTC", interval, exchange_list)] = synthetic_history(
-                    kind, start, end, interval
-                )
+                rows = synthetic_history(kind, start, end, interval)
+                if exchange_list == all_exchanges:  # not Binance's series (see day_factor)
+                    rows = day_varied(rows, all_market_factor())
+                data[(kind, "BTC", interval, exchange_list)] = rows
     return data
 
 
@@ -239,6 +257,10 @@ class CoinglassStandin:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The Date header tells the stand-in's own "now", as Coinglass tells its clock."""
+                return formatdate(standin.now.timestamp(), usegmt=True)
 
             def do_GET(self) -> None:
                 status, headers, body = standin.answer(self.path, self.headers.get("CG-API-KEY"))

@@ -23,6 +23,7 @@ from liqbrief.testing.coinglass_standin import (
     CoinglassStandin,
     real_btc,
     real_rows,
+    synthetic_btc,
 )
 from store.datasets import DATASETS
 from store.lake import Lake
@@ -44,6 +45,7 @@ SERIES = {
     )
 } | {"funding_oi_weighted_1d": (("funding", "BTC", "1d", None), OHLC, 86_400_000)}
 HISTORY_COUNT = len(SERIES)
+JUNE_2025_MS = 1_748_736_000_000  # 2025-06-01 00:00 UTC
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +125,40 @@ def test_a_cold_fetch_stores_exactly_the_served_closed_bars(lake: Lake, standin)
     )
 
 
+def test_the_all_market_series_is_no_constant_multiple_of_binances(lake, standin) -> None:
+    """Stand-in data: all-market liquidations differ from Binance's day by day (ranks and
+    long/short mix), so a Binance/all-market mix-up downstream changes the results."""
+    run(lake, standin)
+    binance, market = (
+        stored(lake, f"liquidations_{v}_1d").set_index("time") for v in ("binance", "all")
+    )
+    ratio = (market["long_usd"] + market["short_usd"]) / (
+        binance["long_usd"] + binance["short_usd"]
+    )
+    assert ratio.round(6).nunique() > len(ratio) // 2 and (ratio > 1).all()
+    total = {name: f["long_usd"] + f["short_usd"] for name, f in (("b", binance), ("a", market))}
+    assert (total["a"].rank() != total["b"].rank()).mean() > 0.5  # other ranks
+    share_of_record = {k: (t / t.max()).round(6) for k, t in total.items()}
+    assert (share_of_record["a"] != share_of_record["b"]).mean() > 0.5
+    assert not (market["long_usd"] / market["short_usd"]).equals(
+        binance["long_usd"] / binance["short_usd"]
+    )
+    four_h = stored(lake, "liquidations_all_4h").set_index("time")  # days still add up
+    day = pd.Timestamp("2025-11-10", tz="UTC")
+    in_day = four_h.loc[day : day + pd.Timedelta(hours=20), "long_usd"]
+    assert len(in_day) == 6 and in_day.sum() == pytest.approx(market.loc[day, "long_usd"])
+    synthetic = synthetic_btc(DEFAULT_COINGLASS_EXCHANGES, NOW, 1, 1)
+    rows = {
+        v: synthetic[("liquidation", "BTC", "1d", v)]
+        for v in ("Binance", DEFAULT_COINGLASS_EXCHANGES)
+    }
+    ratios = {
+        round(a["aggregated_long_liquidation_usd"] / b["aggregated_long_liquidation_usd"], 6)
+        for a, b in zip(rows[DEFAULT_COINGLASS_EXCHANGES], rows["Binance"], strict=True)
+    }
+    assert len(ratios) > 100
+
+
 def test_fetch_status_reports_the_first_bar_received_and_the_last_stored(lake, standin) -> None:
     run(lake, standin)
     rows = status(lake)
@@ -172,6 +208,71 @@ def test_the_in_progress_bar_is_stored_once_closed_with_its_final_value(lake, st
     starts = {int(p["start_time"]) for path, p in standin.requests if path in HISTORY_PATHS}
     last_stored = (live_time - pd.Timedelta(hours=4), pd.Timestamp("2025-11-13", tz="UTC"))
     assert starts == {round(t.timestamp() * 1000) for t in last_stored}
+
+
+def test_a_live_bar_is_not_stored_when_our_clock_runs_ahead_of_coinglass(lake, standin) -> None:
+    """Coinglass at 23:55, we at 00:05 of the next day: its Date header says the day's bar
+    is still in progress, so it is not stored; once Coinglass passes the close, the final
+    value is."""
+    day = pd.Timestamp("2025-11-14", tz="UTC")
+    server_now = datetime(2025, 11, 14, 23, 55, tzinfo=NOW.tzinfo)
+    client_now = datetime(2025, 11, 15, 0, 5, tzinfo=NOW.tzinfo)
+    standin.now = server_now
+    settings = Settings(COINGLASS_API_KEY=STANDIN_KEY, coinglass_url=standin.url)
+    fetch_coinglass(lake, settings, ["BTC"], client_now, FAST_RETRY)
+    assert day not in set(stored(lake, "liquidations_binance_1d")["time"])
+    assert day not in set(stored(lake, "oi_aggregated_1d")["time"])
+    later = datetime(2025, 11, 15, 0, 10, tzinfo=NOW.tzinfo)
+    outcome = run(lake, standin, later)["BTC/liquidations_binance_1d"]
+    assert outcome.startswith("ok: 1 bars")  # not "up to date"
+    for dataset in SERIES:
+        assert stored_tuples(lake, dataset) == served_tuples(standin, dataset, later), dataset
+    final = DATA[("liquidation", "BTC", "1d", "Binance")][-1]
+    liq = stored(lake, "liquidations_binance_1d").set_index("time")
+    assert liq.loc[day, "long_usd"] == final["aggregated_long_liquidation_usd"]
+
+
+def test_a_changed_exchange_list_refetches_the_series_and_replaces_it(lake, standin) -> None:
+    """LIQBRIEF_COINGLASS_EXCHANGES changed: the all-market liquidations are refetched from
+    the history start and replace the stored rows; no series mixes two exchange lists."""
+    run(lake, standin)
+    fewer = "Binance,OKX"
+    halved = {
+        ("liquidation", "BTC", iv, fewer): [
+            {k: v if k == "time" else float(v) / 2 for k, v in r.items()}
+            for r in DATA[("liquidation", "BTC", iv, DEFAULT_COINGLASS_EXCHANGES)]
+            if r["time"] >= JUNE_2025_MS
+        ]
+        for iv in ("1d", "4h")
+    }  # fewer exchanges, and a history starting later: the stored months before go
+    standin.data = DATA | halved
+    standin.clear_counts()
+    later = NOW + timedelta(hours=1)
+    standin.now = later
+    settings = Settings(
+        COINGLASS_API_KEY=STANDIN_KEY, coinglass_url=standin.url, coinglass_exchanges=fewer
+    )
+    outcomes = fetch_coinglass(lake, settings, ["BTC"], later, FAST_RETRY)
+    for interval in ("1d", "4h"):
+        dataset = f"liquidations_all_{interval}"
+        assert outcomes[f"BTC/{dataset}"].startswith("ok: exchange list changed: refetched; ")
+        assert "exchange list changed: refetched" in status(lake).loc[dataset, "message"]
+        frame = stored(lake, dataset)
+        assert set(frame["exchange_list"]) == {fewer}
+        step = SERIES[dataset][2]
+        expected = [
+            (int(float(r["time"])), float(r[LIQ[0]]), float(r[LIQ[1]]))
+            for r in halved[("liquidation", "BTC", interval, fewer)]
+            if r["time"] + step <= round(later.timestamp() * 1000)
+        ]
+        assert stored_tuples(lake, dataset) == expected
+        assert lake.stored_days(DATASETS[dataset], "BTC")[0] == date(2025, 6, 1)
+    starts = [int(p["start_time"]) for path, p in standin.requests
+              if p.get("exchange_list") == fewer and p["interval"] == "1d"]  # fmt: skip
+    assert min(starts) == round(pd.Timestamp("2019-01-01", tz="UTC").timestamp() * 1000)
+    assert outcomes["BTC/liquidations_binance_1d"] == "ok: up to date"  # other series untouched
+    again = fetch_coinglass(lake, settings, ["BTC"], later, FAST_RETRY)
+    assert not again["BTC/liquidations_all_1d"].startswith("ok: exchange list changed")
 
 
 def test_a_bar_revised_after_its_close_is_replaced_by_the_next_fetch(lake, standin) -> None:
@@ -247,6 +348,32 @@ def test_server_errors_are_retried_then_reported_without_touching_the_lake(lake,
     assert lake_files(lake_root(lake)) == before
     snapshot = lake.read(DATASETS["oi_exchange_list"], "BTC", NOW.date(), NOW.date())
     assert (snapshot["fetched_at"] == pd.Timestamp(NOW)).all()  # the earlier fetch's rows
+
+
+def test_a_series_that_kept_failing_stops_the_other_requests(lake, standin) -> None:
+    """A 5xx outage: the first series uses up its retries; the rest are not asked, each
+    reported as skipped (the lake untouched)."""
+    standin.server_errors["/api/futures/open-interest/aggregated-history"] = 99
+    outcomes = run(lake, standin)
+    first = outcomes.pop("BTC/oi_aggregated_1d")
+    assert first.startswith("failed: oi_aggregated_1d BTC: Coinglass kept failing (HTTP 500)")
+    assert set(outcomes.values()) == {"failed: skipped: Coinglass kept failing"}
+    assert sum(standin.counts.values()) == FAST_RETRY.attempts  # nothing asked after it
+    assert set(status(lake)["outcome"]) == {"failed"}
+    assert all(stored(lake, name).empty for name in SERIES)
+
+
+def test_a_burst_of_429s_logs_one_warning(lake, standin, caplog) -> None:
+    standin.rate_limits.extend(["", ""])  # two 429s in a row, then the answer
+    with caplog.at_level(logging.WARNING, logger="liqbrief.coinglass"):
+        outcomes = run(lake, standin)
+    assert outcomes["BTC/oi_aggregated_1d"].startswith("ok")
+    warnings = [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    standin.rate_limits.append("")  # a later, separate burst is worth its own warning
+    with caplog.at_level(logging.WARNING, logger="liqbrief.coinglass"):
+        run(lake, standin, NOW + timedelta(hours=5))
+    assert len([r for r in caplog.records if "rate limit" in r.getMessage()]) == 2
 
 
 def lake_root(lake: Lake):
@@ -381,6 +508,36 @@ def test_a_crash_mid_series_is_completed_by_the_rerun_without_duplicates(
     run(lake, standin)
     for dataset in SERIES:
         assert stored_tuples(lake, dataset) == served_tuples(standin, dataset), dataset
+
+
+def test_a_crash_while_replacing_a_relisted_series_is_refetched_by_the_rerun(
+    lake, standin, monkeypatch
+) -> None:
+    run(lake, standin)
+    fewer, key = "Binance,OKX", ("liquidation", "BTC", "1d", DEFAULT_COINGLASS_EXCHANGES)
+    standin.data = DATA | {("liquidation", "BTC", "1d", fewer): DATA[key]}
+    settings = Settings(
+        COINGLASS_API_KEY=STANDIN_KEY, coinglass_url=standin.url, coinglass_exchanges=fewer
+    )
+    writes, real_write = [], Lake.write_day
+
+    def crash_on_the_second_month(self, ds, day, table, entry):
+        writes.append(ds.name)
+        if ds.name == "liquidations_all_1d" and writes.count(ds.name) == 2:
+            raise RuntimeError("killed")
+        return real_write(self, ds, day, table, entry)
+
+    monkeypatch.setattr(Lake, "write_day", crash_on_the_second_month)
+    with pytest.raises(RuntimeError):
+        fetch_coinglass(lake, settings, ["BTC"], NOW, FAST_RETRY)
+    assert len(set(stored(lake, "liquidations_all_1d")["exchange_list"])) == 2  # mixed
+    monkeypatch.setattr(Lake, "write_day", real_write)
+    outcome = fetch_coinglass(lake, settings, ["BTC"], NOW, FAST_RETRY)["BTC/liquidations_all_1d"]
+    assert outcome.startswith("ok: exchange list changed: refetched")
+    assert set(stored(lake, "liquidations_all_1d")["exchange_list"]) == {fewer}
+    assert stored_tuples(lake, "liquidations_all_1d") == served_tuples(
+        standin, "liquidations_all_1d"
+    )
 
 
 def test_the_task_fetches_each_coin_once_from_the_environment(
