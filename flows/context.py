@@ -10,6 +10,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
@@ -30,7 +31,7 @@ from transforms.context.macro import (
     macro_context_known,
     upcoming_events,
 )
-from transforms.context.market import market_context, market_wide
+from transforms.context.market import known_bar_times, market_context, market_wide
 from transforms.context.records import (
     BINANCE_KEYS,
     MARKET_WIDE_KEYS,
@@ -176,15 +177,13 @@ def fetch_market_wide(symbols: list[str]) -> dict[str, str]:
     return outcomes
 
 
-def read_coinglass_daily(
-    lake: Lake, coin: str, first: date | None, last: date
-) -> dict[str, pd.DataFrame]:
-    """The coin's Coinglass daily bars of the monthly partitions from ``first``'s month (from
-    the first stored one if None) to ``last``, by dataset name, sorted by time."""
+def read_coinglass_daily(lake: Lake, coin: str, last: date) -> dict[str, pd.DataFrame]:
+    """The coin's Coinglass daily bars of every stored monthly partition up to ``last``, by
+    dataset name, sorted by time (the records need them all; one read per dataset)."""
     frames = {}
     for name in COINGLASS_DAILY:
         ds = DATASETS[name]
-        stored = lake.stored_days(ds, coin) if first is None else [first.replace(day=1)]
+        stored = lake.stored_days(ds, coin)
         frames[name] = (
             lake.read(ds, coin, stored[0], last) if stored else ds.schema.empty_table().to_pandas()
         )
@@ -209,8 +208,10 @@ MARKET_DATASETS = ("metrics", "klines_5m", "funding_rate")
 class MarketHistory:
     """A symbol's market inputs for a range of dates, read once; each date's context is
     computed from the slice of the ``WINDOW_DAYS`` days before it (one path for the window,
-    whether one date is computed or a backfill's many). Without ``market_wide`` the
-    Coinglass bars are not read (the Binance records' fold needs none)."""
+    whether one date is computed or a backfill's many). The Coinglass daily bars are read
+    whole, once: the dates' market-wide values, the check of D − 1's market-wide records
+    and their fold all slice them. Without ``market_wide`` they are not read (the Binance
+    records' fold needs none)."""
 
     def __init__(
         self, lake: Lake, symbol: str, first: date, last: date, market_wide: bool = True
@@ -220,13 +221,8 @@ class MarketHistory:
         self.frames = {
             name: lake.read(DATASETS[name], symbol, start, end) for name in MARKET_DATASETS
         }
-        self.coinglass = (
-            read_coinglass_daily(lake, self.coin, first - timedelta(days=1), end)
-            if market_wide
-            else {}
-        )
-        self.last = last
-        self._coinglass_history: dict[str, pd.DataFrame] | None = None
+        self.coinglass = read_coinglass_daily(lake, self.coin, end) if market_wide else {}
+        self._known_times: dict[Key, np.ndarray] = {}
         self._year_starts: dict[int, pd.DataFrame] = {}
 
     def window(self, name: str, day: date) -> pd.DataFrame:
@@ -251,17 +247,22 @@ class MarketHistory:
     def realised_history(self, last: date, keys: list[Key]) -> list[tuple[date, dict[Key, float]]]:
         """The market-wide record values of ``keys`` for every day from the first Coinglass
         daily bar's close to ``last`` (<= the range's last date), as a chained day computes
-        them; every stored bar is read once, when first asked."""
-        if self._coinglass_history is None:
-            end = self.last - timedelta(days=1)
-            self._coinglass_history = read_coinglass_daily(self.lake, self.coin, None, end)
-        frames = self._coinglass_history
+        them."""
+        frames = self.coinglass
         firsts = [f["time"].iloc[0].date() for f in frames.values() if len(f)]
         if not firsts:
             return []
         days = days_between(min(firsts) + timedelta(days=1), last)
         values = (realised_values(market_wide(d, math.nan, bars_before(frames, d))) for d in days)
         return [(d, {k: v[k] for k in keys}) for d, v in zip(days, values, strict=True)]
+
+    def known_days(self, key: Key, day: date) -> int:
+        """How many days market-wide ``key``'s records as of ``day`` hold by the lake's bars:
+        the bars dated before ``day`` (closed by its 00:00 UTC) with a value; a vectorised
+        count, no fold."""
+        if key not in self._known_times:
+            self._known_times[key] = known_bar_times(self.coinglass, MARKET_WIDE_KEYS[key])
+        return int(np.searchsorted(self._known_times[key], np.datetime64(day, "ns")))
 
     def record_values(self, day: date, market: pd.DataFrame) -> dict[Key, float]:
         """D's record metrics; D's map is read on its own, so one bad map fails one day."""
@@ -297,12 +298,25 @@ def folded_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
 def with_market_wide_history(
     previous: pd.DataFrame | None, history: MarketHistory, day: date
 ) -> pd.DataFrame | None:
-    """D − 1's records plus each market-wide row they lack (a first run with a key, or
-    records from before one), folded over every Coinglass daily bar before D."""
-    missing = [k for k in MARKET_WIDE_KEYS if k not in records_by_key(previous)]
-    if not missing:
+    """D − 1's records with each market-wide row that disagrees with the lake's bars folded
+    anew over every Coinglass daily bar before D: a row they lack while the lake has bars (a
+    first run with a key, records from before one), or one holding another number of days
+    (bars that came after D − 1's records were made: a failed fetch that morning, a plan
+    giving earlier bars). Rows that agree are kept (no fold: a backfill's cost stays flat)."""
+    yesterday = day - timedelta(days=1)
+    rows = records_by_key(previous)
+    stale = [
+        k
+        for k in MARKET_WIDE_KEYS
+        if (rows[k]["days"] if k in rows else 0) != history.known_days(k, yesterday)
+    ]
+    if not stale:
         return previous
-    values = history.realised_history(day - timedelta(days=1), missing)
+    if previous is not None:
+        keys = zip(previous["venue"], previous["metric"], strict=True)
+        previous = previous[[k not in stale for k in keys]].reset_index(drop=True)
+        previous = previous if len(previous) else None
+    values = history.realised_history(yesterday, stale)
     folded = fold_records(values, history.symbol, required=())
     if folded is None:
         return previous

@@ -189,6 +189,25 @@ def liqmap_command(
         raise typer.Exit(1)
 
 
+def coinglass_problem_lines(outcomes: dict[str, str]) -> list[str]:
+    """One line per Coinglass problem: a series that failed, was refused or is not in the
+    plan, each followed by how many series it stopped (``"<outcome>: skipped: …"``), not one
+    line per skipped series repeating it. Fetched series and "no key" say nothing."""
+    lines: list[str] = []
+    skipped = 0
+    for series, outcome in outcomes.items():
+        if outcome.startswith(("ok", "skipped")):
+            continue
+        if outcome.partition(": ")[2].startswith("skipped"):
+            skipped += 1
+            continue
+        lines.append(f"Coinglass {series}: {outcome}")
+    if skipped:
+        tail = f"{skipped} other series skipped"
+        lines = [*lines[:-1], f"{lines[-1]}; {tail}"] if lines else [f"Coinglass: {tail}"]
+    return lines
+
+
 @app.command("context")
 def context_command(
     day: DayOpt = None,
@@ -223,11 +242,7 @@ def context_command(
         "macro_context": [lake.read(DATASETS["macro_context"], MACRO_SYMBOL, on, on)],
         "macro_events": [lake.read(DATASETS["macro_events"], MACRO_SYMBOL, on, on)],
     }
-    coinglass_problems = [
-        f"Coinglass {series}: {outcome}"
-        for series, outcome in result["coinglass"].items()
-        if not outcome.startswith(("ok", "skipped"))
-    ]
+    coinglass_problems = coinglass_problem_lines(result["coinglass"])
     if as_json:
         payload = {
             name: [r for f in frames for r in f.to_dict("records")]

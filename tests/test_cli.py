@@ -4,7 +4,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from liqbrief.cli import app
+from liqbrief.cli import app, coinglass_problem_lines
 
 COMMANDS = sorted(get_command(app).commands)
 
@@ -22,3 +22,19 @@ def test_path_like_symbols_are_refused_before_anything_runs(symbol: str) -> None
     )
     assert result.exit_code == 2
     assert "invalid symbol" in result.output
+
+
+def test_a_coinglass_problem_is_said_once_with_the_series_it_stopped() -> None:
+    outcomes = {
+        "BTC/oi_aggregated_1d": "ok: 30 bars",
+        "BTC/liquidation_map": "unavailable: not in the Coinglass plan",
+        "BTC/liquidations_all_1d": "bad-key: Coinglass refused COINGLASS_API_KEY (HTTP 401)",
+        "BTC/liquidations_all_4h": "bad-key: skipped: Coinglass refused COINGLASS_API_KEY",
+        "BTC/oi_exchange_list": "bad-key: skipped: Coinglass refused COINGLASS_API_KEY",
+    }
+    assert coinglass_problem_lines(outcomes) == [
+        "Coinglass BTC/liquidation_map: unavailable: not in the Coinglass plan",
+        "Coinglass BTC/liquidations_all_1d: bad-key: Coinglass refused COINGLASS_API_KEY "
+        "(HTTP 401); 2 other series skipped",
+    ]
+    assert coinglass_problem_lines({"coinglass": "skipped: COINGLASS_API_KEY is not set"}) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 import subprocess
 import sys
@@ -62,6 +63,22 @@ def test_context_json_is_strict_json_with_nulls_for_missing_values(demo: Path) -
     values = [v for rows in tables.values() if isinstance(rows, list) for r in rows
               if isinstance(r, dict) for v in r.values()]  # fmt: skip
     assert None in values  # a value the lake holds as NaN comes out as null
+
+
+@pytest.mark.flow
+def test_context_says_an_unreachable_coinglass_once(demo: Path) -> None:
+    """A key set and Coinglass unreachable (the closed loopback port of cli_env): the plain
+    output names the problem once and counts the series it stopped, not one line each."""
+    result = cli(demo, "context", "--date", str(DAY), "--no-fetch-macro",
+                 COINGLASS_API_KEY="cg-test-key-unreachable")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "skipped: Coinglass unreachable" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning: Coinglass")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("warning: Coinglass BTC/") and "unreachable" in lines[0]
+    skipped = re.search(r"; (\d+) other series skipped$", lines[0])
+    assert skipped and int(skipped[1]) >= 5, lines[0]
+    assert "cg-test-key-unreachable" not in result.stdout + result.stderr
 
 
 def test_map_refuses_a_date_whose_previous_day_is_missing(demo: Path) -> None:

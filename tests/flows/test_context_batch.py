@@ -3,13 +3,19 @@ day-by-day tasks write, across a year boundary, a gap and a records chain."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from flows.context import MACRO_SYMBOL, context_for_days, macro_tables, symbol_context
+from flows.context import (
+    MACRO_SYMBOL,
+    MarketHistory,
+    context_for_days,
+    macro_tables,
+    symbol_context,
+)
 from flows.liqmap import build_liquidation_maps
 from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
@@ -65,11 +71,16 @@ def test_batched_context_equals_the_day_by_day_tables(
 
     forget_context(lake)
     reads = count_coinglass_reads(monkeypatch)
+    folds = count_folds(monkeypatch)
     assert context_for_days.fn(DAYS, [SYMBOL]) == {}
     batched = context_tables(lake)
-    # the batch reads each Coinglass dataset once for its window and once for the fold of
-    # the first day's missing market-wide history, not once per day
-    assert reads and max(reads.values()) <= 2
+    # the batch reads each Coinglass dataset once (its dates' values, the check of each
+    # chained day's market-wide rows and the fold all slice that read), not once per day,
+    # and folds the market-wide history only for a day after a gap (its records are folded
+    # over the lake without it), never for a day chained from the day before
+    assert bool(reads) == coinglass and all(n == 1 for n in reads.values())
+    after_gap = [d for d in DAYS if d - timedelta(days=1) not in DAYS]
+    assert folds == (after_gap if coinglass else [])
 
     assert all(len(f) for (name, _), f in expected.items() if name != "macro_events")
     assert any(len(f) for (name, _), f in expected.items() if name == "macro_events")
@@ -82,6 +93,19 @@ def test_batched_context_equals_the_day_by_day_tables(
     assert (realised in records.index) == coinglass
     if coinglass:  # every real daily bar before the last day
         assert records.loc[realised, "days"] == (DAYS[-1] - date(2022, 8, 17)).days
+
+
+def count_folds(monkeypatch) -> list[date]:
+    """The dates whose market-wide history was folded over the Coinglass bars from now on."""
+    folds: list[date] = []
+    original = MarketHistory.realised_history
+
+    def counting(self, last, keys):
+        folds.append(last + timedelta(days=1))
+        return original(self, last, keys)
+
+    monkeypatch.setattr(MarketHistory, "realised_history", counting)
+    return folds
 
 
 def count_coinglass_reads(monkeypatch) -> dict[str, int]:

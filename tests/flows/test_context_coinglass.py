@@ -132,6 +132,41 @@ def test_first_run_with_a_key_folds_the_history_the_records_lacked(lake: Lake) -
     assert stored(lake, "records") == expected
 
 
+def without_months(frame: pd.DataFrame, months: list[str]) -> pd.DataFrame:
+    return frame[~frame["time"].dt.strftime("%Y-%m").isin(months)]
+
+
+@pytest.mark.parametrize(
+    "late", [["2024-11"], ["2022-08", "2022-09", "2022-10"]], ids=["failed-fetch", "plan-upgrade"]
+)
+def test_bars_that_arrive_late_are_folded_into_the_chained_records(
+    lake: Lake, late: list[str]
+) -> None:
+    """D − 1's records were made while a month of all-market bars was missing (a failed
+    fetch; or the first months, a plan that gave a shorter history); the bars arrive before
+    D: D's records equal a fresh fold over the lake, byte for byte, not a chain that lost
+    them."""
+    frames = real_coinglass()
+    name = "liquidations_all_1d"
+    early = without_months(frames[name], late)
+    assert len(frames[name]) - len(early) >= 28  # whole months of real bars held back
+    write_coinglass(lake, frames | {name: early})
+    forget_records(lake, DAYS)
+    for day in DAYS[:-1]:
+        symbol_context.fn(SYMBOL, day)
+    write_coinglass(lake, {name: frames[name]})  # the late bars arrive
+    symbol_context.fn(SYMBOL, DAY)  # chained from D − 1
+    chained_bytes = stored(lake, "records")
+    forget_records(lake, DAYS)
+    symbol_context.fn(SYMBOL, DAY)  # folded afresh over the lake
+    assert chained_bytes == stored(lake, "records")
+    rows = records_by_key(lake.read(DATASETS["records"], SYMBOL, DAY, DAY))
+    assert (
+        rows[(ALL_MARKET, "realised_liquidated_usd")]["days"]
+        == (frames[name]["time"] < pd.Timestamp(DAY, tz="UTC")).sum()
+    )
+
+
 def test_no_look_ahead_in_coinglass_bars(lake: Lake) -> None:
     """Every Coinglass bar dated D or later changed (and more bars added): D's market
     context and records keep every byte, chained or folded."""

@@ -255,6 +255,20 @@ def test_rank_percent_and_year_to_date_reset() -> None:
     assert records["days_since_record"] == 3 and records["days"] == 5
 
 
+def test_estimated_liquidations_are_dated_by_the_day_they_sum() -> None:
+    """The 7d map's 24 h estimate known at 00:00 UTC of D sums the UTC day D − 1, the day
+    the realised (Coinglass) rows of D describe: its record and year-to-date dates are that
+    day, while a reading at the instant (open interest) keeps D."""
+    records = folded(daily_values([5, 9, 7, 6, 8]), "BTCUSDT").set_index("metric")
+    est, oi = records.loc["est_liquidated_usd"], records.loc["oi_usd"]
+    assert est["date"] == oi["date"] == date(2025, 1, 1)
+    assert est["all_time_date"] == date(2024, 12, 28) and oi["all_time_date"] == date(2024, 12, 29)
+    assert est["days_since_record"] == oi["days_since_record"] == 3
+    # the 8 known on 1 Jan 2025 is 31 Dec 2024's total: 2025 has no estimate yet
+    assert (oi["ytd_max"], oi["ytd_date"]) == (8, date(2025, 1, 1))
+    assert (est["ytd_max"], est["ytd_date"]) == (9, date(2024, 12, 28))
+
+
 def test_incremental_updates_equal_a_full_recompute() -> None:
     values = [3.0, 1.0, math.nan, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
     full = folded(daily_values(values), "BTCUSDT")

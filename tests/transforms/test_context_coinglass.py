@@ -23,7 +23,12 @@ import pytest
 from store.datasets import DATASETS, MARKET_CONTEXT_SCHEMA
 from store.lake import parquet_bytes
 from tests.conftest import SHARED_DATA
-from transforms.context.market import MARKET_WIDE_COLUMNS, market_context, market_wide
+from transforms.context.market import (
+    MARKET_WIDE_COLUMNS,
+    known_bar_times,
+    market_context,
+    market_wide,
+)
 from transforms.context.records import (
     ALL_MARKET,
     BINANCE,
@@ -132,6 +137,23 @@ def test_the_readme_figure_for_binance_liquidations_on_8_january_2025() -> None:
     """The data README: Binance-only BTC liquidations on 2025-01-08 (1d row) $47.9M."""
     got = market_wide(date(2025, 1, 9), math.nan, real_coinglass())
     assert got["realised_liq_usd"] == pytest.approx(47.9e6, rel=1e-3)
+
+
+def test_known_bar_times_are_the_days_market_wide_gives_a_value() -> None:
+    """The vectorised count that checks chained records agrees with ``market_wide`` day by
+    day, a bar with a missing (NaN) field included."""
+    frames = real_coinglass()
+    liq = frames["liquidations_all_1d"].copy()
+    liq.loc[liq.index[5], "short_usd"] = math.nan
+    frames["liquidations_all_1d"] = liq
+    first = min(f["time"].iloc[0] for f in frames.values()).date()
+    days = [first + timedelta(days=k) for k in range(1, 1200)]
+    for column in ("all_market_oi_usd", "realised_liq_usd", "all_market_liq_usd"):
+        valued = {d - timedelta(days=1) for d in days
+                  if math.isfinite(market_wide(d, math.nan, frames)[column])}  # fmt: skip
+        times = {pd.Timestamp(t).date() for t in known_bar_times(frames, column)}
+        assert valued == {t for t in times if t <= days[-1] - timedelta(days=1)}, column
+        assert len(valued) > 300  # real bars (open interest: a year of them)
 
 
 def test_a_missing_bar_is_nan_not_an_older_one() -> None:

@@ -131,6 +131,25 @@ def _liquidations(prefix: str, bar: pd.Series | None) -> dict[str, float]:
     return {f"{prefix}_long_usd": long, f"{prefix}_short_usd": short, f"{prefix}_usd": long + short}
 
 
+# the daily bar fields each market-wide record value is the sum of (see ``market_wide``)
+RECORD_BARS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "all_market_oi_usd": ("oi_aggregated_1d", ("close",)),
+    "realised_liq_usd": ("liquidations_binance_1d", ("long_usd", "short_usd")),
+    "all_market_liq_usd": ("liquidations_all_1d", ("long_usd", "short_usd")),
+}
+
+
+def known_bar_times(coinglass: Mapping[str, pd.DataFrame], column: str) -> np.ndarray:
+    """The sorted times of the daily bars that give market-wide ``column`` a value (every
+    field finite): counting them tells, without a fold, how many days a record of it holds."""
+    name, fields = RECORD_BARS[column]
+    bars = coinglass.get(name)
+    if bars is None or not len(bars):
+        return np.array([], dtype="datetime64[ns]")
+    finite = np.isfinite(bars[list(fields)].to_numpy(float)).all(axis=1)
+    return bars["time"].to_numpy("datetime64[ns]")[finite]
+
+
 def market_wide(
     as_of: date, oi_usd: float, coinglass: Mapping[str, pd.DataFrame]
 ) -> dict[str, float]:

@@ -31,15 +31,19 @@ MARKET_WIDE_KEYS: dict[Key, str] = {
     (ALL_MARKET, "realised_liquidated_usd"): "all_market_liq_usd",
 }
 ALL_KEYS: tuple[Key, ...] = BINANCE_KEYS + tuple(MARKET_WIDE_KEYS)
+# the rows whose value is a UTC day's total, the day before the snapshot: Coinglass's daily
+# bars (they close at 00:00 UTC of D) and the model's 24 h liquidations before 00:00 of D
+DAY_TOTAL_KEYS: frozenset[Key] = frozenset(MARKET_WIDE_KEYS) | {(BINANCE, "est_liquidated_usd")}
 DAY = timedelta(days=1)
 
 
 def observed_day(key: Key, as_of: date) -> date:
-    """The date a value known at 00:00 UTC of ``as_of`` is the value of: Binance's rows are
-    readings at that instant (dated as_of); the market-wide rows are Coinglass daily bars,
-    which close at that instant and describe the UTC day before (a desk says "the largest
-    liquidation day was 10 Oct", the day it happened). Record and year-to-date dates use it."""
-    return as_of - DAY if key in MARKET_WIDE_KEYS else as_of
+    """The date a value known at 00:00 UTC of ``as_of`` is the value of: a reading at that
+    instant (open interest, the map's cumulative levels) is dated as_of; a day's total
+    (realised or estimated liquidations, a daily bar) the UTC day it sums, the day before (a
+    desk says "the largest liquidation day was 10 Oct", the day it happened; estimated and
+    realised liquidations of one day share a date). Record and year-to-date dates use it."""
+    return as_of - DAY if key in DAY_TOTAL_KEYS else as_of
 
 
 def _known(value: float | None) -> bool:
