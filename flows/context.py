@@ -31,7 +31,7 @@ from transforms.context.macro import (
     macro_context_known,
     upcoming_events,
 )
-from transforms.context.market import known_bar_times, market_context, market_wide
+from transforms.context.market import known_bars, market_context, market_wide
 from transforms.context.records import (
     BINANCE_KEYS,
     MARKET_WIDE_KEYS,
@@ -222,7 +222,7 @@ class MarketHistory:
             name: lake.read(DATASETS[name], symbol, start, end) for name in MARKET_DATASETS
         }
         self.coinglass = read_coinglass_daily(lake, self.coin, end) if market_wide else {}
-        self._known_times: dict[Key, np.ndarray] = {}
+        self._known: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
         self._year_starts: dict[int, pd.DataFrame] = {}
 
     def window(self, name: str, day: date) -> pd.DataFrame:
@@ -256,13 +256,14 @@ class MarketHistory:
         values = (realised_values(market_wide(d, math.nan, bars_before(frames, d))) for d in days)
         return [(d, {k: v[k] for k in keys}) for d, v in zip(days, values, strict=True)]
 
-    def known_days(self, key: Key, day: date) -> int:
-        """How many days market-wide ``key``'s records as of ``day`` hold by the lake's bars:
-        the bars dated before ``day`` (closed by its 00:00 UTC) with a value; a vectorised
-        count, no fold."""
-        if key not in self._known_times:
-            self._known_times[key] = known_bar_times(self.coinglass, MARKET_WIDE_KEYS[key])
-        return int(np.searchsorted(self._known_times[key], np.datetime64(day, "ns")))
+    def known_values(self, key: Key, day: date) -> np.ndarray:
+        """The sorted values a record of market-wide ``key`` as of ``day`` holds by the lake's
+        bars: those dated before ``day`` (closed by its 00:00 UTC) with a value; vectorised,
+        no fold."""
+        if key not in self._known:
+            self._known[key] = known_bars(self.coinglass, MARKET_WIDE_KEYS[key])
+        times, values = self._known[key]
+        return np.sort(values[: int(np.searchsorted(times, np.datetime64(day, "ns")))])
 
     def record_values(self, day: date, market: pd.DataFrame) -> dict[Key, float]:
         """D's record metrics; D's map is read on its own, so one bad map fails one day."""
@@ -300,15 +301,20 @@ def with_market_wide_history(
 ) -> pd.DataFrame | None:
     """D − 1's records with each market-wide row that disagrees with the lake's bars folded
     anew over every Coinglass daily bar before D: a row they lack while the lake has bars (a
-    first run with a key, records from before one), or one holding another number of days
-    (bars that came after D − 1's records were made: a failed fetch that morning, a plan
-    giving earlier bars). Rows that agree are kept (no fold: a backfill's cost stays flat)."""
+    first run with a key, records from before one), or one whose history holds other values
+    than the lake's bars (bars that came after D − 1's records were made: a failed fetch that
+    morning, a plan giving earlier bars; a revised bar; a series refetched for another
+    exchange list). Rows that agree are kept (no fold: a backfill's cost stays flat)."""
     yesterday = day - timedelta(days=1)
     rows = records_by_key(previous)
+    held = {
+        k: np.asarray(rows[k]["history"] if k in rows else [], dtype=float)
+        for k in MARKET_WIDE_KEYS
+    }
     stale = [
         k
         for k in MARKET_WIDE_KEYS
-        if (rows[k]["days"] if k in rows else 0) != history.known_days(k, yesterday)
+        if not np.array_equal(held[k], history.known_values(k, yesterday))
     ]
     if not stale:
         return previous

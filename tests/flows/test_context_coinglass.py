@@ -242,3 +242,30 @@ def test_context_flow_fetches_coinglass_and_goes_on_without_a_key(
         o.startswith("skipped") for o in result["coinglass"].values()
     )
     assert len(lake.read(DATASETS["records"], SYMBOL, DAY, DAY)) == 5
+
+
+def test_a_bar_revised_after_the_chain_is_folded_in(lake: Lake) -> None:
+    """The same number of bars, one with another value (a revision, or the series refetched
+    for another exchange list): D's records equal a fresh fold, not a chain on the old value."""
+    frames = real_coinglass()
+    name = "liquidations_all_1d"
+    write_coinglass(lake, frames)
+    forget_records(lake, DAYS)
+    for day in DAYS[:-1]:
+        symbol_context.fn(SYMBOL, day)
+    revised = frames[name].copy()
+    record_bar = (revised["long_usd"] + revised["short_usd"]).idxmax()
+    revised.loc[record_bar, "long_usd"] *= 2  # the record day, revised upwards
+    write_coinglass(lake, {name: revised})
+    symbol_context.fn(SYMBOL, DAY)
+    chained_bytes = stored(lake, "records")
+    forget_records(lake, DAYS)
+    symbol_context.fn(SYMBOL, DAY)
+    assert chained_bytes == stored(lake, "records")
+    row = records_by_key(lake.read(DATASETS["records"], SYMBOL, DAY, DAY))[
+        (ALL_MARKET, "realised_liquidated_usd")
+    ]
+    assert (
+        row["all_time_max"]
+        == revised.loc[record_bar, "long_usd"] + revised.loc[record_bar, "short_usd"]
+    )

@@ -25,7 +25,7 @@ from store.lake import parquet_bytes
 from tests.conftest import SHARED_DATA
 from transforms.context.market import (
     MARKET_WIDE_COLUMNS,
-    known_bar_times,
+    known_bars,
     market_context,
     market_wide,
 )
@@ -139,7 +139,7 @@ def test_the_readme_figure_for_binance_liquidations_on_8_january_2025() -> None:
     assert got["realised_liq_usd"] == pytest.approx(47.9e6, rel=1e-3)
 
 
-def test_known_bar_times_are_the_days_market_wide_gives_a_value() -> None:
+def test_known_bars_are_the_days_and_values_market_wide_gives() -> None:
     """The vectorised count that checks chained records agrees with ``market_wide`` day by
     day, a bar with a missing (NaN) field included."""
     frames = real_coinglass()
@@ -149,10 +149,11 @@ def test_known_bar_times_are_the_days_market_wide_gives_a_value() -> None:
     first = min(f["time"].iloc[0] for f in frames.values()).date()
     days = [first + timedelta(days=k) for k in range(1, 1200)]
     for column in ("all_market_oi_usd", "realised_liq_usd", "all_market_liq_usd"):
-        valued = {d - timedelta(days=1) for d in days
-                  if math.isfinite(market_wide(d, math.nan, frames)[column])}  # fmt: skip
-        times = {pd.Timestamp(t).date() for t in known_bar_times(frames, column)}
-        assert valued == {t for t in times if t <= days[-1] - timedelta(days=1)}, column
+        given = {d - timedelta(days=1): market_wide(d, math.nan, frames)[column] for d in days}
+        valued = {d: v for d, v in given.items() if math.isfinite(v)}
+        times, values = known_bars(frames, column)
+        known = {pd.Timestamp(t).date(): v for t, v in zip(times, values, strict=True)}
+        assert valued == {t: v for t, v in known.items() if t <= days[-1] - timedelta(days=1)}
         assert len(valued) > 300  # real bars (open interest: a year of them)
 
 

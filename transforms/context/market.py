@@ -139,15 +139,18 @@ RECORD_BARS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def known_bar_times(coinglass: Mapping[str, pd.DataFrame], column: str) -> np.ndarray:
-    """The sorted times of the daily bars that give market-wide ``column`` a value (every
-    field finite): counting them tells, without a fold, how many days a record of it holds."""
+def known_bars(coinglass: Mapping[str, pd.DataFrame], column: str) -> tuple[np.ndarray, np.ndarray]:
+    """The times (sorted) and values of the daily bars that give market-wide ``column`` a
+    value (every field finite), summed as ``market_wide`` sums them: comparing them with a
+    record's history tells, without a fold, whether the record still matches the lake."""
     name, fields = RECORD_BARS[column]
     bars = coinglass.get(name)
     if bars is None or not len(bars):
-        return np.array([], dtype="datetime64[ns]")
-    finite = np.isfinite(bars[list(fields)].to_numpy(float)).all(axis=1)
-    return bars["time"].to_numpy("datetime64[ns]")[finite]
+        return np.array([], dtype="datetime64[ns]"), np.array([], dtype=float)
+    parts = bars[list(fields)].to_numpy(float)
+    finite = np.isfinite(parts).all(axis=1)
+    values = parts[:, 0] if len(fields) == 1 else parts[:, 0] + parts[:, 1]
+    return bars["time"].to_numpy("datetime64[ns]")[finite], values[finite]
 
 
 def market_wide(
