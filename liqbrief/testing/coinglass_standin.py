@@ -26,17 +26,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyarrow.parquet as pq
+
+from liqbrief.testing.loopback import LoopbackServer, QuietHandler
 
 # the real responses beside the project (../shared/data), or where LIQBRIEF_SHARED_DATA says
 SHARED_DATA = Path(
@@ -217,12 +217,11 @@ def synthetic_btc(all_exchanges: str, now: datetime, daily_years: int, four_hour
 
 
 # -- the server ----------------------------------------------------------------------------
-class CoinglassStandin:
+class CoinglassStandin(LoopbackServer):
     def __init__(self, data: dict[str, Any], now: datetime, api_key: str = STANDIN_KEY) -> None:
         self.data, self.api_key = data, api_key
         self.counts: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self._server: ThreadingHTTPServer | None = None
         self.reset(now)
 
     def reset(self, now: datetime, data: dict[str, Any] | None = None) -> None:
@@ -248,37 +247,21 @@ class CoinglassStandin:
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base_url
 
-    def __enter__(self) -> CoinglassStandin:
+    def handler(self) -> type[QuietHandler]:
         standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def date_time_string(self, timestamp: float | None = None) -> str:
                 """The Date header tells the stand-in's own "now", as Coinglass tells its clock."""
                 return formatdate(standin.now.timestamp(), usegmt=True)
 
             def do_GET(self) -> None:
                 status, headers, body = standin.answer(self.path, self.headers.get("CG-API-KEY"))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(status, body, headers)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        return Handler
 
     # -- answers -----------------------------------------------------------------------
     def answer(self, raw_path: str, key: str | None) -> tuple[int, dict[str, str], bytes]:

@@ -5,18 +5,18 @@ real-time periods, ``limit``/``offset`` paging and ``count``) and ``/graph/fredg
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
+from liqbrief.testing.loopback import LoopbackServer, QuietHandler
+
 OPEN_END = "9999-12-31"
 
 
-class FredServer:
+class FredServer(LoopbackServer):
     def __init__(
         self, series: dict[str, pd.DataFrame], legacy_csv: bool = False, today: date | None = None
     ) -> None:
@@ -29,7 +29,6 @@ class FredServer:
         self.faults: deque[str] = deque()
         self.max_vintage_dates = 2000  # FRED's limit per real-time range
         self.requests: list[dict[str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
 
     def _periods(self, series: str, start: str, end: str) -> pd.DataFrame:
         frame = self.series[series]
@@ -99,33 +98,13 @@ class FredServer:
             return self._csv(params)
         return 404, b"not found"
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FredServer:
+    def handler(self) -> type[QuietHandler]:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                status, body = outer.respond(parts.path, params)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(*outer.respond(parts.path, params))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        return Handler
