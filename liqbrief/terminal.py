@@ -8,6 +8,7 @@ traceback unless LIQBRIEF_DEBUG=1. Ctrl-C exits 130 at once with one line (see
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.util
 import os
@@ -100,9 +101,10 @@ def interrupts_exit_at_once(name: str) -> Iterator[None]:
 
     def exit_interrupted(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing
+        logging.disable(logging.CRITICAL)  # Prefect's threads log nothing after our last line
+        stop_child_processes()
         console.print(f"liqbrief {name}: interrupted", markup=False)
         sys.stderr.flush()
-        stop_child_processes()
         os._exit(130)  # no atexit: Prefect's hooks would talk to the stopped server
 
     previous = signal.signal(signal.SIGINT, exit_interrupted)
