@@ -87,3 +87,22 @@ def extract_coinglass(symbols: list[str]) -> dict[str, str]:
         return dict(NO_KEY)
     coins = [coin_of(symbol) for symbol in symbols]
     return fetch_coinglass(Lake(settings.lake), settings, coins)
+
+
+def coinglass_problem_lines(outcomes: dict[str, str]) -> list[str]:
+    """One line per Coinglass problem: a series that failed, was refused or is not in the
+    plan, each followed by how many series it stopped (``"<outcome>: skipped: …"``), not one
+    line per skipped series repeating it. Fetched series and "no key" say nothing."""
+    lines: list[str] = []
+    skipped = 0
+    for series, outcome in outcomes.items():
+        if outcome.startswith(("ok", "skipped")):
+            continue
+        if outcome.partition(": ")[2].startswith("skipped"):
+            skipped += 1
+            continue
+        lines.append(f"Coinglass {series}: {outcome}")
+    if skipped:
+        tail = f"{skipped} other series skipped"
+        lines = [*lines[:-1], f"{lines[-1]}; {tail}"] if lines else [f"Coinglass: {tail}"]
+    return lines

@@ -163,17 +163,14 @@ def fetch_market_wide(symbols: list[str]) -> dict[str, str]:
     Never raises: a series the plan lacks, a bad key or a failure is one warning each (a
     refused key once, not once per series it stopped), and
     the tables use what the lake has (NaN, or no market-wide records, without it)."""
-    from flows.coinglass import extract_coinglass  # the Coinglass client loads only to fetch
+    from flows.coinglass import coinglass_problem_lines, extract_coinglass
 
     logger = get_run_logger()
     outcomes = extract_coinglass(symbols)
-    for series, outcome in outcomes.items():
-        if outcome.startswith("skipped"):
-            logger.info("Coinglass: %s", outcome)  # no key: Binance only, as configured
-        elif not outcome.startswith("ok") and ": skipped" not in outcome:
-            # a series skipped after a refused key or an unreachable server repeats the
-            # problem already logged once
-            logger.warning("Coinglass %s %s", series, outcome)
+    if "coinglass" in outcomes:  # no key: Binance only, as configured
+        logger.info("Coinglass: %s", outcomes["coinglass"])
+    for line in coinglass_problem_lines(outcomes):
+        logger.warning("%s", line)
     return outcomes
 
 

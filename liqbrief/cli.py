@@ -189,25 +189,6 @@ def liqmap_command(
         raise typer.Exit(1)
 
 
-def coinglass_problem_lines(outcomes: dict[str, str]) -> list[str]:
-    """One line per Coinglass problem: a series that failed, was refused or is not in the
-    plan, each followed by how many series it stopped (``"<outcome>: skipped: …"``), not one
-    line per skipped series repeating it. Fetched series and "no key" say nothing."""
-    lines: list[str] = []
-    skipped = 0
-    for series, outcome in outcomes.items():
-        if outcome.startswith(("ok", "skipped")):
-            continue
-        if outcome.partition(": ")[2].startswith("skipped"):
-            skipped += 1
-            continue
-        lines.append(f"Coinglass {series}: {outcome}")
-    if skipped:
-        tail = f"{skipped} other series skipped"
-        lines = [*lines[:-1], f"{lines[-1]}; {tail}"] if lines else [f"Coinglass: {tail}"]
-    return lines
-
-
 @app.command("context")
 def context_command(
     day: DayOpt = None,
@@ -226,6 +207,7 @@ def context_command(
     Records are per venue: "binance" (the modelled book) and, with Coinglass data,
     "all-market"; realised_* metrics are reported by the exchanges, est_* the model's."""
     settings = _settings(lake_writable=True)
+    from flows.coinglass import coinglass_problem_lines
     from flows.context import MACRO_SYMBOL, check_context_date, context
     from store.datasets import DATASETS
     from store.lake import Lake

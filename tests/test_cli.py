@@ -4,7 +4,8 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from liqbrief.cli import app, coinglass_problem_lines
+from flows.coinglass import coinglass_problem_lines
+from liqbrief.cli import app
 
 COMMANDS = sorted(get_command(app).commands)
 
