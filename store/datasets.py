@@ -318,3 +318,50 @@ for _d in [
     Dataset("coinglass", "fetch_status", CG_FETCH_STATUS_SCHEMA, "series", None),
 ]:
     DATASETS[_d.name] = _d
+
+
+# -- realised liquidations: <lake>/<venue>/realised_liquidations/symbol=…/date=… ------------
+# One row per liquidation the venue reported (recorded from its public stream, or read from
+# the Binance archive's liquidationSnapshot files), partitioned by the UTC day of ``time``.
+REALISED_VENUES = ("binance", "bybit", "okx")
+REALISED_LIQUIDATION_SCHEMA = pa.schema(
+    [
+        ("time", UTC_TIME),  # the venue's trade/event time of the liquidation
+        ("received_at", UTC_TIME),  # when the recorder got the frame (null for archive rows)
+        ("side", pa.string()),  # the position liquidated: "long" or "short"
+        ("price", pa.float64()),  # the venue's price (see sources/liquidation_streams)
+        ("quantity", pa.float64()),  # base units (OKX contracts × ctVal)
+        ("notional_usd", pa.float64()),  # price × quantity
+        ("source", pa.string()),  # "stream" or "archive"
+        ("liq_id", pa.string()),  # the venue's identity of the liquidation (dedup key)
+        ("raw", pa.string()),  # the venue's own item, as received (JSON or CSV line)
+    ]
+)
+# The intervals a recorder was connected and subscribed for a symbol, split at UTC days:
+# validation scores only hours these cover. Archive days are written as covering the day.
+RECORDER_COVERAGE_SCHEMA = pa.schema(
+    [
+        ("start", UTC_TIME),
+        ("end", UTC_TIME),
+        ("source", pa.string()),  # "stream" or "archive"
+    ]
+)
+
+
+def realised_dataset(venue: str) -> Dataset:
+    """The realised-liquidation dataset of one venue."""
+    return DATASETS[f"{venue}/realised_liquidations"]
+
+
+def coverage_dataset(venue: str) -> Dataset:
+    """The recorder-coverage dataset of one venue."""
+    return DATASETS[f"{venue}/recorder_coverage"]
+
+
+for _venue in REALISED_VENUES:
+    DATASETS[f"{_venue}/realised_liquidations"] = Dataset(
+        _venue, "realised_liquidations", REALISED_LIQUIDATION_SCHEMA, "time", None
+    )
+    DATASETS[f"{_venue}/recorder_coverage"] = Dataset(
+        _venue, "recorder_coverage", RECORDER_COVERAGE_SCHEMA, "start", None
+    )
