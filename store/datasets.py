@@ -365,3 +365,74 @@ for _venue in REALISED_VENUES:
     DATASETS[f"{_venue}/recorder_coverage"] = Dataset(
         _venue, "recorder_coverage", RECORDER_COVERAGE_SCHEMA, "start", None
     )
+
+
+# -- the model's track record: <lake>/<venue>/validation{,_summary}/symbol=…/date=… ----------
+# One row per scored day D and model variant: the 00:00 UTC map of D against what was
+# liquidated during D (price level, recorded hours only) and the model's estimate of D's
+# liquidations against the realised series (time level). NaN/"" where a level has no data.
+VALIDATION_MODELS = ("exact", "naive", "single_side", "no_shrink")
+VALIDATION_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        ("model", pa.string()),  # one of VALIDATION_MODELS (the ablations of the design note)
+        # price level: recorded liquidations of the same venue
+        ("realised_source", pa.string()),  # "stream", "archive", "stream+archive" or ""
+        ("covered_hours", pa.int64()),  # hours of D the recorder (or archive) covered
+        ("events", pa.int64()),  # realised liquidations inside covered hours
+        ("realised_long_usd", pa.float64()),
+        ("realised_short_usd", pa.float64()),
+        ("swept_bins", pa.int64()),
+        ("swept_spearman", pa.float64()),
+        ("capture_ratio", pa.float64()),
+        ("top_bins", pa.int64()),
+        ("top_hits", pa.int64()),
+        ("top_precision", pa.float64()),
+        ("top_precision_lower_95", pa.float64()),
+        ("baseline_hit_share", pa.float64()),
+        ("predicted_heavier", pa.string()),  # "long", "short" or ""
+        ("realised_heavier", pa.string()),
+        ("heavier_hit", pa.float64()),  # 1.0, 0.0 or NaN (not scored)
+        # time level: the model's own estimate of D's liquidations vs the realised series
+        ("est_long_usd", pa.float64()),
+        ("est_short_usd", pa.float64()),
+        ("time_realised_source", pa.string()),  # "coinglass", "recorded" or ""
+        ("time_realised_long_usd", pa.float64()),
+        ("time_realised_short_usd", pa.float64()),
+        ("est_4h_long_usd", pa.list_(pa.float64())),  # 6 values: 00-04, 04-08 … 20-24 UTC
+        ("est_4h_short_usd", pa.list_(pa.float64())),
+        ("realised_4h_long_usd", pa.list_(pa.float64())),
+        ("realised_4h_short_usd", pa.list_(pa.float64())),
+    ]
+)
+# As of date D (what a briefing of D may show): the scored days in [D - window, D - 1].
+VALIDATION_SUMMARY_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        ("model", pa.string()),
+        ("window_days", pa.int64()),  # 30 or 90
+        ("days_scored", pa.int64()),  # price-level days with enough events
+        ("coverage_pct", pa.float64()),  # covered hours / (24 × window)
+        ("events", pa.int64()),
+        ("top_precision", pa.float64()),  # pooled top-decile hits / top-decile bins
+        ("top_precision_lower_95", pa.float64()),  # Wilson 95 % lower bound of the above
+        ("baseline_hit_share", pa.float64()),  # pooled share of all bins hit
+        ("heavier_hit_rate", pa.float64()),  # price-level headline test
+        ("swept_spearman_median", pa.float64()),
+        ("time_realised_source", pa.string()),
+        ("time_days", pa.int64()),
+        ("time_spearman_1d", pa.float64()),
+        ("time_spearman_1d_lo", pa.float64()),  # bootstrap 95 % interval
+        ("time_spearman_1d_hi", pa.float64()),
+        ("time_spearman_4h", pa.float64()),
+        ("time_spearman_4h_lo", pa.float64()),
+        ("time_spearman_4h_hi", pa.float64()),
+        ("est_to_realised_ratio", pa.float64()),  # sum of estimates / sum realised
+        ("time_heavier_hit_rate", pa.float64()),  # days the heavier estimated side lost more
+    ]
+)
+for _d in [
+    Dataset("binance", "validation", VALIDATION_SCHEMA, "model", None),
+    Dataset("binance", "validation_summary", VALIDATION_SUMMARY_SCHEMA, "window_days", None),
+]:
+    DATASETS[_d.name] = _d
