@@ -25,6 +25,10 @@ DEFAULT_BINANCE_ARCHIVE_URL = "https://data.binance.vision"
 MAX_RENDER_WORKERS = max(2, os.cpu_count() or 1)  # more processes than cores only add memory
 SECRET_NAMES = frozenset({"FRED_API_KEY", "LIQBRIEF_SMTP_PASSWORD", "COINGLASS_API_KEY"})
 DEFAULT_COINGLASS_URL = "https://open-api-v4.coinglass.com"
+# the venues' public liquidation streams (venues.md §4); Binance's URL names the stream itself
+DEFAULT_BINANCE_WS_URL = "wss://fstream.binance.com/market/ws/!forceOrder@arr"
+DEFAULT_BYBIT_WS_URL = "wss://stream.bybit.com/v5/public/linear"
+DEFAULT_OKX_WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
 # the major exchanges summed for the all-market liquidation series (Coinglass's names)
 DEFAULT_COINGLASS_EXCHANGES = "Binance,OKX,Bybit,Bitget,Gate,HTX,Hyperliquid,Bitmex,CoinEx,Bitfinex"
 EARLIEST_COINGLASS_HISTORY = date(2015, 1, 1)  # before any futures history Coinglass holds
@@ -46,6 +50,15 @@ def _http_url(value: str) -> str:
     if not host or any(c.isspace() for c in value):
         raise ValueError("must be an http(s) URL with a host, e.g. https://example.org")
     return value.rstrip("/")
+
+
+def _ws_url(value: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("ws://", "wss://")):
+        raise ValueError("must be a websocket URL (ws:// or wss://), e.g. wss://example.org/ws")
+    host = value.split("://", 1)[1].split("/", 1)[0]
+    if not host or any(c.isspace() for c in value):
+        raise ValueError("must be a ws(s) URL with a host, e.g. wss://example.org/ws")
+    return value
 
 
 class Settings(BaseSettings):
@@ -73,11 +86,25 @@ class Settings(BaseSettings):
     coinglass_url: str = DEFAULT_COINGLASS_URL
     coinglass_exchanges: str = DEFAULT_COINGLASS_EXCHANGES
     coinglass_history_start: date = date(2019, 1, 1)  # how far back a cold daily fetch goes
+    # the liquidation streams `liqbrief record` connects to; tests point them at loopback
+    binance_ws_url: str = DEFAULT_BINANCE_WS_URL
+    bybit_ws_url: str = DEFAULT_BYBIT_WS_URL
+    okx_ws_url: str = DEFAULT_OKX_WS_URL
 
     @field_validator("binance_archive_url", "fred_api_url", "fred_csv_url", "coinglass_url")
     @classmethod
     def base_urls_are_http(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("binance_ws_url", "bybit_ws_url", "okx_ws_url")
+    @classmethod
+    def stream_urls_are_ws(cls, value: str) -> str:
+        return _ws_url(value)
+
+    @property
+    def stream_urls(self) -> dict[str, str]:
+        """Each venue's liquidation-stream URL (LIQBRIEF_<VENUE>_WS_URL)."""
+        return {"binance": self.binance_ws_url, "bybit": self.bybit_ws_url, "okx": self.okx_ws_url}
 
     @field_validator("lake")
     @classmethod
