@@ -11,6 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from liqbrief.testing.liquidation_ws import bybit_push as bybit_frame
+from liqbrief.testing.liquidation_ws import okx_detail
+from liqbrief.testing.liquidation_ws import okx_push as okx_frame
 from sources.liquidation_streams import (
     FrameError,
     binance_liquidation,
@@ -34,28 +37,6 @@ OKX_DOC = (
     '"bkPx":"0.007831","ccy":"","posSide":"short","side":"buy","sz":"13","ts":"1692266434010"}],'
     '"instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP","instType":"SWAP","uly":"IOST-USDT"}]}'
 )
-
-
-def okx_frame(*items: tuple[str, list[dict]]) -> str:
-    """An OKX push in the documented shape with the given (instId, details) items."""
-    data = [
-        {"details": details, "instFamily": inst[:-5], "instId": inst, "instType": "SWAP",
-         "uly": inst[:-5]}
-        for inst, details in items
-    ]  # fmt: skip
-    return json.dumps({"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": data})
-
-
-def okx_detail(pos_side: str, side: str, px: str, sz: str, ts: str) -> dict:
-    return {"bkLoss": "0", "bkPx": px, "ccy": "", "posSide": pos_side, "side": side, "sz": sz,
-            "ts": ts}  # fmt: skip
-
-
-def bybit_frame(items: list[dict], symbol: str = "BTCUSDT") -> str:
-    return json.dumps(
-        {"topic": f"allLiquidation.{symbol}", "type": "snapshot", "ts": 1739502303204,
-         "data": items}
-    )  # fmt: skip
 
 
 # -- Binance ---------------------------------------------------------------------------------
