@@ -193,6 +193,14 @@ class LiquidationWsServer:
         """Send a text frame to every open connection (of ``venue``); returns how many got it."""
         return self._call(self._push(text, venue))
 
+    def push_many(
+        self, texts: list[str], rate_per_s: float | None = None, venue: str | None = None
+    ) -> int:
+        """Send ``texts`` in order, paced at ``rate_per_s`` frames a second (None: at once),
+        to every open connection (of ``venue``); returns how many frames were sent."""
+        budget_s = 10 + (len(texts) / rate_per_s if rate_per_s else 0)
+        return self._call(self._push_many(texts, rate_per_s, venue), budget_s)
+
     def push_bytes_then_drop(self, text: str, n_bytes: int, venue: str | None = None) -> int:
         """Write a frame's header and only the first ``n_bytes`` of its payload, then drop the
         TCP connection without a close frame: a server dying mid-message."""
@@ -259,6 +267,17 @@ class LiquidationWsServer:
                 sent += 1
             except ConnectionClosed:
                 pass
+        return sent
+
+    async def _push_many(
+        self, texts: list[str], rate_per_s: float | None, venue: str | None
+    ) -> int:
+        loop = asyncio.get_running_loop()
+        started, sent = loop.time(), 0
+        for n, text in enumerate(texts):
+            if rate_per_s and (ahead := started + n / rate_per_s - loop.time()) > 0:
+                await asyncio.sleep(ahead)
+            sent += await self._push(text, venue) > 0
         return sent
 
     async def _raw_then_abort(self, data: bytes, venue: str | None) -> int:

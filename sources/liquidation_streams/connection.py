@@ -70,6 +70,10 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 class _Session:
     """One connection attempt, from connect to drop."""
 
@@ -106,11 +110,12 @@ class _Session:
                 finally:
                     pinger.cancel()
         except ConnectionClosed as exc:
-            return f"connection closed: {exc}"
+            return _one_line(f"connection closed: {exc}")
         except Exception as exc:  # connect refused, handshake rejected, timeouts, DNS, ...
-            return f"connection failed: {type(exc).__name__}: {exc}".replace("\n", " ")
+            return _one_line(f"connection failed: {type(exc).__name__}: {exc}")
 
     async def _read(self, ws: ClientConnection) -> str:
+        """Hand every frame to the sink until the connection ends; returns why it ended."""
         deadline = asyncio.get_running_loop().time() + self.backoff.ack_timeout_s
         while True:
             if self.subscribed_at is None:
@@ -118,26 +123,33 @@ class _Session:
                     async with asyncio.timeout_at(deadline):
                         message = await ws.recv()
                 except TimeoutError:
-                    return (
-                        f"no subscription acknowledgement within {self.backoff.ack_timeout_s:g} s"
-                    )
+                    wait_s = self.backoff.ack_timeout_s
+                    return f"no subscription acknowledgement within {wait_s:g} s"
             else:
                 message = await ws.recv()
             text = message if isinstance(message, str) else message.decode("utf-8", "replace")
             try:
                 self.sink.on_frame(self.venue, _now_us(), text)
             except Exception as exc:
-                return f"sink failed to store a frame: {type(exc).__name__}: {exc}"
-            if self.subscribed_at is not None:
-                self.frames_after_subscribed += 1
-                continue
-            reply = subscription_reply(self.venue, text)
-            if isinstance(reply, str):
-                return f"subscription {reply}"
-            if reply is True:
-                self.acks += 1
-                if self.acks >= len(self.frames):
-                    self._subscribed()
+                return _one_line(f"sink failed to store a frame: {type(exc).__name__}: {exc}")
+            refusal = self._count(text)
+            if refusal:
+                return _one_line(f"subscription {refusal}")
+
+    def _count(self, text: str) -> str | None:
+        """Note a frame: after the subscription it shows the stream is alive; before, it may
+        be an acknowledgement (up once every subscribe frame has one) or a refusal."""
+        if self.subscribed_at is not None:
+            self.frames_after_subscribed += 1
+            return None
+        reply = subscription_reply(self.venue, text)
+        if isinstance(reply, str):
+            return reply
+        if reply is True:
+            self.acks += 1
+            if self.acks >= len(self.frames):
+                self._subscribed()
+        return None
 
     def _subscribed(self) -> None:
         self.subscribed_at = time.monotonic()
@@ -191,9 +203,12 @@ async def stream_venue(
     """Record one venue's liquidation stream into ``sink`` until ``stop`` is set: connect,
     subscribe to ``symbols`` (Binance: the URL names the stream; OKX: the whole SWAP
     market), keep alive, and reconnect with back-off after any drop. Never raises on
-    network or sink errors; only ``CancelledError`` escapes."""
+    network or sink errors; only ``CancelledError`` escapes (and ``ValueError`` at once for
+    an unknown venue, or Bybit without symbols)."""
     if venue not in VENUES:
         raise ValueError(f"unknown venue {venue!r}; use one of {', '.join(VENUES)}")
+    if venue == "bybit" and not symbols:
+        raise ValueError("bybit streams per symbol: name at least one, e.g. BTCUSDT")
     attempt = 0
     while not stop.is_set():
         session = _Session(venue, url, symbols, sink, backoff)

@@ -380,3 +380,30 @@ def test_the_attempt_count_grows_while_refused_and_resets_after_a_healthy_connec
 
     with LiquidationWsServer(refuse_subscriptions=True) as stand_in:
         asyncio.run(scenario(stand_in))
+
+
+def test_a_paced_burst_arrives_whole_and_in_order(server):
+    """2,000 Bybit frames at 4,000 a second: every frame reaches the sink, in order."""
+    texts = [bybit_push([bybit_item(time_ms=1_700_000_000_000 + n)]) for n in range(2000)]
+
+    async def scenario() -> RecordingSink:
+        sink = RecordingSink()
+        stream = Streaming("bybit", server.url("bybit"), sink)
+        await asyncio.to_thread(server.wait_subscribed, 1)
+        assert await asyncio.to_thread(server.push_many, texts, 4000) == len(texts)
+        await sink.until(lambda: len(sink.frames()) >= len(texts) + 1)
+        await stream.stop_within()
+        return sink
+
+    sink = asyncio.run(scenario())
+    assert [f for f in sink.frames() if "allLiquidation" in f] == texts
+
+
+def test_usage_errors_are_refused_before_connecting():
+    async def start(venue: str, symbols: list[str]) -> None:
+        await stream_venue(venue, "ws://127.0.0.1:9/", symbols, RecordingSink(), asyncio.Event())
+
+    with pytest.raises(ValueError, match="unknown venue 'kraken'"):
+        asyncio.run(start("kraken", ["BTCUSDT"]))
+    with pytest.raises(ValueError, match="name at least one"):
+        asyncio.run(start("bybit", []))
