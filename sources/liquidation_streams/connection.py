@@ -57,9 +57,8 @@ class Backoff:
     max_s: float = 60.0  # no retry waits longer
     ping_s: float | None = None  # app-level ping interval; None = the venue's (20 s, 25 s)
     ack_timeout_s: float = 10.0  # a subscription not acknowledged by then is retried
-    healthy_s: float = (
-        30.0  # a connection up this long (or that brought a frame) resets the back-off
-    )
+    # a subscribed connection up this long, or that brought a frame, resets the back-off
+    healthy_s: float = 30.0
 
     def delay(self, attempt: int) -> float:
         """Full jitter: uniform between 0 and the exponential cap of this attempt."""

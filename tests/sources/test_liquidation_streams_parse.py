@@ -19,6 +19,7 @@ from sources.liquidation_streams import (
     binance_liquidation,
     liquidations_frame,
     parse_frame,
+    symbols_without_contract_value,
 )
 from store.datasets import REALISED_LIQUIDATION_SCHEMA
 from store.realised import liquidation_id, merge_realised, read_realised
@@ -303,3 +304,7 @@ def test_liquidations_frame_archive_rows_and_empty():
     assert frame["received_at"].isna().all() and frame["source"].tolist() == ["archive"]
     empty = liquidations_frame([], None, "stream")
     assert empty.empty and list(empty.columns) == list(frame.columns)
+
+
+def test_okx_symbols_without_a_contract_value_are_named():
+    assert symbols_without_contract_value(["BTCUSDT", "IOSTUSDT", "ETHUSDT"]) == ["IOSTUSDT"]
