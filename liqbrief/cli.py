@@ -114,7 +114,8 @@ def extract(
         str | None,
         typer.Option(
             help="Comma-separated: klines_1m, klines_5m, mark_klines_1m, metrics, funding_rate "
-            "(default all)."
+            "(default all of these); liquidation_snapshot (only when named: realised "
+            "liquidations from the archive's withdrawn files, which end 2024-03-31)."
         ),
     ] = None,
     force: Annotated[
@@ -129,7 +130,8 @@ def extract(
     start_day, end_day = checked_range(start or end_day - timedelta(days=6), end_day)
     archive_range(start_day, end_day)
     chosen = _datasets_option(datasets, ARCHIVE_DATASETS)
-    _settings(lake_writable=True)
+    settings = _settings(lake_writable=True)
+    from flows.extract import ExtractIncompleteError
     from flows.extract import extract as extract_flow
 
     with _progress_bar() as bar:
@@ -141,9 +143,27 @@ def extract(
             else:
                 bar.advance(job, amount)
 
-        with progress.reporting_to(on_progress):
-            summary = extract_flow(symbols, start_day, end_day, chosen, force)
+        try:
+            with progress.reporting_to(on_progress):
+                summary = extract_flow(symbols, start_day, end_day, chosen, force)
+        except ExtractIncompleteError:
+            _print_snapshot_coverage(settings, chosen, symbols, start_day, end_day)
+            raise
     console.print(f"extract {start_day}..{end_day}: {summary}")
+    _print_snapshot_coverage(settings, chosen, symbols, start_day, end_day)
+
+
+def _print_snapshot_coverage(
+    settings: Settings, chosen: list[str] | None, symbols: Symbols, start: date, end: date
+) -> None:
+    """One line per symbol when liquidation_snapshot was asked for: days found of the range."""
+    if not chosen or "liquidation_snapshot" not in chosen:
+        return
+    from sources.binance_archive.snapshot_ingest import snapshot_coverage
+    from store.lake import Lake
+
+    for symbol in symbols:
+        typer.echo(snapshot_coverage(Lake(settings.lake), symbol, start, end).line())
 
 
 @app.command()

@@ -21,7 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from sources.binance_archive.layout import ARCHIVE_DATASETS, ArchiveFile
-from sources.binance_archive.parse import FUNDING_COLUMNS, KLINE_COLUMNS, METRICS_COLUMNS
+from sources.binance_archive.parse import (
+    FUNDING_COLUMNS,
+    KLINE_COLUMNS,
+    LIQUIDATION_SNAPSHOT_COLUMNS,
+    METRICS_COLUMNS,
+)
 from store.lake import days_between
 
 BAR_SECONDS = {"1m": 60, "5m": 300}
@@ -181,6 +186,33 @@ def funding_csv(symbol: str, month: date) -> bytes:
     return _csv(FUNDING_COLUMNS, columns)
 
 
+def liquidation_snapshot_csv(
+    symbol: str, day: date, *, events: int = 40, header: bool = True, doubled: bool = False
+) -> bytes:
+    """One day of liquidationSnapshot rows (10 columns, epoch-ms ``time``, as the real files):
+    liquidation orders near the day's minute path, SELL orders (longs liquidated) filling
+    below the limit price, BUY orders above; at most one per second, like the stream they
+    sample. ``doubled`` lists every row twice, as real 2023-2024 files do (binance-public-data
+    #259, #337)."""
+    rng = np.random.default_rng(_seed(symbol, day, "liquidations"))
+    seconds = np.sort(rng.choice(86_400, size=events, replace=False))
+    times = _epoch_ms(day) + seconds * 1000 + rng.integers(0, 1000, events)
+    _, _, _, closes = minute_path(symbol, day)
+    average = closes[seconds // 60]
+    sell = rng.random(events) < 0.55
+    limit = np.where(sell, average * 0.995, average * 1.005)  # the IOC limit the fill beat
+    quantity = np.round(rng.gamma(1.5, 0.2, events) + 0.001, 3)
+    rows = [
+        [str(t), "SELL" if s else "BUY", "LIMIT", "IOC", f"{q:.3f}", f"{p:.2f}", f"{a:.2f}",
+         "FILLED", f"{q:.3f}", f"{q:.3f}"]
+        for t, s, q, p, a in zip(times, sell, quantity, limit, average, strict=True)
+    ]  # fmt: skip
+    if doubled:
+        rows = [row for row in rows for _ in range(2)]
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * 10
+    return _csv(LIQUIDATION_SNAPSHOT_COLUMNS if header else None, columns)
+
+
 def zip_csv(csv_name: str, content: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -215,6 +247,8 @@ def daily_csv(dataset: str, symbol: str, day: date) -> bytes:
     """Default content of a daily file of any daily dataset."""
     if dataset == "metrics":
         return metrics_csv(symbol, day)
+    if dataset == "liquidation_snapshot":
+        return liquidation_snapshot_csv(symbol, day)
     ds = ARCHIVE_DATASETS[dataset]
     return kline_csv(symbol, day, ds.interval or "1m", mark=ds.archive_name == "markPriceKlines")
 

@@ -8,7 +8,6 @@ leaves its days exactly as they were; the other files carry on.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -24,6 +23,9 @@ from sources.binance_archive.layout import (
     plan_files,
 )
 from sources.binance_archive.parse import day_of, parse_archive_csv, sort_and_deduplicate
+from sources.binance_archive.report import FileOutcome, IngestReport
+from sources.binance_archive.snapshot_ingest import DATASET as SNAPSHOT_DATASET
+from sources.binance_archive.snapshot_ingest import ingest_snapshots_async
 from sources.errors import NotPublishedError, SourceError, UnknownSymbolError
 from sources.retry_policy import RetryPolicy
 from store.datasets import DATASETS
@@ -31,40 +33,6 @@ from store.lake import Lake
 from store.ledger import LedgerEntry
 
 VENUE = "binance"
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    """What happened to one archive file. status: ingested, skipped, pending, missing, failed."""
-
-    label: str
-    status: str
-    days: int
-    rows: int = 0
-    error: str | None = None
-
-
-@dataclass
-class IngestReport:
-    outcomes: list[FileOutcome] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def rows(self) -> int:
-        return sum(o.rows for o in self.outcomes)
-
-    @property
-    def problems(self) -> list[FileOutcome]:
-        return [o for o in self.outcomes if o.status in ("failed", "missing")]
-
-    def extend(self, other: IngestReport) -> None:
-        self.outcomes.extend(other.outcomes)
-
-    def summary(self) -> dict[str, int]:
-        statuses = ("ingested", "skipped", "pending", "missing", "failed")
-        return {s: self.count(s) for s in statuses} | {"rows": self.rows}
 
 
 def _store_file(lake: Lake, fetched: FetchedFile, wanted_days: tuple[date, ...]) -> int:
@@ -143,7 +111,12 @@ async def ingest_dataset_async(
     force: bool = False,
 ) -> IngestReport:
     """Bring one dataset of one symbol up to date for [start, end]; with ``force``, fetch and
-    replace every day of the range even if the lake holds it (a corrupt partition)."""
+    replace every day of the range even if the lake holds it (a corrupt partition).
+    liquidationSnapshot days are probed and merged as realised liquidations instead."""
+    if ARCHIVE_DATASETS[dataset_name] is SNAPSHOT_DATASET:
+        return await ingest_snapshots_async(
+            lake, client, symbol, start, end, concurrency=concurrency, today=today, force=force
+        )
     today = today or datetime.now(UTC).date()
     check_archive_range(start, end, today)
     archive_ds = ARCHIVE_DATASETS[dataset_name]
@@ -215,9 +188,10 @@ def ingest(
 
 
 def _raise_if_unknown(symbol: str, report: IngestReport) -> None:
-    """Every file of a symbol 404'd and none was stored before: the symbol is not in the archive."""
-    statuses = {o.status for o in report.outcomes}
-    if report.outcomes and statuses <= {"missing"}:
+    """Every file of a symbol 404'd and none was stored before: the symbol is not in the archive
+    (days of a dataset the archive may lack, "absent", say nothing about the symbol)."""
+    statuses = {o.status for o in report.outcomes} - {"absent"}
+    if statuses and statuses <= {"missing"}:
         raise UnknownSymbolError(
             f"no archive file exists for {symbol} in the requested range: check the symbol "
             "(USDⓈ-M futures tickers look like BTCUSDT) and the dates"

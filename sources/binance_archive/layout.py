@@ -34,6 +34,11 @@ ARCHIVE_DATASETS: dict[str, ArchiveDataset] = {
         ArchiveDataset("mark_klines_1m", "markPriceKlines", "1m", has_daily=True, has_monthly=True),
         ArchiveDataset("metrics", "metrics", None, has_daily=True, has_monthly=False),
         ArchiveDataset("funding_rate", "fundingRate", None, has_daily=False, has_monthly=True),
+        # realised liquidation orders; published until 2024-03-31, then withdrawn (binance-public-
+        # data #337, #361): probed, never part of the default extract (snapshot_ingest.py)
+        ArchiveDataset(
+            "liquidation_snapshot", "liquidationSnapshot", None, has_daily=True, has_monthly=False
+        ),
     ]
 }
 

@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from sources.errors import CorruptArchiveError, UnexpectedColumnsError
+from sources.liquidation_streams.binance import binance_liquidation
+from sources.liquidation_streams.model import FrameError, Liquidation
 from store.datasets import DATASETS
 
 KLINE_COLUMNS = [
@@ -27,12 +29,34 @@ METRICS_COLUMNS = [
     "count_long_short_ratio", "sum_taker_long_short_vol_ratio",
 ]  # fmt: skip
 FUNDING_COLUMNS = ["calc_time", "funding_interval_hours", "last_funding_rate"]
+# liquidationSnapshot: one row per liquidation order, the fields of the forceOrder stream's
+# ``o`` object without the symbol (it is in the file name). Checked, not guessed: the header
+# row and sample rows quoted by independent users of the real files, e.g.
+#   time,side,order_type,time_in_force,original_quantity,price,average_price,order_status,
+#   last_fill_quantity,accumulated_fill_quantity
+#   1709598391022,SELL,LIMIT,IOC,1,67934.2,68203.4,FILLED,1,1
+# (10 columns, header row present, ``time`` epoch ms), and binance/binance-public-data issue
+# #259 (data/futures/um/daily/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-
+# 2023-07-31.csv has every row twice; #337 repeats it): dedup on liq_id keeps one of each.
+LIQUIDATION_SNAPSHOT_COLUMNS = [
+    "time", "side", "order_type", "time_in_force", "original_quantity", "price",
+    "average_price", "order_status", "last_fill_quantity", "accumulated_fill_quantity",
+]  # fmt: skip
+# the forceOrder key of each column, so binance_liquidation reads a row as it reads a stream event
+SNAPSHOT_TO_FORCE_ORDER = dict(
+    zip(
+        LIQUIDATION_SNAPSHOT_COLUMNS,
+        ["T", "S", "o", "f", "q", "p", "ap", "X", "l", "z"],
+        strict=True,
+    )
+)
 
 SOURCE_COLUMNS = {
     "klines": KLINE_COLUMNS,
     "markPriceKlines": KLINE_COLUMNS,
     "metrics": METRICS_COLUMNS,
     "fundingRate": FUNDING_COLUMNS,
+    "liquidationSnapshot": LIQUIDATION_SNAPSHOT_COLUMNS,
 }
 EPOCH_COLUMNS = {"open_time", "close_time", "calc_time"}
 # Epoch values above this are microseconds (1e14 µs is 1973; 1e14 ms is year 5138).
@@ -41,6 +65,48 @@ _MICROSECOND_THRESHOLD = 10**14
 
 def _has_header(first_line: str) -> bool:
     return bool(first_line) and first_line[0].isalpha()
+
+
+def _check_columns(archive_name: str, first_line: str, label: str) -> bool:
+    """Whether the file has a header row; raise if its columns are not the known ones."""
+    expected = SOURCE_COLUMNS[archive_name]
+    header = _has_header(first_line)
+    found = [c.strip() for c in first_line.split(",")]
+    if header and found != expected:
+        raise UnexpectedColumnsError(
+            f"{label}: columns {found} differ from the expected {expected}; "
+            "the archive format changed — update sources/binance_archive/parse.py"
+        )
+    if not header and len(found) != len(expected):
+        raise UnexpectedColumnsError(
+            f"{label}: {len(found)} columns in a header-less file, expected {len(expected)}"
+        )
+    return header
+
+
+def parse_liquidation_snapshot(content: bytes, symbol: str, label: str) -> list[Liquidation]:
+    """One liquidationSnapshot CSV -> its liquidations, each read by the stream's own extractor
+    (``binance_liquidation``), with the CSV line as ``raw``. An empty file (header only) is a
+    day without liquidations; any unreadable row fails the whole file (nothing half-stored)."""
+    lines = content.decode("utf-8", "replace").splitlines()
+    if not lines or not lines[0].strip():
+        raise CorruptArchiveError(f"{label}: the CSV inside the zip is empty")
+    header = _check_columns("liquidationSnapshot", lines[0].strip(), label)
+    keys = list(SNAPSHOT_TO_FORCE_ORDER.values())
+    found: list[Liquidation] = []
+    for number, line in enumerate(lines[1:] if header else lines, start=2 if header else 1):
+        line = line.strip()
+        if not line:
+            continue
+        values = line.split(",")
+        try:
+            if len(values) != len(keys):
+                raise FrameError(f"{len(values)} fields, expected {len(keys)}")
+            order = {"s": symbol, **dict(zip(keys, values, strict=True))}
+            found.append(binance_liquidation(order, line))
+        except FrameError as exc:
+            raise CorruptArchiveError(f"{label}: line {number}: {exc}") from None
+    return found
 
 
 def _epoch_to_utc_us(values: pa.Array) -> pa.Array:
@@ -57,17 +123,7 @@ def parse_archive_csv(archive_name: str, lake_name: str, content: bytes, label: 
     first_line = content.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
     if not first_line:
         raise CorruptArchiveError(f"{label}: the CSV inside the zip is empty")
-    header = _has_header(first_line)
-    found = [c.strip() for c in first_line.split(",")]
-    if header and found != expected:
-        raise UnexpectedColumnsError(
-            f"{label}: columns {found} differ from the expected {expected}; "
-            "the archive format changed — update sources/binance_archive/parse.py"
-        )
-    if not header and len(found) != len(expected):
-        raise UnexpectedColumnsError(
-            f"{label}: {len(found)} columns in a header-less file, expected {len(expected)}"
-        )
+    header = _check_columns(archive_name, first_line, label)
 
     column_types: dict[str, pa.DataType] = {}
     for name in expected:
