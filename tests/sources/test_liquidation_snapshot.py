@@ -220,3 +220,18 @@ def test_a_headerless_file_reads_like_one_with_a_header() -> None:
 def test_an_unreadable_file_fails_whole_naming_the_line(content, error, phrase) -> None:
     with pytest.raises(error, match=phrase):
         parse_liquidation_snapshot(content.encode(), SYMBOL, "BTCUSDT liquidation_snapshot d")
+
+
+def test_the_files_live_where_the_archive_kept_them_daily_only() -> None:
+    """binance-public-data #259 names data/futures/um/daily/liquidationSnapshot/BTCUSDT/
+    BTCUSDT-liquidationSnapshot-2023-07-31; there were never monthly files."""
+    from sources.binance_archive.layout import ARCHIVE_DATASETS, plan_files
+
+    files = plan_files(
+        ARCHIVE_DATASETS["liquidation_snapshot"], SYMBOL, date(2023, 7, 1), date(2023, 7, 31),
+        TODAY,
+    )  # fmt: skip
+    assert len(files) == 31 and {f.period for f in files} == {"daily"}
+    assert files[-1].path == (
+        "data/futures/um/daily/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-2023-07-31.zip"
+    )
