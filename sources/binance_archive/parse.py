@@ -30,14 +30,16 @@ METRICS_COLUMNS = [
 ]  # fmt: skip
 FUNDING_COLUMNS = ["calc_time", "funding_interval_hours", "last_funding_rate"]
 # liquidationSnapshot: one row per liquidation order, the fields of the forceOrder stream's
-# ``o`` object without the symbol (it is in the file name). Checked, not guessed: the header
-# row and sample rows quoted by independent users of the real files, e.g.
+# ``o`` object without the symbol (it is in the file name). Checked, not guessed (public code
+# search): the header row and a sample row quoted by a user of the real (COIN-M) files,
 #   time,side,order_type,time_in_force,original_quantity,price,average_price,order_status,
 #   last_fill_quantity,accumulated_fill_quantity
 #   1709598391022,SELL,LIMIT,IOC,1,67934.2,68203.4,FILLED,1,1
-# (10 columns, header row present, ``time`` epoch ms), and binance/binance-public-data issue
-# #259 (data/futures/um/daily/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-
-# 2023-07-31.csv has every row twice; #337 repeats it): dedup on liq_id keeps one of each.
+# (10 columns, header row present, ``time`` epoch ms, "side=SELL is a long liquidated"); loaders
+# of data/futures/um/daily/liquidationSnapshot/BTCUSDT/ (2023-06..2024-03) read the same 10
+# columns. binance/binance-public-data #259 and #337: the USDⓈ-M files list every row twice
+# (dedup on liq_id keeps one). One third-party loader assumes an 11th ``symbol`` column
+# (unconfirmed): such a header is refused by name (UnexpectedColumnsError), never misread.
 LIQUIDATION_SNAPSHOT_COLUMNS = [
     "time", "side", "order_type", "time_in_force", "original_quantity", "price",
     "average_price", "order_status", "last_fill_quantity", "accumulated_fill_quantity",
