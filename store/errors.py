@@ -25,6 +25,20 @@ def repair_command(dataset: str, symbol: str, start: date, end: date) -> str:
         )
     if dataset in MAP_DATASETS:
         return f"liqbrief liqmap --symbols {symbol} --start {start} --end {end}"
+    venue, _, name = dataset.rpartition("/")
+    if name in ("realised_liquidations", "recorder_coverage"):
+        stream = (
+            "recorded stream days cannot be re-made: move the file aside and keep "
+            "`liqbrief record` running"
+        )
+        if venue != "binance":
+            return stream
+        return (
+            f"liqbrief extract --symbols {symbol} --datasets liquidation_snapshot "
+            f"--start {start} --end {end} --force  (archive days; {stream})"
+        )
+    if name in ("validation", "validation_summary"):
+        return f"liqbrief validate --symbols {symbol} --start {start} --end {end}"
     if dataset == "fred_observations":
         return f"liqbrief context --date {start.year + 1}-01-01  (re-fetches FRED {symbol})"
     scope = "" if dataset in ("macro_context", "macro_events") else f" --symbols {symbol}"

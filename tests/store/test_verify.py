@@ -132,3 +132,24 @@ def test_a_stray_partition_directory_is_reported_and_the_rest_still_checked(lake
     print_report(report, lines.append)
     assert f"BAD {data_dir / 'date=garbage'}: not a date partition" in lines[1]
     assert lines[-1].endswith("0 bad, 2 not a date partition")
+
+
+def test_a_damaged_realised_day_names_the_archive_refetch_and_what_a_stream_day_needs(
+    lake: Lake,
+) -> None:
+    import pandas as pd
+
+    from store.datasets import realised_dataset
+    from store.realised import liquidation_id, merge_realised
+
+    time = pd.Timestamp("2024-01-02 03:04:05", tz="UTC")
+    row = {"time": time, "received_at": pd.NaT, "side": "long", "price": 42_000.0,
+           "quantity": 0.5, "notional_usd": 21_000.0, "source": "archive",
+           "liq_id": liquidation_id("binance", ["BTCUSDT", time, "SELL"]), "raw": "x"}  # fmt: skip
+    merge_realised(lake, "binance", "BTCUSDT", pd.DataFrame([row]), "test")
+    assert verify_lake(lake).ok
+    day = date(2024, 1, 2)
+    Path(lake.data_path(realised_dataset("binance"), "BTCUSDT", day)).write_bytes(b"junk")
+    [command] = verify_lake(lake).repair_commands()
+    assert "--datasets liquidation_snapshot --start 2024-01-02 --end 2024-01-02 --force" in command
+    assert "liqbrief record" in command
