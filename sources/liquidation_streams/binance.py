@@ -33,16 +33,25 @@ ORDER_SIDE_TO_POSITION = {"SELL": "long", "BUY": "short"}
 
 
 def _first_positive(order: Mapping[str, object], names: tuple[str, ...]) -> tuple[str, float]:
-    """The first of ``names`` holding a positive number (Binance writes "0" for a field it
-    has no value for, e.g. ``ap`` of an order not yet filled)."""
+    """The first of ``names`` holding a positive number. Binance writes "0" for a field it
+    has no value for (e.g. ``ap`` of an order not yet filled), so a missing or zero field
+    falls through to the next; anything else that is not a positive number (a corrupt "abc",
+    a negative size) is an error, never silently replaced by another field."""
     for name in names[:-1]:
-        try:
-            text = field(order, name)
-            return text, positive(text, name)
-        except FrameError:
+        value = order.get(name)
+        if value is None or value == "" or _is_zero(value):
             continue
+        text = field(order, name)
+        return text, positive(text, name)
     text = field(order, names[-1])
     return text, positive(text, names[-1])
+
+
+def _is_zero(value: object) -> bool:
+    try:
+        return float(value) == 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def binance_liquidation(order: Mapping[str, str | int], raw: str) -> Liquidation:

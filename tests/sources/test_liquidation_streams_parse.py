@@ -95,6 +95,19 @@ def test_binance_liquidation_refuses_a_bad_order_with_one_line():
         binance_liquidation({**order, "T": 1700000000123, "S": "HOLD"}, "")
 
 
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [({"z": "abc"}, "'z' is 'abc', not a number"), ({"ap": "-5"}, "'ap' is '-5', not a positive"),
+     ({"z": "nan"}, "'z' is 'nan', not a positive")],
+)  # fmt: skip
+def test_binance_a_corrupt_field_is_refused_not_replaced_by_the_next(bad, expected):
+    """Only a missing or zero field falls back: a corrupt z must not be read from l or q."""
+    order = {"s": "BTCUSDT", "S": "SELL", "q": "0.5", "p": "60000", "ap": "60001",
+             "l": "0.2", "z": "0.2", "T": 1700000000123}  # fmt: skip
+    with pytest.raises(FrameError, match=expected):
+        binance_liquidation({**order, **bad}, "")
+
+
 def test_binance_subscribe_reply_is_control():
     assert parse_frame("binance", '{"result":null,"id":1}', None).kind == "control"
 
@@ -217,7 +230,7 @@ BAD_FRAMES = [
     ("binance", '{"e":"forceOrder","E":1}', "field 'o' is missing"),
     ("binance", '{"e":"trade","E":1}', "not a forceOrder event"),
     ("binance", BINANCE_DOC.replace('"T":1568014460893', '"T":1568014460'), "not epoch milliseconds"),
-    ("binance", BINANCE_DOC.replace('"ap":"9910"', '"ap":"abc"').replace('"p":"9910"', '"p":"NaN"'), "'p' is 'NaN'"),
+    ("binance", BINANCE_DOC.replace('"ap":"9910"', '"ap":"abc"'), "'ap' is 'abc', not a number"),
     ("binance", BINANCE_DOC.replace('"s":"BTCUSDT"', '"s":"../x"'), "not a ticker"),
     ("binance", "[1, 2]", "not a forceOrder event (and 1 more bad items)"),
     ("bybit", "[]", "not a JSON object"),
