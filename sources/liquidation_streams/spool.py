@@ -150,7 +150,7 @@ class SpoolWriter:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def open(self) -> list[Path]:
+    def open(self, at_us: int | None = None) -> list[Path]:
         """Take the spool (SpoolBusyError if another recorder holds it), close the segments a
         killed recorder left open, and start a segment; returns the segments recovered."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ class SpoolWriter:
             closed = stale.with_suffix(CLOSED_SUFFIX)
             stale.rename(closed)
             recovered.append(closed)
-        self._start_segment(now_us())
+        self._start_segment(now_us() if at_us is None else at_us)
         return recovered
 
     def close(self) -> Path | None:
