@@ -18,12 +18,13 @@ import pandas as pd
 
 from sources.liquidation_streams.model import Liquidation, liquidations_frame
 from sources.liquidation_streams.parse import parse_frame
-from sources.liquidation_streams.spool import SpoolLine, closed_segments, read_segment
+from sources.liquidation_streams.spool import SpoolLine, closed_segments, iter_segment
 from store.lake import Lake
 from store.realised import merge_coverage, merge_realised
 
 log = logging.getLogger(__name__)
 COVERAGE_SOURCE = "stream"
+CHUNK_FRAMES = 100_000  # frames parsed and merged at a time (~100 MB at most)
 
 
 @dataclass
@@ -46,25 +47,42 @@ class CompactionReport:
         self.problems = (self.problems + other.problems)[:5]
 
 
-def connected_intervals(lines: Iterable[SpoolLine]) -> dict[str, list[tuple[int, int]]]:
+class IntervalTracker:
     """Per venue, the [start, end) µs intervals it was connected and subscribed: from an
     ``up`` to the last line known connected (a frame, an ``alive``) before its ``down`` or the
-    end of the lines. A disconnected stretch is never covered, however short."""
-    up_since: dict[str, int] = {}
-    last_seen: dict[str, int] = {}
-    intervals: dict[str, list[tuple[int, int]]] = {}
-    for line in lines:
+    end of the lines. A disconnected stretch is never covered, however short. Fed line by
+    line, so a segment is never held whole."""
+
+    def __init__(self) -> None:
+        self.up_since: dict[str, int] = {}
+        self.last_seen: dict[str, int] = {}
+        self.closed: dict[str, list[tuple[int, int]]] = {}
+
+    def feed(self, line: SpoolLine) -> None:
         venue = line.venue
         if line.kind == "up":
-            if venue not in up_since:
-                up_since[venue] = last_seen[venue] = line.at_us
-        elif line.kind in ("f", "alive") and venue in up_since:
-            last_seen[venue] = max(last_seen[venue], line.at_us)
-        elif line.kind == "down" and venue in up_since:
-            intervals.setdefault(venue, []).append((up_since.pop(venue), last_seen.pop(venue)))
-    for venue, start in up_since.items():
-        intervals.setdefault(venue, []).append((start, last_seen[venue]))
-    return {v: [(s, e) for s, e in spans if e > s] for v, spans in intervals.items()}
+            if venue not in self.up_since:
+                self.up_since[venue] = self.last_seen[venue] = line.at_us
+        elif line.kind in ("f", "alive") and venue in self.up_since:
+            self.last_seen[venue] = max(self.last_seen[venue], line.at_us)
+        elif line.kind == "down" and venue in self.up_since:
+            span = (self.up_since.pop(venue), self.last_seen.pop(venue))
+            self.closed.setdefault(venue, []).append(span)
+
+    def intervals(self) -> dict[str, list[tuple[int, int]]]:
+        """The intervals so far; a venue still up ends at its last line known connected."""
+        spans = {venue: list(found) for venue, found in self.closed.items()}
+        for venue, start in self.up_since.items():
+            spans.setdefault(venue, []).append((start, self.last_seen[venue]))
+        return {v: [(s, e) for s, e in found if e > s] for v, found in spans.items()}
+
+
+def connected_intervals(lines: Iterable[SpoolLine]) -> dict[str, list[tuple[int, int]]]:
+    """Per venue, the connected intervals of ``lines`` (see ``IntervalTracker``)."""
+    tracker = IntervalTracker()
+    for line in lines:
+        tracker.feed(line)
+    return tracker.intervals()
 
 
 def parsed_liquidations(
@@ -110,17 +128,37 @@ def _interval_frame(spans: list[tuple[int, int]]) -> pd.DataFrame:
     )
 
 
-def compact_segment(lake: Lake, path: Path) -> CompactionReport:
-    """Merge one closed segment into the lake, then remove it. Safe to repeat after a crash."""
-    segment = read_segment(path)
-    report = CompactionReport(segments=1, torn_lines=segment.torn_lines)
-    source_url = f"spool:{path.name}"
-    for venue, frame in parsed_liquidations(segment.lines, segment.symbols, report).items():
+def _merge_frames(lake: Lake, frames: dict[str, pd.DataFrame], source_url: str) -> int:
+    added = 0
+    for venue, frame in frames.items():
         for symbol, rows in frame.groupby("symbol", sort=True):
-            added = merge_realised(lake, venue, str(symbol), rows, source_url)
-            report.added += sum(added.values())
-    for venue, spans in connected_intervals(segment.lines).items():
-        for symbol in segment.symbols.get(venue, []):
+            added += sum(merge_realised(lake, venue, str(symbol), rows, source_url).values())
+    return added
+
+
+def compact_segment(lake: Lake, path: Path, chunk_frames: int = CHUNK_FRAMES) -> CompactionReport:
+    """Merge one closed segment into the lake, then remove it; read in chunks of
+    ``chunk_frames`` frames so memory stays bounded. Safe to repeat after a crash."""
+    report = CompactionReport(segments=1)
+    source_url = f"spool:{path.name}"
+    symbols: dict[str, list[str]] = {}
+    tracker = IntervalTracker()
+    chunk: list[SpoolLine] = []
+    for item in iter_segment(path):
+        if item is None:
+            report.torn_lines += 1
+        elif isinstance(item, dict):
+            symbols = {venue: list(names) for venue, names in item.get("symbols", {}).items()}
+        else:
+            tracker.feed(item)
+            if item.kind == "f":
+                chunk.append(item)
+            if len(chunk) >= chunk_frames:
+                report.added += _merge_frames(lake, parsed_liquidations(chunk, symbols, report), source_url)  # fmt: skip
+                chunk = []
+    report.added += _merge_frames(lake, parsed_liquidations(chunk, symbols, report), source_url)
+    for venue, spans in tracker.intervals().items():
+        for symbol in symbols.get(venue, []):
             merge_coverage(lake, venue, symbol, _interval_frame(spans))
     path.unlink(missing_ok=True)
     return report
