@@ -41,6 +41,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM)."""
+    line = next(
+        x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM")
+    )
+    return int(line.split()[1]) / 1024
+
+
 def frames(count: int) -> list[str]:
     """One liquidation a frame, each distinct (time, side, price)."""
     start_ms = int(time.time() * 1000)
@@ -85,6 +93,7 @@ def run_stream(rate: int, seconds: int, work: Path) -> None:
         streaming_cpu = cpu_seconds(recorder.pid) - cpu_before
         streaming_s = time.monotonic() - started
         spool_bytes = sum(p.stat().st_size for p in all_segments(spool))
+        streaming_peak_mb = peak_rss_mb(recorder.pid)
         stopping = time.monotonic()
         recorder.send_signal(signal.SIGTERM)
         _, status, usage = os.wait4(recorder.pid, 0)
@@ -99,7 +108,8 @@ def run_stream(rate: int, seconds: int, work: Path) -> None:
     print(f"recorder CPU while streaming: {streaming_cpu:.1f} s over {streaming_s:.1f} s = "
           f"{100 * streaming_cpu / streaming_s:.0f} % of one core")  # fmt: skip
     print(f"recorder CPU, whole run incl. start-up and compaction: {total_cpu:.1f} s")
-    print(f"recorder peak memory (ru_maxrss): {usage.ru_maxrss / 1024:.0f} MB")
+    print(f"recorder peak memory: {streaming_peak_mb:.0f} MB while streaming, "
+          f"{usage.ru_maxrss / 1024:.0f} MB over the whole run (compaction included)")  # fmt: skip
     print(f"spool: {spool_bytes / 1e6:.1f} MB for {sent:,} frames; SIGTERM to exit (close + "
           f"compaction): {shutdown_s:.1f} s, exit code {recorder.returncode}")  # fmt: skip
 

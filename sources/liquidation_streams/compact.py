@@ -24,7 +24,7 @@ from store.realised import merge_coverage, merge_realised
 
 log = logging.getLogger(__name__)
 COVERAGE_SOURCE = "stream"
-CHUNK_FRAMES = 100_000  # frames parsed and merged at a time (~100 MB at most)
+CHUNK_FRAMES = 20_000  # frames parsed and merged at a time: bounded memory
 
 
 @dataclass

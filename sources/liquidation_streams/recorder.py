@@ -70,9 +70,16 @@ class _Compactor:
     def __init__(self, lake: Lake, spool_dir: Path, summary: RecordSummary):
         self.lake, self.spool_dir, self.summary = lake, spool_dir, summary
         self.task: asyncio.Task | None = None
+        self.wanted = False  # a segment closed while a compaction ran
 
     def start(self) -> None:
-        if self.task is None or self.task.done():
+        """Compact the closed segments now, or as soon as the running compaction ends."""
+        self.wanted = True
+        self.poll()
+
+    def poll(self) -> None:
+        if self.wanted and (self.task is None or self.task.done()):
+            self.wanted = False
             self.task = asyncio.create_task(self.run())
 
     async def run(self) -> None:
@@ -99,6 +106,7 @@ async def _housekeeping(
             next_alive = loop.time() + config.alive_every_s
         if spool.tick(now_us()) is not None:
             compactor.start()
+        compactor.poll()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), config.tick_s)
 
