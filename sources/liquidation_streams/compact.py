@@ -175,4 +175,6 @@ def compact_closed(lake: Lake, spool_dir: Path) -> CompactionReport:
             path.name, report.frames, report.liquidations, report.added, report.malformed,
             report.torn_lines,
         )  # fmt: skip
+        if report.problems:
+            log.warning("%s: first malformed frame: %s", path.name, report.problems[0])
     return total

@@ -241,3 +241,17 @@ def test_a_second_recorder_on_the_same_spool_is_refused(tmp_path):
     assert len(second.open()) == 0  # released: the next one may take it
     second.close()
     second.release()
+
+
+def test_gaps_are_what_no_covered_span_reaches():
+    from datetime import UTC, datetime
+
+    from sources.liquidation_streams.status import gaps
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 12, 6, hour, minute, tzinfo=UTC)
+
+    covered = [(at(1), at(2)), (at(1, 30), at(3)), (at(3), at(4)), (at(6), at(7))]
+    assert gaps(covered, at(0), at(8)) == [(at(0), at(1)), (at(4), at(6)), (at(7), at(8))]
+    assert gaps([(at(0), at(9))], at(0), at(8)) == []
+    assert gaps([], at(0), at(8)) == [(at(0), at(8))]
