@@ -36,6 +36,7 @@ from liqbrief.cli_params import (
     today,
     yesterday,
 )
+from liqbrief.cli_record import record_command
 from liqbrief.json_output import strict_json
 from liqbrief.settings import Settings, SettingsError, settings_error_line
 from liqbrief.terminal import HELP_ASKED, OneLineErrors, console, run
@@ -438,6 +439,9 @@ def liqprice(
         f"(mmr {mmr:.2%}, cum {cum:,.0f}) of the {bracket['effective_from']} snapshot in {source}; "
         f"linear {prices['linear']:,.2f}, naive {prices['naive']:,.2f}"
     )
+
+
+app.command("record")(record_command)
 
 
 lake_app = typer.Typer(no_args_is_help=True, help="Check the Parquet lake.")

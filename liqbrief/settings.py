@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     binance_ws_url: str = DEFAULT_BINANCE_WS_URL
     bybit_ws_url: str = DEFAULT_BYBIT_WS_URL
     okx_ws_url: str = DEFAULT_OKX_WS_URL
+    # where `liqbrief record` spools frames before compacting them into the lake (local disk);
+    # unset: "recorder-spool" beside a local lake, ./recorder-spool for an object-store lake
+    spool_dir: str | None = None
 
     @field_validator("binance_archive_url", "fred_api_url", "fred_csv_url", "coinglass_url")
     @classmethod
@@ -105,6 +108,30 @@ class Settings(BaseSettings):
     def stream_urls(self) -> dict[str, str]:
         """Each venue's liquidation-stream URL (LIQBRIEF_<VENUE>_WS_URL)."""
         return {"binance": self.binance_ws_url, "bybit": self.bybit_ws_url, "okx": self.okx_ws_url}
+
+    @field_validator("spool_dir")
+    @classmethod
+    def spool_dir_is_local(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value:
+            raise ValueError("must be a local directory (the spool is appended to and fsynced)")
+        return value
+
+    @property
+    def spool_path(self) -> Path:
+        """LIQBRIEF_SPOOL_DIR, or "recorder-spool" beside a local lake."""
+        if self.spool_dir is not None:
+            return Path(self.spool_dir)
+        if "://" in self.lake:
+            return Path("recorder-spool")
+        return Path(self.lake).parent / "recorder-spool"
+
+    def require_spool_dir(self) -> Path:
+        """The spool directory, refused before recording if it is a file or not writable."""
+        where = str(self.spool_path)
+        problem = directory_problem(where, writable=True, name="LIQBRIEF_SPOOL_DIR")
+        if problem:
+            raise SettingsError(f"LIQBRIEF_SPOOL_DIR={where!r}: {problem}")
+        return self.spool_path
 
     @field_validator("lake")
     @classmethod

@@ -150,6 +150,18 @@ ROWS: list[BadInput] = [
     BadInput(("lake", "verify", "--datasets", "nope"), 2, "nope"),
     BadInput(("lake", "verify", "--start", "2024-03-05", "--end", "2024-03-01"), 2, "is before --start"),
     BadInput(("lake", "verify", "--symbols", "btcusdt"), 2, "use BTCUSDT"),
+    # record: venues are choices, symbols checked, the spool directory checked before connecting
+    BadInput(("record", "--venues", "kraken"), 2, "unknown venue 'kraken'; choose from binance, bybit, okx"),
+    BadInput(("record", "--status", "--venues", ","), 2, "unknown venue (none given)"),
+    BadInput(("record", "--symbols", "btcusdt"), 2, "use BTCUSDT"),
+    BadInput(("record", "--json"), 2, "--json goes with --status"),
+    BadInput(("record", "--venues", "okx", "--symbols", "IOSTUSDT"), 2, "OKX has no contract value"),
+    BadInput(("record", "--interval", "5"), 2, "No such option: --interval"),
+    BadInput(("record",), 2, "LIQBRIEF_SPOOL_DIR='s3://bucket/spool': must be a local directory", {"LIQBRIEF_SPOOL_DIR": "s3://bucket/spool"}),
+    BadInput(("record",), 2, "is a file, not a directory; point LIQBRIEF_SPOOL_DIR", {"LIQBRIEF_SPOOL_DIR": "{tmp}/a-file"}),
+    BadInput(("record",), 2, "LIQBRIEF_SPOOL_DIR='/proc/liqbrief-spool': cannot be created", {"LIQBRIEF_SPOOL_DIR": "/proc/liqbrief-spool"}),
+    BadInput(("record", "--venues", "bybit"), 2, "LIQBRIEF_BYBIT_WS_URL='https://stream.bybit.com'", {"LIQBRIEF_BYBIT_WS_URL": "https://stream.bybit.com"}),
+    BadInput(("record",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
     # failures (exit 1): no inputs for the date, nothing written
     BadInput(("liqmap", "--start", "2024-03-02", "--end", "2024-03-02"), 1, "not enough open-interest or price data"),
     BadInput(("context", "--date", "2024-02-20", "--no-fetch-macro"), 1, "run `liqbrief extract --symbols BTCUSDT"),

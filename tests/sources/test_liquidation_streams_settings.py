@@ -30,3 +30,21 @@ def test_a_bad_stream_url_is_one_line_naming_it(monkeypatch, name, value) -> Non
     text = str(error.value)
     assert text.startswith(f"{name}={value!r}: must be a ") and "ws" in text
     assert "\n" not in text
+
+
+def test_the_spool_dir_defaults_beside_a_local_lake_and_must_be_local(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    monkeypatch.delenv("LIQBRIEF_SPOOL_DIR", raising=False)
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "data" / "lake"))
+    assert Settings.from_env().spool_path == tmp_path / "data" / "recorder-spool"
+    monkeypatch.setenv("LIQBRIEF_LAKE", "s3://bucket/lake")
+    assert Settings.from_env().spool_path == Path("recorder-spool")
+    monkeypatch.setenv("LIQBRIEF_SPOOL_DIR", str(tmp_path / "spool"))
+    assert Settings.from_env().require_spool_dir() == tmp_path / "spool"
+    assert not (tmp_path / "spool").exists()  # checked, not created
+    monkeypatch.setenv("LIQBRIEF_SPOOL_DIR", "s3://bucket/spool")
+    with pytest.raises(
+        SettingsError, match="LIQBRIEF_SPOOL_DIR='s3://bucket/spool': must be a local"
+    ):
+        Settings.from_env()

@@ -1,0 +1,135 @@
+"""``liqbrief record --status``: per venue, from the lake and the spool not yet compacted —
+whether a recorder runs, the last message time, today's liquidations and today's gaps.
+
+Coverage today is the lake's ``recorder_coverage`` (every symbol of the venue; one
+connection carries them all) united with the spool's connected intervals; while a recorder
+runs and a venue's last change was ``up``, the venue counts as covered up to now.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.fs as pafs
+
+from sources.liquidation_streams.compact import connected_intervals
+from sources.liquidation_streams.parse import parse_frame
+from sources.liquidation_streams.spool import SpoolLine, all_segments, lock_holder, read_segment
+from store.datasets import coverage_dataset
+from store.lake import Lake
+from store.realised import read_coverage, read_realised
+
+Span = tuple[datetime, datetime]
+
+
+def recorded_symbols(lake: Lake, venue: str) -> list[str]:
+    """The symbols with recorder coverage stored for a venue (one listing of the ledger)."""
+    ds = coverage_dataset(venue)
+    directory = posixpath.join(lake.root, "_ledger", ds.venue, ds.name)
+    infos = lake.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
+    names = [posixpath.basename(i.path) for i in infos if i.type == pafs.FileType.Directory]
+    return sorted(n.removeprefix("symbol=") for n in names if n.startswith("symbol="))
+
+
+def _union(spans: list[Span]) -> list[Span]:
+    merged: list[list[datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def gaps(covered: list[Span], start: datetime, end: datetime) -> list[Span]:
+    """The stretches of [start, end) no covered span reaches."""
+    found, cursor = [], start
+    for span_start, span_end in _union(covered):
+        if span_start > cursor:
+            found.append((cursor, min(span_start, end)))
+        cursor = max(cursor, span_end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        found.append((cursor, end))
+    return [(s, e) for s, e in found if e > s]
+
+
+def _us(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1e6, UTC)
+
+
+def _lake_part(lake: Lake, venue: str, day: date) -> tuple[list[Span], set[str], list[datetime]]:
+    """Today's stored coverage, liquidation ids and the last stored receive time."""
+    spans: list[Span] = []
+    ids: set[str] = set()
+    last: list[datetime] = []
+    for symbol in recorded_symbols(lake, venue):
+        coverage = read_coverage(lake, venue, symbol, day, day)
+        spans += [(s.to_pydatetime(), e.to_pydatetime()) for s, e in zip(coverage["start"], coverage["end"], strict=True)]  # fmt: skip
+        rows = read_realised(lake, venue, symbol, day - timedelta(days=1), day)
+        received = rows["received_at"].dropna()
+        if len(received):
+            last.append(received.max().to_pydatetime())
+        ids |= set(rows.loc[rows["time"] >= pd.Timestamp(day, tz="UTC"), "liq_id"])
+    return spans, ids, last
+
+
+def venue_status(
+    lake: Lake, segments: list, venue: str, now: datetime, running: bool
+) -> dict[str, object]:
+    """One venue's line of the status (see the module's docstring)."""
+    day = now.date()
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    spans, ids, last = _lake_part(lake, venue, day)
+    lines: list[SpoolLine] = []
+    for segment in segments:
+        mine = [line for line in segment.lines if line.venue == venue]
+        lines += mine
+        wanted = set(segment.symbols.get(venue, []))
+        for line in (x for x in mine if x.kind == "f"):
+            last.append(_us(line.at_us))
+            parsed = parse_frame(venue, line.text, wanted)
+            ids |= {liq.liq_id for liq in parsed.liquidations if _us(liq.time_us) >= midnight}
+    spans += [(_us(s), _us(e)) for s, e in connected_intervals(lines).get(venue, [])]
+    changes = [line.kind for line in lines if line.kind in ("up", "down")]
+    up_now = running and bool(changes) and changes[-1] == "up"
+    if up_now:  # connected since its last `up`, to this moment
+        spans.append((_us(max(x.at_us for x in lines if x.kind == "up")), now))
+    today_gaps = gaps([(max(s, midnight), e) for s, e in spans if e > midnight], midnight, now)
+    covered_s = (now - midnight).total_seconds() - sum(
+        (e - s).total_seconds() for s, e in today_gaps
+    )
+    return {
+        "venue": venue,
+        "connected": up_now,
+        "last_message_at": max(last) if last else None,
+        "liquidations_today": len(ids),
+        "covered_today_pct": round(100 * covered_s / max((now - midnight).total_seconds(), 1), 2),
+        "gaps_today": [
+            {"start": s, "end": e, "minutes": round((e - s).total_seconds() / 60, 1)}
+            for s, e in today_gaps
+        ],
+    }
+
+
+def recorder_status(
+    lake: Lake, spool_dir: Path, venues: list[str], now: datetime | None = None
+) -> dict[str, object]:
+    """The recorder's status: whether one runs (and its pid), and a line per venue."""
+    now = now or datetime.now(UTC)
+    holder = lock_holder(spool_dir) if spool_dir.is_dir() else None
+    segments = (
+        [read_segment(path) for path in all_segments(spool_dir)] if spool_dir.is_dir() else []
+    )
+    return {
+        "as_of": now,
+        "recorder_pid": holder,
+        "running": holder is not None,
+        "spool_dir": str(spool_dir),
+        "segments_pending": len(segments),
+        "venues": [venue_status(lake, segments, v, now, holder is not None) for v in venues],
+    }

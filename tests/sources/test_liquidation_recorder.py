@@ -1,0 +1,257 @@
+"""The recorder through its real code path: websockets against the loopback stand-in of each
+venue, the spool on disk, compaction into a real lake. The lake must end with exactly the
+liquidations sent, once each, and the coverage must show the disconnected stretch."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from liqbrief.testing.liquidation_ws import (
+    LiquidationWsServer,
+    binance_event,
+    bybit_item,
+    bybit_push,
+    okx_detail,
+    okx_push,
+)
+from sources.liquidation_streams import Backoff, parse_frame
+from sources.liquidation_streams.compact import compact_closed, compact_segment, connected_intervals
+from sources.liquidation_streams.recorder import RecorderConfig, record
+from sources.liquidation_streams.spool import (
+    SpoolBusyError,
+    SpoolLine,
+    SpoolWriter,
+    closed_segments,
+    read_segment,
+)
+from store.lake import Lake
+from store.realised import read_coverage, read_realised
+
+SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+VENUES = ("binance", "bybit", "okx")
+T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z, epoch ms
+DAY = date(2023, 11, 14)
+
+
+@dataclass(frozen=True)
+class FixedBackoff(Backoff):
+    """Reconnects after exactly ``wait_s``: the disconnected stretch has a known length."""
+
+    wait_s: float = 0.4
+
+    def delay(self, attempt: int) -> float:
+        return self.wait_s
+
+
+def frames_of(venue: str, n: int) -> list[str]:
+    """Documented data frames of ``venue`` (Bybit batched, OKX several instruments), each
+    with liquidations of SYMBOLS at distinct times from ``n``."""
+    base = T0 + n * 10
+    if venue == "binance":
+        return [binance_event("BTCUSDT", "SELL", "60000", "0.5", base),
+                binance_event("ETHUSDT", "BUY", "3000", "2", base + 1)]  # fmt: skip
+    if venue == "bybit":
+        batch = [bybit_item("BTCUSDT", side, "60000", "0.1", base + k)
+                 for k, side in enumerate(["Buy", "Sell", "Buy"])]  # fmt: skip
+        return [bybit_push(batch), bybit_push([bybit_item("ETHUSDT", time_ms=base)], "ETHUSDT")]
+    details = [okx_detail("long", "sell", "60000", str(k + 1), base + k) for k in range(2)]
+    return [okx_push(("BTC-USDT-SWAP", details), ("ETH-USDT-SWAP", [okx_detail(time_ms=base)]))]
+
+
+UNKNOWN_SYMBOL = {
+    "binance": binance_event("DOGEUSDT", time_ms=T0),
+    "bybit": bybit_push([bybit_item("DOGEUSDT", time_ms=T0)], "DOGEUSDT"),
+    "okx": okx_push(("SOL-USDT-SWAP", [okx_detail(time_ms=T0)])),
+}
+MALFORMED = '{"e":"forceOrder","o":{"s":'
+
+
+def ids_of(venue: str, frames: list[str]) -> list[str]:
+    return [liq.liq_id for f in frames for liq in parse_frame(venue, f, set(SYMBOLS)).liquidations]
+
+
+def stored_ids(lake: Lake, venue: str) -> list[str]:
+    return [i for s in SYMBOLS for i in read_realised(lake, venue, s, DAY, DAY)["liq_id"]]
+
+
+def config_for(server: LiquidationWsServer, tmp: Path, **timings: float) -> RecorderConfig:
+    return RecorderConfig(
+        lake_root=str(tmp / "lake"), spool_dir=tmp / "spool",
+        urls={venue: server.url(venue) for venue in VENUES}, symbols=SYMBOLS,
+        backoff=FixedBackoff(initial_s=0.05, ack_timeout_s=2.0),
+        **({"rotate_s": 3600.0, "alive_every_s": 0.05, "tick_s": 0.05} | timings),
+    )  # fmt: skip
+
+
+async def spooled(spool_dir: Path, text: str, count: int = 1, timeout_s: float = 5.0) -> None:
+    """Wait until ``text`` has been spooled ``count`` times (it counts as received)."""
+    deadline = time.monotonic() + timeout_s
+    needle = SpoolLine("f", "", 0, text)
+    while True:
+        found = 0
+        for path in spool_dir.glob("*.*"):
+            if path.suffix in (".open", ".seg"):
+                found += sum(line.text == needle.text for line in read_segment(path).lines)
+        if found >= count:
+            return
+        assert time.monotonic() < deadline, f"never spooled: {text[:60]}"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.server
+def test_the_lake_ends_with_exactly_the_liquidations_sent_once_each(tmp_path):
+    with LiquidationWsServer() as server:
+        config = config_for(server, tmp_path, rotate_s=0.3)  # several segments mid-run
+        sent = {venue: frames_of(venue, 0) + frames_of(venue, 1) for venue in VENUES}
+
+        async def scenario() -> tuple:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 3)
+            await asyncio.sleep(0.2)  # the subscriptions are acknowledged
+            for venue in VENUES:
+                for text in [*sent[venue][:1], MALFORMED, UNKNOWN_SYMBOL[venue]]:
+                    assert await asyncio.to_thread(server.push, text, venue) == 1
+                await spooled(config.spool_dir, sent[venue][0])
+            assert await asyncio.to_thread(server.send_ping) == 3  # answered by websockets
+            dropped_at = pd.Timestamp.now(tz="UTC")
+            torn = sent["bybit"][1]
+            assert await asyncio.to_thread(server.push_bytes_then_drop, torn, 30, "bybit") == 1
+            await asyncio.to_thread(server.wait_subscribed, 4)  # Bybit resubscribed
+            await asyncio.sleep(0.2)
+            for venue in VENUES:
+                for text in sent[venue][1:]:
+                    assert await asyncio.to_thread(server.push, text, venue) == 1
+                await spooled(config.spool_dir, sent[venue][-1])
+            await asyncio.sleep(0.4)  # a rotation and a compaction mid-run
+            stop.set()
+            return await asyncio.wait_for(run, 10), dropped_at
+
+        summary, dropped_at = asyncio.run(scenario())
+    lake = Lake(config.lake_root)
+    for venue in VENUES:
+        stored = stored_ids(lake, venue)
+        assert sorted(stored) == sorted(ids_of(venue, sent[venue]))
+        assert len(stored) == len(set(stored)) == {"binance": 4, "bybit": 8, "okx": 6}[venue]
+    assert summary.compaction.segments >= 3 and summary.compaction.malformed == 3
+    assert summary.compaction.skipped_symbols == 3
+    assert closed_segments(config.spool_dir) == [] and not list(config.spool_dir.glob("*.open"))
+    today = pd.Timestamp.now(tz="UTC").date()
+    coverage = read_coverage(lake, "bybit", "BTCUSDT", today, today)
+    assert set(coverage["source"]) == {"stream"} and len(coverage) == 2
+    gap_start, gap_end = coverage["end"].iloc[0], coverage["start"].iloc[1]
+    assert gap_start <= dropped_at + pd.Timedelta("50ms")  # nothing covered after the drop
+    assert gap_end - gap_start >= pd.Timedelta("0.35s")  # the 0.4 s back-off is a gap
+    for venue in ("binance", "okx"):  # never dropped: one interval, the gap-free run
+        assert len(read_coverage(lake, venue, "ETHUSDT", today, today)) == 1
+
+
+def test_connected_intervals_end_at_the_last_time_known_connected():
+    lines = [
+        SpoolLine("f", "okx", 5, "pong"),  # before any `up`: not coverage
+        SpoolLine("up", "okx", 10), SpoolLine("f", "okx", 20, "x"), SpoolLine("alive", "okx", 30),
+        SpoolLine("down", "okx", 45, "connection closed"),  # 30..45 unknown: not covered
+        SpoolLine("up", "bybit", 12), SpoolLine("up", "okx", 50), SpoolLine("f", "okx", 70, "y"),
+        SpoolLine("alive", "bybit", 90),  # the segment ends: bybit and okx still up
+    ]  # fmt: skip
+    assert connected_intervals(lines) == {"okx": [(10, 30), (50, 70)], "bybit": [(12, 90)]}
+    assert connected_intervals([SpoolLine("up", "okx", 1), SpoolLine("down", "okx", 9)]) == {
+        "okx": []
+    }
+
+
+def _segment_with(tmp_path: Path, frames: list[str]) -> Path:
+    spool = SpoolWriter(tmp_path / "spool", {"bybit": SYMBOLS})
+    spool.open()
+    spool.append_event("up", "bybit", 1_700_000_000_000_000)
+    for n, text in enumerate(frames):
+        spool.append_frame("bybit", 1_700_000_000_100_000 + n, text)
+    spool.append_event("down", "bybit", 1_700_000_000_200_000, "stopped")
+    path = spool.close()
+    spool.release()
+    assert path is not None
+    return path
+
+
+def test_a_segment_compacted_twice_or_after_a_crash_adds_nothing_and_loses_nothing(tmp_path):
+    frames = frames_of("bybit", 0) + frames_of("bybit", 1)
+    path = _segment_with(tmp_path, frames)
+    copy = tmp_path / "copy.seg"
+    shutil.copy(path, copy)
+    lake = Lake(str(tmp_path / "lake"))
+    first = compact_segment(lake, path, chunk_frames=3)  # in chunks: the same rows
+    assert first.added == 8 and not path.exists()
+    before = sorted(p.read_bytes() for p in (tmp_path / "lake").rglob("*.parquet"))
+    shutil.copy(copy, path)  # a crash after the lake writes, before the segment was removed
+    again = compact_segment(lake, path)
+    assert again.liquidations == 8 and again.added == 0
+    assert sorted(p.read_bytes() for p in (tmp_path / "lake").rglob("*.parquet")) == before
+    assert sorted(stored_ids(lake, "bybit")) == sorted(ids_of("bybit", frames))
+
+
+def test_a_torn_last_line_is_skipped_and_the_rest_is_kept(tmp_path):
+    frames = frames_of("bybit", 0)
+    path = _segment_with(tmp_path, frames)
+    with path.open("ab") as handle:
+        handle.write(b'{"k":"f","v":"bybit","t":1700000000200000,"x":"{\\"topic')  # SIGKILL here
+    lake = Lake(str(tmp_path / "lake"))
+    report = compact_closed(lake, tmp_path / "spool")
+    assert report.torn_lines == 1 and report.added == 4
+    assert sorted(stored_ids(lake, "bybit")) == sorted(ids_of("bybit", frames))
+
+
+def test_segments_rotate_when_their_period_ends_and_carry_the_connection_over(tmp_path):
+    spool = SpoolWriter(tmp_path, {"okx": SYMBOLS}, rotate_s=3600)
+    hour = 1_700_002_800_000_000  # 23:00:00 UTC
+    spool.open(at_us=hour - 6_000_000)
+    spool.append_event("up", "okx", hour - 5_000_000)
+    assert spool.tick(hour - 1) is None
+    closed = spool.tick(hour + 1)  # the next hour: rotate
+    assert closed is not None and closed.suffix == ".seg"
+    first = read_segment(closed)
+    spool.mark_alive(hour + 1_000_000)
+    spool.append_event("down", "okx", hour + 2_000_000, "stopped")
+    spool.close()
+    second = read_segment(closed_segments(tmp_path)[-1])
+    spool.release()
+    assert first.symbols == second.symbols == {"okx": SYMBOLS}
+    assert connected_intervals(first.lines) == {"okx": [(hour - 5_000_000, hour + 1)]}
+    assert connected_intervals(second.lines) == {"okx": [(hour + 1, hour + 1_000_000)]}
+    assert [line.kind for line in second.lines] == ["up", "alive", "down"]
+
+
+def test_a_second_recorder_on_the_same_spool_is_refused(tmp_path):
+    first = SpoolWriter(tmp_path, {"okx": SYMBOLS})
+    first.open()
+    try:
+        with pytest.raises(SpoolBusyError, match="another recorder"):
+            SpoolWriter(tmp_path, {"okx": SYMBOLS}).open()
+    finally:
+        first.close()
+        first.release()
+    second = SpoolWriter(tmp_path, {"okx": SYMBOLS})
+    assert len(second.open()) == 0  # released: the next one may take it
+    second.close()
+    second.release()
+
+
+def test_gaps_are_what_no_covered_span_reaches():
+    from datetime import UTC, datetime
+
+    from sources.liquidation_streams.status import gaps
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 12, 6, hour, minute, tzinfo=UTC)
+
+    covered = [(at(1), at(2)), (at(1, 30), at(3)), (at(3), at(4)), (at(6), at(7))]
+    assert gaps(covered, at(0), at(8)) == [(at(0), at(1)), (at(4), at(6)), (at(7), at(8))]
+    assert gaps([(at(0), at(9))], at(0), at(8)) == []
+    assert gaps([], at(0), at(8)) == [(at(0), at(8))]
