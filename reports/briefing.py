@@ -11,11 +11,13 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from reports import charts, market_wide
+from reports import charts, market_wide, track_record
 from reports.formatting import base_asset, number, pct, price, usd
 from reports.market_wide import ALL_MARKET, BINANCE, CoinglassSnapshots
 from reports.narrative import headline_levels, records_sentence, summary_sentences
+from reports.overlay_chart import realised_overlay_chart
 from reports.tables import Table
+from reports.track_record import RealisedDay
 
 WINDOW = "7d"
 # (venue, metric) → label; realised figures are marked realised, the model's estimated
@@ -64,6 +66,8 @@ class BriefingInputs:
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)  # e.g. calendar warnings
     coinglass: dict[str, CoinglassSnapshots] = field(default_factory=dict)  # by symbol
+    validation: dict[str, pd.DataFrame] = field(default_factory=dict)  # summary rows as of day
+    realised: dict[str, RealisedDay] = field(default_factory=dict)  # D − 1 on Binance
 
 
 @dataclass
@@ -82,6 +86,9 @@ class SymbolSection:
     coinglass_map_note: str = ""
     records_note: str = ""  # where the market-wide records' history starts
     coverage: list[str] = field(default_factory=list)  # the methods box: market-wide data
+    track_record: str = ""  # page 1: the last 30 days' scores, or how to start recording
+    overlay_svg: str = ""  # yesterday's map with yesterday's realised liquidations
+    overlay_note: str = ""  # the overlay's caption, or the line saying there is none
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -274,6 +281,7 @@ def build_section(
         section.market = _market_table(symbol, market_row)
     records = _records_by_key(inputs.records.get(symbol))
     _add_market_wide(section, inputs, market_row, records)
+    _add_track_record(section, inputs, charts_on, chart_format)
     if records:
         section.records = _records_table(symbol, records)
         oi = records.get((BINANCE, "oi_usd"), {})
@@ -307,6 +315,36 @@ def _add_market_wide(
         section.coinglass_map, section.coinglass_map_note = market_wide.map_comparison(
             summary, snaps
         )
+
+
+def _add_track_record(
+    section: SymbolSection, inputs: BriefingInputs, charts_on: bool, chart_format: str
+) -> None:
+    """Page 1's track-record line and the detail page's overlay of yesterday's realised
+    liquidations on yesterday's map (or the line saying there are none and how to record)."""
+    symbol = section.symbol
+    section.track_record = track_record.track_record_line(
+        symbol, inputs.validation.get(symbol, pd.DataFrame())
+    )
+    yesterday = inputs.day - timedelta(days=1)
+    realised = inputs.realised.get(symbol, RealisedDay(yesterday))
+    if realised.liquidations.empty:
+        section.overlay_note = track_record.no_overlay_line(yesterday)
+        return
+    if realised.bins.empty:
+        section.overlay_note = (
+            f"{len(realised.liquidations):,} realised liquidations recorded for {yesterday}, but no map of "
+            f"that date to compare — run `liqbrief liqmap --symbols {symbol} --start {yesterday} --end {yesterday}`"
+        )
+        return
+    section.overlay_note = track_record.overlay_caption(
+        realised.liquidations, realised.coverage, yesterday
+    )
+    section.overlay_svg = "" if not charts_on else realised_overlay_chart(
+        realised.bins, realised.liquidations, realised.p0,
+        f"{section.name}: yesterday's map ({yesterday:%d %b}, 00:00 UTC, {WINDOW} cohorts) and what was liquidated",
+        chart_format,
+    )  # fmt: skip
 
 
 def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:
