@@ -86,7 +86,6 @@ class SymbolSection:
     coinglass_map_note: str = ""
     records_note: str = ""  # where the market-wide records' history starts
     coverage: list[str] = field(default_factory=list)  # the methods box: market-wide data
-    track_record: str = ""  # page 1: the last 30 days' scores, or how to start recording
     overlay_svg: str = ""  # yesterday's map with yesterday's realised liquidations
     overlay_note: str = ""  # the overlay's caption, or the line saying there is none
     missing: list[str] = field(default_factory=list)
@@ -108,6 +107,8 @@ class Briefing:
     events: list[str]
     warnings: list[str]
     methods: list[str]
+    track_record_intro: str = ""  # what the page-1 track record measures (with data only)
+    track_record: list[str] = field(default_factory=list)  # one line per symbol, or one
 
 
 def _level_label(value: float, levels: list[tuple[float, float]]) -> str:
@@ -281,7 +282,7 @@ def build_section(
         section.market = _market_table(symbol, market_row)
     records = _records_by_key(inputs.records.get(symbol))
     _add_market_wide(section, inputs, market_row, records)
-    _add_track_record(section, inputs, charts_on, chart_format)
+    _add_realised_overlay(section, inputs, charts_on, chart_format)
     if records:
         section.records = _records_table(symbol, records)
         oi = records.get((BINANCE, "oi_usd"), {})
@@ -317,15 +318,12 @@ def _add_market_wide(
         )
 
 
-def _add_track_record(
+def _add_realised_overlay(
     section: SymbolSection, inputs: BriefingInputs, charts_on: bool, chart_format: str
 ) -> None:
-    """Page 1's track-record line and the detail page's overlay of yesterday's realised
-    liquidations on yesterday's map (or the line saying there are none and how to record)."""
+    """The detail page's overlay of yesterday's realised liquidations on yesterday's map (or
+    the line saying there are none and how to record them)."""
     symbol = section.symbol
-    section.track_record = track_record.track_record_line(
-        symbol, inputs.validation.get(symbol, pd.DataFrame())
-    )
     yesterday = inputs.day - timedelta(days=1)
     realised = inputs.realised.get(symbol, RealisedDay(yesterday))
     if realised.liquidations.empty:
@@ -420,6 +418,7 @@ def build_briefing(
             "market context in the lake — run `liqbrief daily` (or extract, liqmap and context) first"
         )
     macro_line, macro_table, macro_warnings = _macro(inputs)
+    intro, track_lines = track_record.track_record_block(inputs.symbols, inputs.validation)
     cutoff_day = inputs.day - timedelta(days=1)
     warnings = (
         [f"{s.name}: {w}" for s in sections for w in s.warnings]
@@ -447,4 +446,6 @@ def build_briefing(
             "date's own price, never a later one.",
             *[line for s in sections for line in s.coverage],
         ],
+        track_record_intro=intro,
+        track_record=track_lines,
     )

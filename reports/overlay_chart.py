@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullLocator
 
 from reports.charts import (
     LONG_CURVE,
@@ -48,7 +48,7 @@ def top_decile_bins(per_bin: pd.DataFrame) -> np.ndarray:
 
 
 class _RealisedOverlayCanvas(_Canvas):
-    SIZE = (7.2, 2.35)
+    SIZE = (7.2, 2.1)
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,14 +68,21 @@ class _RealisedOverlayCanvas(_Canvas):
         }  # fmt: skip
         self.price_line = self.ax.axvline(0.0, color=PRICE_LINE, linewidth=1.0, linestyle="--")
         self.ax.set_ylabel("est. notional per bin")
-        self.dots.set_ylabel("realised notional")
         _money_axis(self.ax.yaxis)
         self.dots.yaxis.set_major_formatter(FuncFormatter(lambda v, _: usd(v)))
+        self.dots.yaxis.set_minor_locator(NullLocator())  # unlabelled log ticks: cost, no help
         _price_axis(self.ax.xaxis)
         handles = [
             Patch(color=DARK["long"], label="est. longs (dark: top decile)"),
             Patch(color=DARK["short"], label="est. shorts (dark: top decile)"),
-            Line2D([], [], color=LONG_CURVE, marker="o", linestyle="", label="long liquidated"),
+            Line2D(
+                [],
+                [],
+                color=LONG_CURVE,
+                marker="o",
+                linestyle="",
+                label="long liquidated (right: notional)",
+            ),
             Line2D([], [], color=SHORT_CURVE, marker="o", linestyle="", label="short liquidated"),
         ]
         self.ax.legend(handles=handles, fontsize=6.5, ncol=4, loc="upper center",

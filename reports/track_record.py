@@ -23,7 +23,7 @@ START_RECORDING = (
     "start the recorder with `liqbrief record` (see README) and score the maps with "
     "`liqbrief validate`"
 )
-TIME_SOURCES = {"coinglass": "Coinglass's realised series", "recorded": "recorded liquidations"}
+TIME_SOURCES = {"coinglass": "Coinglass", "recorded": "recorded totals"}
 STREAM_CAVEAT = (
     "Binance pushes at most one liquidation per symbol per second: the dots are a lower bound."
 )
@@ -59,18 +59,24 @@ def summary_row(rows: pd.DataFrame, model: str) -> dict | None:
     return chosen.iloc[0].to_dict() if len(chosen) else None
 
 
+INTRO = (
+    "Each day's 00:00 UTC map against the liquidations Binance reported that day (recorded hours "
+    "only), pooled over the 30 days before this date: the share of the map's top-decile bins "
+    "(by estimated notional) a realised liquidation hit, with its Wilson 95 % lower bound, "
+    "against the share of all its bins hit — what bins picked at random would score."
+)
+
+
 def _precision_part(exact: dict, naive: dict | None) -> str:
     if not _finite(exact["top_precision"]) or not exact["days_scored"]:
         return "no day with enough recorded liquidations to score the price levels"
-    text = (
-        f"{_share(exact['top_precision'])} of the map's top-decile bins were hit by a realised "
-        f"liquidation (95 % lower bound {_share(exact['top_precision_lower_95'])}) vs "
-        f"{_share(exact['baseline_hit_share'])} of all bins"
-        if _finite(exact["top_precision_lower_95"]) and _finite(exact["baseline_hit_share"])
-        else f"{_share(exact['top_precision'])} of the map's top-decile bins were hit"
-    )
+    text = f"{_share(exact['top_precision'])} of top-decile bins hit"
+    if _finite(exact["top_precision_lower_95"]):
+        text += f" (95 % lower bound {_share(exact['top_precision_lower_95'])})"
+    if _finite(exact["baseline_hit_share"]):
+        text += f" vs {_share(exact['baseline_hit_share'])} of all bins"
     if naive and _finite(naive["top_precision"]):
-        text += f" (naive formula: {_share(naive['top_precision'])})"
+        text += f"; naive formula {_share(naive['top_precision'])}"
     return text
 
 
@@ -78,36 +84,54 @@ def _rho_part(exact: dict, naive: dict | None) -> str | None:
     rho = exact["time_spearman_1d"]
     if not _finite(rho):
         return None
-    source = TIME_SOURCES.get(exact["time_realised_source"], "the realised series")
-    interval = (
-        f", 95 % interval {exact['time_spearman_1d_lo']:.2f} to {exact['time_spearman_1d_hi']:.2f}"
-        if _finite(exact["time_spearman_1d_lo"]) and _finite(exact["time_spearman_1d_hi"])
-        else ""
-    )
-    text = f"daily ρ of estimated vs realised liquidations {rho:.2f}{interval}"
+    details = []
+    if _finite(exact["time_spearman_1d_lo"]) and _finite(exact["time_spearman_1d_hi"]):
+        details.append(
+            f"95 % {exact['time_spearman_1d_lo']:.2f} to {exact['time_spearman_1d_hi']:.2f}"
+        )
     if naive and _finite(naive["time_spearman_1d"]):
-        text += f"; naive {naive['time_spearman_1d']:.2f}"
-    return text + f" ({exact['time_days']} days, {source})"
+        details.append(f"naive {naive['time_spearman_1d']:.2f}")
+    source = TIME_SOURCES.get(exact["time_realised_source"], "the realised series")
+    details.append(f"{exact['time_days']} days vs {source}")
+    return f"daily ρ estimated vs realised {rho:.2f} ({'; '.join(details)})"
 
 
 def _scope_part(exact: dict) -> str:
     events = exact["events"] if _finite(exact["events"]) else 0
     text = f"{exact['days_scored']} of {WINDOW_DAYS} days scored, {events:,} liquidations"
     if _finite(exact["coverage_pct"]):
-        text += f", recorder covered {exact['coverage_pct']:.0f} % of the hours"
+        text += f", {exact['coverage_pct']:.0f} % of hours recorded"
     return text
 
 
+def _scored(exact: dict | None) -> bool:
+    return exact is not None and bool(exact["days_scored"] or exact["time_days"])
+
+
 def track_record_line(symbol: str, rows: pd.DataFrame) -> str:
-    """Page 1's line: the last 30 days' top-decile hit share against the all-bins baseline
-    (with the naive formula's beside it), ρ of estimated vs realised, days scored, coverage."""
+    """One symbol's line: the last 30 days' top-decile hit share against the all-bins
+    baseline (the naive formula's beside it), ρ of estimated vs realised, days scored and
+    the hours recorded."""
     coin = base_asset(symbol)
     exact = summary_row(rows, MODEL)
-    if exact is None or (not exact["days_scored"] and not exact["time_days"]):
-        return f"{coin}: no track record yet (no scored day in the last {WINDOW_DAYS}) — {START_RECORDING}."
+    if not _scored(exact):
+        return f"{coin}: no scored day in the last {WINDOW_DAYS} — {START_RECORDING}."
     naive = summary_row(rows, NAIVE)
     parts = [_precision_part(exact, naive), _rho_part(exact, naive), _scope_part(exact)]
-    return f"{coin}, last {WINDOW_DAYS} days: " + "; ".join(p for p in parts if p) + "."
+    return f"{coin}: " + ". ".join(p[0].upper() + p[1:] for p in parts if p) + "."
+
+
+def track_record_block(symbols: list[str], rows: dict[str, pd.DataFrame]) -> tuple[str, list[str]]:
+    """Page 1's block: the intro and one line per symbol; with nothing scored for any symbol,
+    no intro and one line saying so and how to start recording."""
+    empty = pd.DataFrame()
+    if not any(_scored(summary_row(rows.get(s, empty), MODEL)) for s in symbols):
+        coins = ", ".join(base_asset(s) for s in symbols)
+        return "", [
+            f"No track record yet: no day of {coins} scored against realised liquidations in the "
+            f"last {WINDOW_DAYS} days — {START_RECORDING}."
+        ]
+    return INTRO, [track_record_line(s, rows.get(s, empty)) for s in symbols]
 
 
 def covered_hours(coverage: pd.DataFrame, day: date) -> float:
