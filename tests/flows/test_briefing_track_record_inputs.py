@@ -12,11 +12,11 @@ import pytest
 
 from flows.briefing import load_briefing_inputs
 from flows.liqmap import build_liquidation_maps
+from liqbrief.testing import track_record as tr
 from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import build_briefing
 from store.datasets import DATASETS
 from store.lake import Lake
-from tests.reports import track_record_lake as tr
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 3, 6)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from flows.briefing import write_briefing
+from liqbrief.testing import track_record as tr
 from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
 from store.lake import Lake
-from tests.reports import track_record_lake as tr
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 3, 6)

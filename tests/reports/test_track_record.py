@@ -11,6 +11,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from liqbrief.testing.track_record import realised_day, summary_row
 from reports.overlay_chart import realised_overlay_chart, top_decile_bins
 from reports.track_record import (
     covered_hours,
@@ -19,7 +20,6 @@ from reports.track_record import (
     track_record_line,
 )
 from tests.reports.test_charts import bins_frame, in_fresh_thread, svg_text
-from tests.reports.track_record_lake import realised_day, summary_row
 from transforms.liqmap.validation import ranking_precision
 
 NAN = math.nan

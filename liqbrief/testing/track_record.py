@@ -1,10 +1,10 @@
-"""A demo lake's track record, written through the store APIs: rolling validation-summary rows
-(as `liqbrief validate` writes them) and a day of realised Binance liquidations with the
-recorder's coverage (as `liqbrief record` compacts them)."""
+"""A demo lake's track record (tests, benchmarks, demos), written through the store APIs:
+rolling validation-summary rows (as `liqbrief validate` writes them) and a day of realised
+Binance liquidations with the recorder's coverage (as `liqbrief record` compacts them)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -79,3 +79,20 @@ def write_realised(
         lake, "binance", symbol,
         pd.DataFrame({"start": [start], "end": [start + pd.Timedelta(hours=covered_hours)], "source": ["stream"]}),
     )  # fmt: skip
+
+
+def add_track_record(lake: Lake, day: date, symbols: list[str], events: int = 300) -> None:
+    """Summaries dated ``day`` (exact and naive, 30 and 90 days) and ``events`` liquidations
+    of the day before around its map's price (build the lake with ``map_days=2``)."""
+    yesterday = day - timedelta(days=1)
+    variants = [("exact", 30), ("naive", 30), ("exact", 90), ("naive", 90)]
+    for k, symbol in enumerate(symbols):
+        rows = [
+            summary_row(model, window, 10 * k + j) for j, (model, window) in enumerate(variants)
+        ]
+        write_validation_summary(lake, symbol, day, rows)
+        maps = lake.read(DATASETS["liqmap_summary"], symbol, yesterday, day)
+        if maps.empty:
+            continue
+        frame = realised_day(yesterday, float(maps["p0"].iloc[0]), events, k)
+        write_realised(lake, symbol, yesterday, frame, covered_hours=21.5)
