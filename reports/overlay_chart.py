@@ -62,10 +62,19 @@ class _RealisedOverlayCanvas(_Canvas):
             for side in ("long", "short")
         }  # fmt: skip
         self.scatter = {
-            side: self.dots.scatter([], [], s=[], color=colour, alpha=0.7, linewidths=0.4,
-                                    edgecolors="white", zorder=3)
+            side: self.dots.scatter(
+                [],
+                [],
+                s=[],
+                color=colour,
+                alpha=0.7,
+                linewidths=0.4,
+                edgecolors="white",
+                zorder=3,
+                rasterized=True,
+            )
             for side, colour in (("long", LONG_CURVE), ("short", SHORT_CURVE))
-        }  # fmt: skip
+        }  # fmt: skip  (dots as one raster image: hundreds of vector circles cost the PDF ~0.3 s each chart)
         self.price_line = self.ax.axvline(0.0, color=PRICE_LINE, linewidth=1.0, linestyle="--")
         self.ax.set_ylabel("est. notional per bin")
         _money_axis(self.ax.yaxis)

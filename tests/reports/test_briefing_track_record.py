@@ -88,7 +88,6 @@ def test_yesterdays_realised_liquidations_are_drawn_on_yesterdays_map(
     tr.write_realised(lake, SYMBOL, YESTERDAY, realised, covered_hours=18.5)
     html, text = render(lake, tmp_path / "out")
     longs = realised[realised["side"] == "long"]
-    assert "Yesterday's map against what was liquidated" in text
     assert (
         f"the 120 liquidations Binance reported on 05 Mar 2024 (longs {len(longs)}," in text
         and "the recorder covered 18.5 of 24 hours (stream)" in text
@@ -106,7 +105,7 @@ def test_without_realised_data_one_line_says_how_to_start(lake: Lake, tmp_path: 
     assert "Realised liquidations. No realised liquidations recorded for 05 Mar 2024" in text
     assert html.count('src="data:image/svg+xml;base64,') == 3
     assert not re.search(r"\bnan\b", text, re.I)
-    assert "Yesterday's map against" not in text
+    assert "yesterday's map (05 Mar" not in text
 
 
 def test_nothing_dated_after_the_briefing_changes_it(lake: Lake, tmp_path: Path) -> None:

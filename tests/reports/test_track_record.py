@@ -5,14 +5,14 @@ top-decile bins the chart darkens and one dot per realised liquidation."""
 from __future__ import annotations
 
 import math
-import re
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from liqbrief.testing.track_record import realised_day, summary_row
-from reports.overlay_chart import realised_overlay_chart, top_decile_bins
+from reports.charts import _canvas
+from reports.overlay_chart import _RealisedOverlayCanvas, realised_overlay_chart, top_decile_bins
 from reports.track_record import (
     covered_hours,
     overlay_caption,
@@ -109,18 +109,26 @@ def test_the_darkened_bins_are_the_ones_validation_scores() -> None:
 
 
 def test_the_overlay_draws_one_dot_per_liquidation() -> None:
+    """The dots are one raster image in the SVG (vector circles cost the PDF dearly): count
+    what the canvas drew, and check the image is there."""
     bins = bins_frame(60_000.0, 3)
     realised = realised_day(DAY, 60_000.0, 25, 5)
 
-    def dots(frame: pd.DataFrame) -> int:
+    def dots(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], str]:
         svg = svg_text(realised_overlay_chart(bins, frame, 60_000.0, "overlay"))
-        groups = re.findall(r'<g id="PathCollection_\d+">(.*?)</g>', svg, flags=re.S)
-        return sum(group.count("<path ") for group in groups)
+        canvas = _canvas(_RealisedOverlayCanvas)
+        return {side: c.get_offsets().copy() for side, c in canvas.scatter.items()}, svg
 
-    with_dots, without = in_fresh_thread(lambda: (dots(realised), dots(realised.iloc[0:0])))
-    assert with_dots == 25 and without == 0
+    (drawn, svg), (none, empty_svg) = in_fresh_thread(
+        lambda: (dots(realised), dots(realised.iloc[0:0]))
+    )
+    for side in ("long", "short"):
+        rows = realised[realised["side"] == side]
+        assert np.array_equal(drawn[side][:, 0], rows["price"].to_numpy())
+        assert np.array_equal(drawn[side][:, 1], rows["notional_usd"].to_numpy())
+        assert len(none[side]) == 0
+    assert svg.count("<image ") == 1 and empty_svg.count("<image ") == 0
     far = realised.assign(price=np.where(realised["side"] == "long", 30_000.0, 90_000.0))
-    assert in_fresh_thread(lambda: dots(far)) == 25
     # beyond the map's range (48,000–72,000): the price axis widens to show them
     axis = svg_text(in_fresh_thread(lambda: realised_overlay_chart(bins, far, 60_000.0, "far")))
     assert "30,000" in axis and "90,000" in axis
