@@ -24,6 +24,7 @@ START_RECORDING = (
     "`liqbrief validate`"
 )
 TIME_SOURCES = {"coinglass": "Coinglass", "recorded": "recorded totals"}
+COVERAGE_SOURCES = {"stream": "stream recorder", "archive": "Binance archive"}
 STREAM_CAVEAT = (
     "Binance pushes at most one liquidation per symbol per second: the dots are a lower bound."
 )
@@ -161,9 +162,9 @@ def overlay_caption(realised: pd.DataFrame, coverage: pd.DataFrame, day: date) -
     hours = covered_hours(coverage, day)
     sources = sorted(set(coverage["source"])) if not coverage.empty else []
     covered = (
-        f"the recorder covered {hours:.1f} of 24 hours ({', '.join(sources)})"
+        f"{hours:.1f} of 24 hours covered ({', '.join(COVERAGE_SOURCES.get(s, s) for s in sources)})"
         if sources
-        else "no coverage recorded for the day"
+        else "no covered hours stored for the day"
     )
     caveat = f" {STREAM_CAVEAT}" if (realised["source"] == "stream").any() else ""
     return (

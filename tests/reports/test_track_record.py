@@ -95,7 +95,10 @@ def test_the_caption_counts_each_side_and_the_hours() -> None:
     caption = overlay_caption(realised, coverage, DAY)
     longs = int((realised["side"] == "long").sum())
     assert f"the 40 liquidations Binance reported on 05 Mar 2024 (longs {longs}," in caption
-    assert f"shorts {40 - longs}," in caption and "covered 20.0 of 24 hours (stream)" in caption
+    assert (
+        f"shorts {40 - longs}," in caption
+        and "20.0 of 24 hours covered (stream recorder)" in caption
+    )
     assert "lower bound" in caption  # stream rows: Binance pushes one per second at most
 
 
