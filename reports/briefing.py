@@ -15,7 +15,6 @@ from reports import charts, market_wide, track_record
 from reports.formatting import base_asset, number, pct, price, usd
 from reports.market_wide import ALL_MARKET, BINANCE, CoinglassSnapshots
 from reports.narrative import headline_levels, records_sentence, summary_sentences
-from reports.overlay_chart import realised_overlay_chart
 from reports.tables import Table
 from reports.track_record import RealisedDay
 
@@ -282,7 +281,11 @@ def build_section(
         section.market = _market_table(symbol, market_row)
     records = _records_by_key(inputs.records.get(symbol))
     _add_market_wide(section, inputs, market_row, records)
-    _add_realised_overlay(section, inputs, charts_on, chart_format)
+    yesterday = inputs.day - timedelta(days=1)
+    section.overlay_svg, section.overlay_note = track_record.realised_overlay(
+        symbol, section.name, inputs.realised.get(symbol, RealisedDay(yesterday)), charts_on,
+        chart_format, title_window=WINDOW,
+    )  # fmt: skip
     if records:
         section.records = _records_table(symbol, records)
         oi = records.get((BINANCE, "oi_usd"), {})
@@ -316,33 +319,6 @@ def _add_market_wide(
         section.coinglass_map, section.coinglass_map_note = market_wide.map_comparison(
             summary, snaps
         )
-
-
-def _add_realised_overlay(
-    section: SymbolSection, inputs: BriefingInputs, charts_on: bool, chart_format: str
-) -> None:
-    """The detail page's overlay of yesterday's realised liquidations on yesterday's map (or
-    the line saying there are none and how to record them)."""
-    symbol = section.symbol
-    yesterday = inputs.day - timedelta(days=1)
-    realised = inputs.realised.get(symbol, RealisedDay(yesterday))
-    if realised.liquidations.empty:
-        section.overlay_note = track_record.no_overlay_line(yesterday)
-        return
-    if realised.bins.empty:
-        section.overlay_note = (
-            f"{len(realised.liquidations):,} realised liquidations recorded for {yesterday}, but no map of "
-            f"that date to compare — run `liqbrief liqmap --symbols {symbol} --start {yesterday} --end {yesterday}`"
-        )
-        return
-    section.overlay_note = track_record.overlay_caption(
-        realised.liquidations, realised.coverage, yesterday
-    )
-    section.overlay_svg = "" if not charts_on else realised_overlay_chart(
-        realised.bins, realised.liquidations, realised.p0,
-        f"{section.name}: yesterday's map ({yesterday:%d %b}, 00:00 UTC, {WINDOW} cohorts) and what was liquidated",
-        chart_format,
-    )  # fmt: skip
 
 
 def _macro(inputs: BriefingInputs) -> tuple[str, Table | None, list[str]]:

@@ -16,6 +16,7 @@ from datetime import date
 import pandas as pd
 
 from reports.formatting import base_asset, usd
+from reports.overlay_chart import realised_overlay_chart
 
 WINDOW_DAYS = 30
 MODEL, NAIVE = "exact", "naive"
@@ -176,3 +177,26 @@ def overlay_caption(realised: pd.DataFrame, coverage: pd.DataFrame, day: date) -
 
 def no_overlay_line(day: date) -> str:
     return f"No realised liquidations recorded for {day:%d %b %Y} — {START_RECORDING}."
+
+
+def realised_overlay(
+    symbol: str, name: str, realised: RealisedDay, charts_on: bool, fmt: str, title_window: str
+) -> tuple[str, str]:
+    """The detail page's chart of yesterday's map with yesterday's realised liquidations and
+    its caption; without liquidations (or without a map of that day) no chart and one line
+    saying what is missing and what to run."""
+    day = realised.day
+    if realised.liquidations.empty:
+        return "", no_overlay_line(day)
+    if realised.bins.empty:
+        return "", (
+            f"{len(realised.liquidations):,} realised liquidations recorded for {day}, but no map of "
+            f"that date to compare — run `liqbrief liqmap --symbols {symbol} --start {day} --end {day}`"
+        )
+    title = f"{name}: yesterday's map ({day:%d %b}, 00:00 UTC, {title_window} cohorts) and what was liquidated"
+    svg = (
+        realised_overlay_chart(realised.bins, realised.liquidations, realised.p0, title, fmt)
+        if charts_on
+        else ""
+    )
+    return svg, overlay_caption(realised.liquidations, realised.coverage, day)
