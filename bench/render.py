@@ -10,7 +10,9 @@ Targets (2-core machine): <= 1.5 s for one briefing; <= 0.5 s per briefing in th
 The loop runs twice: in this one process (what one briefing costs once warm), then through the
 backfill's render worker processes, one per core (files written), which is how a run of many
 briefings is rendered in practice and what the loop target is judged on.
-Run: python bench/render.py [--loops 30] [--workers 2]
+With --track-record the lake also holds a track record and 300 realised liquidations of the
+day before per symbol: page 1's track-record lines and the realised overlay chart are drawn.
+Run: python bench/render.py [--loops 30] [--workers 2] [--track-record]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from flows.briefing import load_briefing_inputs
 from flows.render_workers import render, render_workers
 from liqbrief.testing.demo_lake import build_demo_lake
+from liqbrief.testing.track_record import add_track_record
 from reports.briefing import build_briefing
 from reports.render import render_html, render_pdf
 
@@ -60,10 +63,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--track-record", action="store_true")
     args = parser.parse_args()
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as root:
-        lake = build_demo_lake(Path(root) / "lake", DAY, SYMBOLS, history_days=35)
+        map_days = 2 if args.track_record else 1
+        lake = build_demo_lake(
+            Path(root) / "lake", DAY, SYMBOLS, history_days=35, map_days=map_days
+        )
+        if args.track_record:
+            add_track_record(lake, DAY, SYMBOLS)
         t0 = time.perf_counter()
         import weasyprint  # noqa: F401  (reports.render imports it on first use)
 

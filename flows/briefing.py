@@ -17,6 +17,7 @@ from sources.reference_calendar import load_calendar
 from store.datasets import DATASETS
 from store.files import atomic_write_bytes
 from store.lake import Lake
+from store.realised import read_coverage, read_realised
 from store.units import read_unit
 from transforms.context.macro import calendar_warning
 from transforms.context.market import daily_closing_oi
@@ -91,6 +92,37 @@ def latest_fetch_day(lake: Lake, coin: str, day: date) -> date | None:
     return later[0] if later else (fetched[-1] if fetched else None)
 
 
+REALISED_VENUE = "binance"  # the map's venue: realised liquidations of the same book
+
+
+def realised_yesterday(lake: Lake, day: date, symbol: str):
+    """D − 1's realised liquidations and recorder coverage on the map's venue and, when
+    there are any, D − 1's map (7d bins and its price) to draw them over."""
+    from reports.briefing import WINDOW
+    from reports.track_record import RealisedDay
+
+    yesterday = day - timedelta(days=1)
+    realised = RealisedDay(
+        yesterday,
+        read_realised(lake, REALISED_VENUE, symbol, yesterday, yesterday),
+        read_coverage(lake, REALISED_VENUE, symbol, yesterday, yesterday),
+    )
+    if len(realised.liquidations):
+        liqmap = read_unit(lake, "liqmap", symbol, yesterday, ("liqmap_bins", "liqmap_summary"))
+        summary = liqmap["liqmap_summary"].to_pandas()
+        summary = summary[summary["window"] == WINDOW]
+        if len(summary):
+            bins = liqmap["liqmap_bins"].sort_by("bin_lo").to_pandas()
+            realised.bins = bins[bins["window"] == WINDOW]
+            realised.p0 = float(summary["p0"].iloc[0])
+    return realised
+
+
+def validation_summary(lake: Lake, day: date, symbol: str) -> pd.DataFrame:
+    """The rolling validation summary as of ``day`` (its rows score D − 30 … D − 1 only)."""
+    return lake.read(DATASETS["validation_summary"], symbol, day, day)
+
+
 def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
     from reports.briefing import BriefingInputs
 
@@ -124,6 +156,8 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
             )
             inputs.oi_history[symbol] = daily_closing_oi(oi)
         inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol)
+        inputs.validation[symbol] = validation_summary(lake, day, symbol)
+        inputs.realised[symbol] = realised_yesterday(lake, day, symbol)
     inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
     inputs.events = lake.read(DATASETS["macro_events"], MACRO_SYMBOL, day, day)
     warning = calendar_warning(load_calendar(), day)

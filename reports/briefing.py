@@ -11,11 +11,12 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from reports import charts, market_wide
+from reports import charts, market_wide, track_record
 from reports.formatting import base_asset, number, pct, price, usd
 from reports.market_wide import ALL_MARKET, BINANCE, CoinglassSnapshots
 from reports.narrative import headline_levels, records_sentence, summary_sentences
 from reports.tables import Table
+from reports.track_record import RealisedDay
 
 WINDOW = "7d"
 # (venue, metric) → label; realised figures are marked realised, the model's estimated
@@ -64,6 +65,8 @@ class BriefingInputs:
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)  # e.g. calendar warnings
     coinglass: dict[str, CoinglassSnapshots] = field(default_factory=dict)  # by symbol
+    validation: dict[str, pd.DataFrame] = field(default_factory=dict)  # summary rows as of day
+    realised: dict[str, RealisedDay] = field(default_factory=dict)  # D − 1 on Binance
 
 
 @dataclass
@@ -82,6 +85,8 @@ class SymbolSection:
     coinglass_map_note: str = ""
     records_note: str = ""  # where the market-wide records' history starts
     coverage: list[str] = field(default_factory=list)  # the methods box: market-wide data
+    overlay_svg: str = ""  # yesterday's map with yesterday's realised liquidations
+    overlay_note: str = ""  # the overlay's caption, or the line saying there is none
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -101,6 +106,8 @@ class Briefing:
     events: list[str]
     warnings: list[str]
     methods: list[str]
+    track_record_intro: str = ""  # what the page-1 track record measures (with data only)
+    track_record: list[str] = field(default_factory=list)  # one line per symbol, or one
 
 
 def _level_label(value: float, levels: list[tuple[float, float]]) -> str:
@@ -274,6 +281,11 @@ def build_section(
         section.market = _market_table(symbol, market_row)
     records = _records_by_key(inputs.records.get(symbol))
     _add_market_wide(section, inputs, market_row, records)
+    yesterday = inputs.day - timedelta(days=1)
+    section.overlay_svg, section.overlay_note = track_record.realised_overlay(
+        symbol, section.name, inputs.realised.get(symbol, RealisedDay(yesterday)), charts_on,
+        chart_format, title_window=WINDOW,
+    )  # fmt: skip
     if records:
         section.records = _records_table(symbol, records)
         oi = records.get((BINANCE, "oi_usd"), {})
@@ -382,6 +394,7 @@ def build_briefing(
             "market context in the lake — run `liqbrief daily` (or extract, liqmap and context) first"
         )
     macro_line, macro_table, macro_warnings = _macro(inputs)
+    intro, track_lines = track_record.track_record_block(inputs.symbols, inputs.validation)
     cutoff_day = inputs.day - timedelta(days=1)
     warnings = (
         [f"{s.name}: {w}" for s in sections for w in s.warnings]
@@ -409,4 +422,6 @@ def build_briefing(
             "date's own price, never a later one.",
             *[line for s in sections for line in s.coverage],
         ],
+        track_record_intro=intro,
+        track_record=track_lines,
     )

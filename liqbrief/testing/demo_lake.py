@@ -63,9 +63,10 @@ def synthetic_fred(end: date) -> dict[str, pd.DataFrame]:
 
 
 def build_demo_lake(
-    root: str | Path, day: date, symbols: list[str], history_days: int = 40
+    root: str | Path, day: date, symbols: list[str], history_days: int = 40, map_days: int = 1
 ) -> Lake:
-    """Everything a briefing for ``day`` needs, computed the way the flows compute it."""
+    """Everything a briefing for ``day`` needs, computed the way the flows compute it;
+    ``map_days`` > 1 also maps the days before it (yesterday's map, for the realised overlay)."""
     from flows.context import macro_tables, store_fred_series, symbol_context
     from flows.liqmap import build_liquidation_maps
 
@@ -90,7 +91,7 @@ def build_demo_lake(
                 )
             if report.problems:
                 raise RuntimeError(f"demo lake: {report.problems[:3]}")
-            build_liquidation_maps.fn(symbol, day, day, "last")
+            build_liquidation_maps.fn(symbol, day - timedelta(days=map_days - 1), day, "last")
         with FredServer(synthetic_fred(day - timedelta(days=1))) as fred, httpx.Client() as http:
             client = FredClient(http, fred.base_url, fred.base_url, None, FAST)
             for series in SERIES:
