@@ -1,0 +1,457 @@
+"""The model's track record: each day's map and estimate scored against what was liquidated.
+
+For a day D and a model variant (the exact model and the ablations of the design note):
+
+- price level: the 00:00 UTC map of D (its 7d window, the map the briefing shows) against
+  the liquidations the venue reported during D, counting only the hours of D the recorder
+  (or the archive) covered in full: swept-bin Spearman and capture ratio, top-decile
+  precision with its Wilson 95 % bound against the all-bins baseline, and the headline test
+  (did the side the map called heavier, C_L(low) against C_S(high), lose more?);
+- time level: the model's own estimate of what was liquidated in each 4-hour block and in
+  the whole of D, per side (``SnapshotMaker.liquidated_between``, the same definition as a
+  map's 24 h figure), against Coinglass's Binance bars when stored, else the recorded totals
+  of a fully covered day.
+
+Summaries as of D pool the days [D − window, D − 1]: nothing on or after D enters them.
+Pure: a model run and frames in, VALIDATION_SCHEMA / VALIDATION_SUMMARY_SCHEMA rows out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from transforms.liqmap.config import ModelConfig
+from transforms.liqmap.engine import ModelRun, unmappable_dates
+from transforms.liqmap.snapshots import snapshot_times
+from transforms.liqmap.validation import (
+    average_ranks,
+    precision_score,
+    realised_per_bin,
+    spearman,
+    swept_mask,
+    swept_score,
+    wilson_lower_bound,
+)
+
+VALIDATION_WINDOW = "7d"  # the map the briefing shows
+ABLATIONS: dict[str, dict] = {
+    "exact": {},
+    "naive": {"formula": "naive"},
+    "single_side": {"both_sides": False},
+    "no_shrink": {"shrink_on_oi_decrease": False},
+}
+SUMMARY_WINDOWS = (30, 90)  # days
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 13
+MINUTE_US = 60_000_000
+HOUR_US = 60 * MINUTE_US
+DAY_US = 24 * HOUR_US
+BLOCKS = 6  # 4-hour blocks per day
+SOURCE_ORDER = ("stream", "archive", "coinglass", "recorded")
+
+
+def variant_config(base: ModelConfig, model: str) -> ModelConfig:
+    """The configuration of one model variant: the base with its ablation switch flipped."""
+    return replace(base, **ABLATIONS[model])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What was really liquidated, for one symbol and venue over the scored days."""
+
+    events: pd.DataFrame  # time, side ("long"/"short"), price, notional_usd
+    coverage: pd.DataFrame  # start, end (exclusive), source ("stream"/"archive")
+    coinglass_1d: pd.DataFrame  # time (bar open), long_usd, short_usd; empty without a key
+    coinglass_4h: pd.DataFrame
+
+    def is_empty(self) -> bool:
+        return not (len(self.events) or len(self.coverage) or len(self.coinglass_1d))
+
+
+def _us(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as epoch microseconds."""
+    stamps = pd.to_datetime(times, utc=True).dt.tz_localize(None)
+    return stamps.to_numpy("datetime64[us]").astype(np.int64)
+
+
+def _joined(sources) -> str:
+    present = set(sources) - {""}
+    return "+".join(s for s in SOURCE_ORDER if s in present)
+
+
+def covered_hours(coverage: pd.DataFrame, first: date, n_days: int) -> np.ndarray:
+    """(day, hour) → the hour lies wholly inside a covered interval; a recorder gap of a
+    minute drops its hour (a partly recorded hour would undercount)."""
+    minutes = n_days * 1440
+    diff = np.zeros(minutes + 1, np.int64)
+    if len(coverage):
+        t0 = _day_us(first)
+        start = np.ceil((_us(coverage["start"]) - t0) / MINUTE_US).astype(np.int64)
+        end = np.floor((_us(coverage["end"]) - t0) / MINUTE_US).astype(np.int64)
+        start, end = np.clip(start, 0, minutes), np.clip(end, 0, minutes)
+        keep = start < end
+        np.add.at(diff, start[keep], 1)
+        np.add.at(diff, end[keep], -1)
+    covered = np.cumsum(diff[:-1]) > 0
+    return covered.reshape(n_days, 24, 60).all(axis=2)
+
+
+def _day_us(day: date) -> int:
+    return int(snapshot_times(np.array([day], "datetime64[D]"), 0)[0])
+
+
+def coverage_sources(coverage: pd.DataFrame, first: date, n_days: int) -> list[str]:
+    """Per day, the sources ("stream", "archive") of the intervals touching it."""
+    out: list[set] = [set() for _ in range(n_days)]
+    if len(coverage):
+        t0 = _day_us(first)
+        starts = (_us(coverage["start"]) - t0) // DAY_US
+        ends = (_us(coverage["end"]) - 1 - t0) // DAY_US
+        for lo, hi, source in zip(starts, ends, coverage["source"], strict=True):
+            for d in range(max(int(lo), 0), min(int(hi), n_days - 1) + 1):
+                out[d].add(source)
+    return [_joined(s) for s in out]
+
+
+@dataclass(frozen=True)
+class DayEvents:
+    """The covered-hour events of the scored days, sorted by day (slices per day)."""
+
+    day: np.ndarray
+    block: np.ndarray  # 4-hour block of the day
+    is_long: np.ndarray
+    side: np.ndarray
+    price: np.ndarray
+    notional: np.ndarray
+
+    def bounds(self, d: int) -> slice:
+        return slice(*np.searchsorted(self.day, [d, d + 1]).tolist())
+
+
+def covered_events(events: pd.DataFrame, covered: np.ndarray, first: date) -> DayEvents:
+    """The events inside covered hours only: a liquidation in an uncovered hour is ignored."""
+    n_days = covered.shape[0]
+    hour = (_us(events["time"]) - _day_us(first)) // HOUR_US if len(events) else np.array([], int)
+    inside = (hour >= 0) & (hour < n_days * 24)
+    inside[inside] = covered.reshape(-1)[hour[inside]]
+    order = np.argsort(hour[inside], kind="stable")
+    hour = hour[inside][order]
+    side = events["side"].to_numpy()[inside][order] if len(events) else np.array([], object)
+    pick = (lambda c: events[c].to_numpy(float)[inside][order]) if len(events) else None
+    empty = np.array([], float)
+    return DayEvents(
+        hour // 24, (hour % 24) // 4, side == "long", side,
+        pick("price") if pick else empty, pick("notional_usd") if pick else empty,
+    )  # fmt: skip
+
+
+def path_extremes(run: ModelRun, covered: np.ndarray, first: date) -> tuple[np.ndarray, np.ndarray]:
+    """Per day, the mark path's low and high over its covered hours (NaN without any)."""
+    path = run.maker.path
+    n_hours = covered.size
+    hour = (path.time_us - _day_us(first)) // HOUR_US
+    inside = (hour >= 0) & (hour < n_hours)
+    low, high = np.full(n_hours, np.inf), np.full(n_hours, -np.inf)
+    np.minimum.at(low, hour[inside], path.low[inside])
+    np.maximum.at(high, hour[inside], path.high[inside])
+    low, high = (
+        np.where(covered.reshape(-1), low, np.inf),
+        np.where(covered.reshape(-1), high, -np.inf),
+    )
+    day_low, day_high = low.reshape(covered.shape).min(1), high.reshape(covered.shape).max(1)
+    return np.where(np.isfinite(day_low), day_low, np.nan), np.where(
+        np.isfinite(day_high), day_high, np.nan
+    )
+
+
+def heavier(long_usd: float, short_usd: float) -> str:
+    """The side with more notional, "" on a tie (nothing to call)."""
+    return "long" if long_usd > short_usd else "short" if short_usd > long_usd else ""
+
+
+PRICE_LEVEL_EMPTY = {
+    "swept_bins": 0, "swept_spearman": math.nan, "capture_ratio": math.nan, "top_bins": 0,
+    "top_hits": 0, "top_precision": math.nan, "top_precision_lower_95": math.nan,
+    "baseline_hit_share": math.nan, "map_bins": 0, "map_bins_hit": 0,
+    "headline_long_usd": math.nan, "headline_short_usd": math.nan, "predicted_heavier": "",
+    "realised_heavier": "", "heavier_hit": math.nan,
+}  # fmt: skip
+
+
+def score_map(
+    edges: np.ndarray, cells: np.ndarray, p0: float, events: DayEvents, low: float, high: float
+) -> dict:
+    """One map (bin edges, notional per bin and side: shape (bins, 2)) against one day's
+    covered events and the day's covered low and high: the price-level columns."""
+    n = cells.shape[0]
+    bin_lo, bin_hi = np.tile(edges[:-1], 2), np.tile(edges[1:], 2)
+    is_long = np.repeat([True, False], n)
+    predicted = np.concatenate([cells[:, 0], cells[:, 1]])
+    realised = realised_per_bin(bin_lo, bin_hi, is_long, events.side, events.price, events.notional)
+    swept = swept_mask(bin_lo, bin_hi, is_long, low, high, p0)
+    swept_result = swept_score(predicted, realised, swept)
+    precision = precision_score(predicted, realised, len(events.price))
+    headline_long = float(predicted[swept & is_long].sum())
+    headline_short = float(predicted[swept & ~is_long].sum())
+    realised_long = float(events.notional[events.is_long].sum())
+    realised_short = float(events.notional[~events.is_long].sum())
+    called, happened = (
+        heavier(headline_long, headline_short),
+        heavier(realised_long, realised_short),
+    )
+    return {
+        "swept_bins": swept_result.swept_bins, "swept_spearman": swept_result.spearman,
+        "capture_ratio": swept_result.capture_ratio, "top_bins": precision.top_bins,
+        "top_hits": precision.top_hits, "top_precision": precision.top_hit_share,
+        "top_precision_lower_95": precision.top_hit_lower_95,
+        "baseline_hit_share": precision.baseline_hit_share,
+        "map_bins": precision.bins, "map_bins_hit": precision.bins_hit,
+        "headline_long_usd": headline_long, "headline_short_usd": headline_short,
+        "predicted_heavier": called, "realised_heavier": happened,
+        "heavier_hit": float(called == happened) if called and happened else math.nan,
+    }  # fmt: skip
+
+
+def _price_level(
+    run: ModelRun, config: ModelConfig, dates: list[date], covered: np.ndarray, events: DayEvents
+) -> list[dict]:
+    """Per day, the price-level columns (empty ones without a map or a covered hour)."""
+    missing = unmappable_dates(run, dates, config)
+    low, high = path_extremes(run, covered, dates[0])
+    times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
+    rows = []
+    for d, (day, t_us) in enumerate(zip(dates, times.tolist(), strict=True)):
+        if day in missing or not covered[d].any() or not np.isfinite(low[d]):
+            rows.append(dict(PRICE_LEVEL_EMPTY))
+            continue
+        snap = run.maker.snapshot(t_us, up_to=VALIDATION_WINDOW)
+        grid = snap.grids[VALIDATION_WINDOW]
+        day_events = _slice(events, events.bounds(d))
+        rows.append(
+            score_map(grid.edges, grid.cells.sum(axis=2), snap.p0, day_events, low[d], high[d])
+        )
+    return rows
+
+
+def _slice(events: DayEvents, part: slice) -> DayEvents:
+    return DayEvents(*(getattr(events, f)[part] for f in DayEvents.__dataclass_fields__))
+
+
+def estimated_blocks(run: ModelRun, first: date, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """The model's liquidated notional (long, short) per day and 4-hour block: (days, 6)."""
+    starts = _day_us(first) + np.arange(n_days * BLOCKS, dtype=np.int64) * 4 * HOUR_US
+    long_usd, short_usd = run.maker.liquidated_between(starts, starts + 4 * HOUR_US)
+    return long_usd.reshape(n_days, BLOCKS), short_usd.reshape(n_days, BLOCKS)
+
+
+def _bars_by_slot(bars: pd.DataFrame, first: date, slots: int, slot_us: int) -> np.ndarray:
+    """Coinglass bars (time = bar open) as (slots, 2) long/short USD; NaN where absent."""
+    out = np.full((slots, 2), np.nan)
+    if len(bars):
+        offset = _us(bars["time"]) - _day_us(first)
+        index = offset // slot_us
+        ok = (offset % slot_us == 0) & (index >= 0) & (index < slots)
+        out[index[ok]] = bars[["long_usd", "short_usd"]].to_numpy(float)[ok]
+    return out
+
+
+def realised_blocks(
+    evidence: Evidence, events: DayEvents, covered: np.ndarray, first: date
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The realised series per day and 4-hour block, (days, 6, 2) long/short, the daily
+    totals (days, 2), and the source of each day: Coinglass's bars where its daily bar is
+    stored, else the recorded events of a day covered in full, else NaN and ""."""
+    n_days = covered.shape[0]
+    daily_cg = _bars_by_slot(evidence.coinglass_1d, first, n_days, DAY_US)
+    blocks_cg = _bars_by_slot(evidence.coinglass_4h, first, n_days * BLOCKS, 4 * HOUR_US)
+    key = (events.day * BLOCKS + events.block) * 2 + (~events.is_long).astype(np.int64)
+    recorded = np.bincount(key, events.notional, n_days * BLOCKS * 2).reshape(n_days, BLOCKS, 2)
+    has_cg = np.isfinite(daily_cg).all(axis=1)
+    full = covered.all(axis=1) & ~has_cg
+    blocks = np.where(has_cg[:, None, None], blocks_cg.reshape(n_days, BLOCKS, 2), np.nan)
+    blocks = np.where(full[:, None, None], recorded, blocks)
+    daily = np.where(has_cg[:, None], daily_cg, np.where(full[:, None], recorded.sum(1), np.nan))
+    sources = [
+        "coinglass" if c else "recorded" if f else "" for c, f in zip(has_cg, full, strict=True)
+    ]
+    return blocks, daily, sources
+
+
+def score_days(
+    run: ModelRun,
+    config: ModelConfig,
+    dates: list[date],
+    evidence: Evidence,
+    *,
+    symbol: str,
+    model: str,
+    venue: str = "binance",
+) -> pd.DataFrame:
+    """VALIDATION_SCHEMA rows of consecutive ``dates`` for one model variant's run."""
+    first, n_days = dates[0], len(dates)
+    covered = covered_hours(evidence.coverage, first, n_days)
+    events = covered_events(evidence.events, covered, first)
+    price = pd.DataFrame(_price_level(run, config, dates, covered, events))
+    est_long, est_short = estimated_blocks(run, first, n_days)
+    blocks, daily, time_sources = realised_blocks(evidence, events, covered, first)
+    key = events.day * 2 + (~events.is_long).astype(np.int64)
+    realised = np.bincount(key, events.notional, n_days * 2).reshape(n_days, 2)
+    hours = covered.sum(axis=1)
+    realised = np.where(hours[:, None] > 0, realised, np.nan)
+    frame = pd.DataFrame(
+        {
+            "date": dates, "symbol": symbol, "venue": venue, "model": model,
+            "realised_source": np.where(hours > 0, coverage_sources(evidence.coverage, first, n_days), ""),
+            "covered_hours": hours.astype(np.int64),
+            "events": np.bincount(events.day, minlength=n_days).astype(np.int64),
+            "realised_long_usd": realised[:, 0], "realised_short_usd": realised[:, 1],
+        }
+    )  # fmt: skip
+    frame = pd.concat([frame, price], axis=1)
+    return frame.assign(
+        est_long_usd=est_long.sum(1), est_short_usd=est_short.sum(1),
+        time_realised_source=time_sources,
+        time_realised_long_usd=daily[:, 0], time_realised_short_usd=daily[:, 1],
+        est_4h_long_usd=list(est_long), est_4h_short_usd=list(est_short),
+        realised_4h_long_usd=list(blocks[:, :, 0]), realised_4h_short_usd=list(blocks[:, :, 1]),
+    )  # fmt: skip
+
+
+# -- summaries ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=128)
+def _resample_counts(n: int) -> np.ndarray:
+    """How often each of n days is drawn in each bootstrap resample, (n, resamples); seeded
+    by n alone, so a summary depends only on its own days (deterministic, no look-ahead)."""
+    rng = np.random.default_rng([BOOTSTRAP_SEED, n])
+    picks = rng.integers(0, n, (BOOTSTRAP_RESAMPLES, n))
+    flat = (picks + np.arange(BOOTSTRAP_RESAMPLES)[:, None] * n).ravel()
+    counts = np.bincount(flat, minlength=BOOTSTRAP_RESAMPLES * n).reshape(-1, n)
+    return np.ascontiguousarray(counts.T, dtype=float)  # (n, resamples): the faster product
+
+
+def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Spearman ρ of the pairs (x, y: shape (days, pairs per day), NaN where unknown) and a
+    95 % percentile interval from a day-block bootstrap: days are resampled with replacement
+    (a day's pairs stay together: its 4-hour blocks are not independent) and each resample's
+    rank correlation is computed on the pairs' ranks in the whole window (ranking once, not
+    per resample: exact re-ranking costs a hundred times more for the same interval to about
+    0.01; tests/transforms/test_track_record.py compares them). NaN with fewer than 3 days."""
+    known = np.isfinite(x) & np.isfinite(y)
+    rho = spearman(x[known], y[known])
+    days = np.flatnonzero(known.any(axis=1))
+    if len(days) < 3 or not np.isfinite(rho):
+        return rho, math.nan, math.nan
+    rx, ry = np.zeros(x.shape), np.zeros(y.shape)
+    rx[known], ry[known] = average_ranks(x[known]), average_ranks(y[known])
+    per_day = np.stack([known.sum(1), rx.sum(1), ry.sum(1), (rx * rx).sum(1),
+                        (ry * ry).sum(1), (rx * ry).sum(1)], axis=1)[days]  # fmt: skip
+    counts = _resample_counts(len(days))
+    # one vector-matrix product per sum: far cheaper than a threaded matrix product here
+    n, sx, sy, sxx, syy, sxy = (np.ascontiguousarray(stat) @ counts for stat in per_day.T)
+    cov, vx, vy = sxy / n - sx * sy / n**2, sxx / n - (sx / n) ** 2, syy / n - (sy / n) ** 2
+    ok = (vx > 1e-9) & (vy > 1e-9)
+    if ok.sum() < BOOTSTRAP_RESAMPLES // 2:
+        return rho, math.nan, math.nan
+    lo, hi = np.percentile(cov[ok] / np.sqrt(vx[ok] * vy[ok]), [2.5, 97.5])
+    return rho, float(lo), float(hi)
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else math.nan
+
+
+def _mean(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else math.nan
+
+
+def _median(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else math.nan
+
+
+def _heavier_sign(long_usd: np.ndarray, short_usd: np.ndarray) -> np.ndarray:
+    """+1 where longs are heavier, −1 shorts, 0 a tie (as ``heavier`` calls it)."""
+    return np.sign(long_usd.astype(float) - short_usd.astype(float))
+
+
+def columns_of(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Validation rows as column arrays (sorted by date), for cheap slicing by window."""
+    rows = rows.sort_values("date", kind="stable")
+    return {c: rows[c].to_numpy() for c in rows.columns}
+
+
+def summarise(col: dict[str, np.ndarray], days: int) -> dict:
+    """One summary of a model's validation rows (``columns_of``, or a slice of it) over a
+    span of ``days`` days: the VALIDATION_SUMMARY_SCHEMA columns after window_days."""
+    scored = col["top_bins"] > 0
+    top_hits, top_bins = int(col["top_hits"][scored].sum()), int(col["top_bins"][scored].sum())
+    real_long = col["time_realised_long_usd"].astype(float)
+    real_short = col["time_realised_short_usd"].astype(float)
+    t = np.isfinite(real_long) & np.isfinite(real_short)
+    est = np.c_[col["est_long_usd"][t], col["est_short_usd"][t]].astype(float)
+    real = np.c_[real_long[t], real_short[t]]
+    rho_1d, lo_1d, hi_1d = spearman_interval(est, real)
+    rho_4h, lo_4h, hi_4h = spearman_interval(*_blocks_pairs(col, t))
+    called, happened = _heavier_sign(est[:, 0], est[:, 1]), _heavier_sign(real[:, 0], real[:, 1])
+    both = (called != 0) & (happened != 0)
+    return {
+        "days_scored": int(scored.sum()),
+        "coverage_pct": float(col["covered_hours"].sum()) / (24 * days) * 100 if days else math.nan,
+        "events": int(col["events"].sum()),
+        "top_precision": _ratio(top_hits, top_bins),
+        "top_precision_lower_95": wilson_lower_bound(top_hits, top_bins),
+        "baseline_hit_share": _ratio(col["map_bins_hit"][scored].sum(), col["map_bins"][scored].sum()),
+        "heavier_hit_rate": _mean(col["heavier_hit"].astype(float)),
+        "swept_spearman_median": _median(col["swept_spearman"].astype(float)),
+        "time_realised_source": _joined(col["time_realised_source"]),
+        "time_days": int(t.sum()),
+        "time_spearman_1d": rho_1d, "time_spearman_1d_lo": lo_1d, "time_spearman_1d_hi": hi_1d,
+        "time_spearman_4h": rho_4h, "time_spearman_4h_lo": lo_4h, "time_spearman_4h_hi": hi_4h,
+        "est_to_realised_ratio": _ratio(est.sum(), real.sum()),
+        "time_heavier_hit_rate": float((called == happened)[both].mean()) if both.any() else math.nan,
+    }  # fmt: skip
+
+
+def _blocks_pairs(col: dict, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated and realised 4-hour values of the time-scored days, (days, 12): both sides."""
+    if not t.any():
+        return np.zeros((0, 2 * BLOCKS)), np.zeros((0, 2 * BLOCKS))
+
+    def stacked(side_long: str, side_short: str) -> np.ndarray:
+        return np.c_[np.stack(col[side_long][t]), np.stack(col[side_short][t])].astype(float)
+
+    return (
+        stacked("est_4h_long_usd", "est_4h_short_usd"),
+        stacked("realised_4h_long_usd", "realised_4h_short_usd"),
+    )
+
+
+def rolling_summaries(
+    rows: pd.DataFrame, as_of: list[date], *, symbol: str, venue: str = "binance",
+    windows: tuple[int, ...] = SUMMARY_WINDOWS,
+) -> pd.DataFrame:  # fmt: skip
+    """VALIDATION_SUMMARY_SCHEMA rows: for each date D of ``as_of``, model and window, the
+    summary of the validation rows dated [D − window, D − 1] (only those: no look-ahead)."""
+    out = []
+    for model in ABLATIONS:
+        col = columns_of(rows[rows["model"] == model])
+        days = np.array(list(col.get("date", [])), dtype="datetime64[D]")
+        for day in as_of:
+            for window in windows:
+                edges = np.array([day - timedelta(days=window), day], "datetime64[D]")
+                lo, hi = np.searchsorted(days, edges).tolist()
+                part = {c: values[lo:hi] for c, values in col.items()}
+                out.append(
+                    {"date": day, "symbol": symbol, "venue": venue, "model": model,
+                     "window_days": window, **summarise(part, window)}
+                )  # fmt: skip
+    return pd.DataFrame(out)
