@@ -411,7 +411,7 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
         "top_precision_lower_95": wilson_lower_bound(top_hits, top_bins),
         "baseline_hit_share": _ratio(col["map_bins_hit"][scored].sum(), col["map_bins"][scored].sum()),
         "heavier_hit_rate": _mean(col["heavier_hit"].astype(float)),
-        "swept_spearman_median": _median(col["swept_spearman"].astype(float)),
+        "swept_spearman_median": _median(col["swept_spearman"][scored].astype(float)),
         "time_realised_source": _joined(col["time_realised_source"]),
         "time_days": int(t.sum()),
         "time_spearman_1d": rho_1d, "time_spearman_1d_lo": lo_1d, "time_spearman_1d_hi": hi_1d,
