@@ -36,6 +36,7 @@ from liqbrief.cli_params import (
     today,
     yesterday,
 )
+from liqbrief.cli_validate import validate_command
 from liqbrief.json_output import strict_json
 from liqbrief.settings import Settings, SettingsError, settings_error_line
 from liqbrief.terminal import HELP_ASKED, OneLineErrors, console, run
@@ -419,6 +420,8 @@ def liqprice(
         f"linear {prices['linear']:,.2f}, naive {prices['naive']:,.2f}"
     )
 
+
+app.command("validate")(validate_command)
 
 lake_app = typer.Typer(no_args_is_help=True, help="Check the Parquet lake.")
 app.add_typer(lake_app, name="lake")

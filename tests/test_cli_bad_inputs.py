@@ -52,7 +52,7 @@ def _symbols_rows() -> list[BadInput]:
         "extract": ("--symbols", ()), "daily": ("--symbols", ()), "liqmap": ("--symbols", ()),
         "context": ("--symbols", ()), "brief": ("--symbols", ()), "send": ("--symbols", ()),
         "backfill": ("--symbols", ("--start", "2024-03-01", "--end", "2024-03-02")),
-        "map": ("--symbol", ()), "liqprice": ("--symbol", price),
+        "map": ("--symbol", ()), "liqprice": ("--symbol", price), "validate": ("--symbols", ()),
     }  # fmt: skip
     return [
         BadInput((command, *rest, flag, value), 2, phrase, SMTP if command == "send" else {})
@@ -153,6 +153,14 @@ ROWS: list[BadInput] = [
     # failures (exit 1): no inputs for the date, nothing written
     BadInput(("liqmap", "--start", "2024-03-02", "--end", "2024-03-02"), 1, "not enough open-interest or price data"),
     BadInput(("context", "--date", "2024-02-20", "--no-fetch-macro"), 1, "run `liqbrief extract --symbols BTCUSDT"),
+    # validate: only Binance maps exist; a day is scored once it is over; nothing realised
+    BadInput(("validate", "--venue", "bybit"), 2, "'bybit' is not one of 'binance'"),
+    BadInput(("validate", "--end", TODAY.isoformat()), 2, f"{TODAY} has not ended yet"),
+    BadInput(("validate", "--start", "2024-03-05", "--end", "2024-03-01"), 2, "is before --start"),
+    BadInput(("validate", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-01-31 or later"),
+    BadInput(("validate",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
+    BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-03"), 1, "no realised liquidations stored for BTCUSDT on binance in 2024-03-02..2024-03-03"),
+    BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-02", "--json"), 1, "no Coinglass daily bars): start the recorder with `liqbrief record`"),
     # failures (exit 1): the date has no map
     BadInput(("brief", "--date", "2024-03-06"), 1, "no map for BTCUSDT"),
     BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: BTCUSDT: not enough open-interest or price data"),
