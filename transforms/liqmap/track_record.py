@@ -31,9 +31,9 @@ from transforms.liqmap.engine import ModelRun, unmappable_dates
 from transforms.liqmap.snapshots import snapshot_times
 from transforms.liqmap.validation import (
     average_ranks,
+    pearson,
     precision_score,
     realised_per_bin,
-    spearman,
     swept_mask,
     swept_score,
     wilson_lower_bound,
@@ -345,12 +345,14 @@ def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
     per resample: exact re-ranking costs a hundred times more for the same interval to about
     0.01; tests/transforms/test_track_record.py compares them). NaN with fewer than 3 days."""
     known = np.isfinite(x) & np.isfinite(y)
-    rho = spearman(x[known], y[known])
+    if known.sum() < 2:
+        return math.nan, math.nan, math.nan
+    rx, ry = np.zeros(x.shape), np.zeros(y.shape)
+    rx[known], ry[known] = average_ranks(x[known]), average_ranks(y[known])
+    rho = pearson(rx[known], ry[known])  # Spearman's ρ: the Pearson correlation of the ranks
     days = np.flatnonzero(known.any(axis=1))
     if len(days) < 3 or not np.isfinite(rho):
         return rho, math.nan, math.nan
-    rx, ry = np.zeros(x.shape), np.zeros(y.shape)
-    rx[known], ry[known] = average_ranks(x[known]), average_ranks(y[known])
     per_day = np.stack([known.sum(1), rx.sum(1), ry.sum(1), (rx * rx).sum(1),
                         (ry * ry).sum(1), (rx * ry).sum(1)], axis=1)[days]  # fmt: skip
     counts = _resample_counts(len(days))
@@ -360,8 +362,8 @@ def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
     ok = (vx > 1e-9) & (vy > 1e-9)
     if ok.sum() < BOOTSTRAP_RESAMPLES // 2:
         return rho, math.nan, math.nan
-    lo, hi = np.percentile(cov[ok] / np.sqrt(vx[ok] * vy[ok]), [2.5, 97.5])
-    return rho, float(lo), float(hi)
+    lo, hi = _percentiles(cov[ok] / np.sqrt(vx[ok] * vy[ok]), (0.025, 0.975))
+    return rho, lo, hi
 
 
 def _ratio(num: float, den: float) -> float:
@@ -383,10 +385,26 @@ def _heavier_sign(long_usd: np.ndarray, short_usd: np.ndarray) -> np.ndarray:
     return np.sign(long_usd.astype(float) - short_usd.astype(float))
 
 
+BLOCK_COLUMNS = ("est_4h_long_usd", "est_4h_short_usd", "realised_4h_long_usd", "realised_4h_short_usd")  # fmt: skip
+
+
 def columns_of(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Validation rows as column arrays (sorted by date), for cheap slicing by window."""
+    """Validation rows as column arrays (sorted by date), for cheap slicing by window; the
+    4-hour lists as (rows, 6) float arrays."""
     rows = rows.sort_values("date", kind="stable")
-    return {c: rows[c].to_numpy() for c in rows.columns}
+    col = {c: rows[c].to_numpy() for c in rows.columns}
+    for c in BLOCK_COLUMNS:
+        col[c] = np.stack(col[c]).astype(float) if len(rows) else np.zeros((0, BLOCKS))
+    return col
+
+
+def _percentiles(values: np.ndarray, fractions: tuple[float, ...]) -> list[float]:
+    """np.percentile's default (linear) interpolation, on one sort: cheaper per call."""
+    ordered = np.sort(values)
+    position = np.asarray(fractions) * (len(ordered) - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    return (ordered[below] + (position - below) * (ordered[above] - ordered[below])).tolist()
 
 
 def summarise(col: dict[str, np.ndarray], days: int) -> dict:
@@ -397,8 +415,8 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
     real_long = col["time_realised_long_usd"].astype(float)
     real_short = col["time_realised_short_usd"].astype(float)
     t = np.isfinite(real_long) & np.isfinite(real_short)
-    est = np.c_[col["est_long_usd"][t], col["est_short_usd"][t]].astype(float)
-    real = np.c_[real_long[t], real_short[t]]
+    est = np.stack([col["est_long_usd"][t], col["est_short_usd"][t]], axis=1).astype(float)
+    real = np.stack([real_long[t], real_short[t]], axis=1)
     rho_1d, lo_1d, hi_1d = spearman_interval(est, real)
     rho_4h, lo_4h, hi_4h = spearman_interval(*_blocks_pairs(col, t))
     called, happened = _heavier_sign(est[:, 0], est[:, 1]), _heavier_sign(real[:, 0], real[:, 1])
@@ -423,16 +441,9 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
 
 def _blocks_pairs(col: dict, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Estimated and realised 4-hour values of the time-scored days, (days, 12): both sides."""
-    if not t.any():
-        return np.zeros((0, 2 * BLOCKS)), np.zeros((0, 2 * BLOCKS))
-
-    def stacked(side_long: str, side_short: str) -> np.ndarray:
-        return np.c_[np.stack(col[side_long][t]), np.stack(col[side_short][t])].astype(float)
-
-    return (
-        stacked("est_4h_long_usd", "est_4h_short_usd"),
-        stacked("realised_4h_long_usd", "realised_4h_short_usd"),
-    )
+    est = np.concatenate([col["est_4h_long_usd"][t], col["est_4h_short_usd"][t]], axis=1)
+    real = np.concatenate([col["realised_4h_long_usd"][t], col["realised_4h_short_usd"][t]], axis=1)
+    return est, real
 
 
 def rolling_summaries(

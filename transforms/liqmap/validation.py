@@ -17,9 +17,14 @@ import pandas as pd
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks, ties sharing their average rank (as pandas and scipy rank them)."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    counts = np.bincount(group)
     ends = np.cumsum(counts)
-    return ((ends - counts + 1 + ends) / 2)[inverse]
+    ranks = np.empty(len(values))
+    ranks[order] = ((ends - counts + 1 + ends) / 2)[group]
+    return ranks
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
