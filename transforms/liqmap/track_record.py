@@ -136,34 +136,27 @@ class DayEvents:
 
 def covered_events(events: pd.DataFrame, covered: np.ndarray, first: date) -> DayEvents:
     """The events inside covered hours only: a liquidation in an uncovered hour is ignored."""
-    n_days = covered.shape[0]
-    hour = (_us(events["time"]) - _day_us(first)) // HOUR_US if len(events) else np.array([], int)
-    inside = (hour >= 0) & (hour < n_days * 24)
+    hour = (_us(events["time"]) - _day_us(first)) // HOUR_US
+    inside = (hour >= 0) & (hour < covered.size)
     inside[inside] = covered.reshape(-1)[hour[inside]]
-    order = np.argsort(hour[inside], kind="stable")
-    hour = hour[inside][order]
-    side = events["side"].to_numpy()[inside][order] if len(events) else np.array([], object)
-    pick = (lambda c: events[c].to_numpy(float)[inside][order]) if len(events) else None
-    empty = np.array([], float)
+    keep = np.flatnonzero(inside)[np.argsort(hour[inside], kind="stable")]
+    hour, side = hour[keep], events["side"].to_numpy()[keep]
     return DayEvents(
         hour // 24, (hour % 24) // 4, side == "long", side,
-        pick("price") if pick else empty, pick("notional_usd") if pick else empty,
+        events["price"].to_numpy(float)[keep], events["notional_usd"].to_numpy(float)[keep],
     )  # fmt: skip
 
 
 def path_extremes(run: ModelRun, covered: np.ndarray, first: date) -> tuple[np.ndarray, np.ndarray]:
     """Per day, the mark path's low and high over its covered hours (NaN without any)."""
     path = run.maker.path
-    n_hours = covered.size
     hour = (path.time_us - _day_us(first)) // HOUR_US
-    inside = (hour >= 0) & (hour < n_hours)
-    low, high = np.full(n_hours, np.inf), np.full(n_hours, -np.inf)
+    inside = (hour >= 0) & (hour < covered.size)
+    low, high = np.full(covered.size, np.inf), np.full(covered.size, -np.inf)
     np.minimum.at(low, hour[inside], path.low[inside])
     np.maximum.at(high, hour[inside], path.high[inside])
-    low, high = (
-        np.where(covered.reshape(-1), low, np.inf),
-        np.where(covered.reshape(-1), high, -np.inf),
-    )
+    uncovered = ~covered.reshape(-1)
+    low[uncovered], high[uncovered] = np.inf, -np.inf
     day_low, day_high = low.reshape(covered.shape).min(1), high.reshape(covered.shape).max(1)
     return np.where(np.isfinite(day_low), day_low, np.nan), np.where(
         np.isfinite(day_high), day_high, np.nan
