@@ -112,7 +112,8 @@ def table_lines(symbol: str, start: date, end: date, models: list[dict]) -> list
         f"{symbol} binance {start}..{end}: {exact['days_scored']} day(s) scored at price level "
         f"({exact['events']:,} liquidations, coverage {exact['coverage_pct']:.1f}%), "
         f"{exact['time_days']} at time level ({exact['time_realised_source'] or 'no series'})",
-        "  model        top10%  lo95%  base%  swept ρ  heavier  ρ 1d [95%]           ρ 4h   est/real",
+        f"  {'model':<11} {'top10%':>6} {'lo95%':>6} {'base%':>6}  {'swept ρ':>7}  {'heavier':>6}  "
+        f"{'ρ 1d':>5} {'[95% interval]':<14}  {'ρ 4h':>5}  {'est/real':>8}",
     ]
     for m in models:
         interval = f"[{_num(m['time_spearman_1d_lo'])}, {_num(m['time_spearman_1d_hi'])}]"

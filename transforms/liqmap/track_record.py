@@ -49,6 +49,7 @@ ABLATIONS: dict[str, dict] = {
 SUMMARY_WINDOWS = (30, 90)  # days
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 13
+BOOTSTRAP_MIN_DAYS = 5  # fewer days than this give no interval worth printing
 MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
@@ -337,7 +338,7 @@ def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
     rank correlation is computed on the pairs' ranks in the whole window (ranking once, not
     per resample: exact re-ranking costs a hundred times more; the bounds differ by up to
     ~0.04 on 30 days, ~0.01 on 90 days of 4-hour blocks — tests/transforms/test_track_record.py
-    compares them). NaN with fewer than 3 days."""
+    compares them). No interval (NaN) with fewer than BOOTSTRAP_MIN_DAYS days."""
     known = np.isfinite(x) & np.isfinite(y)
     if known.sum() < 2:
         return math.nan, math.nan, math.nan
@@ -345,7 +346,7 @@ def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
     rx[known], ry[known] = average_ranks(x[known]), average_ranks(y[known])
     rho = pearson(rx[known], ry[known])  # Spearman's ρ: the Pearson correlation of the ranks
     days = np.flatnonzero(known.any(axis=1))
-    if len(days) < 3 or not np.isfinite(rho):
+    if len(days) < BOOTSTRAP_MIN_DAYS or not np.isfinite(rho):
         return rho, math.nan, math.nan
     per_day = np.stack([known.sum(1), rx.sum(1), ry.sum(1), (rx * rx).sum(1),
                         (ry * ry).sum(1), (rx * ry).sum(1)], axis=1)[days]  # fmt: skip
