@@ -26,6 +26,7 @@ from transforms.liqmap.track_record import (
     columns_of,
     covered_events,
     covered_hours,
+    estimated_blocks,
     rolling_summaries,
     score_days,
     score_map,
@@ -257,3 +258,31 @@ def test_a_summary_does_not_change_when_anything_on_or_after_its_date_does() -> 
     assert not np.allclose(
         later_rows.loc[day, "realised_long_usd"], rows.loc[day, "realised_long_usd"]
     )
+
+
+@pytest.mark.parametrize("shrink", [False, True])
+def test_the_estimate_of_a_day_does_not_depend_on_where_the_run_started(shrink: bool) -> None:
+    """A daily run starts 31 days before the day it scores, a backfill months before: only
+    cohorts of the 30 days before each interval's end count, so both agree (exactly without
+    the shrink; with it, older cohorts' liquidations still enter the shrink ratios)."""
+    calm = synthetic_market(START, 70, seed=8, vol_per_minute=0.0005)
+    mark = calm.mark_1m.copy()
+    crash = (mark["open_time"] >= pd.Timestamp(START + timedelta(days=66), tz="UTC")).to_numpy()
+    mark.loc[crash, ["open", "high", "low", "close"]] *= 0.6  # deep enough for old 3x longs
+    market = Market(calm.metrics, calm.klines_5m, mark)
+    brackets, _ = load_brackets("BTCUSDT")
+    config = ModelConfig(shrink_on_oi_decrease=shrink)
+    cut = pd.Timestamp(START + timedelta(days=35), tz="UTC")
+    late = Market(*(f[f.iloc[:, 0] >= cut].reset_index(drop=True) for f in (market.metrics, market.klines_5m, market.mark_1m)))  # fmt: skip
+    scored = START + timedelta(days=66)
+    blocks = [
+        estimated_blocks(
+            run_model(m.metrics, m.klines_5m, m.mark_1m, brackets, config, symbol="BTCUSDT"),
+            scored,
+            3,
+        )
+        for m in (market, late)
+    ]
+    assert blocks[0][0].sum() + blocks[0][1].sum() > 0
+    for whole, recent in zip(blocks[0], blocks[1], strict=True):
+        assert recent == pytest.approx(whole, rel=1e-9 if not shrink else 2e-3)

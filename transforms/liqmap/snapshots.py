@@ -91,10 +91,9 @@ class SnapshotMaker:
         died = fates.death_time_us != np.iinfo(np.int64).max
         order = np.argsort(fates.death_time_us[died], kind="stable")
         self.death_sorted = fates.death_time_us[died][order]
-        liquidated = fates.liquidated_usd[died][order]
-        longs = cohorts.is_long[died][order]
-        self.cum_liq_long = np.concatenate([[0.0], np.cumsum(np.where(longs, liquidated, 0.0))])
-        self.cum_liq_short = np.concatenate([[0.0], np.cumsum(np.where(longs, 0.0, liquidated))])
+        self.death_birth = cohorts.birth_time_us[died][order]
+        self.death_liquidated = fates.liquidated_usd[died][order]
+        self.death_long = cohorts.is_long[died][order]
 
     def price_at(self, t_us: int) -> tuple[float, bool]:
         """Close of the last minute before t (mark, or last price where mark was missing);
@@ -176,16 +175,19 @@ class SnapshotMaker:
         self, start_us: np.ndarray, end_us: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """The model's liquidated notional (long, short) in each interval [start, end): the
-        cohorts whose liquidation minute falls in it. The one definition of "estimated
-        liquidations" — a snapshot's 24 h figure and validation's 4-hour blocks both use it.
-        It counts every cohort of the run, so cohorts born before the run's first bar are
-        missing: give the run the same warm-up wherever figures are compared."""
-        d0 = np.searchsorted(self.death_sorted, start_us, side="left")
-        d1 = np.searchsorted(self.death_sorted, end_us, side="left")
-        return (
-            self.cum_liq_long[d1] - self.cum_liq_long[d0],
-            self.cum_liq_short[d1] - self.cum_liq_short[d0],
-        )
+        cohorts whose liquidation minute falls in it, among those born in the longest window
+        before its end ([end − 30 d, end), the cohorts a map of that instant holds), so the
+        figure does not depend on how much history the run started with. The one definition
+        of "estimated liquidations": a snapshot's 24 h figure and validation's 4-hour blocks."""
+        first = np.searchsorted(self.death_sorted, start_us, side="left").tolist()
+        last = np.searchsorted(self.death_sorted, end_us, side="left").tolist()
+        oldest = (np.asarray(end_us) - max(WINDOWS.values()) * DAY_US).tolist()
+        long_usd, short_usd = np.zeros(len(first)), np.zeros(len(first))
+        for i, (lo, hi, born) in enumerate(zip(first, last, oldest, strict=True)):
+            young = self.death_birth[lo:hi] >= born
+            liquidated, longs = self.death_liquidated[lo:hi][young], self.death_long[lo:hi][young]
+            long_usd[i], short_usd[i] = liquidated[longs].sum(), liquidated[~longs].sum()
+        return long_usd, short_usd
 
     def heatmap(
         self, t_us: int, days: int = 7, step_minutes: int = 60
