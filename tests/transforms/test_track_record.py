@@ -286,3 +286,21 @@ def test_the_estimate_of_a_day_does_not_depend_on_where_the_run_started(shrink: 
     assert blocks[0][0].sum() + blocks[0][1].sum() > 0
     for whole, recent in zip(blocks[0], blocks[1], strict=True):
         assert recent == pytest.approx(whole, rel=1e-9 if not shrink else 2e-3)
+
+
+def test_a_day_without_its_prices_is_not_scored() -> None:
+    """Mark minutes missing for a day (not yet published, a gap): no sweep to score and an
+    estimate that would read as "nothing liquidated" — both levels left empty."""
+    market = synthetic_market(START, 55, seed=3)
+    gap = DATES[5]
+    times = market.mark_1m["open_time"]
+    keep = ~((times >= pd.Timestamp(gap, tz="UTC")) & (times < pd.Timestamp(gap + timedelta(days=1), tz="UTC") - pd.Timedelta("1h")))  # fmt: skip
+    holed = Market(market.metrics, market.klines_5m, market.mark_1m[keep].reset_index(drop=True))
+    brackets, _ = load_brackets("BTCUSDT")
+    run = run_model(holed.metrics, holed.klines_5m, holed.mark_1m, brackets, ModelConfig(), symbol="BTCUSDT")  # fmt: skip
+    rows = score_days(run, ModelConfig(), DATES, evidence_for(market, 4), symbol="BTCUSDT", model="exact")  # fmt: skip
+    day = rows.set_index("date").loc[gap]
+    assert day["top_bins"] == 0 and math.isnan(day["est_long_usd"]) and day["events"] > 0
+    assert rows.set_index("date").loc[DATES[4], "top_bins"] > 0
+    summary = summarise(columns_of(rows), len(DATES))
+    assert summary["time_days"] == len(DATES) - 1

@@ -50,6 +50,7 @@ SUMMARY_WINDOWS = (30, 90)  # days
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 13
 BOOTSTRAP_MIN_DAYS = 5  # fewer days than this give no interval worth printing
+MIN_PATH_SHARE = 0.99  # of a day's minutes with a price, for the day to be scored
 MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
@@ -212,16 +213,27 @@ def score_map(
     }  # fmt: skip
 
 
+def complete_paths(run: ModelRun, first: date, n_days: int) -> np.ndarray:
+    """Per day, whether the run's price path holds at least MIN_PATH_SHARE of its minutes: a
+    day without its prices (not yet published, a gap) has no sweep and no estimate to score."""
+    minute = (run.maker.path.time_us - _day_us(first)) // MINUTE_US
+    inside = (minute >= 0) & (minute < n_days * 1440)
+    per_day = np.bincount(minute[inside] // 1440, minlength=n_days)
+    return per_day >= MIN_PATH_SHARE * 1440
+
+
 def _price_level(
     run: ModelRun, config: ModelConfig, dates: list[date], covered: np.ndarray, events: DayEvents
 ) -> list[dict]:
-    """Per day, the price-level columns (empty ones without a map or a covered hour)."""
+    """Per day, the price-level columns (empty ones without a map, a covered hour or the
+    day's prices)."""
     missing = unmappable_dates(run, dates, config)
     low, high = path_extremes(run, covered, dates[0])
+    complete = complete_paths(run, dates[0], len(dates))
     times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
     rows = []
     for d, (day, t_us) in enumerate(zip(dates, times.tolist(), strict=True)):
-        if day in missing or not covered[d].any() or not np.isfinite(low[d]):
+        if day in missing or not covered[d].any() or not complete[d] or not np.isfinite(low[d]):
             rows.append(dict(PRICE_LEVEL_EMPTY))
             continue
         snap = run.maker.snapshot(t_us, up_to=VALIDATION_WINDOW)
@@ -293,6 +305,8 @@ def score_days(
     events = covered_events(evidence.events, covered, first)
     price = pd.DataFrame(_price_level(run, config, dates, covered, events))
     est_long, est_short = estimated_blocks(run, first, n_days)
+    incomplete = ~complete_paths(run, first, n_days)
+    est_long[incomplete], est_short[incomplete] = np.nan, np.nan
     blocks, daily, time_sources = realised_blocks(evidence, events, covered, first)
     key = events.day * 2 + (~events.is_long).astype(np.int64)
     realised = np.bincount(key, events.notional, n_days * 2).reshape(n_days, 2)
@@ -409,7 +423,11 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
     top_hits, top_bins = int(col["top_hits"][scored].sum()), int(col["top_bins"][scored].sum())
     real_long = col["time_realised_long_usd"].astype(float)
     real_short = col["time_realised_short_usd"].astype(float)
-    t = np.isfinite(real_long) & np.isfinite(real_short)
+    t = (
+        np.isfinite(real_long)
+        & np.isfinite(real_short)
+        & np.isfinite(col["est_long_usd"].astype(float))
+    )
     est = np.stack([col["est_long_usd"][t], col["est_short_usd"][t]], axis=1).astype(float)
     real = np.stack([real_long[t], real_short[t]], axis=1)
     rho_1d, lo_1d, hi_1d = spearman_interval(est, real)
