@@ -345,33 +345,62 @@ def _resample_counts(n: int) -> np.ndarray:
     return np.ascontiguousarray(counts.T, dtype=float)  # (n, resamples): the faster product
 
 
-def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Spearman ρ of the pairs (x, y: shape (days, pairs per day), NaN where unknown) and a
-    95 % percentile interval from a day-block bootstrap: days are resampled with replacement
-    (a day's pairs stay together: its 4-hour blocks are not independent) and each resample's
-    rank correlation is computed on the pairs' ranks in the whole window (ranking once, not
-    per resample: exact re-ranking costs a hundred times more; the bounds differ by up to
-    ~0.04 on 30 days, ~0.01 on 90 days of 4-hour blocks — tests/transforms/test_track_record.py
-    compares them). No interval (NaN) with fewer than BOOTSTRAP_MIN_DAYS days."""
+def _side_ranks(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """One side's Spearman ρ over a window (x, y: (days, values per day), NaN where unknown)
+    and each day's rank sums (count, Σrx, Σry, Σrx², Σry², Σrx·ry), ranked once in the
+    window; None if the side has no ρ (under two pairs, or constant)."""
     known = np.isfinite(x) & np.isfinite(y)
     if known.sum() < 2:
-        return math.nan, math.nan, math.nan
+        return None
     rx, ry = np.zeros(x.shape), np.zeros(y.shape)
     rx[known], ry[known] = average_ranks(x[known]), average_ranks(y[known])
     rho = pearson(rx[known], ry[known])  # Spearman's ρ: the Pearson correlation of the ranks
-    days = np.flatnonzero(known.any(axis=1))
-    if len(days) < BOOTSTRAP_MIN_DAYS or not np.isfinite(rho):
-        return rho, math.nan, math.nan
-    per_day = np.stack([known.sum(1), rx.sum(1), ry.sum(1), (rx * rx).sum(1),
-                        (ry * ry).sum(1), (rx * ry).sum(1)], axis=1)[days]  # fmt: skip
-    counts = _resample_counts(len(days))
+    if not np.isfinite(rho):
+        return None
+    sums = [
+        known.sum(1),
+        rx.sum(1),
+        ry.sum(1),
+        (rx * rx).sum(1),
+        (ry * ry).sum(1),
+        (rx * ry).sum(1),
+    ]
+    return rho, np.stack(sums, axis=1)
+
+
+def _resampled_rho(per_day: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The rank correlation of each resample (NaN where a side is constant in it)."""
     # one vector-matrix product per sum: far cheaper than a threaded matrix product here
     n, sx, sy, sxx, syy, sxy = (np.ascontiguousarray(stat) @ counts for stat in per_day.T)
     cov, vx, vy = sxy / n - sx * sy / n**2, sxx / n - (sx / n) ** 2, syy / n - (sy / n) ** 2
     ok = (vx > 1e-9) & (vy > 1e-9)
-    if ok.sum() < BOOTSTRAP_RESAMPLES // 2:
+    return np.where(ok, cov / np.sqrt(np.where(ok, vx * vy, 1.0)), np.nan)
+
+
+def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Spearman ρ of estimated (x) against realised (y) values, per side, averaged over the
+    sides (x, y: (days, sides, values per day), NaN where unknown; sides kept apart so the
+    gap between long and short totals cannot make the ranks agree), and a 95 % percentile
+    interval from a day-block bootstrap: days are resampled with replacement (a day's values
+    stay together: its 4-hour blocks are not independent; both sides see the same days) and
+    each resample's correlation is computed on the ranks in the whole window (ranking once,
+    not per resample: exact re-ranking costs a hundred times more; the bounds differ by up to
+    ~0.04 on 30 days, ~0.01 on 90 days of 4-hour blocks — tests/transforms/test_track_record.py
+    compares them). No interval (NaN) with fewer than BOOTSTRAP_MIN_DAYS days."""
+    days = np.flatnonzero((np.isfinite(x) & np.isfinite(y)).any(axis=(1, 2)))
+    sides = [_side_ranks(x[days, s], y[days, s]) for s in range(x.shape[1])]
+    sides = [side for side in sides if side is not None]
+    if not sides:
+        return math.nan, math.nan, math.nan
+    rho = float(np.mean([side[0] for side in sides]))
+    if len(days) < BOOTSTRAP_MIN_DAYS:
         return rho, math.nan, math.nan
-    lo, hi = _percentiles(cov[ok] / np.sqrt(vx[ok] * vy[ok]), (0.025, 0.975))
+    counts = _resample_counts(len(days))
+    resampled = np.mean([_resampled_rho(side[1], counts) for side in sides], axis=0)
+    resampled = resampled[np.isfinite(resampled)]
+    if len(resampled) < BOOTSTRAP_RESAMPLES // 2:
+        return rho, math.nan, math.nan
+    lo, hi = _percentiles(resampled, (0.025, 0.975))
     return rho, lo, hi
 
 
@@ -430,7 +459,7 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
     )
     est = np.stack([col["est_long_usd"][t], col["est_short_usd"][t]], axis=1).astype(float)
     real = np.stack([real_long[t], real_short[t]], axis=1)
-    rho_1d, lo_1d, hi_1d = spearman_interval(est, real)
+    rho_1d, lo_1d, hi_1d = spearman_interval(est[:, :, None], real[:, :, None])
     rho_4h, lo_4h, hi_4h = spearman_interval(*_blocks_pairs(col, t))
     called, happened = _heavier_sign(est[:, 0], est[:, 1]), _heavier_sign(real[:, 0], real[:, 1])
     both = (called != 0) & (happened != 0)
@@ -453,9 +482,9 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
 
 
 def _blocks_pairs(col: dict, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Estimated and realised 4-hour values of the time-scored days, (days, 12): both sides."""
-    est = np.concatenate([col["est_4h_long_usd"][t], col["est_4h_short_usd"][t]], axis=1)
-    real = np.concatenate([col["realised_4h_long_usd"][t], col["realised_4h_short_usd"][t]], axis=1)
+    """Estimated and realised 4-hour values of the time-scored days, (days, 2 sides, 6)."""
+    est = np.stack([col["est_4h_long_usd"][t], col["est_4h_short_usd"][t]], axis=1)
+    real = np.stack([col["realised_4h_long_usd"][t], col["realised_4h_short_usd"][t]], axis=1)
     return est, real
 
 
