@@ -37,12 +37,8 @@ from store.lake import Lake
 from store.realised import liquidation_id, merge_coverage, merge_realised
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import run_model
-from transforms.liqmap.track_record import (
-    ABLATIONS,
-    rolling_summaries,
-    score_days,
-    variant_config,
-)
+from transforms.liqmap.track_record import ABLATIONS, score_days, variant_config
+from transforms.liqmap.track_summary import rolling_summaries
 
 START = date(2024, 1, 1)
 WARMUP = 30

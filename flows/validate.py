@@ -27,14 +27,8 @@ from store.ledger import LedgerEntry
 from store.realised import days_with_data, read_coverage, read_realised
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import NotEnoughDataError, run_model
-from transforms.liqmap.track_record import (
-    ABLATIONS,
-    SUMMARY_WINDOWS,
-    Evidence,
-    rolling_summaries,
-    score_days,
-    variant_config,
-)
+from transforms.liqmap.track_record import ABLATIONS, Evidence, score_days, variant_config
+from transforms.liqmap.track_summary import SUMMARY_WINDOWS, rolling_summaries
 
 VENUE = "binance"  # the only venue with maps today
 VALIDATION_SOURCE = "liqbrief:validate"

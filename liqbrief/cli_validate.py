@@ -84,7 +84,8 @@ def validate_command(
 def range_report(lake, symbol: str, start: date, end: date) -> dict:
     """The stored rows of [start, end] and, per model, their summary over the range."""
     from store.datasets import DATASETS
-    from transforms.liqmap.track_record import ABLATIONS, columns_of, summarise
+    from transforms.liqmap.track_record import ABLATIONS
+    from transforms.liqmap.track_summary import columns_of, summarise
 
     rows = lake.read(DATASETS["validation"], symbol, start, end)
     days = (end - start).days + 1

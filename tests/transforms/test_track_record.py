@@ -23,16 +23,18 @@ from transforms.liqmap.track_record import (
     PRICE_LEVEL_EMPTY,
     DayEvents,
     Evidence,
-    columns_of,
     covered_events,
     covered_hours,
     estimated_blocks,
-    rolling_summaries,
     score_days,
     score_map,
+    variant_config,
+)
+from transforms.liqmap.track_summary import (
+    columns_of,
+    rolling_summaries,
     spearman_interval,
     summarise,
-    variant_config,
 )
 from transforms.liqmap.validation import spearman
 
