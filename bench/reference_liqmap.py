@@ -119,7 +119,7 @@ def reference_maps(
         for d in dates
     }
     alive: list[dict] = []  # each: birth_t, long, tier, contracts, entry, lp
-    liquidations: list[tuple[int, bool, float]] = []  # (bar end, long?, usd)
+    liquidations: list[tuple[int, bool, float, int]] = []  # (bar end, long?, usd, birth)
     grids: dict = {}
     liquidated_by_day: dict = {}
     m, last_close = 0, math.nan
@@ -135,8 +135,12 @@ def reference_maps(
             day = snapshot_at[t_j]
             _snapshot(grids, alive, day, t_j, last_close, config, symbol)
             liquidated_by_day[day] = tuple(
-                sum(usd for t, lng, usd in liquidations if t_j - DAY_US < t <= t_j and lng == side)
-                for side in (True, False)
+                sum(
+                    usd
+                    for t, lng, usd, born in liquidations
+                    if t_j - DAY_US < t <= t_j and lng == side and born >= t_j - 30 * DAY_US
+                )
+                for side in (True, False)  # cohorts born in the 30 days before the snapshot
             )
         if j == 0 or t_j - readings[j - 1][0] != BAR_US:
             continue  # no change of open interest across a gap
@@ -158,7 +162,7 @@ def _liquidate(
     for c in alive:
         if (low <= c["lp"]) if c["long"] else (high >= c["lp"]):
             killed[c["long"]] += c["contracts"]
-            liquidations.append((t, c["long"], c["contracts"] * c["entry"]))
+            liquidations.append((t, c["long"], c["contracts"] * c["entry"], c["birth_t"]))
         else:
             survivors.append(c)
     return survivors, killed

@@ -2,6 +2,8 @@
 
 Order of work: bring the lake's inputs up to date once (no download at all when the lake
 already has every input; FRED and Coinglass each fetched once for the whole range); run the liquidation-map engine once over the range (one pass);
+score the days before the briefings against what was liquidated (the track record, one
+pass per model variant; a failure is only logged);
 then, a chunk of days at a time, write the chunk's maps cut from that pass and its context
 tables in date order (records chain from the previous day; each input read once per chunk),
 and hand the chunk's briefings to worker processes, which render while the next chunk is
@@ -31,6 +33,7 @@ from flows.delivery import email_briefing
 from flows.extract import DEFAULT_DATASETS, ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, MapModel, map_model, write_maps_of
 from flows.render_workers import render, render_workers
+from flows.validate import score_before_briefings
 from liqbrief import progress
 from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
@@ -191,6 +194,8 @@ def brief_days(
     clock = time.perf_counter()
     models, model_errors = build_models(symbols, todo)
     logger.info("liquidation model: %.1f s", time.perf_counter() - clock)
+    track_record = score_before_briefings(symbols, todo[0], todo[-1])  # never raises
+    logger.info("track record: %s (%.1f s)", track_record, time.perf_counter() - clock)
     pending: dict = {}
     with render_workers(workers):  # the workers start up while the first chunk is mapped
         if send:

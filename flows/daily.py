@@ -1,5 +1,6 @@
-"""The daily job: bring the lake up to date, then compute the latest complete day's maps
-and its market context, records and macro context, then render the HTML/PDF briefing.
+"""The daily job: bring the lake up to date, then compute the latest complete day's maps,
+score the day before against what was liquidated (the track record; never fatal), compute
+its market context, records and macro context, then render the HTML/PDF briefing.
 
 Coinglass (with COINGLASS_API_KEY) is brought up to date once per run, FRED by the context.
 A snapshot at 00:00 UTC of date D needs every file of D − 1. The archive publishes a day
@@ -21,6 +22,7 @@ from flows.context import context, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap, missing_lines
+from flows.validate import score_before_briefings
 from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
 from reports.narrative import summary_sentences
@@ -101,6 +103,7 @@ def daily_briefing(
     fetch_market_wide(symbols)  # once, whatever dates the symbols are mapped for
     for briefing_day in sorted(set(mapped.values())):
         day_symbols = [s for s, d in mapped.items() if d == briefing_day]
+        score_before_briefings(day_symbols, briefing_day, briefing_day)  # never raises
         context(briefing_day, day_symbols, fetch_coinglass=False)
         paths = render_briefing(briefing_day, day_symbols)
         briefings += paths

@@ -37,6 +37,7 @@ from liqbrief.cli_params import (
     yesterday,
 )
 from liqbrief.cli_record import record_command
+from liqbrief.cli_validate import validate_command
 from liqbrief.json_output import strict_json
 from liqbrief.settings import Settings, SettingsError, settings_error_line
 from liqbrief.terminal import HELP_ASKED, OneLineErrors, console, run
@@ -442,7 +443,7 @@ def liqprice(
 
 
 app.command("record")(record_command)
-
+app.command("validate")(validate_command)
 
 lake_app = typer.Typer(no_args_is_help=True, help="Check the Parquet lake.")
 app.add_typer(lake_app, name="lake")

@@ -393,6 +393,10 @@ VALIDATION_SCHEMA = pa.schema(
         ("predicted_heavier", pa.string()),  # "long", "short" or ""
         ("realised_heavier", pa.string()),
         ("heavier_hit", pa.float64()),  # 1.0, 0.0 or NaN (not scored)
+        ("headline_long_usd", pa.float64()),  # the map's C_L(day's covered low)
+        ("headline_short_usd", pa.float64()),  # the map's C_S(day's covered high)
+        ("map_bins", pa.int64()),  # bins with predicted notional (baseline denominator)
+        ("map_bins_hit", pa.int64()),  # of those, bins a realised liquidation fell in
         # time level: the model's own estimate of D's liquidations vs the realised series
         ("est_long_usd", pa.float64()),
         ("est_short_usd", pa.float64()),

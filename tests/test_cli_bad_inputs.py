@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from liqbrief.testing.archive_mirror import ArchiveMirror
@@ -23,6 +24,7 @@ from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from sources.retry_policy import RetryPolicy
 from store.lake import Lake
+from store.realised import merge_realised
 from tests.conftest import cli_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +54,7 @@ def _symbols_rows() -> list[BadInput]:
         "extract": ("--symbols", ()), "daily": ("--symbols", ()), "liqmap": ("--symbols", ()),
         "context": ("--symbols", ()), "brief": ("--symbols", ()), "send": ("--symbols", ()),
         "backfill": ("--symbols", ("--start", "2024-03-01", "--end", "2024-03-02")),
-        "map": ("--symbol", ()), "liqprice": ("--symbol", price),
+        "map": ("--symbol", ()), "liqprice": ("--symbol", price), "validate": ("--symbols", ()),
     }  # fmt: skip
     return [
         BadInput((command, *rest, flag, value), 2, phrase, SMTP if command == "send" else {})
@@ -165,6 +167,15 @@ ROWS: list[BadInput] = [
     # failures (exit 1): no inputs for the date, nothing written
     BadInput(("liqmap", "--start", "2024-03-02", "--end", "2024-03-02"), 1, "not enough open-interest or price data"),
     BadInput(("context", "--date", "2024-02-20", "--no-fetch-macro"), 1, "run `liqbrief extract --symbols BTCUSDT"),
+    # validate: only Binance maps exist; a day is scored once it is over; nothing realised
+    BadInput(("validate", "--venue", "bybit"), 2, "'bybit' is not one of 'binance'"),
+    BadInput(("validate", "--end", TODAY.isoformat()), 2, f"{TODAY} has not ended yet"),
+    BadInput(("validate", "--start", "2024-03-05", "--end", "2024-03-01"), 2, "is before --start"),
+    BadInput(("validate", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-01-31 or later"),
+    BadInput(("validate",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
+    BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-03"), 1, "no realised liquidations stored for BTCUSDT on binance in 2024-03-02..2024-03-03"),
+    BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-02", "--json"), 1, "no Coinglass daily bars): start the recorder with `liqbrief record`"),
+    BadInput(("validate", "--start", "2024-03-20", "--end", "2024-03-20"), 1, "cannot score BTCUSDT 2024-03-20..2024-03-20: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --symbols BTCUSDT --start 2024-02-19"),
     # failures (exit 1): the date has no map
     BadInput(("brief", "--date", "2024-03-06"), 1, "no map for BTCUSDT"),
     BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: BTCUSDT: not enough open-interest or price data"),
@@ -195,6 +206,11 @@ def world(tmp_path_factory) -> dict:
         report = ingest(lake, mirror.base_url, ["BTCUSDT"], ["metrics", "klines_5m"], *days,
                         retry=RetryPolicy(attempts=1), today=date(2025, 1, 1))  # fmt: skip
     assert not report.problems and any((tmp / "lake").rglob("*.parquet"))
+    merge_realised(lake, "binance", "BTCUSDT", pd.DataFrame({  # recorded, but no map inputs
+        "time": [pd.Timestamp("2024-03-20 01:00", tz="UTC")], "received_at": pd.NaT, "side": ["long"],
+        "price": [60_000.0], "quantity": [0.1], "notional_usd": [6_000.0], "source": ["stream"],
+        "liq_id": ["one"], "raw": ["{}"],
+    }), "test")  # fmt: skip
     reports = tmp / "reports" / "2024-03-01"
     reports.mkdir(parents=True)
     (reports / "liqbrief-2024-03-01.html").write_text("<html>an earlier briefing</html>")

@@ -61,6 +61,15 @@ def test_a_backfill_resumes_without_duplicates_or_double_mail(world) -> None:
     ]
     subjects = sorted(m["Subject"][:19] for m in inbox.messages)
     assert subjects == [f"liqbrief 2024-02-0{d}" for d in (5, 6, 7, 8)]  # each day once
+    # the track record: the day before each briefing scored, each briefing date's summaries
+    from store.datasets import DATASETS as LAKE_DATASETS
+    from store.lake import Lake
+
+    lake = Lake(os.environ["LIQBRIEF_LAKE"])
+    scored = lake.read(LAKE_DATASETS["validation"], "BTCUSDT", date(2024, 2, 1), date(2024, 2, 9))
+    assert sorted(set(scored["date"].astype(str))) == [f"2024-02-0{d}" for d in (4, 5, 6, 7)]
+    track = lake.read(LAKE_DATASETS["validation_summary"], "BTCUSDT", date(2024, 2, 1), date(2024, 2, 9))  # fmt: skip
+    assert sorted(set(track["date"].astype(str))) == [f"2024-02-0{d}" for d in (5, 6, 7, 8)]
 
 
 def test_a_failed_day_does_not_stop_the_others_and_the_run_names_it(world) -> None:

@@ -44,6 +44,13 @@ def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
         len(lake.read(DATASETS["liqmap_heatmap"], "BTCUSDT", date(2024, 2, 9), date(2024, 2, 9)))
         > 0
     )
+    # the track record: the day before the briefing scored (nothing realised: NaN and ""),
+    # the briefing date's summaries written, the briefing rendered all the same
+    scored = lake.read(DATASETS["validation"], "BTCUSDT", date(2024, 2, 8), date(2024, 2, 8))
+    assert len(scored) == 4 and (scored["covered_hours"] == 0).all()
+    assert (scored["realised_source"] == "").all() and scored["top_precision"].isna().all()
+    track = lake.read(DATASETS["validation_summary"], "BTCUSDT", date(2024, 2, 9), date(2024, 2, 9))
+    assert len(track) == 8 and (track["days_scored"] == 0).all()
     # a second run downloads nothing new and maps the same date again, replacing it
     mirror.requests.clear()
     assert daily_briefing(date(2024, 2, 10), ["BTCUSDT"])["mapped"] == {"BTCUSDT": date(2024, 2, 9)}

@@ -91,10 +91,9 @@ class SnapshotMaker:
         died = fates.death_time_us != np.iinfo(np.int64).max
         order = np.argsort(fates.death_time_us[died], kind="stable")
         self.death_sorted = fates.death_time_us[died][order]
-        liquidated = fates.liquidated_usd[died][order]
-        longs = cohorts.is_long[died][order]
-        self.cum_liq_long = np.concatenate([[0.0], np.cumsum(np.where(longs, liquidated, 0.0))])
-        self.cum_liq_short = np.concatenate([[0.0], np.cumsum(np.where(longs, 0.0, liquidated))])
+        self.death_birth = cohorts.birth_time_us[died][order]
+        self.death_liquidated = fates.liquidated_usd[died][order]
+        self.death_long = cohorts.is_long[died][order]
 
     def price_at(self, t_us: int) -> tuple[float, bool]:
         """Close of the last minute before t (mark, or last price where mark was missing);
@@ -149,26 +148,46 @@ class SnapshotMaker:
             "price_missing_minutes": int(days * 1440 - (m1 - m0)),
         }
 
-    def snapshot(self, t_us: int) -> Snapshot:
+    def snapshot(self, t_us: int, up_to: str | None = None) -> Snapshot:
+        """The snapshot at t, with every window (or those no longer than ``up_to``)."""
         bin_size, lo_bin, n_bins, round_step, p0, p0_fallback = self.grid_at(t_us)
         births = self.c.birth_time_us
         end = int(np.searchsorted(births, t_us, side="left"))
         grids, coverage, total = {}, {}, None
         previous_start = end
+        longest = WINDOWS[up_to] if up_to else max(WINDOWS.values())
         for name, days in sorted(WINDOWS.items(), key=lambda kv: kv[1]):
+            if days > longest:
+                break
             start = int(np.searchsorted(births, t_us - days * DAY_US, side="left"))
             part = self._bin(start, previous_start, t_us, bin_size, lo_bin, n_bins)
             total = part if total is None else total + part
             grids[name] = Grid(lo_bin * bin_size, bin_size, total)
             coverage[name] = self._coverage(t_us, days)
             previous_start = start
-        d0, d1 = np.searchsorted(self.death_sorted, [t_us - DAY_US, t_us])
+        long_usd, short_usd = self.liquidated_between(np.array([t_us - DAY_US]), np.array([t_us]))
         return Snapshot(
-            t_us, p0, grids, coverage,
-            float(self.cum_liq_long[d1] - self.cum_liq_long[d0]),
-            float(self.cum_liq_short[d1] - self.cum_liq_short[d0]),
+            t_us, p0, grids, coverage, float(long_usd[0]), float(short_usd[0]),
             p0_fallback, round_step,
         )  # fmt: skip
+
+    def liquidated_between(
+        self, start_us: np.ndarray, end_us: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's liquidated notional (long, short) in each interval [start, end): the
+        cohorts whose liquidation minute falls in it, among those born in the longest window
+        before its end ([end − 30 d, end), the cohorts a map of that instant holds), so the
+        figure does not depend on how much history the run started with. The one definition
+        of "estimated liquidations": a snapshot's 24 h figure and validation's 4-hour blocks."""
+        first = np.searchsorted(self.death_sorted, start_us, side="left").tolist()
+        last = np.searchsorted(self.death_sorted, end_us, side="left").tolist()
+        oldest = (np.asarray(end_us) - max(WINDOWS.values()) * DAY_US).tolist()
+        long_usd, short_usd = np.zeros(len(first)), np.zeros(len(first))
+        for i, (lo, hi, born) in enumerate(zip(first, last, oldest, strict=True)):
+            young = self.death_birth[lo:hi] >= born
+            liquidated, longs = self.death_liquidated[lo:hi][young], self.death_long[lo:hi][young]
+            long_usd[i], short_usd[i] = liquidated[longs].sum(), liquidated[~longs].sum()
+        return long_usd, short_usd
 
     def heatmap(
         self, t_us: int, days: int = 7, step_minutes: int = 60

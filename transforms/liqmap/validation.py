@@ -15,13 +15,33 @@ import numpy as np
 import pandas as pd
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (as pandas and scipy rank them)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    counts = np.bincount(group)
+    ends = np.cumsum(counts)
+    ranks = np.empty(len(values))
+    ranks[order] = ((ends - counts + 1 + ends) / 2)[group]
+    return ranks
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation; NaN if either side is constant."""
+    da, db = a - a.mean(), b - b.mean()
+    denominator = math.sqrt(float(da @ da) * float(db @ db))
+    return float(da @ db) / denominator if denominator > 0 else float("nan")
+
+
 def spearman(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> float:
-    """Spearman rank correlation (pandas, average ranks for ties); NaN if either side is
-    constant or there are fewer than two pairs."""
-    pairs = pd.DataFrame({"a": np.asarray(a, float), "b": np.asarray(b, float)})
-    if len(pairs) < 2:
+    """Spearman rank correlation (average ranks for ties), over the pairs where both values
+    are known; NaN if either side is constant or there are fewer than two pairs."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    known = np.isfinite(a) & np.isfinite(b)
+    if known.sum() < 2:
         return float("nan")
-    return float(pairs.corr(method="spearman").iloc[0, 1])
+    return pearson(average_ranks(a[known]), average_ranks(b[known]))
 
 
 def wilson_lower_bound(successes: int, trials: int, z: float = 1.959964) -> float:
@@ -32,30 +52,44 @@ def wilson_lower_bound(successes: int, trials: int, z: float = 1.959964) -> floa
     denominator = 1 + z * z / trials
     centre = p + z * z / (2 * trials)
     margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    return (centre - margin) / denominator
+    return max(0.0, (centre - margin) / denominator)  # 0 hits: 0, not a rounding -0.0
 
 
 def _per_bin(bins: pd.DataFrame) -> pd.DataFrame:
     return bins.groupby(["side", "bin_lo", "bin_hi"], as_index=False)["notional_usd"].sum()
 
 
-def _realised_per_bin(per_bin: pd.DataFrame, realised: pd.DataFrame) -> np.ndarray:
-    """Realised notional falling in each predicted bin of the same side."""
-    out = np.zeros(len(per_bin))
-    for side in ("long", "short"):
-        rows = np.flatnonzero(per_bin["side"].to_numpy() == side)
+def realised_per_bin(
+    bin_lo: np.ndarray,
+    bin_hi: np.ndarray,
+    is_long: np.ndarray,
+    sides: np.ndarray,
+    prices: np.ndarray,
+    notional: np.ndarray,
+) -> np.ndarray:
+    """Realised notional (events' sides, prices, notional) falling in each bin of the same
+    side (bin_lo <= price < bin_hi); bins of a side must not overlap."""
+    out = np.zeros(len(bin_lo))
+    for side, mine in (("long", is_long), ("short", ~is_long)):
+        rows = np.flatnonzero(mine)
         if rows.size == 0:
             continue
-        lo = per_bin["bin_lo"].to_numpy()[rows]
-        order = np.argsort(lo)
-        events = realised[realised["side"] == side]
-        idx = np.searchsorted(lo[order], events["price"].to_numpy(), side="right") - 1
-        inside = (idx >= 0) & (
-            events["price"].to_numpy()
-            < per_bin["bin_hi"].to_numpy()[rows][order][np.maximum(idx, 0)]
-        )
-        np.add.at(out, rows[order][idx[inside]], events["notional_usd"].to_numpy()[inside])
+        order = np.argsort(bin_lo[rows], kind="stable")
+        lo, hi = bin_lo[rows][order], bin_hi[rows][order]
+        events = sides == side
+        idx = np.searchsorted(lo, prices[events], side="right") - 1
+        inside = (idx >= 0) & (prices[events] < hi[np.maximum(idx, 0)])
+        np.add.at(out, rows[order][idx[inside]], notional[events][inside])
     return out
+
+
+def swept_mask(
+    bin_lo: np.ndarray, bin_hi: np.ndarray, is_long: np.ndarray, low: float, high: float, p0: float
+) -> np.ndarray:
+    """The bins a path with this low and high swept from P0: long bins in [low, P0), short
+    bins in (P0, high]."""
+    longs = is_long & (bin_hi > low) & (bin_lo < p0)
+    return longs | (~is_long & (bin_lo < high) & (bin_hi > p0))
 
 
 @dataclass(frozen=True)
@@ -65,22 +99,39 @@ class SweptBinScore:
     capture_ratio: float  # predicted / realised notional in the swept bins (scale check)
 
 
+def swept_score(predicted: np.ndarray, realised: np.ndarray, swept: np.ndarray) -> SweptBinScore:
+    """Predicted against realised notional over the swept bins (per-bin arrays)."""
+    total_realised = realised[swept].sum()
+    return SweptBinScore(
+        int(swept.sum()),
+        spearman(predicted[swept], realised[swept]),
+        float(predicted[swept].sum() / total_realised) if total_realised > 0 else float("nan"),
+    )
+
+
+def _bin_arrays(bins: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    per_bin = _per_bin(bins)
+    return (
+        per_bin["bin_lo"].to_numpy(float), per_bin["bin_hi"].to_numpy(float),
+        per_bin["side"].to_numpy() == "long", per_bin["notional_usd"].to_numpy(float),
+    )  # fmt: skip
+
+
+def _event_arrays(realised: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        realised["side"].to_numpy(), realised["price"].to_numpy(float),
+        realised["notional_usd"].to_numpy(float),
+    )  # fmt: skip
+
+
 def swept_bin_score(
     bins: pd.DataFrame, realised: pd.DataFrame, path_after: pd.DataFrame, p0: float
 ) -> SweptBinScore:
     """Compare predicted and realised notional in the bins the path swept after the snapshot."""
-    per_bin = _per_bin(bins)
-    low, high = path_after["low"].min(), path_after["high"].max()
-    swept = ((per_bin["side"] == "long") & (per_bin["bin_hi"] > low) & (per_bin["bin_lo"] < p0)) | (
-        (per_bin["side"] == "short") & (per_bin["bin_lo"] < high) & (per_bin["bin_hi"] > p0)
-    )
-    realised_bins = _realised_per_bin(per_bin, realised)[swept.to_numpy()]
-    predicted = per_bin.loc[swept, "notional_usd"].to_numpy()
-    total_realised = realised_bins.sum()
-    return SweptBinScore(
-        int(swept.sum()),
-        spearman(predicted, realised_bins),
-        float(predicted.sum() / total_realised) if total_realised > 0 else float("nan"),
+    lo, hi, is_long, predicted = _bin_arrays(bins)
+    swept = swept_mask(lo, hi, is_long, path_after["low"].min(), path_after["high"].max(), p0)
+    return swept_score(
+        predicted, realised_per_bin(lo, hi, is_long, *_event_arrays(realised)), swept
     )
 
 
@@ -109,21 +160,37 @@ class RankingPrecision:
     baseline_hit_share: float  # share of all bins hit: what random bins would score
     top_hit_lower_95: float
     skipped: bool  # fewer than min_events realised liquidations
+    top_hits: int = 0
+    bins: int = 0  # bins with predicted notional (the baseline's denominator)
+    bins_hit: int = 0
+
+
+def precision_score(
+    predicted: np.ndarray,
+    realised: np.ndarray,
+    events: int,
+    top_fraction: float = 0.10,
+    min_events: int = 10,
+) -> RankingPrecision:
+    """Share of the top-decile bins (by predicted notional, among bins with any) that saw a
+    realised liquidation, against the share of all such bins (per-bin arrays)."""
+    used = predicted > 0
+    if events < min_events or not used.any():
+        return RankingPrecision(events, 0, float("nan"), float("nan"), float("nan"), True)
+    hit = realised[used] > 0
+    k = max(1, math.ceil(top_fraction * int(used.sum())))
+    top = np.argsort(-predicted[used], kind="stable")[:k]
+    top_hits = int(hit[top].sum())
+    return RankingPrecision(
+        events, k, top_hits / k, float(hit.mean()), wilson_lower_bound(top_hits, k), False,
+        top_hits, int(used.sum()), int(hit.sum()),
+    )  # fmt: skip
 
 
 def ranking_precision(
     bins: pd.DataFrame, realised: pd.DataFrame, top_fraction: float = 0.10, min_events: int = 10
 ) -> RankingPrecision:
     """Share of the top-decile bins that see a realised liquidation, against all bins."""
-    per_bin = _per_bin(bins)
-    per_bin = per_bin[per_bin["notional_usd"] > 0].reset_index(drop=True)
-    events = len(realised)
-    if events < min_events or per_bin.empty:
-        return RankingPrecision(events, 0, float("nan"), float("nan"), float("nan"), True)
-    hit = _realised_per_bin(per_bin, realised) > 0
-    k = max(1, math.ceil(top_fraction * len(per_bin)))
-    top = np.argsort(-per_bin["notional_usd"].to_numpy(), kind="stable")[:k]
-    top_hits = int(hit[top].sum())
-    return RankingPrecision(
-        events, k, top_hits / k, float(hit.mean()), wilson_lower_bound(top_hits, k), False
-    )
+    lo, hi, is_long, predicted = _bin_arrays(bins)
+    hits = realised_per_bin(lo, hi, is_long, *_event_arrays(realised))
+    return precision_score(predicted, hits, len(realised), top_fraction, min_events)

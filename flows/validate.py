@@ -1,0 +1,174 @@
+"""The validate flow: score each day's map and estimate against what was liquidated, and
+keep the track record (`validation` and `validation_summary` datasets) in the lake.
+
+One task per symbol scores a whole range: one engine pass per model variant (the exact
+model and its ablations) over the range and its warm-up, not one per day. Each day's rows
+(one per variant) replace that day's partition atomically, so a re-run rewrites the same
+bytes' worth of rows and never duplicates. The summaries as of D are computed from the
+stored rows of [D − 90, D − 1] after the range is written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.liqmap import WARMUP_DAYS, read_inputs
+from liqbrief.settings import Settings
+from liqbrief.symbols import coin_of
+from sources.reference_data import load_brackets, load_tier_mix
+from store.datasets import DATASETS, Dataset
+from store.lake import Lake, days_between
+from store.ledger import LedgerEntry
+from store.realised import days_with_data, read_coverage, read_realised
+from transforms.liqmap.config import ModelConfig
+from transforms.liqmap.engine import NotEnoughDataError, run_model
+from transforms.liqmap.track_record import ABLATIONS, Evidence, score_days, variant_config
+from transforms.liqmap.track_summary import SUMMARY_WINDOWS, rolling_summaries
+
+VENUE = "binance"  # the only venue with maps today
+VALIDATION_SOURCE = "liqbrief:validate"
+RECORDER_HINT = (
+    "start the recorder with `liqbrief record` (or set COINGLASS_API_KEY for Coinglass's "
+    "daily totals), then validate the days it covers"
+)
+
+
+class ValidationInputError(RuntimeError):
+    """A range cannot be scored: no map inputs, or nothing realised (the message says why)."""
+
+
+def _coinglass(lake: Lake, name: str, coin: str, start: date, end: date) -> pd.DataFrame:
+    """Coinglass bars opening in [start, end] (monthly partitions, dated the 1st)."""
+    bars = lake.read(DATASETS[name], coin, start.replace(day=1), end)
+    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + timedelta(days=1), tz="UTC")
+    return bars[(bars["time"] >= lo) & (bars["time"] < hi)].reset_index(drop=True)
+
+
+def read_evidence(lake: Lake, symbol: str, start: date, end: date) -> Evidence:
+    """What the lake knows was liquidated on the venue in [start, end]."""
+    coin = coin_of(symbol)
+    return Evidence(
+        read_realised(lake, VENUE, symbol, start, end),
+        read_coverage(lake, VENUE, symbol, start, end),
+        _coinglass(lake, "liquidations_binance_1d", coin, start, end),
+        _coinglass(lake, "liquidations_binance_4h", coin, start, end),
+    )
+
+
+def has_evidence(lake: Lake, symbol: str, start: date, end: date) -> bool:
+    """Whether anything realised is stored for the range (cheap: listings, one bar read)."""
+    days = set(days_between(start, end))
+    if days & set(days_with_data(lake, VENUE, symbol)):
+        return True
+    if len(read_coverage(lake, VENUE, symbol, start, end)):
+        return True
+    return len(_coinglass(lake, "liquidations_binance_1d", coin_of(symbol), start, end)) > 0
+
+
+def no_evidence_line(symbols: list[str], start: date, end: date) -> str:
+    return (
+        f"no realised liquidations stored for {', '.join(symbols)} on {VENUE} in "
+        f"{start}..{end} (no recorded or archive rows, no coverage, no Coinglass daily bars): "
+        + RECORDER_HINT
+    )
+
+
+def score_range(lake: Lake, symbol: str, start: date, end: date) -> pd.DataFrame:
+    """Validation rows of every day in [start, end] and every model variant."""
+    dates = days_between(start, end)
+    inputs = read_inputs(lake, symbol, start, end)  # through the end of ``end``: its path
+    brackets, _ = load_brackets(symbol)
+    base = ModelConfig(tiers=load_tier_mix())
+    evidence = read_evidence(lake, symbol, start, end)
+    frames = []
+    for model in ABLATIONS:
+        config = variant_config(base, model)
+        try:
+            run = run_model(
+                inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], brackets,
+                config, symbol=symbol, last_1m=inputs["klines_1m"],
+            )  # fmt: skip
+        except NotEnoughDataError as exc:
+            raise ValidationInputError(
+                f"cannot score {symbol} {start}..{end}: {exc}; run `liqbrief extract --symbols "
+                f"{symbol} --start {start - timedelta(days=WARMUP_DAYS)} --end {end}` first"
+            ) from None
+        frames.append(score_days(run, config, dates, evidence, symbol=symbol, model=model))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _entry(ds: Dataset, symbol: str, day: date, rows: int, fingerprint: str) -> LedgerEntry:
+    return LedgerEntry(
+        venue=ds.venue, dataset=ds.name, symbol=symbol, date=day.isoformat(),
+        source_url=VALIDATION_SOURCE, source_sha256="", rows=rows, duplicates_dropped=0,
+        missing_rows=0, ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config_fingerprint=fingerprint,
+    )  # fmt: skip
+
+
+def write_days(lake: Lake, ds: Dataset, symbol: str, frame: pd.DataFrame) -> int:
+    """Replace each date's partition with the frame's rows of that date (one atomic write
+    per date, in date order); returns the rows written."""
+    fingerprint = ModelConfig(tiers=load_tier_mix()).fingerprint()
+    table = pa.Table.from_pandas(frame[ds.schema.names], schema=ds.schema, preserve_index=False)
+    days = frame["date"].to_numpy()
+    for day in sorted(set(frame["date"])):
+        rows = table.filter(pa.array(days == day))
+        lake.write_day(ds, day, rows, _entry(ds, symbol, day, rows.num_rows, fingerprint))
+    return table.num_rows
+
+
+def summaries_as_of(lake: Lake, symbol: str, first: date, last: date) -> pd.DataFrame:
+    """The rolling summaries as of every date in [first, last], from the stored rows."""
+    window = max(SUMMARY_WINDOWS)
+    rows = lake.read(DATASETS["validation"], symbol, first - timedelta(days=window), last)
+    return rolling_summaries(rows, days_between(first, last), symbol=symbol, venue=VENUE)
+
+
+@task(task_run_name="validate-{symbol}-{start}-{end}", cache_policy=NO_CACHE)
+def validate_symbol(symbol: str, start: date, end: date) -> dict:
+    """Score [start, end] for one symbol, store the rows, then the summaries as of
+    [start + 1, end + 1] (each summary pools only the days before its date)."""
+    lake = Lake(Settings.from_env().lake)
+    rows = score_range(lake, symbol, start, end)
+    written = write_days(lake, DATASETS["validation"], symbol, rows)
+    first, last = start + timedelta(days=1), end + timedelta(days=1)
+    summaries = summaries_as_of(lake, symbol, first, last)
+    write_days(lake, DATASETS["validation_summary"], symbol, summaries)
+    exact = rows[rows["model"] == "exact"]
+    return {
+        "days": len(exact),
+        "price_level_days": int((exact["top_bins"] > 0).sum()),
+        "time_level_days": int((exact["time_realised_source"] != "").sum()),
+        "rows": written,
+        "summaries": f"{first}..{last}",
+    }
+
+
+def score_before_briefings(symbols: list[str], first: date, last: date) -> dict[str, str]:
+    """For briefings dated [first, last]: score [first − 1, last − 1] and write the
+    summaries as of each briefing date. Never raises (a briefing without a track record
+    says so); returns each symbol's outcome."""
+    logger = get_run_logger()
+    outcome = {}
+    for symbol in symbols:
+        try:
+            result = validate_symbol(symbol, first - timedelta(days=1), last - timedelta(days=1))
+            outcome[symbol] = f"{result['price_level_days']} day(s) scored at price level"
+        except Exception as exc:
+            outcome[symbol] = f"failed: {type(exc).__name__}: {exc}"
+            logger.warning("track record of %s not updated: %s", symbol, exc)
+    return outcome
+
+
+@flow(name="validate")
+def validate(symbols: list[str], start: date, end: date) -> dict[str, dict]:
+    """Score every day of [start, end] for each symbol and store the track record."""
+    results = {symbol: validate_symbol(symbol, start, end) for symbol in symbols}
+    get_run_logger().info("validate %s..%s: %s", start, end, results)
+    return results

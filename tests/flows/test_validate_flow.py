@@ -1,0 +1,140 @@
+"""The validate flow on the demo lake with realised liquidations written the way the recorder
+writes them (store.realised.merge_realised / merge_coverage), and `liqbrief validate` run as
+a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from flows.validate import validate
+from liqbrief.cli_validate import table_lines
+from liqbrief.testing.demo_lake import build_demo_lake
+from store.datasets import DATASETS
+from store.lake import Lake
+from store.ledger import LedgerEntry
+from store.realised import liquidation_id, merge_coverage, merge_realised
+from tests.conftest import cli_env
+
+pytestmark = [pytest.mark.flow, pytest.mark.server]
+
+DAY = date(2024, 3, 6)  # the briefing date: the flow scores the three days before it
+SCORED = [DAY - timedelta(days=k) for k in (3, 2, 1)]
+PER_DAY = 300
+
+
+def realised_rows(lake: Lake, day: date, seed: int) -> pd.DataFrame:
+    """Liquidations of one day just beyond the mark price of their minute."""
+    mark = lake.read(DATASETS["mark_klines_1m"], "BTCUSDT", day, day)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(mark), PER_DAY)
+    side = np.where(rng.random(PER_DAY) < 0.5, "long", "short")
+    price = mark["close"].to_numpy()[pick] * np.where(side == "long", 0.996, 1.004)
+    quantity = rng.gamma(2.0, 0.05, PER_DAY)
+    times = (mark["open_time"].iloc[pick] + pd.Timedelta("30s")).reset_index(drop=True)
+    ids = [liquidation_id("binance", (t, s, p, q)) for t, s, p, q in zip(times, side, price, quantity, strict=True)]  # fmt: skip
+    return pd.DataFrame({
+        "time": times, "received_at": times,
+        "side": side, "price": price, "quantity": quantity, "notional_usd": price * quantity,
+        "source": "stream", "liq_id": ids, "raw": "{}",
+    })  # fmt: skip
+
+
+def coinglass_day(lake: Lake, day: date, long_usd: float, short_usd: float) -> None:
+    """One Binance daily liquidation bar, as the Coinglass ingest stores it."""
+    ds = DATASETS["liquidations_binance_1d"]
+    frame = pd.DataFrame({"time": [pd.Timestamp(day, tz="UTC")], "exchange_list": ["Binance"],
+                          "long_usd": [long_usd], "short_usd": [short_usd]})  # fmt: skip
+    table = pa.Table.from_pandas(frame, schema=ds.schema, preserve_index=False)
+    month = day.replace(day=1)
+    entry = LedgerEntry(venue=ds.venue, dataset=ds.name, symbol="BTC", date=month.isoformat(),
+                        source_url="test", source_sha256="", rows=1, duplicates_dropped=0,
+                        missing_rows=0, ingested_at="2024-03-06T00:00:00+00:00")  # fmt: skip
+    lake.write_day(ds, month, table, entry)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """The demo lake, realised liquidations of the three scored days, the recorder's
+    coverage (the middle day only until noon) and one Coinglass daily bar."""
+    root = tmp_path_factory.mktemp("validate")
+    lake = build_demo_lake(root / "lake", DAY, ["BTCUSDT"])
+    for k, day in enumerate(SCORED):
+        merge_realised(lake, "binance", "BTCUSDT", realised_rows(lake, day, k), "test")
+    midnight = [pd.Timestamp(d, tz="UTC") for d in SCORED]
+    merge_coverage(lake, "binance", "BTCUSDT", pd.DataFrame({
+        "start": midnight, "end": [midnight[0] + pd.Timedelta("1D"), midnight[1] + pd.Timedelta("12h"), midnight[2] + pd.Timedelta("1D")],
+        "source": "stream",
+    }))  # fmt: skip
+    coinglass_day(lake, SCORED[0], 5e6, 7e6)
+    return root
+
+
+def stored_files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for name in ("validation", "validation_summary")
+        for p in sorted((root / "lake" / "binance" / name).rglob("*.parquet"))
+    }
+
+
+def test_validate_scores_covered_hours_and_rewrites_nothing_new_on_a_rerun(
+    prefect_harness, demo: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(demo / "lake"))
+    result = validate(["BTCUSDT"], SCORED[0], SCORED[-1])
+    assert result["BTCUSDT"]["days"] == 3
+    lake = Lake(str(demo / "lake"))
+    rows = lake.read(DATASETS["validation"], "BTCUSDT", SCORED[0], SCORED[-1])
+    assert len(rows) == 3 * 4 and set(rows["model"]) == {"exact", "naive", "single_side", "no_shrink"}  # fmt: skip
+    exact = rows[rows["model"] == "exact"].set_index("date")
+    assert exact["covered_hours"].tolist() == [24, 12, 24]
+    realised = lake.read(DATASETS["binance/realised_liquidations"], "BTCUSDT", SCORED[1], SCORED[1])
+    morning = realised[realised["time"] < pd.Timestamp(SCORED[1], tz="UTC") + pd.Timedelta("12h")]
+    assert 0 < exact.loc[SCORED[1], "events"] == len(morning) < PER_DAY  # the afternoon: ignored
+    assert exact.loc[SCORED[1], "realised_long_usd"] == pytest.approx(
+        morning.loc[morning["side"] == "long", "notional_usd"].sum()
+    )
+    assert exact["realised_source"].tolist() == ["stream"] * 3
+    # time level: Coinglass's bar where stored, recorded totals of a whole day, else nothing
+    assert exact["time_realised_source"].tolist() == ["coinglass", "", "recorded"]
+    assert exact.loc[SCORED[0], "time_realised_short_usd"] == 7e6
+    assert (exact["top_bins"] > 0).all() and exact["est_long_usd"].notna().all()
+    summary = lake.read(DATASETS["validation_summary"], "BTCUSDT", DAY, DAY)
+    assert len(summary) == 4 * 2
+    thirty = summary[(summary["model"] == "exact") & (summary["window_days"] == 30)].iloc[0]
+    assert thirty["days_scored"] == 3 and thirty["events"] == exact["events"].sum()
+    assert thirty["coverage_pct"] == pytest.approx(60 / (24 * 30) * 100)
+    assert thirty["time_realised_source"] == "coinglass+recorded" and thirty["time_days"] == 2
+    before = stored_files(demo)
+    validate(["BTCUSDT"], SCORED[0], SCORED[-1])
+    assert stored_files(demo) == before  # same rows, same bytes: nothing duplicated
+    lines = table_lines("BTCUSDT", SCORED[0], SCORED[-1], [dict(thirty, model="exact")])
+    assert lines[0].startswith("BTCUSDT binance") and lines[2].lstrip().startswith("exact")
+
+
+def strict_loads(text: str):
+    def refuse(token: str):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_validate_command_prints_strict_json_with_every_model(demo: Path) -> None:
+    env = cli_env(demo)
+    args = ["validate", "--start", str(SCORED[0]), "--end", str(SCORED[-1]), "--json"]
+    result = subprocess.run([sys.executable, "-m", "liqbrief.cli", *args], env=env, cwd=demo,
+                            capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = strict_loads(result.stdout)["symbols"]["BTCUSDT"]
+    assert [m["model"] for m in report["models"]] == ["exact", "naive", "single_side", "no_shrink"]
+    assert report["models"][0]["days_scored"] == 3 and len(report["days"]) == 12
+    assert len(report["days"][0]["est_4h_long_usd"]) == 6
