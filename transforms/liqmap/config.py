@@ -10,7 +10,9 @@ from typing import Literal
 from transforms.liquidation_price import Formula
 
 # 2: cohorts from contracts, per-side shrink, grid from each snapshot's own P0 (issue 11)
-MODEL_VERSION = 2
+# 3: estimated liquidations count only cohorts born in the 30 days before (issue 13), so a
+#    day's figure no longer depends on how much history the run started with
+MODEL_VERSION = 3
 WINDOWS: dict[str, int] = {"1d": 1, "7d": 7, "30d": 30}  # days
 TIERS: tuple[int, ...] = (3, 5, 10, 20, 25, 50, 75, 100, 125)
 AGGRESSIVE_PRIOR = {5: 0.10, 10: 0.20, 20: 0.20, 25: 0.20, 50: 0.18, 75: 0.06, 100: 0.05, 125: 0.01}
