@@ -168,6 +168,21 @@ class Lake:
         self.write_bytes(ledger, entry.to_json())
         return entry
 
+    def stored_day(self, ds: Dataset, symbol: str, day: date) -> tuple[pa.Table, bool]:
+        """A day's data file as it is on disk, whether or not its ledger record exists (a
+        crash inside ``write_day`` leaves the file without one; the file is replaced
+        atomically, so it is always whole), checked against the record's SHA-256 when there
+        is one; and whether the record exists. Empty when there is no file. What a merge
+        must start from: rows are never dropped because the record went missing."""
+        path = self.data_path(ds, symbol, day)
+        if self.fs.get_file_info(path).type != pafs.FileType.File:
+            return ds.schema.empty_table(), False
+        entry = self.ledger_entry(ds, symbol, day)
+        sha = entry.data_sha256 if entry is not None else None
+        return self.read_checked_file(
+            ds, symbol, day, path, sha, "ledger record"
+        ), entry is not None
+
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
         """Remove a day's ledger record, then its data file (absent ones are fine)."""
         for path in (self.ledger_path(ds, symbol, day), self.data_path(ds, symbol, day)):
@@ -270,9 +285,16 @@ class Lake:
             )
 
     def read_checked_file(
-        self, ds: Dataset, symbol: str, day: date, path: str, sha256: str | None = None
+        self,
+        ds: Dataset,
+        symbol: str,
+        day: date,
+        path: str,
+        sha256: str | None = None,
+        recorded_by: str = "manifest",
     ) -> pa.Table:
-        """One stored file, whole, checked against the schema (and ``sha256`` if given)."""
+        """One stored file, whole, checked against the schema (and ``sha256`` if given, the
+        hash its ``recorded_by`` holds: "manifest" or "ledger entry")."""
         try:
             with self.fs.open_input_stream(path) as f:
                 raw = f.read()
@@ -284,7 +306,7 @@ class Lake:
             raise CorruptPartitionError(
                 corrupt_partition(
                     path,
-                    "does not match the SHA-256 its manifest records (a write was interrupted "
+                    f"does not match the SHA-256 its {recorded_by} records (a write was interrupted "
                     "or the Parquet file was changed)",
                     ds.name,
                     symbol,

@@ -2,7 +2,9 @@
 
 Every writer (the stream recorder's compaction, the archive's liquidationSnapshot ingest)
 goes through ``merge_realised``: rows are grouped by the UTC day of their ``time`` and merged
-with what the day's partition already holds, de-duplicated on ``liq_id`` (the venue's
+with what the day's data file already holds (read even when a crash inside the write left it
+without its ledger record, and checked against the record's SHA-256 when there is one: a
+corrupt file is a ``CorruptPartitionError``, never silently rewritten), de-duplicated on ``liq_id`` (the venue's
 identity of a liquidation; the stored row wins). A re-run after a crash, or a spool segment
 compacted twice, therefore adds nothing. Coverage intervals are merged the same way: the
 union of the stored and the new intervals, split at UTC midnight.
@@ -56,12 +58,13 @@ def merge_realised(
     frame = frame.assign(time=pd.to_datetime(frame["time"], utc=True))
     added: dict[date, int] = {}
     for day, fresh in frame.groupby(_utc_days(frame["time"]), sort=True):
-        stored = lake.read(ds, symbol, day, day)
+        stored_table, recorded = lake.stored_day(ds, symbol, day)
+        stored = stored_table.to_pandas()
         fresh = fresh[ds.schema.names]
         merged = pd.concat([stored, fresh], ignore_index=True) if len(stored) else fresh
         merged = merged.drop_duplicates("liq_id", keep="first")
         added[day] = len(merged) - len(stored)
-        if added[day] == 0 and len(stored):
+        if added[day] == 0 and recorded:
             continue  # nothing new: leave the stored file as it is
         merged = merged.sort_values(["time", "liq_id"], ignore_index=True)
         table = pa.Table.from_pandas(merged, schema=ds.schema, preserve_index=False)
@@ -108,7 +111,7 @@ def merge_coverage(lake: Lake, venue: str, symbol: str, intervals: pd.DataFrame)
     )
     pieces = _split_at_midnight(intervals[intervals["end"] > intervals["start"]])
     for day, fresh in pieces.groupby(_utc_days(pieces["start"]), sort=True):
-        stored = lake.read(ds, symbol, day, day)
+        stored = lake.stored_day(ds, symbol, day)[0].to_pandas()
         both = pd.concat([stored, fresh], ignore_index=True) if len(stored) else fresh
         merged = _union(both)
         table = pa.Table.from_pandas(merged, schema=ds.schema, preserve_index=False)

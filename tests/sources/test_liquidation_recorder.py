@@ -255,3 +255,60 @@ def test_gaps_are_what_no_covered_span_reaches():
     assert gaps(covered, at(0), at(8)) == [(at(0), at(1)), (at(4), at(6)), (at(7), at(8))]
     assert gaps([(at(0), at(9))], at(0), at(8)) == []
     assert gaps([], at(0), at(8)) == [(at(0), at(8))]
+
+
+def _bybit_segment(spool_dir: Path, first: int, count: int, at_us: int) -> list[str]:
+    """A closed segment of ``count`` one-liquidation Bybit frames, connected from ``at_us``."""
+    frames = [bybit_push([bybit_item("BTCUSDT", "Buy", "60000", "0.1", T0 + n)]) for n in range(first, first + count)]  # fmt: skip
+    spool = SpoolWriter(spool_dir, {"bybit": ["BTCUSDT"]})
+    spool.open(at_us=at_us)
+    spool.append_event("up", "bybit", at_us)
+    for n, text in enumerate(frames):
+        spool.append_frame("bybit", at_us + 1 + n, text)
+    spool.mark_alive(at_us + 1_000_000)
+    spool.append_event("down", "bybit", at_us + 1_000_000, "stopped")
+    spool.close()
+    spool.release()
+    return frames
+
+
+KILLED_INSIDE_WRITE_DAY = """
+import os, signal, sys
+from pathlib import Path
+from sources.liquidation_streams.compact import compact_closed
+from store.lake import Lake
+real = Lake.write_bytes
+def write_bytes(self, path, raw):
+    if path.endswith(".parquet") and sys.argv[3] in path:
+        os.kill(os.getpid(), signal.SIGKILL)  # the ledger record is gone, the data not renamed
+    return real(self, path, raw)
+Lake.write_bytes = write_bytes
+compact_closed(Lake(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("dataset", ["realised_liquidations", "recorder_coverage"])
+def test_a_kill_inside_a_day_write_loses_no_stored_row_after_the_restart(tmp_path, dataset):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    lake, spool_dir = Lake(str(tmp_path / "lake")), tmp_path / "spool"
+    start_us = T0 * 1000
+    first = _bybit_segment(spool_dir, 0, 300, start_us)
+    assert compact_closed(lake, spool_dir).added == 300
+    second = _bybit_segment(spool_dir, 300, 10, start_us + 5_000_000)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_INSIDE_WRITE_DAY, lake.root, str(spool_dir), dataset],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(closed_segments(spool_dir)) == 1  # not compacted: the restart does it again
+    report = compact_closed(lake, spool_dir)  # the restarted recorder's recovery compaction
+    assert report.segments == 1 and closed_segments(spool_dir) == []
+    stored = read_realised(lake, "bybit", "BTCUSDT", DAY, DAY)
+    assert sorted(stored["liq_id"]) == sorted(ids_of("bybit", first + second))
+    coverage = read_coverage(lake, "bybit", "BTCUSDT", DAY, DAY)
+    assert list(coverage["start"]) == [pd.Timestamp(start_us + d, unit="us", tz="UTC") for d in (0, 5_000_000)]  # fmt: skip
