@@ -180,7 +180,7 @@ class Lake:
         entry = self.ledger_entry(ds, symbol, day)
         sha = entry.data_sha256 if entry is not None else None
         return self.read_checked_file(
-            ds, symbol, day, path, sha, "ledger record"
+            ds, symbol, day, path, sha, "ledger entry"
         ), entry is not None
 
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
