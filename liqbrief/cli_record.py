@@ -138,4 +138,5 @@ def _print_status(settings: Settings, venues: list[str], as_json: bool) -> None:
             f"{line['liquidations_today']} liquidation(s) today; "
             f"covered {line['covered_today_pct']:g} % of today; {len(gaps)} gap(s)"
             + (f", longest {longest['minutes']:g} min from {longest['start']:%H:%M} UTC" if longest else "")
+            + (f"; refused by the venue: {', '.join(line['refused_symbols'])}" if line["refused_symbols"] else "")
         )  # fmt: skip

@@ -179,9 +179,7 @@ class Lake:
             return ds.schema.empty_table(), False
         entry = self.ledger_entry(ds, symbol, day)
         sha = entry.data_sha256 if entry is not None else None
-        return self.read_checked_file(
-            ds, symbol, day, path, sha, "ledger entry"
-        ), entry is not None
+        return self.read_checked_file(ds, symbol, day, path, sha, "ledger entry"), entry is not None
 
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
         """Remove a day's ledger record, then its data file (absent ones are fine)."""

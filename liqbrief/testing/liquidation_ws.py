@@ -133,11 +133,18 @@ class LiquidationWsServer:
     """The stand-in, served while the ``with`` block runs.
 
     ``ack_subscriptions=False`` never answers a subscribe request; ``refuse_subscriptions``
-    answers it with the venue's error reply."""
+    answers it with the venue's error reply; ``refuse_topics`` refuses a Bybit subscribe
+    request holding one of those topics as Bybit does, naming the topic."""
 
-    def __init__(self, ack_subscriptions: bool = True, refuse_subscriptions: bool = False):
+    def __init__(
+        self,
+        ack_subscriptions: bool = True,
+        refuse_subscriptions: bool = False,
+        refuse_topics: frozenset[str] = frozenset(),
+    ):
         self.ack_subscriptions = ack_subscriptions
         self.refuse_subscriptions = refuse_subscriptions
+        self.refuse_topics = refuse_topics
         self.subscriptions: list[Subscription] = []
         self.client_pings: list[tuple[str, str]] = []  # (venue, text) of app-level pings
         self.connections_opened = 0
@@ -359,6 +366,10 @@ class LiquidationWsServer:
 
     def _subscribe_replies(self, venue: str, request: dict, args: list[Any]) -> list[str]:
         if venue == "bybit":
+            unknown = [topic for topic in args if topic in self.refuse_topics]
+            if unknown:
+                message = f"error:handler not found,topic:{','.join(unknown)}"
+                return [self._bybit_reply(request, "subscribe", False, message)]
             if self.refuse_subscriptions:
                 return [self._bybit_reply(request, "subscribe", False, "error:handler not found")]
             return [self._bybit_reply(request, "subscribe", True, "")]

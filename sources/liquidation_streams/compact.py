@@ -3,7 +3,7 @@
 Each closed segment's frames are parsed (``parse_frame``, the symbols its header names) and
 merged per venue and symbol with ``store.realised.merge_realised`` (deduplicated on
 ``liq_id``); its connected intervals go to ``merge_coverage`` (source "stream") for every
-symbol of the venue. Only then is the segment removed, so a crash anywhere in between is
+symbol of the venue the segment recorded (not those the venue refused, ``drop`` lines). Only then is the segment removed, so a crash anywhere in between is
 undone by compacting the segment again: the merges add nothing twice and lose nothing.
 """
 
@@ -18,7 +18,12 @@ import pandas as pd
 
 from sources.liquidation_streams.model import Liquidation, liquidations_frame
 from sources.liquidation_streams.parse import parse_frame
-from sources.liquidation_streams.spool import SpoolLine, closed_segments, iter_segment
+from sources.liquidation_streams.spool import (
+    DROP_KIND,
+    SpoolLine,
+    closed_segments,
+    iter_segment,
+)
 from store.lake import Lake
 from store.realised import merge_coverage, merge_realised
 
@@ -151,6 +156,9 @@ def compact_segment(lake: Lake, path: Path, chunk_frames: int = CHUNK_FRAMES) ->
             symbols = {venue: list(names) for venue, names in item.get("symbols", {}).items()}
         else:
             tracker.feed(item)
+            if item.kind == DROP_KIND:  # refused by the venue: never recorded, never covered
+                refused = item.text.split(",")
+                symbols[item.venue] = [s for s in symbols.get(item.venue, []) if s not in refused]
             if item.kind == "f":
                 chunk.append(item)
             if len(chunk) >= chunk_frames:

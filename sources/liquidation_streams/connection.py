@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from sources.liquidation_streams.model import VENUES
 from sources.liquidation_streams.protocol import (
     PROTOCOLS,
+    refused_symbols,
     subscribe_frames,
     subscription_reply,
 )
@@ -47,6 +48,10 @@ class StreamSink(Protocol):
     def on_disconnected(self, venue: str, at_us: int, reason: str) -> None:
         """An attempt ended (a drop, a failed connect, a refused subscription, or ``stop``),
         with one line saying why; several may follow each other while a venue is down."""
+
+    def on_refused(self, venue: str, at_us: int, symbols: list[str], reason: str) -> None:
+        """The venue refused the subscription of ``symbols`` (it does not list them): they
+        are no longer recorded on this venue; the others go on."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,9 @@ class _Session:
         self, venue: str, url: str, symbols: list[str], sink: StreamSink, backoff: Backoff
     ):
         self.venue, self.url, self.sink, self.backoff = venue, url, sink, backoff
+        self.symbols = symbols
         self.frames = subscribe_frames(venue, symbols)
+        self.refused: list[str] = []  # symbols a refusal named
         self.subscribed_at: float | None = None
         self.frames_after_subscribed = 0
         self.acks = 0
@@ -143,6 +150,7 @@ class _Session:
             return None
         reply = subscription_reply(self.venue, text)
         if isinstance(reply, str):
+            self.refused = refused_symbols(self.venue, reply, self.symbols)
             return reply
         if reply is True:
             self.acks += 1
@@ -191,6 +199,31 @@ async def _run_until_stopped(session: _Session, stop: asyncio.Event) -> str:
     return "stopped" if run.cancelled() else run.result()
 
 
+def _drop_refused(
+    venue: str, refused: list[str], left: list[str], reason: str, sink: StreamSink
+) -> bool:
+    """Tell the sink and the log that ``refused`` are no longer recorded on ``venue``;
+    whether any symbol is left to record."""
+    _notify(sink.on_refused, venue, _now_us(), refused, reason)
+    if left:
+        log.warning(
+            "%s stream: %s; %s not recorded on %s (check the tickers), recording %s",
+            venue,
+            reason,
+            ", ".join(refused),
+            venue,
+            ", ".join(left),
+        )
+        return True
+    log.error(
+        "%s stream: %s; no symbol left to record on %s: check --symbols and restart",
+        venue,
+        reason,
+        venue,
+    )
+    return False
+
+
 async def stream_venue(
     venue: str,
     url: str,
@@ -203,21 +236,29 @@ async def stream_venue(
     subscribe to ``symbols`` (Binance: the URL names the stream; OKX: the whole SWAP
     market), keep alive, and reconnect with back-off after any drop. Never raises on
     network or sink errors; only ``CancelledError`` escapes (and ``ValueError`` at once for
-    an unknown venue, or Bybit without symbols)."""
+    an unknown venue, or Bybit without symbols). Symbols the venue refuses by name are
+    dropped (``sink.on_refused``, a WARNING) and the others resubscribed; the loop ends
+    early only when every symbol was refused (an ERROR)."""
     if venue not in VENUES:
         raise ValueError(f"unknown venue {venue!r}; use one of {', '.join(VENUES)}")
     if venue == "bybit" and not symbols:
         raise ValueError("bybit streams per symbol: name at least one, e.g. BTCUSDT")
-    attempt = 0
+    attempt, symbols = 0, list(symbols)
     while not stop.is_set():
         session = _Session(venue, url, symbols, sink, backoff)
         reason = await _run_until_stopped(session, stop)
         _notify(sink.on_disconnected, venue, _now_us(), reason)
         if stop.is_set():
             return
+        if session.refused:
+            symbols = [symbol for symbol in symbols if symbol not in session.refused]
+            if not _drop_refused(venue, session.refused, symbols, reason, sink):
+                return
+            continue  # resubscribe the others at once: the refusal was not the network's
         attempt = 0 if session.healthy else attempt
         delay = backoff.delay(attempt)
         attempt += 1
-        log.info("%s stream: %s; reconnecting in %.1f s", venue, reason, delay)
+        level = logging.WARNING if reason.startswith("subscription") else logging.INFO
+        log.log(level, "%s stream: %s; reconnecting in %.1f s", venue, reason, delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)

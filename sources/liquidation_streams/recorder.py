@@ -63,6 +63,9 @@ class SpoolSink:
     def on_disconnected(self, venue: str, at_us: int, reason: str) -> None:
         self.spool.append_event("down", venue, at_us, reason)
 
+    def on_refused(self, venue: str, at_us: int, symbols: list[str], reason: str) -> None:
+        self.spool.append_refused(venue, at_us, symbols)
+
 
 class _Compactor:
     """One compaction at a time, in a worker thread."""

@@ -9,8 +9,10 @@ closed segments are compacted into the lake, then removed.
 
 One JSON object a line (ASCII): a header first
 ``{"k":"hdr","t":us,"pid":n,"symbols":{"bybit":["BTCUSDT"],…}}``, then
-``{"k":"f","v":venue,"t":us,"x":text}`` per frame and ``{"k":"up"|"alive"|"down","v":venue,
-"t":us[,"r":reason]}`` per connection change. A venue connected when a segment opens gets an
+``{"k":"f","v":venue,"t":us,"x":text}`` per frame, ``{"k":"up"|"alive"|"down","v":venue,
+"t":us[,"r":reason]}`` per connection change, and ``{"k":"drop","v":venue,"t":us,
+"x":"FOOUSDT,…"}`` when the venue refused symbols (not recorded, so never covered, from
+that segment on). A venue connected when a segment opens gets an
 ``up`` line there, and an ``alive`` line in the segment it leaves, so each segment is read
 alone.
 
@@ -33,6 +35,7 @@ from pathlib import Path
 OPEN_SUFFIX, CLOSED_SUFFIX = ".open", ".seg"
 LOCK_NAME = "recorder.lock"
 EVENT_KINDS = ("up", "alive", "down")
+DROP_KIND = "drop"
 
 
 class SpoolBusyError(RuntimeError):
@@ -251,6 +254,12 @@ class SpoolWriter:
         closed = self._close_segment(at_us)
         self._start_segment(at_us)
         return closed
+
+    def append_refused(self, venue: str, at_us: int, symbols: list[str]) -> None:
+        """Symbols the venue refused: gone from this segment's coverage and later headers."""
+        self._write({"k": DROP_KIND, "v": venue, "t": at_us, "x": ",".join(symbols)})
+        kept = [s for s in self.symbols.get(venue, []) if s not in symbols]
+        self.symbols = {**self.symbols, venue: kept}
 
     def mark_alive(self, at_us: int) -> None:
         """An ``alive`` line per connected venue: how coverage knows a quiet stream was up."""

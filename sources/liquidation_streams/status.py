@@ -17,7 +17,13 @@ import pyarrow.fs as pafs
 
 from sources.liquidation_streams.compact import connected_intervals
 from sources.liquidation_streams.parse import parse_frame
-from sources.liquidation_streams.spool import SpoolLine, all_segments, lock_holder, read_segment
+from sources.liquidation_streams.spool import (
+    DROP_KIND,
+    SpoolLine,
+    all_segments,
+    lock_holder,
+    read_segment,
+)
 from store.datasets import coverage_dataset
 from store.lake import Lake
 from store.realised import read_coverage, read_realised
@@ -95,6 +101,7 @@ def venue_status(
             parsed = parse_frame(venue, line.text, wanted)
             ids |= {liq.liq_id for liq in parsed.liquidations if _us(liq.time_us) >= midnight}
     spans += [(_us(s), _us(e)) for s, e in connected_intervals(lines).get(venue, [])]
+    refused = sorted({s for line in lines if line.kind == DROP_KIND for s in line.text.split(",")})
     changes = [line.kind for line in lines if line.kind in ("up", "down")]
     up_now = running and bool(changes) and changes[-1] == "up"
     if up_now:  # connected since its last `up`, to this moment
@@ -106,6 +113,7 @@ def venue_status(
     return {
         "venue": venue,
         "connected": up_now,
+        "refused_symbols": refused,
         "last_message_at": max(last) if last else None,
         "liquidations_today": len(ids),
         "covered_today_pct": round(100 * covered_s / max((now - midnight).total_seconds(), 1), 2),

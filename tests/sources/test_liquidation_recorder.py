@@ -312,3 +312,48 @@ def test_a_kill_inside_a_day_write_loses_no_stored_row_after_the_restart(tmp_pat
     assert sorted(stored["liq_id"]) == sorted(ids_of("bybit", first + second))
     coverage = read_coverage(lake, "bybit", "BTCUSDT", DAY, DAY)
     assert list(coverage["start"]) == [pd.Timestamp(start_us + d, unit="us", tz="UTC") for d in (0, 5_000_000)]  # fmt: skip
+
+
+@pytest.mark.server
+def test_a_symbol_the_venue_refuses_is_dropped_with_a_warning_and_the_others_go_on(
+    tmp_path, caplog
+):
+    from sources.liquidation_streams.status import recorder_status
+
+    symbols = ["BTCUSDT", "FOOUSDT", "ETHUSDT"]
+    with LiquidationWsServer(refuse_topics=frozenset({"allLiquidation.FOOUSDT"})) as server:
+        config = RecorderConfig(
+            lake_root=str(tmp_path / "lake"), spool_dir=tmp_path / "spool",
+            urls={"bybit": server.url("bybit")}, symbols=symbols,
+            backoff=FixedBackoff(initial_s=0.05, ack_timeout_s=2.0),
+            alive_every_s=0.05, tick_s=0.05,
+        )  # fmt: skip
+        sent = frames_of("bybit", 0)
+
+        async def scenario() -> dict:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            subscribed = await asyncio.to_thread(server.wait_subscribed, 2)
+            assert subscribed[1].args == ["allLiquidation.BTCUSDT", "allLiquidation.ETHUSDT"]
+            await asyncio.sleep(0.2)  # acknowledged
+            for text in sent:
+                assert await asyncio.to_thread(server.push, text, "bybit") == 1
+            await spooled(config.spool_dir, sent[-1])
+            status = recorder_status(Lake(config.lake_root), config.spool_dir, ["bybit"])
+            stop.set()
+            await asyncio.wait_for(run, 10)
+            return status
+
+        with caplog.at_level("WARNING", logger="sources.liquidation_streams"):
+            status = asyncio.run(scenario())
+    assert status["venues"][0]["refused_symbols"] == ["FOOUSDT"]
+    assert any(
+        r.levelname == "WARNING" and "FOOUSDT not recorded on bybit" in r.getMessage()
+        for r in caplog.records
+    )
+    lake = Lake(config.lake_root)
+    assert sorted(stored_ids(lake, "bybit")) == sorted(ids_of("bybit", sent))
+    today = pd.Timestamp.now(tz="UTC").date()
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        assert len(read_coverage(lake, "bybit", symbol, today, today)) == 1
+    assert read_coverage(lake, "bybit", "FOOUSDT", today, today).empty  # never recorded
