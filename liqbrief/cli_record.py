@@ -58,7 +58,9 @@ def _check_okx_symbols(venues: list[str], symbols: list[str]) -> None:
         )
     if missing:
         console.print(
-            f"warning: OKX liquidations of {', '.join(missing)} are skipped (no contract value)",
+            f"warning: {', '.join(missing)} not recorded on OKX (no contract value in "
+            "data/okx_contract_values.json), and not counted as covered there; "
+            "the other venues record them",
             markup=False,
         )
 

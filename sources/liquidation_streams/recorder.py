@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sources.liquidation_streams.compact import CompactionReport, compact_closed
 from sources.liquidation_streams.connection import Backoff, stream_venue
+from sources.liquidation_streams.okx import symbols_without_contract_value
 from sources.liquidation_streams.spool import SpoolWriter, now_us
 from store.lake import Lake
 
@@ -114,8 +115,18 @@ async def _housekeeping(
             await asyncio.wait_for(stop.wait(), config.tick_s)
 
 
+def recordable_symbols(venue: str, symbols: list[str]) -> list[str]:
+    """The symbols whose liquidations ``venue``'s parser can keep: OKX sizes are contracts,
+    so a symbol without a shipped contract value is not recorded there — nor counted as
+    covered, which would tell validation that no liquidation happened."""
+    if venue != "okx":
+        return list(symbols)
+    missing = set(symbols_without_contract_value(symbols))
+    return [symbol for symbol in symbols if symbol not in missing]
+
+
 def _segment_symbols(config: RecorderConfig) -> dict[str, list[str]]:
-    return {venue: list(config.symbols) for venue in config.urls}
+    return {venue: recordable_symbols(venue, config.symbols) for venue in config.urls}
 
 
 async def record(config: RecorderConfig, stop: asyncio.Event) -> RecordSummary:
@@ -132,8 +143,9 @@ async def record(config: RecorderConfig, stop: asyncio.Event) -> RecordSummary:
     compactor = _Compactor(lake, config.spool_dir, summary)
     sink = SpoolSink(spool, summary)
     streams = [
-        asyncio.create_task(stream_venue(venue, url, config.symbols, sink, stop, config.backoff))
+        asyncio.create_task(stream_venue(venue, url, symbols, sink, stop, config.backoff))
         for venue, url in config.urls.items()
+        if (symbols := spool.symbols[venue])
     ]
     try:
         compactor.start()

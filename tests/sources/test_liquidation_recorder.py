@@ -357,3 +357,36 @@ def test_a_symbol_the_venue_refuses_is_dropped_with_a_warning_and_the_others_go_
     for symbol in ("BTCUSDT", "ETHUSDT"):
         assert len(read_coverage(lake, "bybit", symbol, today, today)) == 1
     assert read_coverage(lake, "bybit", "FOOUSDT", today, today).empty  # never recorded
+
+
+@pytest.mark.server
+def test_okx_symbols_without_a_contract_value_get_no_coverage(tmp_path):
+    with LiquidationWsServer() as server:
+        config = RecorderConfig(
+            lake_root=str(tmp_path / "lake"), spool_dir=tmp_path / "spool",
+            urls={"okx": server.url("okx")}, symbols=["BTCUSDT", "FOOUSDT"],
+            backoff=FixedBackoff(initial_s=0.05, ack_timeout_s=2.0),
+            alive_every_s=0.05, tick_s=0.05,
+        )  # fmt: skip
+        sent = okx_push(
+            ("BTC-USDT-SWAP", [okx_detail(time_ms=T0)]), ("FOO-USDT-SWAP", [okx_detail(time_ms=T0)])
+        )
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 1)
+            await asyncio.sleep(0.2)  # acknowledged
+            assert await asyncio.to_thread(server.push, sent, "okx") == 1
+            await spooled(config.spool_dir, sent)
+            await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.wait_for(run, 10)
+
+        asyncio.run(scenario())
+    lake = Lake(config.lake_root)
+    today = pd.Timestamp.now(tz="UTC").date()
+    assert len(read_realised(lake, "okx", "BTCUSDT", DAY, DAY)) == 1
+    assert len(read_coverage(lake, "okx", "BTCUSDT", today, today)) == 1
+    assert read_realised(lake, "okx", "FOOUSDT", DAY, DAY).empty  # its sizes cannot be read
+    assert read_coverage(lake, "okx", "FOOUSDT", today, today).empty  # so never "covered"
