@@ -390,3 +390,33 @@ def test_okx_symbols_without_a_contract_value_get_no_coverage(tmp_path):
     assert len(read_coverage(lake, "okx", "BTCUSDT", today, today)) == 1
     assert read_realised(lake, "okx", "FOOUSDT", DAY, DAY).empty  # its sizes cannot be read
     assert read_coverage(lake, "okx", "FOOUSDT", today, today).empty  # so never "covered"
+
+
+def test_identical_items_of_one_frame_are_distinct_rows_and_a_replay_adds_none(tmp_path):
+    import json
+
+    same_bybit = bybit_item("BTCUSDT", "Buy", "97000", "0.01", T0)
+    same_okx = okx_detail("long", "sell", "60000", "1", T0)
+    same_binance = json.loads(binance_event("BTCUSDT", "SELL", "60000", "0.5", T0))
+    frames = {
+        "bybit": bybit_push([same_bybit, dict(same_bybit), bybit_item(time_ms=T0 + 1)]),
+        "okx": okx_push(("BTC-USDT-SWAP", [same_okx, dict(same_okx), okx_detail(time_ms=T0 + 1)])),
+        "binance": json.dumps([same_binance, same_binance, json.loads(binance_event(time_ms=T0 + 1))]),
+    }  # fmt: skip
+    spool = SpoolWriter(tmp_path / "spool", {venue: ["BTCUSDT"] for venue in VENUES})
+    spool.open()
+    for n, (venue, text) in enumerate(frames.items()):
+        spool.append_frame(venue, T0 * 1000 + n, text)
+    path = spool.close()
+    spool.release()
+    assert path is not None
+    copy = tmp_path / "copy.seg"
+    shutil.copy(path, copy)
+    lake = Lake(str(tmp_path / "lake"))
+    assert compact_segment(lake, path).added == 9  # three rows a venue, the twins included
+    shutil.copy(copy, path)
+    assert compact_segment(lake, path).added == 0  # the same frames again: nothing new
+    for venue in VENUES:
+        stored = read_realised(lake, venue, "BTCUSDT", DAY, DAY)
+        assert len(stored) == stored["liq_id"].nunique() == 3, venue
+        assert stored["raw"].value_counts().max() == 2  # the twins, kept as received
