@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from liqbrief.symbols import validate_symbol
-from store.datasets import Dataset
+from store.datasets import DATASETS, Dataset
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
@@ -57,6 +57,11 @@ def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()
+
+
+def dataset_key(ds: Dataset) -> str:
+    """The dataset's name in DATASETS: per-venue datasets are keyed "<venue>/<name>"."""
+    return ds.name if DATASETS.get(ds.name) is ds else f"{ds.venue}/{ds.name}"
 
 
 def schema_problem(found: pa.Schema, expected: pa.Schema) -> str | None:
@@ -236,7 +241,7 @@ class Lake:
             return None
         except errors as exc:
             raise CorruptPartitionError(
-                corrupt_partition(path, problem.format(exc), ds.name, symbol, day)
+                corrupt_partition(path, problem.format(exc), dataset_key(ds), symbol, day)
             ) from None
 
     def _manifest_names(self, ds: Dataset, symbol: str, day: date) -> bool:
@@ -279,7 +284,7 @@ class Lake:
             problem = f"is not a readable Parquet file ({exc})"
         if problem:
             raise CorruptPartitionError(
-                corrupt_partition(fragment.path, problem, ds.name, symbol, day)
+                corrupt_partition(fragment.path, problem, dataset_key(ds), symbol, day)
             )
 
     def read_checked_file(
@@ -298,7 +303,7 @@ class Lake:
                 raw = f.read()
         except FileNotFoundError:
             raise CorruptPartitionError(
-                corrupt_partition(path, "is missing", ds.name, symbol, day)
+                corrupt_partition(path, "is missing", dataset_key(ds), symbol, day)
             ) from None
         if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
             raise CorruptPartitionError(
@@ -316,12 +321,14 @@ class Lake:
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptPartitionError(
                 corrupt_partition(
-                    path, f"is not a readable Parquet file ({exc})", ds.name, symbol, day
+                    path, f"is not a readable Parquet file ({exc})", dataset_key(ds), symbol, day
                 )
             ) from None
         problem = schema_problem(table.schema, ds.schema)
         if problem:
-            raise CorruptPartitionError(corrupt_partition(path, problem, ds.name, symbol, day))
+            raise CorruptPartitionError(
+                corrupt_partition(path, problem, dataset_key(ds), symbol, day)
+            )
         return table.replace_schema_metadata(None).cast(ds.schema)
 
     def _read_unit_file(self, ds: Dataset, symbol: str, day: date) -> pa.Table:
