@@ -112,11 +112,19 @@ def _record(settings: Settings, venues: list[str], symbols: list[str], spool_dir
 
     summary = asyncio.run(until_signalled())
     done = summary.compaction
-    console.print(
+    line = (
         f"record: stopped; {sum(summary.frames.values())} frame(s) received, "
-        f"{done.segments} segment(s) compacted, {done.added} new liquidation(s) in the lake",
-        markup=False,
+        f"{done.segments} segment(s) compacted, "
+        f"{done.added} new liquidation(s) in the lake"
     )
+    if summary.kept:  # nothing is lost: the segments wait in the spool for the repair
+        line += (
+            f"; {len(summary.kept)} segment(s) kept in {spool_dir}, not compacted: "
+            f"{summary.failures[0]}; the next `liqbrief record` compacts them once repaired"
+        )
+    console.print(line, markup=False)
+    if summary.kept:
+        raise typer.Exit(1)
 
 
 def _print_status(settings: Settings, venues: list[str], as_json: bool) -> None:

@@ -45,6 +45,8 @@ class RecordSummary:
 
     frames: dict[str, int] = field(default_factory=dict)
     compaction: CompactionReport = field(default_factory=CompactionReport)
+    kept: list[str] = field(default_factory=list)  # segments the final compaction left
+    failures: list[str] = field(default_factory=list)  # why, one line each
 
 
 class SpoolSink:
@@ -90,7 +92,7 @@ class _Compactor:
         try:
             report = await asyncio.to_thread(compact_closed, self.lake, self.spool_dir)
         except Exception as exc:  # the segments stay; the next compaction retries them
-            log.warning("compaction failed (retried later): %s: %s", type(exc).__name__, exc)
+            log.error("compaction failed (retried later): %s: %s", type(exc).__name__, exc)
             return
         self.summary.compaction.add(report)
 
@@ -158,6 +160,7 @@ async def record(config: RecorderConfig, stop: asyncio.Event) -> RecordSummary:
         try:
             final = await asyncio.to_thread(compact_closed, lake, config.spool_dir)
             summary.compaction.add(final)
+            summary.kept, summary.failures = final.kept, final.failures
         finally:
             spool.release()
     return summary
