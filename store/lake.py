@@ -186,6 +186,23 @@ class Lake:
         sha = entry.data_sha256 if entry is not None else None
         return self.read_checked_file(ds, symbol, day, path, sha, "ledger entry"), entry is not None
 
+    def set_aside(self, ds: Dataset, symbol: str, day: date) -> str:
+        """Move a day's (corrupt) data file out of the lake to ``<root>/_set_aside/…`` for
+        the operator, and drop its ledger record; returns where it went."""
+        target = posixpath.join(
+            self.root,
+            "_set_aside",
+            ds.venue,
+            ds.name,
+            f"symbol={symbol}",
+            f"date={day.isoformat()}.{uuid.uuid4().hex[:8]}.parquet",
+        )
+        self.fs.create_dir(posixpath.dirname(target), recursive=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.ledger_path(ds, symbol, day))
+        self.fs.move(self.data_path(ds, symbol, day), target)
+        return target
+
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
         """Remove a day's ledger record, then its data file (absent ones are fine)."""
         for path in (self.ledger_path(ds, symbol, day), self.data_path(ds, symbol, day)):

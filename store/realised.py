@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from store.datasets import Dataset, coverage_dataset, realised_dataset
+from store.errors import CorruptPartitionError
 from store.lake import Lake
 from store.ledger import LedgerEntry
 
@@ -47,24 +48,52 @@ def _utc_days(times: pd.Series) -> pd.Series:
     return times.dt.tz_convert("UTC").dt.floor("D").dt.date
 
 
+def _stored_for_merge(
+    lake: Lake, ds: Dataset, symbol: str, day: date, replace_source: str | None
+) -> tuple[pd.DataFrame, bool, set[str]]:
+    """The day's stored rows a merge starts from (without ``replace_source``'s rows when
+    replacing them), whether they are all still there and recorded, and the ids stored. Replacing a source
+    also repairs a corrupt file: it is set aside (``Lake.set_aside``), never read."""
+    try:
+        table, recorded = lake.stored_day(ds, symbol, day)
+    except CorruptPartitionError:
+        if replace_source is None:
+            raise
+        lake.set_aside(ds, symbol, day)
+        return ds.schema.empty_table().to_pandas(), False, set()
+    stored = table.to_pandas()
+    ids = set(stored["liq_id"]) if "liq_id" in stored else set()
+    if replace_source is None:
+        return stored, recorded, ids
+    kept = stored[stored["source"] != replace_source]
+    return kept, recorded and len(kept) == len(stored), ids
+
+
 def merge_realised(
-    lake: Lake, venue: str, symbol: str, frame: pd.DataFrame, source_url: str
+    lake: Lake,
+    venue: str,
+    symbol: str,
+    frame: pd.DataFrame,
+    source_url: str,
+    replace_source: str | None = None,
+    days: Iterable[date] = (),
 ) -> dict[date, int]:
     """Add ``frame`` (REALISED_LIQUIDATION_SCHEMA columns) to the venue's lake, one atomic
-    write per UTC day touched; returns the rows actually added per day (0 for a replay)."""
+    write per UTC day touched; returns the rows actually added per day (0 for a replay).
+    With ``replace_source``, the stored rows of that source on the days of ``frame`` and of
+    ``days`` are replaced by ``frame``'s (a republished archive day); other rows stay."""
     ds = realised_dataset(venue)
-    if frame.empty:
-        return {}
-    frame = frame.assign(time=pd.to_datetime(frame["time"], utc=True))
+    frame = frame.assign(time=pd.to_datetime(frame["time"], utc=True))[ds.schema.names]
+    groups = dict(iter(frame.groupby(_utc_days(frame["time"]), sort=True))) if len(frame) else {}
+    for day in days if replace_source is not None else ():
+        groups.setdefault(day, frame.iloc[:0])
     added: dict[date, int] = {}
-    for day, fresh in frame.groupby(_utc_days(frame["time"]), sort=True):
-        stored_table, recorded = lake.stored_day(ds, symbol, day)
-        stored = stored_table.to_pandas()
-        fresh = fresh[ds.schema.names]
+    for day, fresh in sorted(groups.items()):
+        stored, unchanged, before = _stored_for_merge(lake, ds, symbol, day, replace_source)
         merged = pd.concat([stored, fresh], ignore_index=True) if len(stored) else fresh
         merged = merged.drop_duplicates("liq_id", keep="first")
-        added[day] = len(merged) - len(stored)
-        if added[day] == 0 and recorded:
+        added[day] = len(set(merged["liq_id"]) - before)
+        if len(merged) == len(stored) and unchanged:
             continue  # nothing new: leave the stored file as it is
         merged = merged.sort_values(["time", "liq_id"], ignore_index=True)
         table = pa.Table.from_pandas(merged, schema=ds.schema, preserve_index=False)
@@ -100,8 +129,15 @@ def _split_at_midnight(intervals: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["start", "end", "source"])
 
 
-def merge_coverage(lake: Lake, venue: str, symbol: str, intervals: pd.DataFrame) -> None:
-    """Add covered intervals (start, end, source; end exclusive) to the coverage table."""
+def merge_coverage(
+    lake: Lake,
+    venue: str,
+    symbol: str,
+    intervals: pd.DataFrame,
+    replace_source: str | None = None,
+) -> None:
+    """Add covered intervals (start, end, source; end exclusive) to the coverage table; with
+    ``replace_source``, that source's stored intervals on the days touched are replaced."""
     ds = coverage_dataset(venue)
     if intervals.empty:
         return
@@ -111,7 +147,7 @@ def merge_coverage(lake: Lake, venue: str, symbol: str, intervals: pd.DataFrame)
     )
     pieces = _split_at_midnight(intervals[intervals["end"] > intervals["start"]])
     for day, fresh in pieces.groupby(_utc_days(pieces["start"]), sort=True):
-        stored = lake.stored_day(ds, symbol, day)[0].to_pandas()
+        stored = _stored_for_merge(lake, ds, symbol, day, replace_source)[0]
         both = pd.concat([stored, fresh], ignore_index=True) if len(stored) else fresh
         merged = _union(both)
         table = pa.Table.from_pandas(merged, schema=ds.schema, preserve_index=False)
