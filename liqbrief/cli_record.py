@@ -132,7 +132,8 @@ def _print_status(settings: Settings, venues: list[str], as_json: bool) -> None:
     from store.lake import Lake
 
     settings.require_lake(writable=False)
-    report = recorder_status(Lake(settings.lake), settings.spool_path, venues)
+    spool_dir = settings.require_spool_dir(writable=False)
+    report = recorder_status(Lake(settings.lake), spool_dir, venues)
     if as_json:
         typer.echo(strict_json(report))
         return

@@ -159,6 +159,7 @@ ROWS: list[BadInput] = [
     BadInput(("record", "--interval", "5"), 2, "No such option: --interval"),
     BadInput(("record",), 2, "LIQBRIEF_SPOOL_DIR='s3://bucket/spool': must be a local directory", {"LIQBRIEF_SPOOL_DIR": "s3://bucket/spool"}),
     BadInput(("record",), 2, "is a file, not a directory; point LIQBRIEF_SPOOL_DIR", {"LIQBRIEF_SPOOL_DIR": "{tmp}/a-file"}),
+    BadInput(("record", "--status"), 2, "is a file, not a directory; point LIQBRIEF_SPOOL_DIR", {"LIQBRIEF_SPOOL_DIR": "{tmp}/a-file"}),
     BadInput(("record",), 2, "LIQBRIEF_SPOOL_DIR='/proc/liqbrief-spool': cannot be created", {"LIQBRIEF_SPOOL_DIR": "/proc/liqbrief-spool"}),
     BadInput(("record", "--venues", "bybit"), 2, "LIQBRIEF_BYBIT_WS_URL='https://stream.bybit.com'", {"LIQBRIEF_BYBIT_WS_URL": "https://stream.bybit.com"}),
     BadInput(("record",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
