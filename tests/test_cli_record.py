@@ -181,3 +181,11 @@ def test_a_corrupt_partition_blocks_only_itself_and_the_stop_says_which_file(tmp
     stored = read_realised(lake, "bybit", "BTCUSDT", today, today)  # the others went on
     assert len(stored) == 6
     assert any(f == binance_frame for f in spooled_frames(spool))  # kept: nothing lost
+
+
+def test_a_foreign_error_of_record_does_not_send_the_user_to_a_prefect_run():
+    from liqbrief.terminal import failure_line
+
+    line = failure_line(IsADirectoryError(21, "Is a directory"), "record")
+    assert "Prefect" not in line and "LIQBRIEF_DEBUG=1" in line
+    assert "Prefect run" in failure_line(IsADirectoryError(21, "Is a directory"), "extract")

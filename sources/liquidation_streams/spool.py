@@ -38,7 +38,11 @@ EVENT_KINDS = ("up", "alive", "down")
 DROP_KIND = "drop"
 
 
-class SpoolBusyError(RuntimeError):
+class SpoolError(RuntimeError):
+    """The spool directory cannot be used; the message says why and what to do."""
+
+
+class SpoolBusyError(SpoolError):
     """Another recorder holds the spool directory."""
 
 
@@ -157,7 +161,13 @@ class SpoolWriter:
         """Take the spool (SpoolBusyError if another recorder holds it), close the segments a
         killed recorder left open, and start a segment; returns the segments recovered."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        lock = (self.directory / LOCK_NAME).open("a+")
+        try:
+            lock = (self.directory / LOCK_NAME).open("a+")
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot take the spool's lock file {self.directory / LOCK_NAME}: {exc.strerror}; "
+                "remove what is there, or set LIQBRIEF_SPOOL_DIR to another directory"
+            ) from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
