@@ -118,17 +118,25 @@ def read_segment(path: Path) -> Segment:
     return Segment(path, symbols, lines, torn)
 
 
+def _pid_in(handle) -> str:
+    """The pid a recorder wrote into the lock file ("" if none)."""
+    handle.seek(0)
+    return handle.read().strip()
+
+
 def lock_holder(directory: Path) -> int | None:
-    """The pid of the recorder holding the spool, or None when no recorder runs."""
-    path = directory / LOCK_NAME
-    if not path.exists():
+    """The pid of the recorder holding the spool, or None when no recorder runs. Opens the
+    lock file for reading only (a shared lock probe): ``--status`` changes nothing and
+    works for an operator who may read the spool but not write it."""
+    try:
+        handle = (directory / LOCK_NAME).open("r")
+    except FileNotFoundError:
         return None
-    with path.open("a+") as handle:
+    with handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            text = handle.read().strip()
+            text = _pid_in(handle)
             return int(text) if text.isdigit() else -1
         fcntl.flock(handle, fcntl.LOCK_UN)
         return None
@@ -171,8 +179,7 @@ class SpoolWriter:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "unknown"
+            holder = _pid_in(lock) or "unknown"
             lock.close()
             raise SpoolBusyError(
                 f"another recorder (pid {holder}) is writing to {self.directory}; stop it "

@@ -420,3 +420,74 @@ def test_identical_items_of_one_frame_are_distinct_rows_and_a_replay_adds_none(t
         stored = read_realised(lake, venue, "BTCUSDT", DAY, DAY)
         assert len(stored) == stored["liq_id"].nunique() == 3, venue
         assert stored["raw"].value_counts().max() == 2  # the twins, kept as received
+
+
+def _write_segment(path: Path, lines: list[dict]) -> None:
+    import json
+
+    header = {"k": "hdr", "t": lines[0]["t"], "pid": 1, "symbols": {"okx": SYMBOLS}}
+    path.write_text("".join(json.dumps(x) + "\n" for x in [header, *lines]))
+
+
+def test_status_counts_the_time_between_a_kill_and_the_restart_as_a_gap(tmp_path):
+    from datetime import UTC, datetime
+
+    from sources.liquidation_streams.status import recorder_status
+
+    def at(hour: int) -> int:
+        return int(datetime(2026, 12, 6, hour, tzinfo=UTC).timestamp() * 1_000_000)
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    killed = [{"k": "up", "v": "okx", "t": at(1)}, {"k": "alive", "v": "okx", "t": at(2)}]
+    _write_segment(spool / f"{at(1):017d}-1.seg", killed)  # SIGKILLed: no "down"
+    restarted = [{"k": "up", "v": "okx", "t": at(5)}, {"k": "alive", "v": "okx", "t": at(6)},
+                 {"k": "down", "v": "okx", "t": at(6), "r": "stopped"}]  # fmt: skip
+    _write_segment(spool / f"{at(5):017d}-2.seg", restarted)
+    now = datetime(2026, 12, 6, 8, tzinfo=UTC)
+    report = recorder_status(Lake(str(tmp_path / "lake")), spool, ["okx"], now=now)
+    gaps = [(g["start"].hour, g["end"].hour) for g in report["venues"][0]["gaps_today"]]
+    assert gaps == [(0, 1), (2, 5), (6, 8)]  # 02:00-05:00: killed, not covered
+    assert report["venues"][0]["covered_today_pct"] == 25.0
+
+
+def test_status_reads_the_spool_in_bounded_memory_and_opens_nothing_for_writing(tmp_path):
+    import os
+    import sys
+    import tracemalloc
+    from datetime import UTC, datetime
+
+    from sources.liquidation_streams.status import recorder_status
+
+    spool = tmp_path / "spool"
+    writer = SpoolWriter(spool, {"bybit": SYMBOLS})
+    writer.open(at_us=T0 * 1000)
+    writer.append_event("up", "bybit", T0 * 1000)
+    for n in range(20_000):
+        text = bybit_push([bybit_item("BTCUSDT", "Buy", "60000", "0.1", T0 + n)])
+        writer.append_frame("bybit", T0 * 1000 + n, text)
+    writer.close()  # the lock file stays, like a stopped recorder's
+    writer.release()
+    size = sum(p.stat().st_size for p in spool.glob("*.seg"))
+    writes: list[str] = []
+    watching = [str(spool)]
+
+    def audit(event: str, args: tuple) -> None:
+        if event == "open" and watching and str(args[0]).startswith(watching[0]):
+            mode, flags = args[1] or "", args[2] or 0
+            if any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                writes.append(f"{args[0]} {mode or flags}")
+
+    sys.addaudithook(audit)  # cannot be removed: ``watching`` switches it off below
+    tracemalloc.start()
+    try:
+        now = datetime(2023, 11, 15, 1, tzinfo=UTC)
+        report = recorder_status(Lake(str(tmp_path / "lake")), spool, ["bybit"], now=now)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        watching.clear()
+    assert report["segments_pending"] == 1 and report["running"] is False
+    assert report["venues"][0]["last_message_at"] is not None
+    assert writes == []  # the lock file probed read-only: status changes nothing
+    assert peak < size / 4, (peak, size)  # line by line, never the whole segment
