@@ -157,13 +157,14 @@ def _plan(
 def _record_answers(
     lake: Lake, symbol: str, files: list[ArchiveFile], outcomes: list[FileOutcome], now: datetime
 ) -> None:
-    """Remember the days that answered 404 (and forget the ones found since)."""
+    """Remember the days that answered 404 (and forget the ones found, failed or pending
+    since: a day that failed is not known to be absent)."""
     absences = read_absences(lake, VENUE, DATASET.lake_name, symbol)
     before = dict(absences)
     for file, outcome in zip(files, outcomes, strict=True):
         if outcome.status == "absent":
             absences[file.days[0]] = now
-        elif outcome.status == "ingested":
+        else:
             absences.pop(file.days[0], None)
     if absences != before:
         write_absences(lake, VENUE, DATASET.lake_name, symbol, absences)

@@ -284,3 +284,20 @@ def test_force_repairs_a_corrupt_archive_day_and_sets_the_bad_file_aside(
     assert verify_lake(lake).ok
     [aside] = (tmp_path / "lake" / "_set_aside").rglob("*.parquet")
     assert aside.read_bytes() == b"junk"  # kept for the operator
+
+
+def test_a_day_that_fails_after_a_404_is_not_called_absent(
+    lake: Lake, world: ArchiveMirror
+) -> None:
+    run(lake, world)
+    serve(world, NOT_SERVED, liquidation_snapshot_csv(SYMBOL, NOT_SERVED))
+    name = path_of(NOT_SERVED).rsplit("/", 1)[1]
+    world.files[path_of(NOT_SERVED) + ".CHECKSUM"] = f"{'0' * 64}  {name}\n".encode()
+    forced = run(lake, world, force=True)
+    assert {o.label.rsplit(" ", 1)[1] for o in forced.problems} == {
+        str(NOT_SERVED),
+        str(BAD_CHECKSUM),
+    }
+    coverage = snapshot_coverage(lake, SYMBOL, DAYS[0], DAYS[-1])
+    assert coverage.absent == [ALSO_NOT_SERVED]  # NOT_SERVED failed: not known, not absent
+    assert "not in the archive: 1" in coverage.line() and ": 2" in coverage.line()
