@@ -138,16 +138,26 @@ def _print_status(settings: Settings, venues: list[str], as_json: bool) -> None:
         typer.echo(strict_json(report))
         return
     state = f"running (pid {report['recorder_pid']})" if report["running"] else "not running"
-    typer.echo(f"recorder {state}; spool {report['spool_dir']}: {report['segments_pending']} segment(s) not yet compacted")  # fmt: skip
+    pending = report["segments_pending"]
+    typer.echo(
+        f"recorder {state}; spool {report['spool_dir']}: {pending} segment(s) not yet compacted"
+    )
     for line in report["venues"]:
-        last = line["last_message_at"]
-        gaps = line["gaps_today"]
-        longest = max(gaps, key=lambda g: g["minutes"]) if gaps else None
-        typer.echo(
-            f"{line['venue']:8} {'connected' if line['connected'] else 'not connected':13} "
-            f"last message {last.isoformat(timespec='seconds') if last else 'never'}; "
-            f"{line['liquidations_today']} liquidation(s) today; "
-            f"covered {line['covered_today_pct']:g} % of today; {len(gaps)} gap(s)"
-            + (f", longest {longest['minutes']:g} min from {longest['start']:%H:%M} UTC" if longest else "")
-            + (f"; refused by the venue: {', '.join(line['refused_symbols'])}" if line["refused_symbols"] else "")
-        )  # fmt: skip
+        typer.echo(_venue_line(line))
+
+
+def _venue_line(line: dict) -> str:
+    """One venue's status line for a person."""
+    last, gaps = line["last_message_at"], line["gaps_today"]
+    text = (
+        f"{line['venue']:8} {'connected' if line['connected'] else 'not connected':13} "
+        f"last message {last.isoformat(timespec='seconds') if last else 'never'}; "
+        f"{line['liquidations_today']} liquidation(s) today; "
+        f"covered {line['covered_today_pct']:g} % of today; {len(gaps)} gap(s)"
+    )
+    if gaps:
+        longest = max(gaps, key=lambda g: g["minutes"])
+        text += f", longest {longest['minutes']:g} min from {longest['start']:%H:%M} UTC"
+    if line["refused_symbols"]:
+        text += f"; refused by the venue: {', '.join(line['refused_symbols'])}"
+    return text

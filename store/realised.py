@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +26,7 @@ from store.lake import Lake
 from store.ledger import LedgerEntry
 
 DAY = pd.Timedelta(days=1)
+T = TypeVar("T")
 
 
 def liquidation_id(venue: str, fields: Iterable[object]) -> str:
@@ -107,15 +109,24 @@ def read_realised(lake: Lake, venue: str, symbol: str, start: date, end: date) -
     return lake.read(realised_dataset(venue), symbol, start, end)
 
 
+def union_spans(spans: Iterable[tuple[T, T]]) -> list[tuple[T, T]]:
+    """Overlapping or touching (start, end) spans merged into one, sorted."""
+    merged: list[list] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
 def _union(intervals: pd.DataFrame) -> pd.DataFrame:
     """Overlapping or touching intervals of one source merged into one."""
-    rows: list[list] = []
-    for source, part in intervals.sort_values("start").groupby("source", sort=True):
-        for start, end in zip(part["start"], part["end"], strict=True):
-            if rows and rows[-1][2] == source and start <= rows[-1][1]:
-                rows[-1][1] = max(rows[-1][1], end)
-            else:
-                rows.append([start, end, source])
+    rows = [
+        (start, end, source)
+        for source, part in intervals.groupby("source", sort=True)
+        for start, end in union_spans(zip(part["start"], part["end"], strict=True))
+    ]
     return pd.DataFrame(rows, columns=["start", "end", "source"])
 
 

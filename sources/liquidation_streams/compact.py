@@ -22,6 +22,7 @@ from sources.liquidation_streams.spool import (
     DROP_KIND,
     SpoolLine,
     closed_segments,
+    header_symbols,
     iter_segment,
 )
 from store.errors import LakeError
@@ -196,7 +197,7 @@ def compact_segment(lake: Lake, path: Path, chunk_frames: int = CHUNK_FRAMES) ->
         if item is None:
             report.torn_lines += 1
         elif isinstance(item, dict):
-            symbols = {venue: list(names) for venue, names in item.get("symbols", {}).items()}
+            symbols = header_symbols(item)
         else:
             tracker.feed(item)
             if item.kind == DROP_KIND:  # refused by the venue: never recorded, never covered

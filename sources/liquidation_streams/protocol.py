@@ -41,10 +41,12 @@ def subscribe_frames(venue: str, symbols: list[str]) -> list[str]:
     whose channel covers every swap)."""
     if venue == "bybit":
         topics = [f"allLiquidation.{symbol}" for symbol in symbols]
+        size = BYBIT_TOPICS_PER_FRAME
+        batches = [topics[start : start + size] for start in range(0, len(topics), size)]
         return [
-            json.dumps({"op": "subscribe", "req_id": f"sub-{n}", "args": topics[start : start + BYBIT_TOPICS_PER_FRAME]})
-            for n, start in enumerate(range(0, len(topics), BYBIT_TOPICS_PER_FRAME))
-        ]  # fmt: skip
+            json.dumps({"op": "subscribe", "req_id": f"sub-{n}", "args": batch})
+            for n, batch in enumerate(batches)
+        ]
     if venue == "okx":
         return [json.dumps({"op": "subscribe", "args": [OKX_CHANNEL]})]
     return []

@@ -94,6 +94,11 @@ def _decode(raw: bytes) -> SpoolLine | dict | None:
         return None
 
 
+def header_symbols(header: dict) -> dict[str, list[str]]:
+    """The symbols a segment's header says each venue records."""
+    return {venue: list(names) for venue, names in header.get("symbols", {}).items()}
+
+
 def iter_segment(path: Path) -> Iterator[SpoolLine | dict | None]:
     """A segment's lines in order: the header as a dict, the rest as ``SpoolLine``, and None
     for a line that cannot be read."""
@@ -112,7 +117,7 @@ def read_segment(path: Path) -> Segment:
         if item is None:
             torn += 1
         elif isinstance(item, dict):
-            symbols = {venue: list(names) for venue, names in item.get("symbols", {}).items()}
+            symbols = header_symbols(item)
         else:
             lines.append(item)
     return Segment(path, symbols, lines, torn)

@@ -22,12 +22,13 @@ from sources.liquidation_streams.spool import (
     DROP_KIND,
     SpoolLine,
     all_segments,
+    header_symbols,
     iter_segment,
     lock_holder,
 )
 from store.datasets import coverage_dataset
 from store.lake import Lake
-from store.realised import read_coverage, read_realised
+from store.realised import read_coverage, read_realised, union_spans
 
 Span = tuple[datetime, datetime]
 
@@ -41,20 +42,10 @@ def recorded_symbols(lake: Lake, venue: str) -> list[str]:
     return sorted(n.removeprefix("symbol=") for n in names if n.startswith("symbol="))
 
 
-def _union(spans: list[Span]) -> list[Span]:
-    merged: list[list[datetime]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(s, e) for s, e in merged]
-
-
 def gaps(covered: list[Span], start: datetime, end: datetime) -> list[Span]:
     """The stretches of [start, end) no covered span reaches."""
     found, cursor = [], start
-    for span_start, span_end in _union(covered):
+    for span_start, span_end in union_spans(covered):
         if span_start > cursor:
             found.append((cursor, min(span_start, end)))
         cursor = max(cursor, span_end)
@@ -76,7 +67,8 @@ def _lake_part(lake: Lake, venue: str, day: date) -> tuple[list[Span], set[str],
     last: list[datetime] = []
     for symbol in recorded_symbols(lake, venue):
         coverage = read_coverage(lake, venue, symbol, day, day)
-        spans += [(s.to_pydatetime(), e.to_pydatetime()) for s, e in zip(coverage["start"], coverage["end"], strict=True)]  # fmt: skip
+        pairs = zip(coverage["start"], coverage["end"], strict=True)
+        spans += [(s.to_pydatetime(), e.to_pydatetime()) for s, e in pairs]
         rows = read_realised(lake, venue, symbol, day - timedelta(days=1), day)
         received = rows["received_at"].dropna()
         if len(received):
@@ -106,7 +98,7 @@ def _scan_segment(path: Path, scans: dict[str, _SpoolScan], midnight: datetime) 
     try:
         for item in iter_segment(path):
             if isinstance(item, dict):
-                symbols = {venue: set(names) for venue, names in item.get("symbols", {}).items()}
+                symbols = {v: set(names) for v, names in header_symbols(item).items()}
             if not isinstance(item, SpoolLine) or item.venue not in scans:
                 continue
             scan = scans[item.venue]
