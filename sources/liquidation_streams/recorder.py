@@ -64,6 +64,8 @@ class SpoolSink:
         log.info("%s stream: subscribed", venue)
 
     def on_disconnected(self, venue: str, at_us: int, reason: str) -> None:
+        if reason == "stopped" and venue in self.spool.connected:
+            self.spool.append_event("alive", venue, at_us)  # we closed it: up until now
         self.spool.append_event("down", venue, at_us, reason)
 
     def on_refused(self, venue: str, at_us: int, symbols: list[str], reason: str) -> None:

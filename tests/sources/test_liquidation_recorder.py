@@ -491,3 +491,25 @@ def test_status_reads_the_spool_in_bounded_memory_and_opens_nothing_for_writing(
     assert report["venues"][0]["last_message_at"] is not None
     assert writes == []  # the lock file probed read-only: status changes nothing
     assert peak < size / 4, (peak, size)  # line by line, never the whole segment
+
+
+@pytest.mark.server
+def test_a_quiet_session_stopped_before_its_first_alive_mark_is_still_covered(tmp_path):
+    with LiquidationWsServer() as server:
+        config = config_for(server, tmp_path, alive_every_s=60.0)  # no alive mark but the first
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 3)
+            await asyncio.sleep(0.6)  # subscribed and quiet
+            stop.set()
+            await asyncio.wait_for(run, 10)
+
+        asyncio.run(scenario())
+    lake = Lake(config.lake_root)
+    today = pd.Timestamp.now(tz="UTC").date()
+    for venue in VENUES:
+        coverage = read_coverage(lake, venue, "BTCUSDT", today, today)
+        assert len(coverage) == 1, venue  # up to the stop, which the recorder itself made
+        assert coverage["end"].iloc[0] - coverage["start"].iloc[0] >= pd.Timedelta("0.3s")
