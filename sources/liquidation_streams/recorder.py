@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +113,12 @@ async def _housekeeping(
         if loop.time() >= next_alive:
             spool.mark_alive(now_us())
             next_alive = loop.time() + config.alive_every_s
-        if spool.tick(now_us()) is not None:
+        fd = spool.fsync_due()
+        if fd is not None:  # the disk work in a thread: a slow disk never stalls the streams
+            await asyncio.to_thread(os.fsync, fd)
+        closing = spool.rotate(now_us())
+        if closing is not None:
+            await asyncio.to_thread(spool.finish_closing, *closing)
             compactor.start()
         compactor.poll()
         with contextlib.suppress(TimeoutError):

@@ -215,7 +215,7 @@ class SpoolWriter:
             self._lock.close()
             self._lock = None
 
-    def _start_segment(self, at_us: int) -> None:
+    def _start_segment(self, at_us: int, sync_dir: bool = True) -> None:
         self._period = at_us // self.rotate_us
         self._path = self.directory / f"{at_us:017d}-{os.getpid()}{OPEN_SUFFIX}"
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -223,18 +223,30 @@ class SpoolWriter:
         self._write(header)
         for venue in sorted(self.connected):
             self._write({"k": "up", "v": venue, "t": at_us})
-        self._sync_dir()
+        if sync_dir:
+            self._sync_dir()
 
     def _close_segment(self, at_us: int) -> Path:
+        return self.finish_closing(*self._hand_over(at_us))
+
+    def _hand_over(self, at_us: int) -> tuple[int, Path]:
+        """Mark connected venues alive in the segment and stop writing to it; its descriptor
+        and path, for ``finish_closing``."""
         assert self._fd is not None and self._path is not None
         for venue in sorted(self.connected):
             self._write({"k": "alive", "v": venue, "t": at_us})
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = None
-        closed = self._path.with_suffix(CLOSED_SUFFIX)
-        self._path.rename(closed)
-        self._sync_dir()
+        handed = (self._fd, self._path)
+        self._fd = self._path = None
+        return handed
+
+    def finish_closing(self, fd: int, path: Path) -> Path:
+        """Sync, close and rename a segment no longer written to (safe in a worker thread:
+        it touches only that descriptor, that file and the directory); returns the ``.seg``."""
+        os.fsync(fd)
+        os.close(fd)
+        closed = path.with_suffix(CLOSED_SUFFIX)
+        path.rename(closed)
+        self._sync_dir()  # also makes the next segment's creation durable
         return closed
 
     def _sync_dir(self) -> None:
@@ -266,16 +278,30 @@ class SpoolWriter:
 
     def tick(self, at_us: int) -> Path | None:
         """Housekeeping, once a second or so: fsync when due, and rotate when the segment's
-        period (UTC hour) has ended; returns the segment just closed, if any."""
-        if time.monotonic() - self._last_fsync >= self.fsync_every_s and self._fd is not None:
-            os.fsync(self._fd)
-            self.fsyncs += 1
-            self._last_fsync = time.monotonic()
-        if at_us // self.rotate_us == self._period:
+        period (UTC hour) has ended; returns the segment just closed, if any. (The recorder
+        runs the same steps with the disk work in a thread: ``fsync_due``, ``rotate``.)"""
+        fd = self.fsync_due()
+        if fd is not None:
+            os.fsync(fd)
+        closing = self.rotate(at_us)
+        return self.finish_closing(*closing) if closing else None
+
+    def fsync_due(self) -> int | None:
+        """The descriptor to fsync now (every ``fsync_every_s``), or None."""
+        if time.monotonic() - self._last_fsync < self.fsync_every_s or self._fd is None:
             return None
-        closed = self._close_segment(at_us)
-        self._start_segment(at_us)
-        return closed
+        self.fsyncs += 1
+        self._last_fsync = time.monotonic()
+        return self._fd
+
+    def rotate(self, at_us: int) -> tuple[int, Path] | None:
+        """When the segment's period has ended: start the next segment and hand over the old
+        one for ``finish_closing``; None otherwise. Frames go to the new segment at once."""
+        if self._fd is None or at_us // self.rotate_us == self._period:
+            return None
+        closing = self._hand_over(at_us)
+        self._start_segment(at_us, sync_dir=False)
+        return closing
 
     def append_refused(self, venue: str, at_us: int, symbols: list[str]) -> None:
         """Symbols the venue refused: gone from this segment's coverage and later headers."""

@@ -513,3 +513,35 @@ def test_a_quiet_session_stopped_before_its_first_alive_mark_is_still_covered(tm
         coverage = read_coverage(lake, venue, "BTCUSDT", today, today)
         assert len(coverage) == 1, venue  # up to the stop, which the recorder itself made
         assert coverage["end"].iloc[0] - coverage["start"].iloc[0] >= pd.Timedelta("0.3s")
+
+
+@pytest.mark.server
+def test_a_slow_disk_never_stalls_the_event_loop_that_reads_the_streams(tmp_path, monkeypatch):
+    import os
+
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:  # a disk that takes 0.7 s to sync
+        time.sleep(0.7)
+        real_fsync(fd)
+
+    with LiquidationWsServer() as server:
+        config = config_for(server, tmp_path, rotate_s=0.5, fsync_every_s=0.1)
+
+        async def scenario() -> float:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 3)
+            monkeypatch.setattr(os, "fsync", slow_fsync)
+            worst, last = 0.0, time.monotonic()
+            for _ in range(150):  # 1.5 s: several fsyncs and rotations
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                worst, last = max(worst, now - last), now
+            monkeypatch.setattr(os, "fsync", real_fsync)
+            stop.set()
+            await asyncio.wait_for(run, 20)
+            return worst
+
+        worst = asyncio.run(scenario())
+    assert worst < 0.4, f"the event loop stalled {worst:.2f} s"  # blocked: >= 0.7 s
