@@ -220,6 +220,11 @@ class LiquidationWsServer:
         """Drop every open connection (of ``venue``) at the TCP level: no close frame."""
         return self._call(self._raw_then_abort(b"", venue))
 
+    def stall(self, venue: str | None = None) -> int:
+        """Stop reading every open connection (of ``venue``) while keeping it open: a peer
+        gone silent behind a live TCP connection (no pongs, no close)."""
+        return self._call(self._stall(venue))
+
     def close(self, code: int = 1001, reason: str = "going away", venue: str | None = None) -> int:
         """Close every open connection (of ``venue``) cleanly with a close frame."""
         return self._call(self._close(code, reason, venue))
@@ -293,6 +298,12 @@ class LiquidationWsServer:
             if data:
                 ws.transport.write(data)
             ws.transport.abort()
+        return len(targets)
+
+    async def _stall(self, venue: str | None) -> int:
+        targets = self._targets(venue)
+        for ws in targets:
+            ws.transport.pause_reading()
         return len(targets)
 
     async def _close(self, code: int, reason: str, venue: str | None) -> int:

@@ -49,6 +49,9 @@ class StreamSink(Protocol):
         """An attempt ended (a drop, a failed connect, a refused subscription, or ``stop``),
         with one line saying why; several may follow each other while a venue is down."""
 
+    def on_alive(self, venue: str, at_us: int) -> None:
+        """The subscribed connection was proven alive at ``at_us`` (a ping it answered)."""
+
     def on_refused(self, venue: str, at_us: int, symbols: list[str], reason: str) -> None:
         """The venue refused the subscription of ``symbols`` (it does not list them): they
         are no longer recorded on this venue; the others go on."""
@@ -62,6 +65,10 @@ class Backoff:
     max_s: float = 60.0  # no retry waits longer
     ping_s: float | None = None  # app-level ping interval; None = the venue's (20 s, 25 s)
     ack_timeout_s: float = 10.0  # a subscription not acknowledged by then is retried
+    # a protocol ping this often proves the connection alive (``on_alive``); no pong within
+    # ``probe_timeout_s`` ends it: coverage never runs on past a silently dead connection
+    probe_s: float | None = 5.0
+    probe_timeout_s: float = 10.0
     # a subscribed connection up this long, or that brought a frame, resets the back-off
     healthy_s: float = 30.0
 
@@ -88,6 +95,7 @@ class _Session:
         self.symbols = symbols
         self.frames = subscribe_frames(venue, symbols)
         self.refused: list[str] = []  # symbols a refusal named
+        self.dead: str | None = None  # why the probe gave the connection up
         self.subscribed_at: float | None = None
         self.frames_after_subscribed = 0
         self.acks = 0
@@ -110,13 +118,17 @@ class _Session:
                     await ws.send(frame)
                 if not self.frames:
                     self._subscribed()
-                pinger = asyncio.create_task(self._ping(ws))
+                keepers = [
+                    asyncio.create_task(self._ping(ws)),
+                    asyncio.create_task(self._probe(ws)),
+                ]
                 try:
                     return await self._read(ws)
                 finally:
-                    pinger.cancel()
+                    for keeper in keepers:
+                        keeper.cancel()
         except ConnectionClosed as exc:
-            return _one_line(f"connection closed: {exc}")
+            return self.dead or _one_line(f"connection closed: {exc}")
         except Exception as exc:  # connect refused, handshake rejected, timeouts, DNS, ...
             return _one_line(f"connection failed: {type(exc).__name__}: {exc}")
 
@@ -172,6 +184,26 @@ class _Session:
             while True:
                 await asyncio.sleep(interval)
                 await ws.send(protocol.ping_text)
+
+    async def _probe(self, ws: ClientConnection) -> None:
+        """Prove the connection alive every ``probe_s`` with a protocol ping; a ping left
+        unanswered for ``probe_timeout_s`` drops the connection (it is dead, however quiet)."""
+        interval, timeout = self.backoff.probe_s, self.backoff.probe_timeout_s
+        if not interval:
+            return
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(interval)
+                sent_us = _now_us()
+                pong = await ws.ping()
+                try:
+                    await asyncio.wait_for(pong, timeout)
+                except TimeoutError:
+                    self.dead = f"no pong within {timeout:g} s: the connection is dead"
+                    ws.transport.abort()
+                    return
+                if self.subscribed_at is not None:
+                    _notify(self.sink.on_alive, self.venue, sent_us)
 
 
 def _notify(callback, *args: object) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sources.liquidation_streams.compact import CompactionReport, compact_closed
@@ -34,7 +34,7 @@ class RecorderConfig:
     urls: dict[str, str]  # venue → websocket URL; the venues recorded
     symbols: list[str]
     rotate_s: float = 3600.0  # a segment closes (and is compacted) when its UTC hour ends
-    alive_every_s: float = 10.0  # an `alive` line per connected venue this often
+    alive_every_s: float = 5.0  # each connection proven alive (ping/pong) this often
     fsync_every_s: float = 1.0
     tick_s: float = 0.5
     backoff: Backoff = field(default_factory=Backoff)
@@ -64,9 +64,10 @@ class SpoolSink:
         self.spool.append_event("up", venue, at_us)
         log.info("%s stream: subscribed", venue)
 
+    def on_alive(self, venue: str, at_us: int) -> None:
+        self.spool.note_alive(venue, at_us)
+
     def on_disconnected(self, venue: str, at_us: int, reason: str) -> None:
-        if reason == "stopped" and venue in self.spool.connected:
-            self.spool.append_event("alive", venue, at_us)  # we closed it: up until now
         self.spool.append_event("down", venue, at_us, reason)
 
     def on_refused(self, venue: str, at_us: int, symbols: list[str], reason: str) -> None:
@@ -107,12 +108,7 @@ class _Compactor:
 async def _housekeeping(
     spool: SpoolWriter, compactor: _Compactor, config: RecorderConfig, stop: asyncio.Event
 ) -> None:
-    next_alive = 0.0
-    loop = asyncio.get_running_loop()
     while not stop.is_set():
-        if loop.time() >= next_alive:
-            spool.mark_alive(now_us())
-            next_alive = loop.time() + config.alive_every_s
         fd = spool.fsync_due()
         if fd is not None:  # the disk work in a thread: a slow disk never stalls the streams
             await asyncio.to_thread(os.fsync, fd)
@@ -152,8 +148,9 @@ async def record(config: RecorderConfig, stop: asyncio.Event) -> RecordSummary:
         log.info("compacting %d segment(s) left by a previous recorder", len(recovered))
     compactor = _Compactor(lake, config.spool_dir, summary)
     sink = SpoolSink(spool, summary)
+    backoff = replace(config.backoff, probe_s=config.alive_every_s)
     streams = [
-        asyncio.create_task(stream_venue(venue, url, symbols, sink, stop, config.backoff))
+        asyncio.create_task(stream_venue(venue, url, symbols, sink, stop, backoff))
         for venue, url in config.urls.items()
         if (symbols := spool.symbols[venue])
     ]

@@ -12,9 +12,9 @@ One JSON object a line (ASCII): a header first
 ``{"k":"f","v":venue,"t":us,"x":text}`` per frame, ``{"k":"up"|"alive"|"down","v":venue,
 "t":us[,"r":reason]}`` per connection change, and ``{"k":"drop","v":venue,"t":us,
 "x":"FOOUSDT,…"}`` when the venue refused symbols (not recorded, so never covered, from
-that segment on). A venue connected when a segment opens gets an
-``up`` line there, and an ``alive`` line in the segment it leaves, so each segment is read
-alone.
+that segment on). A venue connected when a segment opens gets an ``up`` line there, dated
+when it was last proven connected (a frame, an ``alive`` = a ping it answered), so each
+segment is read alone and a connection is never covered past its last proof of life.
 
 Durability: each line is one ``os.write`` on an O_APPEND descriptor — in the kernel's page
 cache when ``on_frame`` returns, so it survives SIGKILL of the recorder. ``fsync`` runs every
@@ -161,6 +161,7 @@ class SpoolWriter:
         self.rotate_us = int(rotate_s * 1_000_000)
         self.fsync_every_s = fsync_every_s
         self.connected: set[str] = set()
+        self.proven: dict[str, int] = {}  # venue → last time known connected (µs)
         self.fsyncs = 0
         self._fd: int | None = None
         self._path: Path | None = None
@@ -204,7 +205,7 @@ class SpoolWriter:
         return recovered
 
     def close(self) -> Path | None:
-        """Mark connected venues alive now, sync and close the segment; returns it. The
+        """Sync and close the segment; returns it. The
         spool stays taken until ``release`` (the final compaction runs in between)."""
         return self._close_segment(now_us()) if self._fd is not None else None
 
@@ -221,8 +222,8 @@ class SpoolWriter:
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         header = {"k": "hdr", "t": at_us, "pid": os.getpid(), "symbols": self.symbols}
         self._write(header)
-        for venue in sorted(self.connected):
-            self._write({"k": "up", "v": venue, "t": at_us})
+        for venue in sorted(self.connected):  # connected since it was last proven so
+            self._write({"k": "up", "v": venue, "t": self.proven.get(venue, at_us)})
         if sync_dir:
             self._sync_dir()
 
@@ -230,11 +231,10 @@ class SpoolWriter:
         return self.finish_closing(*self._hand_over(at_us))
 
     def _hand_over(self, at_us: int) -> tuple[int, Path]:
-        """Mark connected venues alive in the segment and stop writing to it; its descriptor
-        and path, for ``finish_closing``."""
+        """Stop writing to the segment; its descriptor and path, for ``finish_closing``. A
+        connected venue's time in it ends when it was last proven connected (a frame, an
+        ``alive``), never at ``at_us`` on trust: the next segment takes over from there."""
         assert self._fd is not None and self._path is not None
-        for venue in sorted(self.connected):
-            self._write({"k": "alive", "v": venue, "t": at_us})
         handed = (self._fd, self._path)
         self._fd = self._path = None
         return handed
@@ -265,6 +265,8 @@ class SpoolWriter:
     def append_frame(self, venue: str, at_us: int, text: str) -> None:
         """A received frame, in the OS's hands when this returns."""
         self._write({"k": "f", "v": venue, "t": at_us, "x": text})
+        if venue in self.connected:
+            self.proven[venue] = max(self.proven[venue], at_us)
 
     def append_event(self, kind: str, venue: str, at_us: int, reason: str = "") -> None:
         """A connection change ("up", "alive", "down" with its reason)."""
@@ -273,8 +275,12 @@ class SpoolWriter:
         self._write(item)
         if kind == "up":
             self.connected.add(venue)
+            self.proven[venue] = at_us
         elif kind == "down":
             self.connected.discard(venue)
+            self.proven.pop(venue, None)
+        elif venue in self.connected:
+            self.proven[venue] = max(self.proven[venue], at_us)
 
     def tick(self, at_us: int) -> Path | None:
         """Housekeeping, once a second or so: fsync when due, and rotate when the segment's
@@ -309,7 +315,8 @@ class SpoolWriter:
         kept = [s for s in self.symbols.get(venue, []) if s not in symbols]
         self.symbols = {**self.symbols, venue: kept}
 
-    def mark_alive(self, at_us: int) -> None:
-        """An ``alive`` line per connected venue: how coverage knows a quiet stream was up."""
-        for venue in sorted(self.connected):
-            self._write({"k": "alive", "v": venue, "t": at_us})
+    def note_alive(self, venue: str, at_us: int) -> None:
+        """An ``alive`` line: the venue's connection answered a ping sent at ``at_us`` (how
+        coverage knows a quiet stream was up)."""
+        if venue in self.connected:
+            self.append_event("alive", venue, at_us)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -213,18 +213,20 @@ def test_segments_rotate_when_their_period_ends_and_carry_the_connection_over(tm
     hour = 1_700_002_800_000_000  # 23:00:00 UTC
     spool.open(at_us=hour - 6_000_000)
     spool.append_event("up", "okx", hour - 5_000_000)
+    spool.note_alive("okx", hour - 1_000_000)  # a ping answered: connected until then
     assert spool.tick(hour - 1) is None
     closed = spool.tick(hour + 1)  # the next hour: rotate
     assert closed is not None and closed.suffix == ".seg"
     first = read_segment(closed)
-    spool.mark_alive(hour + 1_000_000)
+    spool.note_alive("okx", hour + 1_000_000)
     spool.append_event("down", "okx", hour + 2_000_000, "stopped")
     spool.close()
     second = read_segment(closed_segments(tmp_path)[-1])
     spool.release()
     assert first.symbols == second.symbols == {"okx": SYMBOLS}
-    assert connected_intervals(first.lines) == {"okx": [(hour - 5_000_000, hour + 1)]}
-    assert connected_intervals(second.lines) == {"okx": [(hour + 1, hour + 1_000_000)]}
+    # never covered on trust past the last proof of life; the next segment takes over there
+    assert connected_intervals(first.lines) == {"okx": [(hour - 5_000_000, hour - 1_000_000)]}
+    assert connected_intervals(second.lines) == {"okx": [(hour - 1_000_000, hour + 1_000_000)]}
     assert [line.kind for line in second.lines] == ["up", "alive", "down"]
 
 
@@ -265,7 +267,7 @@ def _bybit_segment(spool_dir: Path, first: int, count: int, at_us: int) -> list[
     spool.append_event("up", "bybit", at_us)
     for n, text in enumerate(frames):
         spool.append_frame("bybit", at_us + 1 + n, text)
-    spool.mark_alive(at_us + 1_000_000)
+    spool.note_alive("bybit", at_us + 1_000_000)
     spool.append_event("down", "bybit", at_us + 1_000_000, "stopped")
     spool.close()
     spool.release()
@@ -494,9 +496,9 @@ def test_status_reads_the_spool_in_bounded_memory_and_opens_nothing_for_writing(
 
 
 @pytest.mark.server
-def test_a_quiet_session_stopped_before_its_first_alive_mark_is_still_covered(tmp_path):
+def test_a_quiet_session_is_covered_up_to_its_last_answered_ping(tmp_path):
     with LiquidationWsServer() as server:
-        config = config_for(server, tmp_path, alive_every_s=60.0)  # no alive mark but the first
+        config = config_for(server, tmp_path, alive_every_s=0.1)  # no frame: pings prove it
 
         async def scenario() -> None:
             stop = asyncio.Event()
@@ -511,7 +513,7 @@ def test_a_quiet_session_stopped_before_its_first_alive_mark_is_still_covered(tm
     today = pd.Timestamp.now(tz="UTC").date()
     for venue in VENUES:
         coverage = read_coverage(lake, venue, "BTCUSDT", today, today)
-        assert len(coverage) == 1, venue  # up to the stop, which the recorder itself made
+        assert len(coverage) == 1, venue  # up to the last ping answered before the stop
         assert coverage["end"].iloc[0] - coverage["start"].iloc[0] >= pd.Timedelta("0.3s")
 
 
@@ -545,3 +547,32 @@ def test_a_slow_disk_never_stalls_the_event_loop_that_reads_the_streams(tmp_path
 
         worst = asyncio.run(scenario())
     assert worst < 0.4, f"the event loop stalled {worst:.2f} s"  # blocked: >= 0.7 s
+
+
+@pytest.mark.server
+def test_a_silently_dead_connection_is_not_covered_past_its_last_answered_ping(tmp_path):
+    with LiquidationWsServer() as server:
+        config = config_for(server, tmp_path, alive_every_s=0.1)
+        config = replace(config, backoff=replace(config.backoff, probe_timeout_s=0.4))
+
+        async def scenario() -> pd.Timestamp:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 3)
+            await asyncio.sleep(0.5)
+            stalled_at = pd.Timestamp.now(tz="UTC")
+            assert await asyncio.to_thread(server.stall, "okx") == 1  # TCP up, nobody home
+            await asyncio.to_thread(server.wait_subscribed, 4, 5.0)  # given up, reconnected
+            await asyncio.sleep(0.3)
+            stop.set()
+            await asyncio.wait_for(run, 10)
+            return stalled_at
+
+        stalled_at = asyncio.run(scenario())
+    lake = Lake(config.lake_root)
+    today = pd.Timestamp.now(tz="UTC").date()
+    coverage = read_coverage(lake, "okx", "BTCUSDT", today, today)
+    assert len(coverage) == 2  # before the stall, and after the reconnection
+    assert coverage["end"].iloc[0] <= stalled_at + pd.Timedelta("20ms")
+    assert coverage["start"].iloc[1] - coverage["end"].iloc[0] >= pd.Timedelta("0.35s")
+    assert len(read_coverage(lake, "bybit", "BTCUSDT", today, today)) == 1  # unaffected
