@@ -58,7 +58,9 @@ def _check_okx_symbols(venues: list[str], symbols: list[str]) -> None:
         )
     if missing:
         console.print(
-            f"warning: OKX liquidations of {', '.join(missing)} are skipped (no contract value)",
+            f"warning: {', '.join(missing)} not recorded on OKX (no contract value in "
+            "data/okx_contract_values.json), and not counted as covered there; "
+            "the other venues record them",
             markup=False,
         )
 
@@ -110,11 +112,19 @@ def _record(settings: Settings, venues: list[str], symbols: list[str], spool_dir
 
     summary = asyncio.run(until_signalled())
     done = summary.compaction
-    console.print(
+    line = (
         f"record: stopped; {sum(summary.frames.values())} frame(s) received, "
-        f"{done.segments} segment(s) compacted, {done.added} new liquidation(s) in the lake",
-        markup=False,
+        f"{done.segments} segment(s) compacted, "
+        f"{done.added} new liquidation(s) in the lake"
     )
+    if summary.kept:  # nothing is lost: the segments wait in the spool for the repair
+        line += (
+            f"; {len(summary.kept)} segment(s) kept in {spool_dir}, not compacted: "
+            f"{summary.failures[0]}; the next `liqbrief record` compacts them once repaired"
+        )
+    console.print(line, markup=False)
+    if summary.kept:
+        raise typer.Exit(1)
 
 
 def _print_status(settings: Settings, venues: list[str], as_json: bool) -> None:
@@ -122,20 +132,32 @@ def _print_status(settings: Settings, venues: list[str], as_json: bool) -> None:
     from store.lake import Lake
 
     settings.require_lake(writable=False)
-    report = recorder_status(Lake(settings.lake), settings.spool_path, venues)
+    spool_dir = settings.require_spool_dir(writable=False)
+    report = recorder_status(Lake(settings.lake), spool_dir, venues)
     if as_json:
         typer.echo(strict_json(report))
         return
     state = f"running (pid {report['recorder_pid']})" if report["running"] else "not running"
-    typer.echo(f"recorder {state}; spool {report['spool_dir']}: {report['segments_pending']} segment(s) not yet compacted")  # fmt: skip
+    pending = report["segments_pending"]
+    typer.echo(
+        f"recorder {state}; spool {report['spool_dir']}: {pending} segment(s) not yet compacted"
+    )
     for line in report["venues"]:
-        last = line["last_message_at"]
-        gaps = line["gaps_today"]
-        longest = max(gaps, key=lambda g: g["minutes"]) if gaps else None
-        typer.echo(
-            f"{line['venue']:8} {'connected' if line['connected'] else 'not connected':13} "
-            f"last message {last.isoformat(timespec='seconds') if last else 'never'}; "
-            f"{line['liquidations_today']} liquidation(s) today; "
-            f"covered {line['covered_today_pct']:g} % of today; {len(gaps)} gap(s)"
-            + (f", longest {longest['minutes']:g} min from {longest['start']:%H:%M} UTC" if longest else "")
-        )  # fmt: skip
+        typer.echo(_venue_line(line))
+
+
+def _venue_line(line: dict) -> str:
+    """One venue's status line for a person."""
+    last, gaps = line["last_message_at"], line["gaps_today"]
+    text = (
+        f"{line['venue']:8} {'connected' if line['connected'] else 'not connected':13} "
+        f"last message {last.isoformat(timespec='seconds') if last else 'never'}; "
+        f"{line['liquidations_today']} liquidation(s) today; "
+        f"covered {line['covered_today_pct']:g} % of today; {len(gaps)} gap(s)"
+    )
+    if gaps:
+        longest = max(gaps, key=lambda g: g["minutes"])
+        text += f", longest {longest['minutes']:g} min from {longest['start']:%H:%M} UTC"
+    if line["refused_symbols"]:
+        text += f"; refused by the venue: {', '.join(line['refused_symbols'])}"
+    return text

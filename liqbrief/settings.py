@@ -125,10 +125,11 @@ class Settings(BaseSettings):
             return Path("recorder-spool")
         return Path(self.lake).parent / "recorder-spool"
 
-    def require_spool_dir(self) -> Path:
-        """The spool directory, refused before recording if it is a file or not writable."""
+    def require_spool_dir(self, writable: bool = True) -> Path:
+        """The spool directory, refused before recording if it is a file or not writable
+        (before ``--status``, which only reads it, if it is a file)."""
         where = str(self.spool_path)
-        problem = directory_problem(where, writable=True, name="LIQBRIEF_SPOOL_DIR")
+        problem = directory_problem(where, writable=writable, name="LIQBRIEF_SPOOL_DIR")
         if problem:
             raise SettingsError(f"LIQBRIEF_SPOOL_DIR={where!r}: {problem}")
         return self.spool_path

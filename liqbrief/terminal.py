@@ -30,6 +30,7 @@ from liqbrief.terminal_logging import debugging
 
 HELP_ASKED = "liqbrief.help_asked"
 OUR_PACKAGES = ("liqbrief", "flows", "sources", "store", "transforms", "reports", "delivery")
+FLOWLESS_COMMANDS = ("record", "lake")  # run no Prefect flow: no "Prefect run" to look in
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -48,7 +49,8 @@ class OneLineErrors(TyperGroup):
             console.print(f"{_path(ctx)}: {exc}", markup=False)
             raise typer.Exit(2) from None
         except Exception as exc:
-            console.print(f"{_path(ctx)}: {failure_line(exc)}", markup=False)
+            line = failure_line(exc, ctx.invoked_subcommand or "")
+            console.print(f"{_path(ctx)}: {line}", markup=False)
             if debugging():
                 traceback.print_exc()
             raise typer.Exit(1) from None
@@ -77,7 +79,7 @@ def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
     except typer.TyperException as exc:  # click's usage errors: bad option, unknown command
         return _usage_error(exc, name)
     except Exception as exc:  # outside any command (OneLineErrors handles those)
-        console.print(f"liqbrief {name}: {failure_line(exc)}", markup=False)
+        console.print(f"liqbrief {name}: {failure_line(exc, name)}", markup=False)
         if debugging():
             traceback.print_exc()
         return 1
@@ -149,13 +151,16 @@ def _usage_error(exc: typer.TyperException, name: str) -> int:
     return code
 
 
-def failure_line(exc: BaseException) -> str:
+def failure_line(exc: BaseException, command: str = "") -> str:
     """What failed, for a person: our own errors say it (and what to do) in their message;
-    anything else is named with where to look."""
+    anything else is named with where to look (the Prefect run only for a command that
+    runs a flow)."""
     message = str(exc).strip() or type(exc).__name__
     if type(exc).__module__.split(".")[0] in OUR_PACKAGES:
         return message
     first = message.splitlines()[0]
+    if command in FLOWLESS_COMMANDS:
+        return f"{type(exc).__name__}: {first}; re-run with LIQBRIEF_DEBUG=1 for the details"
     return (
         f"{type(exc).__name__}: {first}; details in the Prefect run "
         "(or re-run with LIQBRIEF_DEBUG=1)"

@@ -6,6 +6,8 @@ from datetime import date
 
 ARCHIVE_DATASETS = ("klines_1m", "klines_5m", "mark_klines_1m", "metrics", "funding_rate")
 MAP_DATASETS = ("liqmap_bins", "liqmap_summary", "liqmap_heatmap")
+STREAM_DATASETS = ("realised_liquidations", "recorder_coverage")
+SNAPSHOT_LAST_DAY = date(2024, 3, 31)  # the archive's last liquidationSnapshot file
 
 
 class LakeError(RuntimeError):
@@ -16,8 +18,10 @@ class CorruptPartitionError(LakeError):
     """A stored partition is unreadable, has another schema, or does not match its record."""
 
 
-def repair_command(dataset: str, symbol: str, start: date, end: date) -> str:
-    """The command that rewrites ``dataset`` for ``symbol`` over [start, end] from its source."""
+def repair_command(dataset: str, symbol: str, start: date, end: date) -> str | None:
+    """The command that rewrites ``dataset`` (its DATASETS key, e.g. "binance/
+    realised_liquidations") for ``symbol`` over [start, end] from its source; None for
+    recorded stream days, which no command can re-make (see ``corrupt_partition``)."""
     if dataset in ARCHIVE_DATASETS:
         return (
             f"liqbrief extract --symbols {symbol} --datasets {dataset} "
@@ -26,16 +30,12 @@ def repair_command(dataset: str, symbol: str, start: date, end: date) -> str:
     if dataset in MAP_DATASETS:
         return f"liqbrief liqmap --symbols {symbol} --start {start} --end {end}"
     venue, _, name = dataset.rpartition("/")
-    if name in ("realised_liquidations", "recorder_coverage"):
-        stream = (
-            "recorded stream days cannot be re-made: move the file aside and keep "
-            "`liqbrief record` running"
-        )
-        if venue != "binance":
-            return stream
+    if name in STREAM_DATASETS:
+        if venue != "binance" or end > SNAPSHOT_LAST_DAY:
+            return None
         return (
             f"liqbrief extract --symbols {symbol} --datasets liquidation_snapshot "
-            f"--start {start} --end {end} --force  (archive days; {stream})"
+            f"--start {start} --end {end} --force"
         )
     if name in ("validation", "validation_summary"):
         return f"liqbrief validate --symbols {symbol} --start {start} --end {end}"
@@ -49,7 +49,16 @@ def repair_command(dataset: str, symbol: str, start: date, end: date) -> str:
 
 def corrupt_partition(path: str, problem: str, dataset: str, symbol: str, day: date) -> str:
     """One line: which file, what is wrong with it, and what to run."""
+    command = repair_command(dataset, symbol, day, day)
+    if command is not None:
+        repair = f"re-make it with `{command}`"
+    else:  # the spool's segments not yet compacted start the day afresh
+        repair = (
+            f"a recorded stream day cannot be re-made: move it aside with `mv {path} "
+            f"{path}.bad` and the next compaction rebuilds the day from the segments still in "
+            "the spool"
+        )
     return (
-        f"lake file {path} {problem}; re-make it with `{repair_command(dataset, symbol, day, day)}` "
+        f"lake file {path} {problem}; {repair} "
         "(or run `liqbrief lake verify` to list every bad partition)"
     )

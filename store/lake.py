@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from liqbrief.symbols import validate_symbol
-from store.datasets import Dataset
+from store.datasets import DATASETS, Dataset
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
@@ -57,6 +57,11 @@ def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()
+
+
+def dataset_key(ds: Dataset) -> str:
+    """The dataset's name in DATASETS: per-venue datasets are keyed "<venue>/<name>"."""
+    return ds.name if DATASETS.get(ds.name) is ds else f"{ds.venue}/{ds.name}"
 
 
 def schema_problem(found: pa.Schema, expected: pa.Schema) -> str | None:
@@ -168,6 +173,36 @@ class Lake:
         self.write_bytes(ledger, entry.to_json())
         return entry
 
+    def stored_day(self, ds: Dataset, symbol: str, day: date) -> tuple[pa.Table, bool]:
+        """A day's data file as it is on disk, whether or not its ledger record exists (a
+        crash inside ``write_day`` leaves the file without one; the file is replaced
+        atomically, so it is always whole), checked against the record's SHA-256 when there
+        is one; and whether the record exists. Empty when there is no file. What a merge
+        must start from: rows are never dropped because the record went missing."""
+        path = self.data_path(ds, symbol, day)
+        if self.fs.get_file_info(path).type != pafs.FileType.File:
+            return ds.schema.empty_table(), False
+        entry = self.ledger_entry(ds, symbol, day)
+        sha = entry.data_sha256 if entry is not None else None
+        return self.read_checked_file(ds, symbol, day, path, sha, "ledger entry"), entry is not None
+
+    def set_aside(self, ds: Dataset, symbol: str, day: date) -> str:
+        """Move a day's (corrupt) data file out of the lake to ``<root>/_set_aside/…`` for
+        the operator, and drop its ledger record; returns where it went."""
+        target = posixpath.join(
+            self.root,
+            "_set_aside",
+            ds.venue,
+            ds.name,
+            f"symbol={symbol}",
+            f"date={day.isoformat()}.{uuid.uuid4().hex[:8]}.parquet",
+        )
+        self.fs.create_dir(posixpath.dirname(target), recursive=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.ledger_path(ds, symbol, day))
+        self.fs.move(self.data_path(ds, symbol, day), target)
+        return target
+
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
         """Remove a day's ledger record, then its data file (absent ones are fine)."""
         for path in (self.ledger_path(ds, symbol, day), self.data_path(ds, symbol, day)):
@@ -223,7 +258,7 @@ class Lake:
             return None
         except errors as exc:
             raise CorruptPartitionError(
-                corrupt_partition(path, problem.format(exc), ds.name, symbol, day)
+                corrupt_partition(path, problem.format(exc), dataset_key(ds), symbol, day)
             ) from None
 
     def _manifest_names(self, ds: Dataset, symbol: str, day: date) -> bool:
@@ -266,25 +301,32 @@ class Lake:
             problem = f"is not a readable Parquet file ({exc})"
         if problem:
             raise CorruptPartitionError(
-                corrupt_partition(fragment.path, problem, ds.name, symbol, day)
+                corrupt_partition(fragment.path, problem, dataset_key(ds), symbol, day)
             )
 
     def read_checked_file(
-        self, ds: Dataset, symbol: str, day: date, path: str, sha256: str | None = None
+        self,
+        ds: Dataset,
+        symbol: str,
+        day: date,
+        path: str,
+        sha256: str | None = None,
+        recorded_by: str = "manifest",
     ) -> pa.Table:
-        """One stored file, whole, checked against the schema (and ``sha256`` if given)."""
+        """One stored file, whole, checked against the schema (and ``sha256`` if given, the
+        hash its ``recorded_by`` holds: "manifest" or "ledger entry")."""
         try:
             with self.fs.open_input_stream(path) as f:
                 raw = f.read()
         except FileNotFoundError:
             raise CorruptPartitionError(
-                corrupt_partition(path, "is missing", ds.name, symbol, day)
+                corrupt_partition(path, "is missing", dataset_key(ds), symbol, day)
             ) from None
         if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
             raise CorruptPartitionError(
                 corrupt_partition(
                     path,
-                    "does not match the SHA-256 its manifest records (a write was interrupted "
+                    f"does not match the SHA-256 its {recorded_by} records (a write was interrupted "
                     "or the Parquet file was changed)",
                     ds.name,
                     symbol,
@@ -296,12 +338,14 @@ class Lake:
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptPartitionError(
                 corrupt_partition(
-                    path, f"is not a readable Parquet file ({exc})", ds.name, symbol, day
+                    path, f"is not a readable Parquet file ({exc})", dataset_key(ds), symbol, day
                 )
             ) from None
         problem = schema_problem(table.schema, ds.schema)
         if problem:
-            raise CorruptPartitionError(corrupt_partition(path, problem, ds.name, symbol, day))
+            raise CorruptPartitionError(
+                corrupt_partition(path, problem, dataset_key(ds), symbol, day)
+            )
         return table.replace_schema_metadata(None).cast(ds.schema)
 
     def _read_unit_file(self, ds: Dataset, symbol: str, day: date) -> pa.Table:

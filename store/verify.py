@@ -62,7 +62,13 @@ class VerifyReport:
             for (name, symbol), spans in runs.items()
             for span in spans
         ]
-        return list(dict.fromkeys(commands))
+        found = [c for c in commands if c is not None]
+        if len(found) < len(commands):  # recorded stream days: no command re-makes them
+            found.append(
+                "mv FILE FILE.bad  (each bad recorded-stream file above; the next compaction "
+                "of `liqbrief record` rebuilds its day from the segments still in the spool)"
+            )
+        return list(dict.fromkeys(found))
 
 
 def _listing(lake: Lake, directory: str) -> list[pafs.FileInfo]:

@@ -161,6 +161,8 @@ ROWS: list[BadInput] = [
     BadInput(("record", "--interval", "5"), 2, "No such option: --interval"),
     BadInput(("record",), 2, "LIQBRIEF_SPOOL_DIR='s3://bucket/spool': must be a local directory", {"LIQBRIEF_SPOOL_DIR": "s3://bucket/spool"}),
     BadInput(("record",), 2, "is a file, not a directory; point LIQBRIEF_SPOOL_DIR", {"LIQBRIEF_SPOOL_DIR": "{tmp}/a-file"}),
+    BadInput(("record",), 1, "cannot take the spool's lock file", {"LIQBRIEF_SPOOL_DIR": "{tmp}/odd-spool"}),
+    BadInput(("record", "--status"), 2, "is a file, not a directory; point LIQBRIEF_SPOOL_DIR", {"LIQBRIEF_SPOOL_DIR": "{tmp}/a-file"}),
     BadInput(("record",), 2, "LIQBRIEF_SPOOL_DIR='/proc/liqbrief-spool': cannot be created", {"LIQBRIEF_SPOOL_DIR": "/proc/liqbrief-spool"}),
     BadInput(("record", "--venues", "bybit"), 2, "LIQBRIEF_BYBIT_WS_URL='https://stream.bybit.com'", {"LIQBRIEF_BYBIT_WS_URL": "https://stream.bybit.com"}),
     BadInput(("record",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
@@ -215,6 +217,7 @@ def world(tmp_path_factory) -> dict:
     reports.mkdir(parents=True)
     (reports / "liqbrief-2024-03-01.html").write_text("<html>an earlier briefing</html>")
     (tmp / "a-file").write_text("not a directory")
+    (tmp / "odd-spool" / "recorder.lock").mkdir(parents=True)  # a directory where the lock goes
     env = cli_env(tmp)
     return {"tmp": tmp, "env": env, "trees": [tmp / "lake", tmp / "reports"]}
 

@@ -16,11 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from liqbrief.testing.liquidation_ws import LiquidationWsServer, bybit_item, bybit_push
+from liqbrief.testing.liquidation_ws import (
+    LiquidationWsServer,
+    binance_event,
+    bybit_item,
+    bybit_push,
+)
 from sources.liquidation_streams import parse_frame
+from sources.liquidation_streams.model import liquidations_frame
 from sources.liquidation_streams.spool import all_segments, read_segment
+from store.datasets import realised_dataset
 from store.lake import Lake
-from store.realised import read_coverage, read_realised
+from store.realised import merge_realised, read_coverage, read_realised
 from tests.conftest import PROJECT_ROOT, cli_env
 
 pytestmark = pytest.mark.server
@@ -133,3 +140,52 @@ def test_status_of_a_lake_never_recorded_says_so(tmp_path):
     assert [line.split()[0] for line in lines[1:]] == ["okx", "binance"]
     assert all("last message never; 0 liquidation(s) today" in line for line in lines[1:])
     assert not (tmp_path / "spool").exists() and not (tmp_path / "lake").exists()
+
+
+def test_a_corrupt_partition_blocks_only_itself_and_the_stop_says_which_file(tmp_path):
+    spool, lake = tmp_path / "spool", Lake(str(tmp_path / "lake"))
+    now_ms = int(time.time() * 1000)
+    today = datetime.now(UTC).date()
+    earlier = binance_event("BTCUSDT", "SELL", "60000", "0.5", now_ms - 1000)
+    frame = parse_frame("binance", earlier, {"BTCUSDT"}).liquidations
+    merge_realised(lake, "binance", "BTCUSDT", liquidations_frame(frame, None, "stream"), "t")
+    corrupt = Path(lake.data_path(realised_dataset("binance"), "BTCUSDT", today))
+    os.truncate(corrupt, 50)
+    binance_frame = binance_event("BTCUSDT", "BUY", "61000", "0.2", now_ms)
+    bybit_frames = batches(0, 3)
+    with LiquidationWsServer() as server:
+        env = cli_env(tmp_path, LIQBRIEF_BYBIT_WS_URL=server.url("bybit"),
+                      LIQBRIEF_BINANCE_WS_URL=server.url("binance"),
+                      LIQBRIEF_SPOOL_DIR=str(spool))  # fmt: skip
+        recorder = subprocess.Popen(
+            [sys.executable, "-m", "liqbrief.cli", "record", "--venues", "binance,bybit",
+             "--symbols", "BTCUSDT"],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            server.wait_subscribed(2, timeout_s=30)
+            wait_for(lambda: len(spooled_frames(spool)) >= 1, "bybit's ack", recorder)
+            assert server.push(binance_frame, "binance") == 1
+            assert server.push_many(bybit_frames, venue="bybit") == 3
+            wanted = {binance_frame, *bybit_frames}
+            wait_for(lambda: wanted <= set(spooled_frames(spool)), "spooled frames", recorder)
+        finally:
+            recorder.send_signal(signal.SIGTERM)
+            _, stderr = recorder.communicate(timeout=30)
+    assert recorder.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    [error] = [line for line in stderr.splitlines() if " ERROR " in line]
+    assert str(corrupt) in error and "kept in the spool" in error
+    [last] = [line for line in stderr.splitlines() if line.startswith("record: stopped")]
+    assert "1 segment(s) kept" in last and str(corrupt) in last and f"mv {corrupt}" in last
+    stored = read_realised(lake, "bybit", "BTCUSDT", today, today)  # the others went on
+    assert len(stored) == 6
+    assert any(f == binance_frame for f in spooled_frames(spool))  # kept: nothing lost
+
+
+def test_a_foreign_error_of_record_does_not_send_the_user_to_a_prefect_run():
+    from liqbrief.terminal import failure_line
+
+    line = failure_line(IsADirectoryError(21, "Is a directory"), "record")
+    assert "Prefect" not in line and "LIQBRIEF_DEBUG=1" in line
+    assert "Prefect run" in failure_line(IsADirectoryError(21, "Is a directory"), "extract")

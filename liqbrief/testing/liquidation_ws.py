@@ -133,11 +133,18 @@ class LiquidationWsServer:
     """The stand-in, served while the ``with`` block runs.
 
     ``ack_subscriptions=False`` never answers a subscribe request; ``refuse_subscriptions``
-    answers it with the venue's error reply."""
+    answers it with the venue's error reply; ``refuse_topics`` refuses a Bybit subscribe
+    request holding one of those topics as Bybit does, naming the topic."""
 
-    def __init__(self, ack_subscriptions: bool = True, refuse_subscriptions: bool = False):
+    def __init__(
+        self,
+        ack_subscriptions: bool = True,
+        refuse_subscriptions: bool = False,
+        refuse_topics: frozenset[str] = frozenset(),
+    ):
         self.ack_subscriptions = ack_subscriptions
         self.refuse_subscriptions = refuse_subscriptions
+        self.refuse_topics = refuse_topics
         self.subscriptions: list[Subscription] = []
         self.client_pings: list[tuple[str, str]] = []  # (venue, text) of app-level pings
         self.connections_opened = 0
@@ -212,6 +219,11 @@ class LiquidationWsServer:
     def drop(self, venue: str | None = None) -> int:
         """Drop every open connection (of ``venue``) at the TCP level: no close frame."""
         return self._call(self._raw_then_abort(b"", venue))
+
+    def stall(self, venue: str | None = None) -> int:
+        """Stop reading every open connection (of ``venue``) while keeping it open: a peer
+        gone silent behind a live TCP connection (no pongs, no close)."""
+        return self._call(self._stall(venue))
 
     def close(self, code: int = 1001, reason: str = "going away", venue: str | None = None) -> int:
         """Close every open connection (of ``venue``) cleanly with a close frame."""
@@ -288,6 +300,12 @@ class LiquidationWsServer:
             ws.transport.abort()
         return len(targets)
 
+    async def _stall(self, venue: str | None) -> int:
+        targets = self._targets(venue)
+        for ws in targets:
+            ws.transport.pause_reading()
+        return len(targets)
+
     async def _close(self, code: int, reason: str, venue: str | None) -> int:
         targets = self._targets(venue)
         await asyncio.gather(*(ws.close(code, reason) for ws in targets))
@@ -359,6 +377,10 @@ class LiquidationWsServer:
 
     def _subscribe_replies(self, venue: str, request: dict, args: list[Any]) -> list[str]:
         if venue == "bybit":
+            unknown = [topic for topic in args if topic in self.refuse_topics]
+            if unknown:
+                message = f"error:handler not found,topic:{','.join(unknown)}"
+                return [self._bybit_reply(request, "subscribe", False, message)]
             if self.refuse_subscriptions:
                 return [self._bybit_reply(request, "subscribe", False, "error:handler not found")]
             return [self._bybit_reply(request, "subscribe", True, "")]

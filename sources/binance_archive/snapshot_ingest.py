@@ -95,21 +95,24 @@ def snapshot_coverage(lake: Lake, symbol: str, start: date, end: date) -> Snapsh
     return SnapshotCoverage(symbol, start, end, sorted(found), sorted(absent))
 
 
-def _store_snapshot(lake: Lake, fetched: FetchedFile) -> int:
-    """Merge one fetched file's liquidations and cover its day; return the rows added."""
+def _store_snapshot(lake: Lake, fetched: FetchedFile, force: bool = False) -> int:
+    """Merge one fetched file's liquidations and cover its day; return the rows added. With
+    ``force`` the day's archive rows are replaced (a republished file; a corrupt stored file
+    is set aside), the recorded stream's rows stay."""
     file = fetched.file
     items = parse_liquidation_snapshot(fetched.csv, file.symbol, file.label)
     frame = liquidations_frame(items, None, SOURCE)
-    added = merge_realised(lake, VENUE, file.symbol, frame, fetched.url)
+    replace = SOURCE if force else None
+    added = merge_realised(lake, VENUE, file.symbol, frame, fetched.url, replace, file.days)
     start = pd.Timestamp(file.days[0].isoformat(), tz="UTC")
     covered = pd.DataFrame({"start": [start], "end": [start + DAY], "source": [SOURCE]})
-    merge_coverage(lake, VENUE, file.symbol, covered)  # after the rows: a crash re-fetches
+    merge_coverage(lake, VENUE, file.symbol, covered, replace)  # after the rows: a crash re-fetches
     return sum(added.values())
 
 
 async def _probe_file(
     lake: Lake, client: ArchiveClient, file: ArchiveFile, today: date,
-    gate: asyncio.Semaphore, writer: asyncio.Lock,
+    gate: asyncio.Semaphore, writer: asyncio.Lock, force: bool = False,
 ) -> FileOutcome:  # fmt: skip
     """Fetch and store one day while holding a slot of ``gate``; writes go one at a time
     (a day's partition is read, merged and replaced)."""
@@ -117,7 +120,7 @@ async def _probe_file(
         async with gate:
             fetched = await client.fetch(file)
         async with writer:
-            rows = await asyncio.to_thread(_store_snapshot, lake, fetched)
+            rows = await asyncio.to_thread(_store_snapshot, lake, fetched, force)
         return FileOutcome(file.label, "ingested", 1, rows)
     except NotPublishedError:
         if file.days[0] >= today - timedelta(days=1):
@@ -154,13 +157,14 @@ def _plan(
 def _record_answers(
     lake: Lake, symbol: str, files: list[ArchiveFile], outcomes: list[FileOutcome], now: datetime
 ) -> None:
-    """Remember the days that answered 404 (and forget the ones found since)."""
+    """Remember the days that answered 404 (and forget the ones found, failed or pending
+    since: a day that failed is not known to be absent)."""
     absences = read_absences(lake, VENUE, DATASET.lake_name, symbol)
     before = dict(absences)
     for file, outcome in zip(files, outcomes, strict=True):
         if outcome.status == "absent":
             absences[file.days[0]] = now
-        elif outcome.status == "ingested":
+        else:
             absences.pop(file.days[0], None)
     if absences != before:
         write_absences(lake, VENUE, DATASET.lake_name, symbol, absences)
@@ -191,7 +195,9 @@ async def ingest_snapshots_async(
     progress.report("total", len(files))
     gate, writer = asyncio.Semaphore(concurrency), asyncio.Lock()
     outcomes = list(
-        await asyncio.gather(*(_probe_file(lake, client, f, today, gate, writer) for f in files))
+        await asyncio.gather(
+            *(_probe_file(lake, client, f, today, gate, writer, force) for f in files)
+        )
     )
     _record_answers(lake, symbol, files, outcomes, now)
     report.outcomes.extend(outcomes)

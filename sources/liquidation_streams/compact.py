@@ -3,7 +3,7 @@
 Each closed segment's frames are parsed (``parse_frame``, the symbols its header names) and
 merged per venue and symbol with ``store.realised.merge_realised`` (deduplicated on
 ``liq_id``); its connected intervals go to ``merge_coverage`` (source "stream") for every
-symbol of the venue. Only then is the segment removed, so a crash anywhere in between is
+symbol of the venue the segment recorded (not those the venue refused, ``drop`` lines). Only then is the segment removed, so a crash anywhere in between is
 undone by compacting the segment again: the merges add nothing twice and lose nothing.
 """
 
@@ -18,7 +18,14 @@ import pandas as pd
 
 from sources.liquidation_streams.model import Liquidation, liquidations_frame
 from sources.liquidation_streams.parse import parse_frame
-from sources.liquidation_streams.spool import SpoolLine, closed_segments, iter_segment
+from sources.liquidation_streams.spool import (
+    DROP_KIND,
+    SpoolLine,
+    closed_segments,
+    header_symbols,
+    iter_segment,
+)
+from store.errors import LakeError
 from store.lake import Lake
 from store.realised import merge_coverage, merge_realised
 
@@ -31,7 +38,7 @@ CHUNK_FRAMES = 20_000  # frames parsed and merged at a time: bounded memory
 class CompactionReport:
     """What compacting one or more segments did."""
 
-    segments: int = 0
+    segments: int = 0  # compacted and removed from the spool
     frames: int = 0
     liquidations: int = 0  # parsed, before deduplication
     added: int = 0  # rows new to the lake
@@ -39,12 +46,22 @@ class CompactionReport:
     skipped_symbols: int = 0
     torn_lines: int = 0
     problems: list[str] = field(default_factory=list)  # the first few malformed lines
+    kept: list[str] = field(default_factory=list)  # segments left in the spool (a failure)
+    failures: list[str] = field(default_factory=list)  # one line each, naming the file
+    blocked: set[tuple[str, str]] = field(default_factory=set)  # (venue, symbol) not merged
 
     def add(self, other: CompactionReport) -> None:
-        for name in ("segments", "frames", "liquidations", "added", "malformed",
-                     "skipped_symbols", "torn_lines"):  # fmt: skip
+        counts = ("segments", "frames", "liquidations", "added", "malformed", "skipped_symbols")
+        for name in (*counts, "torn_lines"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.problems = (self.problems + other.problems)[:5]
+        self.kept = list(dict.fromkeys(self.kept + other.kept))
+        self.failures = list(dict.fromkeys(self.failures + other.failures))
+
+    def failed(self, exc: Exception) -> None:
+        """A partition that could not be merged: the others go on, the segment stays."""
+        line = str(exc) if isinstance(exc, LakeError) else f"{type(exc).__name__}: {exc}"
+        self.failures = list(dict.fromkeys([*self.failures, line]))
 
 
 class IntervalTracker:
@@ -128,17 +145,49 @@ def _interval_frame(spans: list[tuple[int, int]]) -> pd.DataFrame:
     )
 
 
-def _merge_frames(lake: Lake, frames: dict[str, pd.DataFrame], source_url: str) -> int:
-    added = 0
+def _merge_frames(
+    lake: Lake, frames: dict[str, pd.DataFrame], source_url: str, report: CompactionReport
+) -> None:
+    """Merge each venue's and symbol's rows; one that fails does not stop the others."""
     for venue, frame in frames.items():
         for symbol, rows in frame.groupby("symbol", sort=True):
-            added += sum(merge_realised(lake, venue, str(symbol), rows, source_url).values())
-    return added
+            try:
+                report.added += sum(
+                    merge_realised(lake, venue, str(symbol), rows, source_url).values()
+                )
+            except (LakeError, OSError) as exc:
+                report.failed(exc)
+                report.blocked.add((venue, str(symbol)))
+
+
+def _merge_chunk(
+    lake: Lake,
+    chunk: list[SpoolLine],
+    symbols: dict[str, list[str]],
+    report: CompactionReport,
+    source_url: str,
+) -> None:
+    _merge_frames(lake, parsed_liquidations(chunk, symbols, report), source_url, report)
+
+
+def _merge_coverage(
+    lake: Lake, tracker: IntervalTracker, symbols: dict[str, list[str]], report: CompactionReport
+) -> None:
+    for venue, spans in tracker.intervals().items():
+        for symbol in symbols.get(venue, []):
+            if (venue, symbol) in report.blocked:
+                continue  # its rows are not in the lake yet: not covered yet either
+            try:
+                merge_coverage(lake, venue, symbol, _interval_frame(spans))
+            except (LakeError, OSError) as exc:
+                report.failed(exc)
 
 
 def compact_segment(lake: Lake, path: Path, chunk_frames: int = CHUNK_FRAMES) -> CompactionReport:
     """Merge one closed segment into the lake, then remove it; read in chunks of
-    ``chunk_frames`` frames so memory stays bounded. Safe to repeat after a crash."""
+    ``chunk_frames`` frames so memory stays bounded. Safe to repeat after a crash. A
+    partition that cannot be merged (a corrupt lake file) does not stop the others; the
+    segment is then kept (``report.kept``, ``report.failures``) for a later compaction."""
     report = CompactionReport(segments=1)
     source_url = f"spool:{path.name}"
     symbols: dict[str, list[str]] = {}
@@ -148,33 +197,55 @@ def compact_segment(lake: Lake, path: Path, chunk_frames: int = CHUNK_FRAMES) ->
         if item is None:
             report.torn_lines += 1
         elif isinstance(item, dict):
-            symbols = {venue: list(names) for venue, names in item.get("symbols", {}).items()}
+            symbols = header_symbols(item)
         else:
             tracker.feed(item)
+            if item.kind == DROP_KIND:  # refused by the venue: never recorded, never covered
+                refused = item.text.split(",")
+                symbols[item.venue] = [s for s in symbols.get(item.venue, []) if s not in refused]
             if item.kind == "f":
                 chunk.append(item)
             if len(chunk) >= chunk_frames:
-                report.added += _merge_frames(lake, parsed_liquidations(chunk, symbols, report), source_url)  # fmt: skip
+                _merge_chunk(lake, chunk, symbols, report, source_url)
                 chunk = []
-    report.added += _merge_frames(lake, parsed_liquidations(chunk, symbols, report), source_url)
-    for venue, spans in tracker.intervals().items():
-        for symbol in symbols.get(venue, []):
-            merge_coverage(lake, venue, symbol, _interval_frame(spans))
-    path.unlink(missing_ok=True)
+    _merge_chunk(lake, chunk, symbols, report, source_url)
+    _merge_coverage(lake, tracker, symbols, report)
+    if report.failures:  # kept: compacted again later, the merges add nothing twice
+        report.kept.append(path.name)
+        report.segments = 0
+    else:
+        path.unlink(missing_ok=True)
     return report
 
 
 def compact_closed(lake: Lake, spool_dir: Path) -> CompactionReport:
-    """Compact every closed segment of the spool, oldest first."""
+    """Compact every closed segment of the spool, oldest first; one that fails is kept in
+    the spool with one ERROR line and the others go on."""
     total = CompactionReport()
     for path in closed_segments(spool_dir):
-        report = compact_segment(lake, path)
+        try:
+            report = compact_segment(lake, path)
+        except Exception as exc:  # an unreadable segment: keep it, go on with the others
+            report = CompactionReport(segments=0, kept=[path.name])
+            report.failed(exc)
         total.add(report)
+        if report.failures:
+            log.error(
+                "%s kept in the spool, not compacted (nothing is lost; retried hourly and at "
+                "stop): %s",
+                path.name,
+                report.failures[0],
+            )
+            continue
         log.info(
             "compacted %s: %d frames, %d liquidations, %d new, %d malformed, %d torn lines",
-            path.name, report.frames, report.liquidations, report.added, report.malformed,
+            path.name,
+            report.frames,
+            report.liquidations,
+            report.added,
+            report.malformed,
             report.torn_lines,
-        )  # fmt: skip
+        )
         if report.problems:
             log.warning("%s: first malformed frame: %s", path.name, report.problems[0])
     return total

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from sources.liquidation_streams.model import VENUES
 from sources.liquidation_streams.protocol import (
     PROTOCOLS,
+    refused_symbols,
     subscribe_frames,
     subscription_reply,
 )
@@ -48,6 +49,13 @@ class StreamSink(Protocol):
         """An attempt ended (a drop, a failed connect, a refused subscription, or ``stop``),
         with one line saying why; several may follow each other while a venue is down."""
 
+    def on_alive(self, venue: str, at_us: int) -> None:
+        """The subscribed connection was proven alive at ``at_us`` (a ping it answered)."""
+
+    def on_refused(self, venue: str, at_us: int, symbols: list[str], reason: str) -> None:
+        """The venue refused the subscription of ``symbols`` (it does not list them): they
+        are no longer recorded on this venue; the others go on."""
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -57,6 +65,10 @@ class Backoff:
     max_s: float = 60.0  # no retry waits longer
     ping_s: float | None = None  # app-level ping interval; None = the venue's (20 s, 25 s)
     ack_timeout_s: float = 10.0  # a subscription not acknowledged by then is retried
+    # a protocol ping this often proves the connection alive (``on_alive``); no pong within
+    # ``probe_timeout_s`` ends it: coverage never runs on past a silently dead connection
+    probe_s: float | None = 5.0
+    probe_timeout_s: float = 10.0
     # a subscribed connection up this long, or that brought a frame, resets the back-off
     healthy_s: float = 30.0
 
@@ -80,7 +92,10 @@ class _Session:
         self, venue: str, url: str, symbols: list[str], sink: StreamSink, backoff: Backoff
     ):
         self.venue, self.url, self.sink, self.backoff = venue, url, sink, backoff
+        self.symbols = symbols
         self.frames = subscribe_frames(venue, symbols)
+        self.refused: list[str] = []  # symbols a refusal named
+        self.dead: str | None = None  # why the probe gave the connection up
         self.subscribed_at: float | None = None
         self.frames_after_subscribed = 0
         self.acks = 0
@@ -103,13 +118,17 @@ class _Session:
                     await ws.send(frame)
                 if not self.frames:
                     self._subscribed()
-                pinger = asyncio.create_task(self._ping(ws))
+                keepers = [
+                    asyncio.create_task(self._ping(ws)),
+                    asyncio.create_task(self._probe(ws)),
+                ]
                 try:
                     return await self._read(ws)
                 finally:
-                    pinger.cancel()
+                    for keeper in keepers:
+                        keeper.cancel()
         except ConnectionClosed as exc:
-            return _one_line(f"connection closed: {exc}")
+            return self.dead or _one_line(f"connection closed: {exc}")
         except Exception as exc:  # connect refused, handshake rejected, timeouts, DNS, ...
             return _one_line(f"connection failed: {type(exc).__name__}: {exc}")
 
@@ -143,6 +162,7 @@ class _Session:
             return None
         reply = subscription_reply(self.venue, text)
         if isinstance(reply, str):
+            self.refused = refused_symbols(self.venue, reply, self.symbols)
             return reply
         if reply is True:
             self.acks += 1
@@ -164,6 +184,26 @@ class _Session:
             while True:
                 await asyncio.sleep(interval)
                 await ws.send(protocol.ping_text)
+
+    async def _probe(self, ws: ClientConnection) -> None:
+        """Prove the connection alive every ``probe_s`` with a protocol ping; a ping left
+        unanswered for ``probe_timeout_s`` drops the connection (it is dead, however quiet)."""
+        interval, timeout = self.backoff.probe_s, self.backoff.probe_timeout_s
+        if not interval:
+            return
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(interval)
+                sent_us = _now_us()
+                pong = await ws.ping()
+                try:
+                    await asyncio.wait_for(pong, timeout)
+                except TimeoutError:
+                    self.dead = f"no pong within {timeout:g} s: the connection is dead"
+                    ws.transport.abort()
+                    return
+                if self.subscribed_at is not None:
+                    _notify(self.sink.on_alive, self.venue, sent_us)
 
 
 def _notify(callback, *args: object) -> None:
@@ -191,6 +231,31 @@ async def _run_until_stopped(session: _Session, stop: asyncio.Event) -> str:
     return "stopped" if run.cancelled() else run.result()
 
 
+def _drop_refused(
+    venue: str, refused: list[str], left: list[str], reason: str, sink: StreamSink
+) -> bool:
+    """Tell the sink and the log that ``refused`` are no longer recorded on ``venue``;
+    whether any symbol is left to record."""
+    _notify(sink.on_refused, venue, _now_us(), refused, reason)
+    if left:
+        log.warning(
+            "%s stream: %s; %s not recorded on %s (check the tickers), recording %s",
+            venue,
+            reason,
+            ", ".join(refused),
+            venue,
+            ", ".join(left),
+        )
+        return True
+    log.error(
+        "%s stream: %s; no symbol left to record on %s: check --symbols and restart",
+        venue,
+        reason,
+        venue,
+    )
+    return False
+
+
 async def stream_venue(
     venue: str,
     url: str,
@@ -203,21 +268,29 @@ async def stream_venue(
     subscribe to ``symbols`` (Binance: the URL names the stream; OKX: the whole SWAP
     market), keep alive, and reconnect with back-off after any drop. Never raises on
     network or sink errors; only ``CancelledError`` escapes (and ``ValueError`` at once for
-    an unknown venue, or Bybit without symbols)."""
+    an unknown venue, or Bybit without symbols). Symbols the venue refuses by name are
+    dropped (``sink.on_refused``, a WARNING) and the others resubscribed; the loop ends
+    early only when every symbol was refused (an ERROR)."""
     if venue not in VENUES:
         raise ValueError(f"unknown venue {venue!r}; use one of {', '.join(VENUES)}")
     if venue == "bybit" and not symbols:
         raise ValueError("bybit streams per symbol: name at least one, e.g. BTCUSDT")
-    attempt = 0
+    attempt, symbols = 0, list(symbols)
     while not stop.is_set():
         session = _Session(venue, url, symbols, sink, backoff)
         reason = await _run_until_stopped(session, stop)
         _notify(sink.on_disconnected, venue, _now_us(), reason)
         if stop.is_set():
             return
+        if session.refused:
+            symbols = [symbol for symbol in symbols if symbol not in session.refused]
+            if not _drop_refused(venue, session.refused, symbols, reason, sink):
+                return
+            continue  # resubscribe the others at once: the refusal was not the network's
         attempt = 0 if session.healthy else attempt
         delay = backoff.delay(attempt)
         attempt += 1
-        log.info("%s stream: %s; reconnecting in %.1f s", venue, reason, delay)
+        level = logging.WARNING if reason.startswith("subscription") else logging.INFO
+        log.log(level, "%s stream: %s; reconnecting in %.1f s", venue, reason, delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)

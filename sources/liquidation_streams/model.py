@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from store.datasets import REALISED_LIQUIDATION_SCHEMA
+from store.realised import liquidation_id
 
 VENUES = ("binance", "bybit", "okx")
 SIDES = ("long", "short")
@@ -104,9 +106,28 @@ def wanted(symbol: str, symbols: set[str] | None) -> bool:
     return symbols is None or symbol in symbols
 
 
+def distinct_within_frame(found: list[Liquidation]) -> list[Liquidation]:
+    """Identical items of one frame are distinct liquidations (Bybit sends every one and has
+    no id; two equal fills in one batch are two rows): the n-th repeat's id joins n to the
+    item's id. The same frame read again gives the same ids, so a replay still adds nothing."""
+    seen: Counter[str] = Counter()
+    distinct = []
+    for liquidation in found:
+        repeat = seen[liquidation.liq_id]
+        seen[liquidation.liq_id] += 1
+        if repeat:
+            liquidation = replace(
+                liquidation, liq_id=liquidation_id("repeat", [liquidation.liq_id, repeat])
+            )
+        distinct.append(liquidation)
+    return distinct
+
+
 def frame_verdict(found: list[Liquidation], skipped: int, problems: list[str]) -> ParsedFrame:
     """A data frame's verdict: malformed (the first problem, and how many items had one) if
-    any item could not be read, else data. The items that did parse are kept either way."""
+    any item could not be read, else data. The items that did parse are kept either way, each
+    repeat of an identical item as a liquidation of its own (``distinct_within_frame``)."""
+    found = distinct_within_frame(found)
     if not problems:
         return ParsedFrame(found, skipped, "data", None)
     more = f" (and {len(problems) - 1} more bad items)" if len(problems) > 1 else ""

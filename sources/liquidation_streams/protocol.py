@@ -13,9 +13,11 @@ and its interval, and how it acknowledges a subscription. Pure; no I/O.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 BYBIT_TOPICS_PER_FRAME = 10
+_BYBIT_TOPIC = re.compile(r"allLiquidation\.([A-Z0-9]{2,32})")
 OKX_CHANNEL = {"channel": "liquidation-orders", "instType": "SWAP"}
 
 
@@ -39,10 +41,12 @@ def subscribe_frames(venue: str, symbols: list[str]) -> list[str]:
     whose channel covers every swap)."""
     if venue == "bybit":
         topics = [f"allLiquidation.{symbol}" for symbol in symbols]
+        size = BYBIT_TOPICS_PER_FRAME
+        batches = [topics[start : start + size] for start in range(0, len(topics), size)]
         return [
-            json.dumps({"op": "subscribe", "req_id": f"sub-{n}", "args": topics[start : start + BYBIT_TOPICS_PER_FRAME]})
-            for n, start in enumerate(range(0, len(topics), BYBIT_TOPICS_PER_FRAME))
-        ]  # fmt: skip
+            json.dumps({"op": "subscribe", "req_id": f"sub-{n}", "args": batch})
+            for n, batch in enumerate(batches)
+        ]
     if venue == "okx":
         return [json.dumps({"op": "subscribe", "args": [OKX_CHANNEL]})]
     return []
@@ -66,3 +70,13 @@ def subscription_reply(venue: str, text: str) -> bool | str | None:
     if venue == "okx" and payload.get("event") == "error":
         return f"refused: {payload.get('code', '')} {payload.get('msg', '')}".strip()
     return None
+
+
+def refused_symbols(venue: str, refusal: str, symbols: list[str]) -> list[str]:
+    """The recorded symbols a refusal names (Bybit: "error:handler not found,topic:
+    allLiquidation.FOOUSDT"): the venue does not list them, so they are dropped and the
+    others recorded. Empty when the refusal names none of them (the whole request failed)."""
+    if venue != "bybit":
+        return []
+    named = set(_BYBIT_TOPIC.findall(refusal))
+    return [symbol for symbol in symbols if symbol in named]

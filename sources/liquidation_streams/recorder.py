@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sources.liquidation_streams.compact import CompactionReport, compact_closed
 from sources.liquidation_streams.connection import Backoff, stream_venue
+from sources.liquidation_streams.okx import symbols_without_contract_value
 from sources.liquidation_streams.spool import SpoolWriter, now_us
 from store.lake import Lake
 
@@ -32,7 +34,7 @@ class RecorderConfig:
     urls: dict[str, str]  # venue → websocket URL; the venues recorded
     symbols: list[str]
     rotate_s: float = 3600.0  # a segment closes (and is compacted) when its UTC hour ends
-    alive_every_s: float = 10.0  # an `alive` line per connected venue this often
+    alive_every_s: float = 5.0  # each connection proven alive (ping/pong) this often
     fsync_every_s: float = 1.0
     tick_s: float = 0.5
     backoff: Backoff = field(default_factory=Backoff)
@@ -44,6 +46,8 @@ class RecordSummary:
 
     frames: dict[str, int] = field(default_factory=dict)
     compaction: CompactionReport = field(default_factory=CompactionReport)
+    kept: list[str] = field(default_factory=list)  # segments the final compaction left
+    failures: list[str] = field(default_factory=list)  # why, one line each
 
 
 class SpoolSink:
@@ -60,8 +64,14 @@ class SpoolSink:
         self.spool.append_event("up", venue, at_us)
         log.info("%s stream: subscribed", venue)
 
+    def on_alive(self, venue: str, at_us: int) -> None:
+        self.spool.note_alive(venue, at_us)
+
     def on_disconnected(self, venue: str, at_us: int, reason: str) -> None:
         self.spool.append_event("down", venue, at_us, reason)
+
+    def on_refused(self, venue: str, at_us: int, symbols: list[str], reason: str) -> None:
+        self.spool.append_refused(venue, at_us, symbols)
 
 
 class _Compactor:
@@ -86,7 +96,7 @@ class _Compactor:
         try:
             report = await asyncio.to_thread(compact_closed, self.lake, self.spool_dir)
         except Exception as exc:  # the segments stay; the next compaction retries them
-            log.warning("compaction failed (retried later): %s: %s", type(exc).__name__, exc)
+            log.error("compaction failed (retried later): %s: %s", type(exc).__name__, exc)
             return
         self.summary.compaction.add(report)
 
@@ -98,21 +108,31 @@ class _Compactor:
 async def _housekeeping(
     spool: SpoolWriter, compactor: _Compactor, config: RecorderConfig, stop: asyncio.Event
 ) -> None:
-    next_alive = 0.0
-    loop = asyncio.get_running_loop()
     while not stop.is_set():
-        if loop.time() >= next_alive:
-            spool.mark_alive(now_us())
-            next_alive = loop.time() + config.alive_every_s
-        if spool.tick(now_us()) is not None:
+        fd = spool.fsync_due()
+        if fd is not None:  # the disk work in a thread: a slow disk never stalls the streams
+            await asyncio.to_thread(os.fsync, fd)
+        closing = spool.rotate(now_us())
+        if closing is not None:
+            await asyncio.to_thread(spool.finish_closing, *closing)
             compactor.start()
         compactor.poll()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), config.tick_s)
 
 
+def recordable_symbols(venue: str, symbols: list[str]) -> list[str]:
+    """The symbols whose liquidations ``venue``'s parser can keep: OKX sizes are contracts,
+    so a symbol without a shipped contract value is not recorded there — nor counted as
+    covered, which would tell validation that no liquidation happened."""
+    if venue != "okx":
+        return list(symbols)
+    missing = set(symbols_without_contract_value(symbols))
+    return [symbol for symbol in symbols if symbol not in missing]
+
+
 def _segment_symbols(config: RecorderConfig) -> dict[str, list[str]]:
-    return {venue: list(config.symbols) for venue in config.urls}
+    return {venue: recordable_symbols(venue, config.symbols) for venue in config.urls}
 
 
 async def record(config: RecorderConfig, stop: asyncio.Event) -> RecordSummary:
@@ -128,9 +148,11 @@ async def record(config: RecorderConfig, stop: asyncio.Event) -> RecordSummary:
         log.info("compacting %d segment(s) left by a previous recorder", len(recovered))
     compactor = _Compactor(lake, config.spool_dir, summary)
     sink = SpoolSink(spool, summary)
+    backoff = replace(config.backoff, probe_s=config.alive_every_s)
     streams = [
-        asyncio.create_task(stream_venue(venue, url, config.symbols, sink, stop, config.backoff))
+        asyncio.create_task(stream_venue(venue, url, symbols, sink, stop, backoff))
         for venue, url in config.urls.items()
+        if (symbols := spool.symbols[venue])
     ]
     try:
         compactor.start()
@@ -143,6 +165,7 @@ async def record(config: RecorderConfig, stop: asyncio.Event) -> RecordSummary:
         try:
             final = await asyncio.to_thread(compact_closed, lake, config.spool_dir)
             summary.compaction.add(final)
+            summary.kept, summary.failures = final.kept, final.failures
         finally:
             spool.release()
     return summary

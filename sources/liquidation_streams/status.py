@@ -9,18 +9,26 @@ runs and a venue's last change was ``up``, the venue counts as covered up to now
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.fs as pafs
 
-from sources.liquidation_streams.compact import connected_intervals
+from sources.liquidation_streams.compact import IntervalTracker
 from sources.liquidation_streams.parse import parse_frame
-from sources.liquidation_streams.spool import SpoolLine, all_segments, lock_holder, read_segment
+from sources.liquidation_streams.spool import (
+    DROP_KIND,
+    SpoolLine,
+    all_segments,
+    header_symbols,
+    iter_segment,
+    lock_holder,
+)
 from store.datasets import coverage_dataset
 from store.lake import Lake
-from store.realised import read_coverage, read_realised
+from store.realised import read_coverage, read_realised, union_spans
 
 Span = tuple[datetime, datetime]
 
@@ -34,20 +42,10 @@ def recorded_symbols(lake: Lake, venue: str) -> list[str]:
     return sorted(n.removeprefix("symbol=") for n in names if n.startswith("symbol="))
 
 
-def _union(spans: list[Span]) -> list[Span]:
-    merged: list[list[datetime]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(s, e) for s, e in merged]
-
-
 def gaps(covered: list[Span], start: datetime, end: datetime) -> list[Span]:
     """The stretches of [start, end) no covered span reaches."""
     found, cursor = [], start
-    for span_start, span_end in _union(covered):
+    for span_start, span_end in union_spans(covered):
         if span_start > cursor:
             found.append((cursor, min(span_start, end)))
         cursor = max(cursor, span_end)
@@ -69,7 +67,8 @@ def _lake_part(lake: Lake, venue: str, day: date) -> tuple[list[Span], set[str],
     last: list[datetime] = []
     for symbol in recorded_symbols(lake, venue):
         coverage = read_coverage(lake, venue, symbol, day, day)
-        spans += [(s.to_pydatetime(), e.to_pydatetime()) for s, e in zip(coverage["start"], coverage["end"], strict=True)]  # fmt: skip
+        pairs = zip(coverage["start"], coverage["end"], strict=True)
+        spans += [(s.to_pydatetime(), e.to_pydatetime()) for s, e in pairs]
         rows = read_realised(lake, venue, symbol, day - timedelta(days=1), day)
         received = rows["received_at"].dropna()
         if len(received):
@@ -78,27 +77,59 @@ def _lake_part(lake: Lake, venue: str, day: date) -> tuple[list[Span], set[str],
     return spans, ids, last
 
 
+@dataclass
+class _SpoolScan:
+    """One venue's part of the spool, gathered line by line (never a segment held whole)."""
+
+    spans: list[Span] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    last_us: int = 0  # the last frame's receive time
+    refused: set[str] = field(default_factory=set)
+    last_change: str | None = None  # "up" or "down", across segments in order
+    last_up_us: int = 0
+
+
+def _scan_segment(path: Path, scans: dict[str, _SpoolScan], midnight: datetime) -> None:
+    """Feed one segment to the venues' scans. Its connected intervals are its own: a
+    segment ending "up" without "down" (a killed recorder) ends at its last line known
+    connected, so the time until the restart is a gap."""
+    symbols: dict[str, set[str]] = {}
+    tracker = IntervalTracker()
+    try:
+        for item in iter_segment(path):
+            if isinstance(item, dict):
+                symbols = {v: set(names) for v, names in header_symbols(item).items()}
+            if not isinstance(item, SpoolLine) or item.venue not in scans:
+                continue
+            scan = scans[item.venue]
+            tracker.feed(item)
+            if item.kind == "f":
+                scan.last_us = max(scan.last_us, item.at_us)
+                parsed = parse_frame(item.venue, item.text, symbols.get(item.venue, set()))
+                scan.ids |= {q.liq_id for q in parsed.liquidations if _us(q.time_us) >= midnight}
+            elif item.kind in ("up", "down"):
+                scan.last_change = item.kind
+                scan.last_up_us = item.at_us if item.kind == "up" else scan.last_up_us
+            elif item.kind == DROP_KIND:
+                scan.refused |= set(item.text.split(","))
+    except FileNotFoundError:
+        return  # compacted meanwhile: the lake, read after the spool, holds it
+    for venue, spans in tracker.intervals().items():
+        scans[venue].spans += [(_us(s), _us(e)) for s, e in spans]
+
+
 def venue_status(
-    lake: Lake, segments: list, venue: str, now: datetime, running: bool
+    lake: Lake, scan: _SpoolScan, venue: str, now: datetime, running: bool
 ) -> dict[str, object]:
     """One venue's line of the status (see the module's docstring)."""
     day = now.date()
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     spans, ids, last = _lake_part(lake, venue, day)
-    lines: list[SpoolLine] = []
-    for segment in segments:
-        mine = [line for line in segment.lines if line.venue == venue]
-        lines += mine
-        wanted = set(segment.symbols.get(venue, []))
-        for line in (x for x in mine if x.kind == "f"):
-            last.append(_us(line.at_us))
-            parsed = parse_frame(venue, line.text, wanted)
-            ids |= {liq.liq_id for liq in parsed.liquidations if _us(liq.time_us) >= midnight}
-    spans += [(_us(s), _us(e)) for s, e in connected_intervals(lines).get(venue, [])]
-    changes = [line.kind for line in lines if line.kind in ("up", "down")]
-    up_now = running and bool(changes) and changes[-1] == "up"
+    spans, ids = spans + scan.spans, ids | scan.ids
+    last += [_us(scan.last_us)] if scan.last_us else []
+    up_now = running and scan.last_change == "up"
     if up_now:  # connected since its last `up`, to this moment
-        spans.append((_us(max(x.at_us for x in lines if x.kind == "up")), now))
+        spans.append((_us(scan.last_up_us), now))
     today_gaps = gaps([(max(s, midnight), e) for s, e in spans if e > midnight], midnight, now)
     covered_s = (now - midnight).total_seconds() - sum(
         (e - s).total_seconds() for s, e in today_gaps
@@ -106,6 +137,7 @@ def venue_status(
     return {
         "venue": venue,
         "connected": up_now,
+        "refused_symbols": sorted(scan.refused),
         "last_message_at": max(last) if last else None,
         "liquidations_today": len(ids),
         "covered_today_pct": round(100 * covered_s / max((now - midnight).total_seconds(), 1), 2),
@@ -119,17 +151,21 @@ def venue_status(
 def recorder_status(
     lake: Lake, spool_dir: Path, venues: list[str], now: datetime | None = None
 ) -> dict[str, object]:
-    """The recorder's status: whether one runs (and its pid), and a line per venue."""
+    """The recorder's status: whether one runs (and its pid), and a line per venue. Reads
+    the spool line by line, before the lake (a segment compacted meanwhile is then in the
+    lake), and opens nothing for writing."""
     now = now or datetime.now(UTC)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
     holder = lock_holder(spool_dir) if spool_dir.is_dir() else None
-    segments = (
-        [read_segment(path) for path in all_segments(spool_dir)] if spool_dir.is_dir() else []
-    )
+    paths = all_segments(spool_dir) if spool_dir.is_dir() else []
+    scans = {venue: _SpoolScan() for venue in venues}
+    for path in paths:
+        _scan_segment(path, scans, midnight)
     return {
         "as_of": now,
         "recorder_pid": holder,
         "running": holder is not None,
         "spool_dir": str(spool_dir),
-        "segments_pending": len(segments),
-        "venues": [venue_status(lake, segments, v, now, holder is not None) for v in venues],
+        "segments_pending": len(paths),
+        "venues": [venue_status(lake, scans[v], v, now, holder is not None) for v in venues],
     }

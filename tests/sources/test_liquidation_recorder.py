@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -213,18 +213,20 @@ def test_segments_rotate_when_their_period_ends_and_carry_the_connection_over(tm
     hour = 1_700_002_800_000_000  # 23:00:00 UTC
     spool.open(at_us=hour - 6_000_000)
     spool.append_event("up", "okx", hour - 5_000_000)
+    spool.note_alive("okx", hour - 1_000_000)  # a ping answered: connected until then
     assert spool.tick(hour - 1) is None
     closed = spool.tick(hour + 1)  # the next hour: rotate
     assert closed is not None and closed.suffix == ".seg"
     first = read_segment(closed)
-    spool.mark_alive(hour + 1_000_000)
+    spool.note_alive("okx", hour + 1_000_000)
     spool.append_event("down", "okx", hour + 2_000_000, "stopped")
     spool.close()
     second = read_segment(closed_segments(tmp_path)[-1])
     spool.release()
     assert first.symbols == second.symbols == {"okx": SYMBOLS}
-    assert connected_intervals(first.lines) == {"okx": [(hour - 5_000_000, hour + 1)]}
-    assert connected_intervals(second.lines) == {"okx": [(hour + 1, hour + 1_000_000)]}
+    # never covered on trust past the last proof of life; the next segment takes over there
+    assert connected_intervals(first.lines) == {"okx": [(hour - 5_000_000, hour - 1_000_000)]}
+    assert connected_intervals(second.lines) == {"okx": [(hour - 1_000_000, hour + 1_000_000)]}
     assert [line.kind for line in second.lines] == ["up", "alive", "down"]
 
 
@@ -255,3 +257,322 @@ def test_gaps_are_what_no_covered_span_reaches():
     assert gaps(covered, at(0), at(8)) == [(at(0), at(1)), (at(4), at(6)), (at(7), at(8))]
     assert gaps([(at(0), at(9))], at(0), at(8)) == []
     assert gaps([], at(0), at(8)) == [(at(0), at(8))]
+
+
+def _bybit_segment(spool_dir: Path, first: int, count: int, at_us: int) -> list[str]:
+    """A closed segment of ``count`` one-liquidation Bybit frames, connected from ``at_us``."""
+    frames = [bybit_push([bybit_item("BTCUSDT", "Buy", "60000", "0.1", T0 + n)]) for n in range(first, first + count)]  # fmt: skip
+    spool = SpoolWriter(spool_dir, {"bybit": ["BTCUSDT"]})
+    spool.open(at_us=at_us)
+    spool.append_event("up", "bybit", at_us)
+    for n, text in enumerate(frames):
+        spool.append_frame("bybit", at_us + 1 + n, text)
+    spool.note_alive("bybit", at_us + 1_000_000)
+    spool.append_event("down", "bybit", at_us + 1_000_000, "stopped")
+    spool.close()
+    spool.release()
+    return frames
+
+
+KILLED_INSIDE_WRITE_DAY = """
+import os, signal, sys
+from pathlib import Path
+from sources.liquidation_streams.compact import compact_closed
+from store.lake import Lake
+real = Lake.write_bytes
+def write_bytes(self, path, raw):
+    if path.endswith(".parquet") and sys.argv[3] in path:
+        os.kill(os.getpid(), signal.SIGKILL)  # the ledger record is gone, the data not renamed
+    return real(self, path, raw)
+Lake.write_bytes = write_bytes
+compact_closed(Lake(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("dataset", ["realised_liquidations", "recorder_coverage"])
+def test_a_kill_inside_a_day_write_loses_no_stored_row_after_the_restart(tmp_path, dataset):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    lake, spool_dir = Lake(str(tmp_path / "lake")), tmp_path / "spool"
+    start_us = T0 * 1000
+    first = _bybit_segment(spool_dir, 0, 300, start_us)
+    assert compact_closed(lake, spool_dir).added == 300
+    second = _bybit_segment(spool_dir, 300, 10, start_us + 5_000_000)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_INSIDE_WRITE_DAY, lake.root, str(spool_dir), dataset],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(closed_segments(spool_dir)) == 1  # not compacted: the restart does it again
+    report = compact_closed(lake, spool_dir)  # the restarted recorder's recovery compaction
+    assert report.segments == 1 and closed_segments(spool_dir) == []
+    stored = read_realised(lake, "bybit", "BTCUSDT", DAY, DAY)
+    assert sorted(stored["liq_id"]) == sorted(ids_of("bybit", first + second))
+    coverage = read_coverage(lake, "bybit", "BTCUSDT", DAY, DAY)
+    assert list(coverage["start"]) == [pd.Timestamp(start_us + d, unit="us", tz="UTC") for d in (0, 5_000_000)]  # fmt: skip
+
+
+@pytest.mark.server
+def test_a_symbol_the_venue_refuses_is_dropped_with_a_warning_and_the_others_go_on(
+    tmp_path, caplog
+):
+    from sources.liquidation_streams.status import recorder_status
+
+    symbols = ["BTCUSDT", "FOOUSDT", "ETHUSDT"]
+    with LiquidationWsServer(refuse_topics=frozenset({"allLiquidation.FOOUSDT"})) as server:
+        config = RecorderConfig(
+            lake_root=str(tmp_path / "lake"), spool_dir=tmp_path / "spool",
+            urls={"bybit": server.url("bybit")}, symbols=symbols,
+            backoff=FixedBackoff(initial_s=0.05, ack_timeout_s=2.0),
+            alive_every_s=0.05, tick_s=0.05,
+        )  # fmt: skip
+        sent = frames_of("bybit", 0)
+
+        async def scenario() -> dict:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            subscribed = await asyncio.to_thread(server.wait_subscribed, 2)
+            assert subscribed[1].args == ["allLiquidation.BTCUSDT", "allLiquidation.ETHUSDT"]
+            await asyncio.sleep(0.2)  # acknowledged
+            for text in sent:
+                assert await asyncio.to_thread(server.push, text, "bybit") == 1
+            await spooled(config.spool_dir, sent[-1])
+            status = recorder_status(Lake(config.lake_root), config.spool_dir, ["bybit"])
+            stop.set()
+            await asyncio.wait_for(run, 10)
+            return status
+
+        with caplog.at_level("WARNING", logger="sources.liquidation_streams"):
+            status = asyncio.run(scenario())
+    assert status["venues"][0]["refused_symbols"] == ["FOOUSDT"]
+    assert any(
+        r.levelname == "WARNING" and "FOOUSDT not recorded on bybit" in r.getMessage()
+        for r in caplog.records
+    )
+    lake = Lake(config.lake_root)
+    assert sorted(stored_ids(lake, "bybit")) == sorted(ids_of("bybit", sent))
+    today = pd.Timestamp.now(tz="UTC").date()
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        assert len(read_coverage(lake, "bybit", symbol, today, today)) == 1
+    assert read_coverage(lake, "bybit", "FOOUSDT", today, today).empty  # never recorded
+
+
+@pytest.mark.server
+def test_okx_symbols_without_a_contract_value_get_no_coverage(tmp_path):
+    with LiquidationWsServer() as server:
+        config = RecorderConfig(
+            lake_root=str(tmp_path / "lake"), spool_dir=tmp_path / "spool",
+            urls={"okx": server.url("okx")}, symbols=["BTCUSDT", "FOOUSDT"],
+            backoff=FixedBackoff(initial_s=0.05, ack_timeout_s=2.0),
+            alive_every_s=0.05, tick_s=0.05,
+        )  # fmt: skip
+        sent = okx_push(
+            ("BTC-USDT-SWAP", [okx_detail(time_ms=T0)]), ("FOO-USDT-SWAP", [okx_detail(time_ms=T0)])
+        )
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 1)
+            await asyncio.sleep(0.2)  # acknowledged
+            assert await asyncio.to_thread(server.push, sent, "okx") == 1
+            await spooled(config.spool_dir, sent)
+            await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.wait_for(run, 10)
+
+        asyncio.run(scenario())
+    lake = Lake(config.lake_root)
+    today = pd.Timestamp.now(tz="UTC").date()
+    assert len(read_realised(lake, "okx", "BTCUSDT", DAY, DAY)) == 1
+    assert len(read_coverage(lake, "okx", "BTCUSDT", today, today)) == 1
+    assert read_realised(lake, "okx", "FOOUSDT", DAY, DAY).empty  # its sizes cannot be read
+    assert read_coverage(lake, "okx", "FOOUSDT", today, today).empty  # so never "covered"
+
+
+def test_identical_items_of_one_frame_are_distinct_rows_and_a_replay_adds_none(tmp_path):
+    import json
+
+    same_bybit = bybit_item("BTCUSDT", "Buy", "97000", "0.01", T0)
+    same_okx = okx_detail("long", "sell", "60000", "1", T0)
+    same_binance = json.loads(binance_event("BTCUSDT", "SELL", "60000", "0.5", T0))
+    frames = {
+        "bybit": bybit_push([same_bybit, dict(same_bybit), bybit_item(time_ms=T0 + 1)]),
+        "okx": okx_push(("BTC-USDT-SWAP", [same_okx, dict(same_okx), okx_detail(time_ms=T0 + 1)])),
+        "binance": json.dumps([same_binance, same_binance, json.loads(binance_event(time_ms=T0 + 1))]),
+    }  # fmt: skip
+    spool = SpoolWriter(tmp_path / "spool", {venue: ["BTCUSDT"] for venue in VENUES})
+    spool.open()
+    for n, (venue, text) in enumerate(frames.items()):
+        spool.append_frame(venue, T0 * 1000 + n, text)
+    path = spool.close()
+    spool.release()
+    assert path is not None
+    copy = tmp_path / "copy.seg"
+    shutil.copy(path, copy)
+    lake = Lake(str(tmp_path / "lake"))
+    assert compact_segment(lake, path).added == 9  # three rows a venue, the twins included
+    shutil.copy(copy, path)
+    assert compact_segment(lake, path).added == 0  # the same frames again: nothing new
+    for venue in VENUES:
+        stored = read_realised(lake, venue, "BTCUSDT", DAY, DAY)
+        assert len(stored) == stored["liq_id"].nunique() == 3, venue
+        assert stored["raw"].value_counts().max() == 2  # the twins, kept as received
+
+
+def _write_segment(path: Path, lines: list[dict]) -> None:
+    import json
+
+    header = {"k": "hdr", "t": lines[0]["t"], "pid": 1, "symbols": {"okx": SYMBOLS}}
+    path.write_text("".join(json.dumps(x) + "\n" for x in [header, *lines]))
+
+
+def test_status_counts_the_time_between_a_kill_and_the_restart_as_a_gap(tmp_path):
+    from datetime import UTC, datetime
+
+    from sources.liquidation_streams.status import recorder_status
+
+    def at(hour: int) -> int:
+        return int(datetime(2026, 12, 6, hour, tzinfo=UTC).timestamp() * 1_000_000)
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    killed = [{"k": "up", "v": "okx", "t": at(1)}, {"k": "alive", "v": "okx", "t": at(2)}]
+    _write_segment(spool / f"{at(1):017d}-1.seg", killed)  # SIGKILLed: no "down"
+    restarted = [{"k": "up", "v": "okx", "t": at(5)}, {"k": "alive", "v": "okx", "t": at(6)},
+                 {"k": "down", "v": "okx", "t": at(6), "r": "stopped"}]  # fmt: skip
+    _write_segment(spool / f"{at(5):017d}-2.seg", restarted)
+    now = datetime(2026, 12, 6, 8, tzinfo=UTC)
+    report = recorder_status(Lake(str(tmp_path / "lake")), spool, ["okx"], now=now)
+    gaps = [(g["start"].hour, g["end"].hour) for g in report["venues"][0]["gaps_today"]]
+    assert gaps == [(0, 1), (2, 5), (6, 8)]  # 02:00-05:00: killed, not covered
+    assert report["venues"][0]["covered_today_pct"] == 25.0
+
+
+def test_status_reads_the_spool_in_bounded_memory_and_opens_nothing_for_writing(tmp_path):
+    import os
+    import sys
+    import tracemalloc
+    from datetime import UTC, datetime
+
+    from sources.liquidation_streams.status import recorder_status
+
+    spool = tmp_path / "spool"
+    writer = SpoolWriter(spool, {"bybit": SYMBOLS})
+    writer.open(at_us=T0 * 1000)
+    writer.append_event("up", "bybit", T0 * 1000)
+    for n in range(20_000):
+        text = bybit_push([bybit_item("BTCUSDT", "Buy", "60000", "0.1", T0 + n)])
+        writer.append_frame("bybit", T0 * 1000 + n, text)
+    writer.close()  # the lock file stays, like a stopped recorder's
+    writer.release()
+    size = sum(p.stat().st_size for p in spool.glob("*.seg"))
+    writes: list[str] = []
+    watching = [str(spool)]
+
+    def audit(event: str, args: tuple) -> None:
+        if event == "open" and watching and str(args[0]).startswith(watching[0]):
+            mode, flags = args[1] or "", args[2] or 0
+            if any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                writes.append(f"{args[0]} {mode or flags}")
+
+    sys.addaudithook(audit)  # cannot be removed: ``watching`` switches it off below
+    tracemalloc.start()
+    try:
+        now = datetime(2023, 11, 15, 1, tzinfo=UTC)
+        report = recorder_status(Lake(str(tmp_path / "lake")), spool, ["bybit"], now=now)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        watching.clear()
+    assert report["segments_pending"] == 1 and report["running"] is False
+    assert report["venues"][0]["last_message_at"] is not None
+    assert writes == []  # the lock file probed read-only: status changes nothing
+    assert peak < size / 4, (peak, size)  # line by line, never the whole segment
+
+
+@pytest.mark.server
+def test_a_quiet_session_is_covered_up_to_its_last_answered_ping(tmp_path):
+    with LiquidationWsServer() as server:
+        config = config_for(server, tmp_path, alive_every_s=0.1)  # no frame: pings prove it
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 3)
+            await asyncio.sleep(0.6)  # subscribed and quiet
+            stop.set()
+            await asyncio.wait_for(run, 10)
+
+        asyncio.run(scenario())
+    lake = Lake(config.lake_root)
+    today = pd.Timestamp.now(tz="UTC").date()
+    for venue in VENUES:
+        coverage = read_coverage(lake, venue, "BTCUSDT", today, today)
+        assert len(coverage) == 1, venue  # up to the last ping answered before the stop
+        assert coverage["end"].iloc[0] - coverage["start"].iloc[0] >= pd.Timedelta("0.3s")
+
+
+@pytest.mark.server
+def test_a_slow_disk_never_stalls_the_event_loop_that_reads_the_streams(tmp_path, monkeypatch):
+    import os
+
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:  # a disk that takes 0.7 s to sync
+        time.sleep(0.7)
+        real_fsync(fd)
+
+    with LiquidationWsServer() as server:
+        config = config_for(server, tmp_path, rotate_s=0.5, fsync_every_s=0.1)
+
+        async def scenario() -> float:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 3)
+            monkeypatch.setattr(os, "fsync", slow_fsync)
+            worst, last = 0.0, time.monotonic()
+            for _ in range(150):  # 1.5 s: several fsyncs and rotations
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                worst, last = max(worst, now - last), now
+            monkeypatch.setattr(os, "fsync", real_fsync)
+            stop.set()
+            await asyncio.wait_for(run, 20)
+            return worst
+
+        worst = asyncio.run(scenario())
+    assert worst < 0.4, f"the event loop stalled {worst:.2f} s"  # blocked: >= 0.7 s
+
+
+@pytest.mark.server
+def test_a_silently_dead_connection_is_not_covered_past_its_last_answered_ping(tmp_path):
+    with LiquidationWsServer() as server:
+        config = config_for(server, tmp_path, alive_every_s=0.1)
+        config = replace(config, backoff=replace(config.backoff, probe_timeout_s=0.4))
+
+        async def scenario() -> pd.Timestamp:
+            stop = asyncio.Event()
+            run = asyncio.create_task(record(config, stop))
+            await asyncio.to_thread(server.wait_subscribed, 3)
+            await asyncio.sleep(0.5)
+            stalled_at = pd.Timestamp.now(tz="UTC")
+            assert await asyncio.to_thread(server.stall, "okx") == 1  # TCP up, nobody home
+            await asyncio.to_thread(server.wait_subscribed, 4, 5.0)  # given up, reconnected
+            await asyncio.sleep(0.3)
+            stop.set()
+            await asyncio.wait_for(run, 10)
+            return stalled_at
+
+        stalled_at = asyncio.run(scenario())
+    lake = Lake(config.lake_root)
+    today = pd.Timestamp.now(tz="UTC").date()
+    coverage = read_coverage(lake, "okx", "BTCUSDT", today, today)
+    assert len(coverage) == 2  # before the stall, and after the reconnection
+    assert coverage["end"].iloc[0] <= stalled_at + pd.Timedelta("20ms")
+    assert coverage["start"].iloc[1] - coverage["end"].iloc[0] >= pd.Timedelta("0.35s")
+    assert len(read_coverage(lake, "bybit", "BTCUSDT", today, today)) == 1  # unaffected

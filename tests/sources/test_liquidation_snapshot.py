@@ -235,3 +235,69 @@ def test_the_files_live_where_the_archive_kept_them_daily_only() -> None:
     assert files[-1].path == (
         "data/futures/um/daily/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-2023-07-31.zip"
     )
+
+
+def _stream_row(day: date) -> pd.DataFrame:
+    """One liquidation the stream recorder stored on ``day`` (kept by a forced re-fetch)."""
+    from sources.liquidation_streams.binance import parse_binance as parse
+    from sources.liquidation_streams.model import liquidations_frame
+
+    time_ms = int(pd.Timestamp(day, tz="UTC").timestamp() * 1000) + 5
+    event = {"e": "forceOrder", "E": time_ms, "o": {"s": SYMBOL, "S": "SELL", "q": "1",
+             "p": "9", "ap": "9", "l": "1", "z": "1", "T": time_ms}}  # fmt: skip
+    return liquidations_frame(parse(event, None).liquidations, time_ms * 1000, "stream")
+
+
+def test_force_replaces_a_republished_days_archive_rows_and_keeps_the_stream_rows(
+    lake: Lake, world: ArchiveMirror
+) -> None:
+    from store.realised import merge_realised
+
+    run(lake, world)
+    merge_realised(lake, "binance", SYMBOL, _stream_row(FOUND), "spool:test")
+    republished = liquidation_snapshot_csv(SYMBOL, FOUND).replace(
+        b".", b"1.", 1
+    )  # a corrected field
+    serve(world, FOUND, republished)
+    forced = run(lake, world, force=True)
+    assert forced.count("ingested") == 3
+    stored = read_realised(lake, "binance", SYMBOL, FOUND, FOUND)
+    archive = stored[stored["source"] == "archive"]
+    assert sorted(archive["raw"]) == sorted(served_lines(world, [FOUND]))  # the new file only
+    assert len(archive) == 40 and (stored["source"] == "stream").sum() == 1
+
+
+def test_force_repairs_a_corrupt_archive_day_and_sets_the_bad_file_aside(
+    lake: Lake, world: ArchiveMirror, tmp_path: Path
+) -> None:
+    from store.datasets import realised_dataset
+    from store.verify import verify_lake
+
+    run(lake, world)
+    path = Path(lake.data_path(realised_dataset("binance"), SYMBOL, FOUND))
+    path.write_bytes(b"junk")
+    assert not verify_lake(lake).ok
+    forced = run(lake, world, force=True)
+    assert forced.count("ingested") == 3, [o.error for o in forced.problems]
+    stored = read_realised(lake, "binance", SYMBOL, FOUND, FOUND)
+    assert sorted(stored["raw"]) == sorted(served_lines(world, [FOUND]))
+    assert verify_lake(lake).ok
+    [aside] = (tmp_path / "lake" / "_set_aside").rglob("*.parquet")
+    assert aside.read_bytes() == b"junk"  # kept for the operator
+
+
+def test_a_day_that_fails_after_a_404_is_not_called_absent(
+    lake: Lake, world: ArchiveMirror
+) -> None:
+    run(lake, world)
+    serve(world, NOT_SERVED, liquidation_snapshot_csv(SYMBOL, NOT_SERVED))
+    name = path_of(NOT_SERVED).rsplit("/", 1)[1]
+    world.files[path_of(NOT_SERVED) + ".CHECKSUM"] = f"{'0' * 64}  {name}\n".encode()
+    forced = run(lake, world, force=True)
+    assert {o.label.rsplit(" ", 1)[1] for o in forced.problems} == {
+        str(NOT_SERVED),
+        str(BAD_CHECKSUM),
+    }
+    coverage = snapshot_coverage(lake, SYMBOL, DAYS[0], DAYS[-1])
+    assert coverage.absent == [ALSO_NOT_SERVED]  # NOT_SERVED failed: not known, not absent
+    assert "not in the archive: 1" in coverage.line() and ": 2" in coverage.line()

@@ -1,6 +1,7 @@
 """store/realised.py: merges add each liquidation once; coverage intervals are unioned per day."""
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -71,3 +72,22 @@ def test_coverage_is_split_at_midnight_and_unioned(tmp_path):
         (t("2026-11-01T22:00"), t("2026-11-02T00:00")),
         (t("2026-11-02T00:00"), t("2026-11-02T02:00")),
     ]
+
+
+def test_a_changed_stored_file_is_a_corrupt_partition_never_rewritten_as_verified(tmp_path):
+    import pytest
+
+    from store.datasets import realised_dataset
+    from store.errors import CorruptPartitionError
+
+    lake = Lake(str(tmp_path))
+    merge_realised(lake, "bybit", "BTCUSDT", _rows(["2026-11-01T01:00:00Z"], ["a"]), "test")
+    path = lake.data_path(realised_dataset("bybit"), "BTCUSDT", date(2026, 11, 1))
+    raw = bytearray(Path(path).read_bytes())
+    raw[-20:-19] = b"\x00" if raw[-20:-19] != b"\x00" else b"\x01"  # in the footer's metadata
+    Path(path).write_bytes(bytes(raw))
+    more = _rows(["2026-11-01T02:00:00Z"], ["b"])
+    with pytest.raises(CorruptPartitionError, match="SHA-256 its ledger entry records") as error:
+        merge_realised(lake, "bybit", "BTCUSDT", more, "test")
+    assert path in str(error.value)
+    assert Path(path).read_bytes() == bytes(raw)  # left as found, for the operator

@@ -6,6 +6,8 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from store.datasets import DATASETS
 from store.lake import Lake
 from store.verify import print_report, verify_lake
@@ -151,5 +153,43 @@ def test_a_damaged_realised_day_names_the_archive_refetch_and_what_a_stream_day_
     day = date(2024, 1, 2)
     Path(lake.data_path(realised_dataset("binance"), "BTCUSDT", day)).write_bytes(b"junk")
     [command] = verify_lake(lake).repair_commands()
-    assert "--datasets liquidation_snapshot --start 2024-01-02 --end 2024-01-02 --force" in command
-    assert "liqbrief record" in command
+    assert command == (
+        "liqbrief extract --symbols BTCUSDT --datasets liquidation_snapshot "
+        "--start 2024-01-02 --end 2024-01-02 --force"
+    )
+
+
+@pytest.mark.parametrize(
+    ("venue", "day", "repair"),
+    [
+        ("binance", date(2024, 1, 2), "re-make it with `liqbrief extract --symbols BTCUSDT "
+         "--datasets liquidation_snapshot --start 2024-01-02 --end 2024-01-02 --force`"),
+        ("binance", date(2026, 1, 2), "a recorded stream day cannot be re-made: move it aside"),
+        ("bybit", date(2024, 1, 2), "a recorded stream day cannot be re-made: move it aside"),
+    ],
+)  # fmt: skip
+def test_a_corrupt_realised_day_says_in_one_readable_line_what_to_do(
+    lake: Lake, venue: str, day: date, repair: str
+) -> None:
+    import pandas as pd
+
+    from store.datasets import realised_dataset
+    from store.errors import CorruptPartitionError
+    from store.realised import merge_realised, read_realised
+
+    time = pd.Timestamp(day, tz="UTC")
+    row = {"time": time, "received_at": pd.NaT, "side": "long", "price": 1.0, "quantity": 1.0,
+           "notional_usd": 1.0, "source": "stream", "liq_id": "a", "raw": "x"}  # fmt: skip
+    merge_realised(lake, venue, "BTCUSDT", pd.DataFrame([row]), "test")
+    path = lake.data_path(realised_dataset(venue), "BTCUSDT", day)
+    Path(path).write_bytes(b"junk")
+    with pytest.raises(CorruptPartitionError) as error:
+        read_realised(lake, venue, "BTCUSDT", day, day)
+    message = str(error.value)
+    assert repair in message and path in message
+    quoted = message.split("`")[1::2]  # what the backticks hold: commands only
+    assert all(q.startswith(("liqbrief ", "mv ")) for q in quoted), quoted
+    if "mv " in message:
+        assert f"`mv {path} {path}.bad`" in message
+        commands = verify_lake(lake).repair_commands()
+        assert commands and commands[-1].startswith("mv FILE FILE.bad")
