@@ -7,8 +7,10 @@ bins frame included), then the per-bar reference loop (bench/reference_liqmap.py
 engine on the same shorter input, for the speed ratio. Prints peak memory.
 
 Targets (2-core machine): <= 3 s for the year; >= 50x faster than the reference loop;
-peak memory <= 2 GiB.
-Run: python bench/liqmap.py [--days 366] [--reference-days 30]
+peak memory <= 2 GiB; with the streamed pass (--chunk-days N, stream.py) a four-year pass
+(--days 1460) at <= 0.8 GiB peak RSS, time linear in days. Peak RSS is the process's: run
+one configuration per process to compare (the one pass with --chunk-days 0).
+Run: python bench/liqmap.py [--days 366] [--chunk-days 60] [--runs 3] [--reference-days 30]
 """
 
 from __future__ import annotations
@@ -33,18 +35,21 @@ from transforms.liqmap.engine import liquidation_maps, maps_from_run, run_model
 START = date(2024, 1, 1)
 
 
-def engine(market, dates, brackets, heatmap_dates=None):
+def engine(market, dates, brackets, heatmap_dates=None, chunk_days=None):
     return liquidation_maps(
         market.metrics, market.klines_5m, market.mark_1m, brackets, dates, ModelConfig(),
-        symbol="BTCUSDT", heatmap_dates=heatmap_dates,
+        symbol="BTCUSDT", heatmap_dates=heatmap_dates, chunk_days=chunk_days or None,
     )  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=366)
-    parser.add_argument("--reference-days", type=int, default=30)
+    parser.add_argument("--reference-days", type=int, default=30, help="0: skip the reference")
+    parser.add_argument("--chunk-days", type=int, default=60, help="0: the one pass")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs (best is reported)")
     args = parser.parse_args()
+    chunk = args.chunk_days or None
     brackets, _ = load_brackets("BTCUSDT")
 
     market = synthetic_market(START, args.days, seed=1)
@@ -53,26 +58,35 @@ def main() -> None:
         f"input: {len(market.klines_5m):,} five-minute bars, {len(market.mark_1m):,} mark minutes, "
         f"{len(dates)} snapshot dates x 3 windows"
     )
-    engine(market, dates[:3], brackets)  # warm imports and caches
+    engine(market, dates[:3], brackets, chunk_days=chunk)  # warm imports and caches
     timings = []
-    for _ in range(3):
+    maps = None
+    for _ in range(args.runs):
+        maps = None  # one output frame alive at a time
         t0 = time.perf_counter()
-        maps = engine(market, dates, brackets)
+        maps = engine(market, dates, brackets, chunk_days=chunk)
         timings.append(time.perf_counter() - t0)
     year_s = min(timings)
+    rss_timed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    del maps
     tracemalloc.start()  # a separate run: tracing slows numpy down several times
-    engine(market, dates, brackets)
+    maps = engine(market, dates, brackets, chunk_days=chunk)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    pass_name = f"streamed pass, {chunk}-day chunks" if chunk else "one pass"
     print(
-        f"engine, {args.days} days: {year_s:6.2f} s best of 3 (runs: {', '.join(f'{t:.2f}' for t in timings)}; "
+        f"engine ({pass_name}), {args.days} days: {year_s:6.2f} s best of {args.runs} "
+        f"({year_s / args.days * 1000:.1f} ms per day; runs: {', '.join(f'{t:.2f}' for t in timings)}; "
         f"{len(maps.summary):,} summary rows, "
         f"{len(maps.bins):,} bin rows)   target <= 3 s"
     )
     print(
-        f"peak traced memory {peak / 2**20:,.0f} MiB; process peak RSS "
-        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB   target <= 2048 MiB"
+        f"peak traced memory {peak / 2**20:,.0f} MiB; process peak RSS {rss_timed:,.0f} MiB "
+        f"(inputs, the pass and its output frames)   target <= 2048 MiB; streamed, 1460 days: "
+        "<= 819 MiB"
     )
+    if not args.reference_days:
+        return
     run = run_model(market.metrics, market.klines_5m, market.mark_1m, brackets, ModelConfig(), symbol="BTCUSDT")  # fmt: skip
     t0 = time.perf_counter()
     heat = maps_from_run(

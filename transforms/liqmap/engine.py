@@ -22,6 +22,8 @@ from transforms.liqmap.snapshots import (
 from transforms.liqmap.stream import StreamedPass
 from transforms.liqmap.survival import Fates, cohort_fates
 
+CHUNK_DAYS = 60  # days of snapshots a streamed pass advances at a time (bench/liqmap.py)
+
 
 class NotEnoughDataError(ValueError):
     """The frames hold too little open interest or price to run the model at all."""
@@ -121,17 +123,51 @@ def streamed_maps(
     venue: str = "binance",
     last_1m: pd.DataFrame | None = None,
     heatmap_dates: list[date] | None = None,
-    chunk_days: int = 60,
+    chunk_days: int = CHUNK_DAYS,
 ) -> LiquidationMaps:
-    """liquidation_maps() through a streamed pass: the pass advances ``chunk_days`` at a
-    time and each group of dates is cut as soon as the pass reaches it, so only the
-    cohorts a later snapshot or the shrink can still need are held (stream.py)."""
+    """liquidation_maps() through a streamed pass (stream.py)."""
+    streamed = streamed_pass(
+        metrics, klines_5m, mark_1m, brackets, config, symbol=symbol, last_1m=last_1m,
+        chunk_days=chunk_days,
+    )  # fmt: skip
+    return maps_from_stream(
+        streamed, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates
+    )
+
+
+def streamed_pass(
+    metrics: pd.DataFrame,
+    klines_5m: pd.DataFrame,
+    mark_1m: pd.DataFrame,
+    brackets: pd.DataFrame,
+    config: ModelConfig,
+    *,
+    symbol: str,
+    last_1m: pd.DataFrame | None = None,
+    chunk_days: int = CHUNK_DAYS,
+) -> StreamedPass:
+    """A pass not yet run: maps_from_stream() advances it as far as the dates it cuts."""
     bars, path = model_inputs(metrics, klines_5m, mark_1m, last_1m, symbol)
-    streamed = StreamedPass(bars, path, brackets, config, symbol, chunk_days)
+    return StreamedPass(bars, path, brackets, config, symbol, chunk_days)
+
+
+def maps_from_stream(
+    streamed: StreamedPass,
+    dates: list[date],
+    config: ModelConfig,
+    *,
+    symbol: str,
+    venue: str = "binance",
+    heatmap_dates: list[date] | None = None,
+) -> LiquidationMaps:
+    """The maps of ``dates`` (and heatmaps of ``heatmap_dates``), the same as maps_from_run()
+    of the one pass, in date order. The pass advances ``chunk_days`` of dates at a time and
+    each group is cut as soon as it is reached, so only what a later snapshot or the shrink
+    can still need is held. Later calls must not ask for dates before this call's first."""
     parts = MapParts(np.asarray(config.tiers.vectors()[0]))
     asked, heat = set(dates), set(heatmap_dates or [])
     wanted = np.array(sorted(asked | heat), "datetime64[D]")
-    group = (wanted - wanted[0]).astype(np.int64) // chunk_days if len(wanted) else wanted
+    group = (wanted - wanted[0]).astype(np.int64) // streamed.chunk_days if len(wanted) else wanted
     for first, last in _runs(group):
         days = wanted[first:last].astype(object).tolist()
         times = snapshot_times(wanted[first:last], config.snapshot_offset_minutes).tolist()

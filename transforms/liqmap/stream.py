@@ -149,12 +149,12 @@ class StreamedPass:
             bars, path, brackets, config, symbol,
         )  # fmt: skip
         n_bars = len(bars.time_us)
-        self.chunk_bars = chunk_days * 288
+        self.chunk_days, self.chunk_bars = chunk_days, chunk_days * 288
         self.log_survival = np.zeros((2, n_bars))
         self.clamped = np.zeros(n_bars, bool)
         self.current = [0.0, 0.0]  # S of the last bar processed, per side
         self.done = 0  # bars [0, done) processed
-        self.reached = np.iinfo(np.int64).min
+        self.kept_from = np.iinfo(np.int64).min  # no snapshot before this is asked again
         self.pool = Pool(
             born_between(bars, 0, 0, brackets, config),
             np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
@@ -163,11 +163,12 @@ class StreamedPass:
     def advance(self, t_us: int, first_us: int | None = None) -> None:
         """Process the bars the snapshots up to t read (through the first reading at or after
         t: its minutes hold every liquidation before t), forgetting what no snapshot from
-        ``first_us`` (default t) on can need; snapshots are cut in time order."""
+        ``first_us`` (default t) on can need. Snapshots come in time order: any in
+        [first_us, t] can be cut (again) until a later ``first_us`` is given."""
         first_us = t_us if first_us is None else first_us
-        if first_us < self.reached or first_us > t_us:
+        if first_us < self.kept_from or first_us > t_us:
             raise ValueError("a streamed pass cuts snapshots in time order only")
-        self.reached = t_us
+        self.kept_from = first_us
         n_bars = len(self.bars.time_us)
         target = min(int(np.searchsorted(self.bars.time_us, t_us, side="left")) + 1, n_bars)
         while self.done < target:
