@@ -8,16 +8,33 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from liqbrief.testing.synthetic_market import Market, synthetic_market
+from store.datasets import VALIDATION_SCHEMA
+from store.lake import parquet_bytes
 from tests.transforms.liqmap_cases import BRACKETS, TEN_X_ONLY, three_bar_case
 from tests.transforms.test_liqmap_correctness import as_bytes, perturb_after
+from tests.transforms.test_track_record import DATES as TR_DATES
+from tests.transforms.test_track_record import evidence_for
 from transforms.liqmap.config import ModelConfig
-from transforms.liqmap.engine import LiquidationMaps, liquidation_maps, model_inputs, run_model
+from transforms.liqmap.engine import (
+    LiquidationMaps,
+    liquidation_maps,
+    model_inputs,
+    run_model,
+    streamed_pass,
+)
 from transforms.liqmap.snapshots import DAY_US, snapshot_times
 from transforms.liqmap.stream import StreamedPass
 from transforms.liqmap.survival import NEVER
+from transforms.liqmap.track_record import (
+    ABLATIONS,
+    score_days,
+    score_days_streamed,
+    variant_config,
+)
 
 START = date(2024, 1, 1)
 MARKET = synthetic_market(START, 100, seed=11, vol_per_minute=0.0009)
@@ -180,3 +197,28 @@ def test_a_streamed_snapshot_does_not_change_when_anything_after_it_changes() ->
     after = maps(perturb_after(market, t), [day], chunk_days=4, heatmap_dates=[day])
     assert len(before.bins) > 100
     assert as_bytes(before) == as_bytes(after)
+
+
+def test_validation_rows_from_a_streamed_pass_equal_the_one_pass() -> None:
+    """Every variant's rows (price level, 4-hour estimates, time level) scored 6 days at a
+    time from a streamed pass equal those of one pass over the whole range, byte for byte."""
+    market = synthetic_market(START, 55, seed=3)
+    evidence = evidence_for(market, 4)
+    frames = (market.metrics, market.klines_5m, market.mark_1m, BRACKETS)
+    for model in ABLATIONS:
+        config = variant_config(ModelConfig(), model)
+        run = run_model(*frames, config, symbol="BTCUSDT")
+        one_pass = score_days(run, config, TR_DATES, evidence, symbol="BTCUSDT", model=model)
+        streamed = streamed_pass(*frames, config, symbol="BTCUSDT", chunk_days=6)
+        chunked = score_days_streamed(
+            streamed, config, TR_DATES, evidence, symbol="BTCUSDT", model=model
+        )
+        assert one_pass["est_long_usd"].gt(0).any()
+        assert _validation_bytes(one_pass) == _validation_bytes(chunked)
+
+
+def _validation_bytes(rows: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(
+        rows[VALIDATION_SCHEMA.names], schema=VALIDATION_SCHEMA, preserve_index=False
+    )
+    return parquet_bytes(table)
