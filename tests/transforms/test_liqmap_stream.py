@@ -22,6 +22,7 @@ from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import (
     LiquidationMaps,
     liquidation_maps,
+    maps_from_stream,
     model_inputs,
     run_model,
     streamed_pass,
@@ -222,3 +223,31 @@ def _validation_bytes(rows: pd.DataFrame) -> bytes:
         rows[VALIDATION_SCHEMA.names], schema=VALIDATION_SCHEMA, preserve_index=False
     )
     return parquet_bytes(table)
+
+
+def test_successive_cuts_and_a_chunk_recut_day_by_day_equal_the_one_pass(
+    one_pass: LiquidationMaps,
+) -> None:
+    """The flows' and the backfill's use: chunks of dates cut in order from one streamed
+    pass, a failed chunk cut again day by day; earlier dates than the last chunk's are refused."""
+    streamed = streamed_pass(
+        MARKET.metrics, MARKET.klines_5m, MARKET.mark_1m, BRACKETS, ModelConfig(),
+        symbol="BTCUSDT", chunk_days=20,
+    )  # fmt: skip
+    parts = []
+    for first in range(0, len(DATES), 17):
+        chunk = DATES[first : first + 17]
+        heat = [d for d in chunk if d in HEAT]
+        parts.append(maps_from_stream(streamed, chunk, ModelConfig(), symbol="BTCUSDT",
+                                      heatmap_dates=heat))  # fmt: skip
+        if first == 34:  # again, day by day, as the backfill does after a failed write
+            again = [maps_from_stream(streamed, [d], ModelConfig(), symbol="BTCUSDT",
+                                      heatmap_dates=[d] if d in heat else []) for d in chunk]  # fmt: skip
+            for name in ("bins", "summary", "heatmap"):
+                joined = pd.concat([getattr(m, name) for m in again], ignore_index=True)
+                pd.testing.assert_frame_equal(getattr(parts[-1], name), joined, check_exact=True)
+    for name in ("bins", "summary", "heatmap"):
+        joined = pd.concat([getattr(m, name) for m in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(getattr(one_pass, name), joined, check_exact=True)
+    with pytest.raises(ValueError, match="time order"):
+        maps_from_stream(streamed, DATES[:1], ModelConfig(), symbol="BTCUSDT")
