@@ -175,10 +175,18 @@ def test_the_state_holds_only_the_window_and_the_still_alive() -> None:
     old = pool.cohorts.birth_time_us < t - 30 * DAY_US
     assert old.any() and (pool.death_time_us[old] == NEVER).all()
     assert len(pool.death_bar) < 0.6 * len(run.cohorts.birth_bar)
-    # every cohort the one pass still holds alive at t is carried
-    alive_then = (run.cohorts.birth_time_us < t) & (run.fates.death_time_us >= streamed.path.time_us[
-        np.searchsorted(streamed.path.time_us, t) - 1])  # fmt: skip
-    assert (pool.death_time_us == NEVER).sum() >= alive_then.sum() > 0
+    # exactly the cohorts the one pass has alive after the processed bars' last minute are
+    # carried as alive, and every one the one pass has born in the window is held
+    done = streamed.done
+    edge = streamed.bars.time_us[done - 1]
+    c, f = run.cohorts, run.fates
+    alive = (c.birth_bar < done) & (f.death_time_us >= edge)
+    in_window = (c.birth_time_us >= t - 30 * DAY_US) & (c.birth_bar < done)
+    held = (pool.cohorts.birth_time_us, pool.cohorts.liq_price)
+    assert sorted(zip(*held, strict=True)) == sorted(
+        zip(c.birth_time_us[alive | in_window], c.liq_price[alive | in_window], strict=True)
+    )
+    assert (pool.death_time_us == NEVER).sum() == alive.sum() > 0
 
 
 def test_snapshots_out_of_time_order_are_refused() -> None:
