@@ -106,7 +106,9 @@ def test_gaps_fallback_minutes_and_stale_dates_stream_identically() -> None:
     last = market.mark_1m.assign(close=market.mark_1m["close"] + 1.0).iloc[::2]
     dates = [START + timedelta(days=d) for d in range(1, 42)]  # the last two have no fresh data
     kw = {"symbol": "BTCUSDT", "last_1m": last, "heatmap_dates": dates[::5]}
-    one_pass = liquidation_maps(metrics, market.klines_5m, mark, BRACKETS, dates, **kw)
+    one_pass = liquidation_maps(
+        metrics, market.klines_5m, mark, BRACKETS, dates, chunk_days=None, **kw
+    )
     streamed = liquidation_maps(
         metrics, market.klines_5m, mark, BRACKETS, dates, chunk_days=4, **kw
     )
@@ -118,7 +120,7 @@ def test_the_hand_computed_example_streams_identically() -> None:
     metrics, klines, mark = three_bar_case()
     day = [START]
     args = (metrics, klines, mark, BRACKETS, day, TEN_X_ONLY)
-    one_pass = liquidation_maps(*args, symbol="BTCUSDT")
+    one_pass = liquidation_maps(*args, symbol="BTCUSDT", chunk_days=None)
     assert_identical(one_pass, liquidation_maps(*args, symbol="BTCUSDT", chunk_days=1))
 
 

@@ -81,14 +81,15 @@ def liquidation_maps(
     venue: str = "binance",
     last_1m: pd.DataFrame | None = None,
     heatmap_dates: list[date] | None = None,
-    chunk_days: int | None = None,
+    chunk_days: int | None = CHUNK_DAYS,
 ) -> LiquidationMaps:
     """Every date's map from one pass over the history in the frames.
 
     The frames should start 30 days before the first date so the 30d window is full;
     missing history shows up in each summary's coverage counts, never silently.
-    With ``chunk_days`` the pass is streamed (stream.py): the same maps, with memory bounded
-    by the longest window plus a chunk instead of the whole range; dates in time order.
+    The pass is streamed ``chunk_days`` at a time (stream.py): memory bounded by the longest
+    window plus a chunk instead of the whole range, maps in date order; ``chunk_days=None``
+    runs the one pass (every cohort held), whose maps are identical.
     """
     config = config or ModelConfig()
     if chunk_days is not None:
