@@ -1,7 +1,8 @@
 """The liqmap flow: lake inputs → liquidation-map engine → liqmap_* datasets in the lake.
 
-One pass over the history of a date range yields every date's snapshot; the inputs are
-read from 30 days before the first date so the 30-day window is full.
+One pass over the history of a date range, streamed in chunks (transforms/liqmap/stream.py),
+yields every date's snapshot; the inputs are read from 30 days before the first date so the
+30-day window is full.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from store.ledger import MAP_ENGINE_SOURCE, LedgerEntry
 from store.units import write_unit
 from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import (
+    CHUNK_DAYS,
     LiquidationMaps,
     ModelRun,
     NotEnoughDataError,
-    maps_from_run,
-    run_model,
+    maps_from_stream,
+    streamed_pass,
     unmappable_dates,
 )
+from transforms.liqmap.stream import StreamedPass
 
 WARMUP_DAYS = max(WINDOWS.values())
 OUTPUTS = ("liqmap_bins", "liqmap_summary", "liqmap_heatmap")
@@ -48,12 +51,18 @@ def read_inputs(lake: Lake, symbol: str, first: date, last: date) -> dict[str, p
 
 @dataclass(frozen=True)
 class MapModel:
-    """One engine pass over a range of dates (and its warm-up) for a symbol."""
+    """A streamed engine pass over a range of dates (and its warm-up) for a symbol: it runs
+    as far as the dates cut from it, in date order, holding only what later dates need."""
 
     symbol: str
     config: ModelConfig
     brackets_source: str
-    run: ModelRun
+    streamed: StreamedPass
+
+    @property
+    def run(self) -> ModelRun:
+        """The pass as far as it has run (enough to tell which dates have fresh inputs)."""
+        return ModelRun(*self.streamed.run_parts())
 
 
 def model_for(lake: Lake, symbol: str, start: date, end: date) -> MapModel:
@@ -61,16 +70,17 @@ def model_for(lake: Lake, symbol: str, start: date, end: date) -> MapModel:
     config = ModelConfig(tiers=load_tier_mix())
     brackets, brackets_source = load_brackets(symbol)
     inputs = read_inputs(lake, symbol, start, end)
-    run = run_model(
+    streamed = streamed_pass(
         inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], brackets, config,
         symbol=symbol, last_1m=inputs["klines_1m"],
     )  # fmt: skip
-    return MapModel(symbol, config, brackets_source, run)
+    return MapModel(symbol, config, brackets_source, streamed)
 
 
 def maps_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> LiquidationMaps:
-    maps = maps_from_run(
-        model.run, dates, model.config, symbol=model.symbol, heatmap_dates=heatmap_dates
+    """The maps of ``dates`` (in date order, none before an earlier call's first date)."""
+    maps = maps_from_stream(
+        model.streamed, dates, model.config, symbol=model.symbol, heatmap_dates=heatmap_dates
     )
     maps.summary["brackets_source"] = model.brackets_source
     return maps
@@ -176,12 +186,16 @@ def build_liquidation_maps(
     model = model_for(lake, symbol, start, end)
     unmappable = unmappable_dates(model.run, dates, model.config)
     mapped = [d for d in dates if d not in unmappable]
-    heatmap_dates = {"all": mapped, "last": mapped[-1:], "none": []}[heatmaps]
-    maps = maps_of(model, dates, heatmap_dates)
-    rows = write_maps(lake, maps, symbol, dates, model.config)  # dates without a map: skipped
-    for line in missing_lines(symbol, maps.missing):
+    heatmap_dates = set({"all": mapped, "last": mapped[-1:], "none": []}[heatmaps])
+    rows, missing = 0, {}
+    for first in range(0, len(dates), CHUNK_DAYS):  # written as cut: memory as for one chunk
+        chunk = dates[first : first + CHUNK_DAYS]
+        maps = maps_of(model, chunk, [d for d in chunk if d in heatmap_dates])
+        rows += write_maps(lake, maps, symbol, chunk, model.config)  # dates without a map: skipped
+        missing |= maps.missing
+    for line in missing_lines(symbol, missing):
         get_run_logger().warning(line)
-    return {"dates": len(dates) - len(maps.missing), "rows": rows, "missing": maps.missing}
+    return {"dates": len(dates) - len(missing), "rows": rows, "missing": missing}
 
 
 @task(task_run_name="liqmap-model-{symbol}-{start}-{end}", cache_policy=NO_CACHE)

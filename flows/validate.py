@@ -26,8 +26,13 @@ from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
 from store.realised import days_with_data, read_coverage, read_realised
 from transforms.liqmap.config import ModelConfig
-from transforms.liqmap.engine import NotEnoughDataError, run_model
-from transforms.liqmap.track_record import ABLATIONS, Evidence, score_days, variant_config
+from transforms.liqmap.engine import NotEnoughDataError, streamed_pass
+from transforms.liqmap.track_record import (
+    ABLATIONS,
+    Evidence,
+    score_days_streamed,
+    variant_config,
+)
 from transforms.liqmap.track_summary import SUMMARY_WINDOWS, rolling_summaries
 
 VENUE = "binance"  # the only venue with maps today
@@ -89,7 +94,7 @@ def score_range(lake: Lake, symbol: str, start: date, end: date) -> pd.DataFrame
     for model in ABLATIONS:
         config = variant_config(base, model)
         try:
-            run = run_model(
+            streamed = streamed_pass(
                 inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], brackets,
                 config, symbol=symbol, last_1m=inputs["klines_1m"],
             )  # fmt: skip
@@ -98,7 +103,9 @@ def score_range(lake: Lake, symbol: str, start: date, end: date) -> pd.DataFrame
                 f"cannot score {symbol} {start}..{end}: {exc}; run `liqbrief extract --symbols "
                 f"{symbol} --start {start - timedelta(days=WARMUP_DAYS)} --end {end}` first"
             ) from None
-        frames.append(score_days(run, config, dates, evidence, symbol=symbol, model=model))
+        frames.append(
+            score_days_streamed(streamed, config, dates, evidence, symbol=symbol, model=model)
+        )
     return pd.concat(frames, ignore_index=True)
 
 

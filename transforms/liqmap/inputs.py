@@ -94,20 +94,24 @@ def build_bars(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> Bars:
 
 
 def build_mark_path(mark_1m: pd.DataFrame, last_1m: pd.DataFrame | None = None) -> MarkPath:
-    """Mark-price minutes, with last-price minutes filling the mark series' holes (flagged)."""
+    """Mark-price minutes, with last-price minutes filling the mark series' holes (flagged).
+
+    Sorted and de-duplicated on the arrays, not the frames: years of minutes, copied three
+    times as frames, would set the engine's peak memory."""
     _require(mark_1m, "mark_klines_1m", ["open_time", "low", "high", "close"])
-    frames = [mark_1m.assign(_fallback=False)]
+    frames = [mark_1m]
     if last_1m is not None and len(last_1m):
         _require(last_1m, "klines_1m", ["open_time", "low", "high", "close"])
-        frames.append(last_1m.assign(_fallback=True))
-    merged = pd.concat(frames, ignore_index=True).sort_values(
-        ["open_time", "_fallback"], kind="stable"
-    )
-    merged = merged.drop_duplicates("open_time", keep="first")
-    return MarkPath(
-        _us(merged["open_time"]),
-        merged["low"].to_numpy(float),
-        merged["high"].to_numpy(float),
-        merged["close"].to_numpy(float),
-        merged["_fallback"].to_numpy(bool),
-    )
+        frames.append(last_1m)
+    time_us = np.concatenate([_us(f["open_time"]) for f in frames])
+    fallback = np.concatenate([np.full(len(f), k > 0) for k, f in enumerate(frames)])
+    order = np.lexsort((fallback, time_us))  # by minute, mark before last price; stable
+    ordered = time_us[order]
+    first = np.ones(len(order), bool)
+    first[1:] = ordered[1:] != ordered[:-1]  # keep each minute's first row
+    keep = order[first]
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([f[name].to_numpy(float) for f in frames])[keep]
+
+    return MarkPath(time_us[keep], column("low"), column("high"), column("close"), fallback[keep])

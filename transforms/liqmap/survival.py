@@ -60,36 +60,64 @@ def cohort_fates(cohorts: Cohorts, bars: Bars, path: MarkPath, shrink: bool) -> 
     if shrink:
         for side in (LONG, SHORT):
             mine = cohorts.is_long == (side == LONG)
-            log_survival[side] = _log_survival(cohorts, mine, bars, death_bar, clamped)
+            dying = Dying.of(cohorts.birth_bar[mine], cohorts.contracts[mine], death_bar[mine])
+            shrink_span(log_survival[side], bars, (0, n_bars), 0.0, dying, clamped)
+    liquidated = liquidated_notional(cohorts, died, death_bar, log_survival)
+    return Fates(death_time, death_bar, log_survival, liquidated, clamped)
+
+
+def liquidated_notional(
+    cohorts: Cohorts, died: np.ndarray, death_bar: np.ndarray, log_survival: np.ndarray
+) -> np.ndarray:
+    """Notional a liquidation removes: the birth size shrunk to the bar before the death."""
+    n_bars = log_survival.shape[1]
     side = np.where(cohorts.is_long, LONG, SHORT)
     before_death = log_survival[side, np.minimum(death_bar, n_bars) - 1]
-    liquidated = np.where(
+    return np.where(
         died,
         cohorts.size_usd * np.exp(before_death - log_survival[side, cohorts.birth_bar]),
         0.0,
     )
-    return Fates(death_time, death_bar, log_survival, liquidated, clamped)
 
 
-def _log_survival(
-    cohorts: Cohorts, mine: np.ndarray, bars: Bars, death_bar: np.ndarray, clamped: np.ndarray
-) -> np.ndarray:
-    """S_j of one side, bar by bar over the bars where OI fell (the model's one sequential
-    step); sets ``clamped[j]`` where more contracts closed than the side still held."""
-    n_bars = len(bars.time_us)
-    order = np.argsort(death_bar[mine], kind="stable")
-    dying_birth = cohorts.birth_bar[mine][order]
-    dying_contracts = cohorts.contracts[mine][order]
-    first_dying = np.searchsorted(death_bar[mine][order], np.arange(n_bars + 1))
-    log_s = np.zeros(n_bars)
-    current, filled = 0.0, 0
-    for j in np.flatnonzero(bars.d_contracts < 0).tolist():
+@dataclass(frozen=True)
+class Dying:
+    """One side's cohorts with a known death bar, ordered by it (ties in birth order), so
+    the cohorts dying in bar j are one slice, summed in the same order however many are held."""
+
+    death_bar: np.ndarray
+    birth_bar: np.ndarray
+    contracts: np.ndarray
+
+    @classmethod
+    def of(cls, birth_bar: np.ndarray, contracts: np.ndarray, death_bar: np.ndarray) -> Dying:
+        order = np.argsort(death_bar, kind="stable")
+        return cls(death_bar[order], birth_bar[order], contracts[order])
+
+
+def shrink_span(
+    log_s: np.ndarray,
+    bars: Bars,
+    span: tuple[int, int],
+    current: float,
+    dying: Dying,
+    clamped: np.ndarray,
+) -> float:
+    """Fill S_j of one side for bars j in ``span`` = [j0, j1), bar by bar over the bars where
+    OI fell (the model's one sequential step), starting from S_(j0-1) = ``current``; return
+    S_(j1-1). ``dying`` must hold every cohort of the side that dies in the span, and
+    ``log_s`` the S of their birth bars. Sets ``clamped[j]`` where more contracts closed
+    than the side still held. Spans run one after another give the same S as one span."""
+    j0, j1 = span
+    first_dying = np.searchsorted(dying.death_bar, np.arange(j0, j1 + 1))
+    filled = j0
+    for j in (j0 + np.flatnonzero(bars.d_contracts[j0:j1] < 0)).tolist():
         log_s[filled:j] = current
-        lo, hi = first_dying[j], first_dying[j + 1]
+        lo, hi = first_dying[j - j0], first_dying[j - j0 + 1]
         liquidated = 0.0
         if hi > lo:
-            births = dying_birth[lo:hi]
-            liquidated = float(dying_contracts[lo:hi] @ np.exp(current - log_s[births]))
+            births = dying.birth_bar[lo:hi]
+            liquidated = float(dying.contracts[lo:hi] @ np.exp(current - log_s[births]))
         voluntary = max(0.0, -bars.d_contracts[j] - liquidated)
         remaining = bars.contracts[j - 1] - liquidated
         ratio = 1.0 - voluntary / remaining if remaining > 0 else -1.0
@@ -98,5 +126,5 @@ def _log_survival(
         current += np.log(max(ratio, _MIN_RATIO)) if voluntary > 0 else 0.0
         log_s[j] = current
         filled = j + 1
-    log_s[filled:] = current
-    return log_s
+    log_s[filled:j1] = current
+    return current

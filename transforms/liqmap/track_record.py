@@ -27,6 +27,7 @@ import pandas as pd
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import ModelRun, unmappable_dates
 from transforms.liqmap.snapshots import snapshot_times
+from transforms.liqmap.stream import StreamedPass
 from transforms.liqmap.validation import (
     precision_score,
     realised_per_bin,
@@ -321,3 +322,31 @@ def score_days(
         est_4h_long_usd=list(est_long), est_4h_short_usd=list(est_short),
         realised_4h_long_usd=list(blocks[:, :, 0]), realised_4h_short_usd=list(blocks[:, :, 1]),
     )  # fmt: skip
+
+
+def score_days_streamed(
+    streamed: StreamedPass,
+    config: ModelConfig,
+    dates: list[date],
+    evidence: Evidence,
+    *,
+    symbol: str,
+    model: str,
+    venue: str = "binance",
+) -> pd.DataFrame:
+    """score_days() from a streamed pass, ``streamed.chunk_days`` days at a time, so scoring
+    years holds one chunk of cohorts, not all. A day's rows read its snapshot and the
+    model's liquidations through the day's end, so the pass advances past each chunk's last
+    day before it is scored; every row equals the one pass's (test_liqmap_stream.py)."""
+    frames = []
+    for first in range(0, len(dates), streamed.chunk_days):
+        chunk = dates[first : first + streamed.chunk_days]
+        snaps = snapshot_times(np.array(chunk, "datetime64[D]"), config.snapshot_offset_minutes)
+        start_us = min(int(snaps[0]), _day_us(chunk[0]))
+        end_us = max(int(snaps[-1]), _day_us(chunk[-1]) + DAY_US)
+        streamed.advance(end_us, first_us=start_us)
+        run = ModelRun(*streamed.run_parts())
+        frames.append(
+            score_days(run, config, chunk, evidence, symbol=symbol, model=model, venue=venue)
+        )
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,147 @@
+"""Maps cut from a pass into tables: per date and window the non-empty bins, the summary
+row (key levels, estimated liquidations, coverage), the 7-day heatmaps; the frames are built
+once from every date's parts, whichever pass (one or streamed) the snapshots came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from transforms.liqmap.config import WINDOWS, ModelConfig
+from transforms.liqmap.key_levels import key_levels
+from transforms.liqmap.snapshots import SIDES, SnapshotMaker, StaleSnapshotError, snapshot_times
+
+
+@dataclass(frozen=True)
+class LiquidationMaps:
+    bins: pd.DataFrame  # date, symbol, venue, window, bin_lo, bin_hi, side, tier, notional_usd
+    summary: pd.DataFrame  # one row per date and window
+    heatmap: pd.DataFrame  # date, symbol, venue, hour, bin_lo, bin_hi, side, notional_usd
+    missing: dict[date, str]  # dates without a map, and why (no fresh price or open interest)
+
+
+def unmappable_at(maker: SnapshotMaker, dates: list[date], config: ModelConfig) -> dict[date, str]:
+    """The dates whose snapshot lacks a fresh price or open-interest reading, with the reason."""
+    times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
+    missing = {}
+    for day, t_us in zip(dates, times.tolist(), strict=True):
+        try:
+            maker.price_at(t_us)
+        except StaleSnapshotError as exc:
+            missing[day] = str(exc)
+    return missing
+
+
+@dataclass
+class MapParts:
+    """What cutting maps collects before the frames are built once: per snapshot and
+    window the non-empty cells, the summary rows, the heatmap cells, the dates without a map."""
+
+    tiers: np.ndarray
+    bins: list = field(default_factory=list)
+    summary_rows: list[dict] = field(default_factory=list)
+    heat: list = field(default_factory=list)
+    missing: dict[date, str] = field(default_factory=dict)
+
+    def frames(self, symbol: str, venue: str) -> LiquidationMaps:
+        bins = _bins_frame(self.bins, self.tiers, symbol, venue)
+        heat = _heatmap_frame(self.heat, symbol, venue)
+        return LiquidationMaps(bins, pd.DataFrame(self.summary_rows), heat, self.missing)
+
+
+def cut_maps(
+    maker: SnapshotMaker,
+    dates: list[date],
+    config: ModelConfig,
+    parts: MapParts,
+    *,
+    symbol: str,
+    venue: str,
+    heatmap_dates: list[date] | None = None,
+) -> None:
+    """Add the maps of ``dates`` (and heatmaps of ``heatmap_dates``) to ``parts``."""
+    missing = unmappable_at(maker, dates, config)
+    parts.missing |= missing
+    times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
+    for day, t_us in zip(dates, times.tolist(), strict=True):
+        if day in missing:
+            continue
+        snap = maker.snapshot(t_us)
+        for window_index, window in enumerate(WINDOWS):
+            grid = snap.grids[window]
+            edges = grid.edges
+            row = {"date": day, "symbol": symbol, "venue": venue, "window": window}
+            row |= key_levels(grid.cells, edges, snap.p0, snap.round_step)
+            row |= {
+                "est_liquidated_long_usd": snap.liquidated_long_usd,
+                "est_liquidated_short_usd": snap.liquidated_short_usd,
+                "est_liquidated_usd": snap.liquidated_long_usd + snap.liquidated_short_usd,
+                "p0_from_last_price": snap.p0_from_fallback,
+                "bin_size": grid.size,
+            }
+            row |= snap.coverage[window]
+            parts.summary_rows.append(row)
+            bin_idx, side_idx, tier_idx = np.nonzero(grid.cells)
+            parts.bins.append(
+                (day, window_index, edges[bin_idx], edges[bin_idx + 1], side_idx,
+                 tier_idx, grid.cells[bin_idx, side_idx, tier_idx])
+            )  # fmt: skip
+    mapped_heatmaps = [d for d in heatmap_dates or [] if d not in missing]
+    parts.heat.extend(_heatmap_parts(maker, mapped_heatmaps, config))
+
+
+def _bins_frame(parts: list, tiers: np.ndarray, symbol: str, venue: str) -> pd.DataFrame:
+    """One long frame from every snapshot's non-empty cells, built once (not per date)."""
+    counts = np.array([len(p[2]) for p in parts], dtype=np.int64)
+    day = np.repeat(np.array([p[0] for p in parts], dtype=object), counts)
+    window_index = np.repeat(np.array([p[1] for p in parts], dtype=np.int64), counts)
+    joined = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(2, 7)]
+    bin_lo, bin_hi, side_idx, tier_idx, notional = joined
+    return pd.DataFrame(
+        {
+            "date": day,
+            "symbol": symbol,
+            "venue": venue,
+            "window": np.asarray(list(WINDOWS))[window_index],
+            "bin_lo": bin_lo,
+            "bin_hi": bin_hi,
+            "side": np.asarray(SIDES)[side_idx.astype(np.int64)],
+            "tier": tiers[tier_idx.astype(np.int64)],
+            "notional_usd": notional,
+        }
+    )
+
+
+def _heatmap_parts(maker: SnapshotMaker, dates: list[date], config: ModelConfig) -> list:
+    """Each asked date's 7-day heatmap cells (non-empty only), for one frame built later."""
+    times = snapshot_times(np.array(dates, "datetime64[D]"), config.snapshot_offset_minutes)
+    parts = []
+    for day, t_us in zip(dates, times.tolist(), strict=True):
+        hours, edges, cells = maker.heatmap(int(t_us))
+        hour_idx, bin_idx, side_idx = np.nonzero(cells)
+        parts.append((day, hours[hour_idx], edges[bin_idx], edges[bin_idx + 1], side_idx,
+                      cells[hour_idx, bin_idx, side_idx]))  # fmt: skip
+    return parts
+
+
+def _heatmap_frame(parts: list, symbol: str, venue: str) -> pd.DataFrame:
+    """Every asked date's 7-day heatmap as one long frame, built once (not per date)."""
+    if not parts:
+        return pd.DataFrame()
+    counts = np.array([len(p[1]) for p in parts], dtype=np.int64)
+    day = np.repeat(np.array([p[0] for p in parts], dtype=object), counts)
+    hour, bin_lo, bin_hi, side_idx, notional = (
+        np.concatenate([part[k] for part in parts]) for k in range(1, 6)
+    )
+    return pd.DataFrame(
+        {
+            "date": day, "symbol": symbol, "venue": venue,
+            "hour": pd.to_datetime(hour, unit="us", utc=True),
+            "bin_lo": bin_lo, "bin_hi": bin_hi,
+            "side": np.asarray(SIDES)[side_idx],
+            "notional_usd": notional,
+        }
+    )  # fmt: skip
