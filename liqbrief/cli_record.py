@@ -77,8 +77,8 @@ def record_command(
 
     Every frame is spooled before it counts as received; the spool is compacted into
     <lake>/<venue>/realised_liquidations hourly and on shutdown, with the connected hours in
-    recorder_coverage. --status prints per venue the last message, today's liquidations
-    and today's gaps."""
+    recorder_coverage and the frames received in recorder_messages. --status prints per venue
+    the last message, today's messages (malformed ones too), liquidations and gaps."""
     chosen = _venues(venues)
     if as_json and not status:
         raise typer.BadParameter("--json goes with --status", param_hint="--json")
@@ -152,7 +152,8 @@ def _venue_line(line: dict) -> str:
     text = (
         f"{line['venue']:8} {'connected' if line['connected'] else 'not connected':13} "
         f"last message {last.isoformat(timespec='seconds') if last else 'never'}; "
-        f"{line['liquidations_today']} liquidation(s) today; "
+        f"{line['messages_today']} message(s) today ({line['malformed_today']} malformed), "
+        f"{line['liquidations_today']} liquidation(s); "
         f"covered {line['covered_today_pct']:g} % of today; {len(gaps)} gap(s)"
     )
     if gaps:

@@ -348,6 +348,24 @@ RECORDER_COVERAGE_SCHEMA = pa.schema(
 )
 
 
+# Frames the recorder received, per spool segment and UTC hour of receipt, under the one
+# partition symbol=ALL (a frame carries many symbols): frame counts outlive the spool.
+# Merged on (segment, hour), so compacting a segment twice never counts it twice.
+MESSAGES_PARTITION = "ALL"
+RECORDER_MESSAGES_SCHEMA = pa.schema(
+    [
+        ("segment", pa.string()),  # the spool segment's name without suffix: <start_us>-<pid>
+        ("hour", UTC_TIME),  # the UTC hour the frames were received in
+        ("frames", pa.int64()),  # every frame received (= data + control + malformed)
+        ("data", pa.int64()),
+        ("control", pa.int64()),  # acks, pongs, subscription answers
+        ("malformed", pa.int64()),  # frames parse_frame could not read
+        ("first_received", UTC_TIME),
+        ("last_received", UTC_TIME),
+    ]
+)
+
+
 def realised_dataset(venue: str) -> Dataset:
     """The realised-liquidation dataset of one venue."""
     return DATASETS[f"{venue}/realised_liquidations"]
@@ -358,7 +376,15 @@ def coverage_dataset(venue: str) -> Dataset:
     return DATASETS[f"{venue}/recorder_coverage"]
 
 
+def messages_dataset(venue: str) -> Dataset:
+    """The recorder-messages dataset of one venue (frames received per segment and hour)."""
+    return DATASETS[f"{venue}/recorder_messages"]
+
+
 for _venue in REALISED_VENUES:
+    DATASETS[f"{_venue}/recorder_messages"] = Dataset(
+        _venue, "recorder_messages", RECORDER_MESSAGES_SCHEMA, "hour", None
+    )
     DATASETS[f"{_venue}/realised_liquidations"] = Dataset(
         _venue, "realised_liquidations", REALISED_LIQUIDATION_SCHEMA, "time", None
     )

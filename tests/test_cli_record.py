@@ -28,6 +28,7 @@ from sources.liquidation_streams.spool import all_segments, read_segment
 from store.datasets import realised_dataset
 from store.lake import Lake
 from store.realised import merge_realised, read_coverage, read_realised
+from store.recorder_messages import read_messages
 from tests.conftest import PROJECT_ROOT, cli_env
 
 pytestmark = pytest.mark.server
@@ -127,6 +128,15 @@ def test_sigkill_then_restart_loses_and_duplicates_nothing_and_sigterm_exits_cle
     (bybit,) = report["venues"]
     assert bybit["venue"] == "bybit" and bybit["connected"] is True
     assert bybit["liquidations_today"] == len(expected)  # in the lake, and still in the spool
+    # the killed segment's frames are in the lake (compacted at the restart), the second
+    # batch's still in the spool: each counted once, acks as control frames
+    kinds = bybit["messages_today_by_kind"]
+    assert kinds["data"] == len(spooled_before_kill) + 30 and kinds["malformed"] == 0
+    assert kinds["control"] >= 2 and bybit["malformed_today"] == 0  # one ack per subscription
+    assert bybit["messages_today"] == sum(kinds.values())
+    stored = read_messages(lake, "bybit", today, today)
+    assert stored["data"].sum() == kinds["data"]  # all compacted at the stop: the same count
+    assert stored["frames"].sum() >= bybit["messages_today"]  # + pongs after the status
     assert bybit["last_message_at"] >= today.isoformat()
     assert len(bybit["gaps_today"]) >= 2  # before the first start, and the kill
 
@@ -138,7 +148,8 @@ def test_status_of_a_lake_never_recorded_says_so(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("recorder not running")
     assert [line.split()[0] for line in lines[1:]] == ["okx", "binance"]
-    assert all("last message never; 0 liquidation(s) today" in line for line in lines[1:])
+    expected = "last message never; 0 message(s) today (0 malformed), 0 liquidation(s)"
+    assert all(expected in line for line in lines[1:])
     assert not (tmp_path / "spool").exists() and not (tmp_path / "lake").exists()
 
 

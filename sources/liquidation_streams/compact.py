@@ -3,7 +3,9 @@
 Each closed segment's frames are parsed (``parse_frame``, the symbols its header names) and
 merged per venue and symbol with ``store.realised.merge_realised`` (deduplicated on
 ``liq_id``); its connected intervals go to ``merge_coverage`` (source "stream") for every
-symbol of the venue the segment recorded (not those the venue refused, ``drop`` lines). Only then is the segment removed, so a crash anywhere in between is
+symbol of the venue the segment recorded (not those the venue refused, ``drop`` lines); the
+frames it holds, per venue, hour and kind, go to ``merge_messages`` (keyed by the segment).
+Only then is the segment removed, so a crash anywhere in between is
 undone by compacting the segment again: the merges add nothing twice and lose nothing.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sources.liquidation_streams.messages import MessageCounter, segment_id
 from sources.liquidation_streams.model import Liquidation, liquidations_frame
 from sources.liquidation_streams.parse import parse_frame
 from sources.liquidation_streams.spool import (
@@ -28,6 +31,7 @@ from sources.liquidation_streams.spool import (
 from store.errors import LakeError
 from store.lake import Lake
 from store.realised import merge_coverage, merge_realised
+from store.recorder_messages import merge_messages
 
 log = logging.getLogger(__name__)
 COVERAGE_SOURCE = "stream"
@@ -103,10 +107,13 @@ def connected_intervals(lines: Iterable[SpoolLine]) -> dict[str, list[tuple[int,
 
 
 def parsed_liquidations(
-    lines: Iterable[SpoolLine], symbols: dict[str, list[str]], report: CompactionReport
+    lines: Iterable[SpoolLine],
+    symbols: dict[str, list[str]],
+    report: CompactionReport,
+    counter: MessageCounter | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Per venue, the liquidations of the frames (symbols of the header only), as rows with
-    ``symbol`` and each frame's receive time."""
+    ``symbol`` and each frame's receive time; each frame's kind counted in ``counter``."""
     found: dict[str, tuple[list[Liquidation], list[int]]] = {}
     wanted = {venue: set(names) for venue, names in symbols.items()}
     for line in lines:
@@ -114,6 +121,8 @@ def parsed_liquidations(
             continue
         report.frames += 1
         parsed = parse_frame(line.venue, line.text, wanted.get(line.venue, set()))
+        if counter is not None:
+            counter.feed(line.venue, line.at_us, parsed.kind)
         report.skipped_symbols += parsed.skipped_symbols
         if parsed.kind == "malformed":
             report.malformed += 1
@@ -165,9 +174,20 @@ def _merge_chunk(
     chunk: list[SpoolLine],
     symbols: dict[str, list[str]],
     report: CompactionReport,
+    counter: MessageCounter,
     source_url: str,
 ) -> None:
-    _merge_frames(lake, parsed_liquidations(chunk, symbols, report), source_url, report)
+    frames = parsed_liquidations(chunk, symbols, report, counter)
+    _merge_frames(lake, frames, source_url, report)
+
+
+def _merge_messages(lake: Lake, counter: MessageCounter, report: CompactionReport) -> None:
+    """The segment's frame counts per venue (keyed by the segment: a replay adds nothing)."""
+    for venue in counter.venues():
+        try:
+            merge_messages(lake, venue, counter.rows(venue))
+        except (LakeError, OSError) as exc:
+            report.failed(exc)
 
 
 def _merge_coverage(
@@ -190,6 +210,7 @@ def compact_segment(lake: Lake, path: Path, chunk_frames: int = CHUNK_FRAMES) ->
     segment is then kept (``report.kept``, ``report.failures``) for a later compaction."""
     report = CompactionReport(segments=1)
     source_url = f"spool:{path.name}"
+    counter = MessageCounter(segment_id(path))
     symbols: dict[str, list[str]] = {}
     tracker = IntervalTracker()
     chunk: list[SpoolLine] = []
@@ -206,10 +227,11 @@ def compact_segment(lake: Lake, path: Path, chunk_frames: int = CHUNK_FRAMES) ->
             if item.kind == "f":
                 chunk.append(item)
             if len(chunk) >= chunk_frames:
-                _merge_chunk(lake, chunk, symbols, report, source_url)
+                _merge_chunk(lake, chunk, symbols, report, counter, source_url)
                 chunk = []
-    _merge_chunk(lake, chunk, symbols, report, source_url)
+    _merge_chunk(lake, chunk, symbols, report, counter, source_url)
     _merge_coverage(lake, tracker, symbols, report)
+    _merge_messages(lake, counter, report)
     if report.failures:  # kept: compacted again later, the merges add nothing twice
         report.kept.append(path.name)
         report.segments = 0

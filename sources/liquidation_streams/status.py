@@ -1,5 +1,10 @@
 """``liqbrief record --status``: per venue, from the lake and the spool not yet compacted —
-whether a recorder runs, the last message time, today's liquidations and today's gaps.
+whether a recorder runs, the last message time, today's messages (frames received, and how
+many were malformed), today's liquidations and today's gaps.
+
+Messages today are the lake's ``recorder_messages`` rows of today united with the counts of
+the segments still in the spool, keyed by (segment, hour): a segment compacted while status
+reads it is counted once, whichever side saw it.
 
 Coverage today is the lake's ``recorder_coverage`` (every symbol of the venue; one
 connection carries them all) united with the spool's connected intervals; while a recorder
@@ -17,6 +22,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from sources.liquidation_streams.compact import IntervalTracker
+from sources.liquidation_streams.messages import HourCount, MessageCounter, segment_id
 from sources.liquidation_streams.parse import parse_frame
 from sources.liquidation_streams.spool import (
     DROP_KIND,
@@ -29,8 +35,10 @@ from sources.liquidation_streams.spool import (
 from store.datasets import coverage_dataset
 from store.lake import Lake
 from store.realised import read_coverage, read_realised, union_spans
+from store.recorder_messages import read_messages
 
 Span = tuple[datetime, datetime]
+MessageKey = tuple[str, int]  # (segment, hour in µs)
 
 
 def recorded_symbols(lake: Lake, venue: str) -> list[str]:
@@ -77,6 +85,22 @@ def _lake_part(lake: Lake, venue: str, day: date) -> tuple[list[Span], set[str],
     return spans, ids, last
 
 
+def _messages_today(
+    lake: Lake, venue: str, day: date, spooled: dict[MessageKey, HourCount]
+) -> tuple[dict[str, int], list[datetime]]:
+    """Today's frames per kind (the lake's rows united with the spool's, one per key) and
+    the last stored receive time (today or yesterday)."""
+    stored = read_messages(lake, venue, day - timedelta(days=1), day)
+    last = [stored["last_received"].max().to_pydatetime()] if len(stored) else []
+    counts = {key: (c.data, c.control, c.malformed) for key, c in spooled.items()}
+    today = stored[stored["hour"] >= pd.Timestamp(day, tz="UTC")]
+    for row in today.itertuples(index=False):
+        counts[(row.segment, row.hour.value // 1000)] = (row.data, row.control, row.malformed)
+    totals = [sum(c[k] for c in counts.values()) for k in range(3)]
+    kinds = dict(zip(("data", "control", "malformed"), (int(t) for t in totals), strict=True))
+    return kinds, last
+
+
 @dataclass
 class _SpoolScan:
     """One venue's part of the spool, gathered line by line (never a segment held whole)."""
@@ -87,6 +111,7 @@ class _SpoolScan:
     refused: set[str] = field(default_factory=set)
     last_change: str | None = None  # "up" or "down", across segments in order
     last_up_us: int = 0
+    messages: dict[MessageKey, HourCount] = field(default_factory=dict)  # today's hours
 
 
 def _scan_segment(path: Path, scans: dict[str, _SpoolScan], midnight: datetime) -> None:
@@ -95,6 +120,7 @@ def _scan_segment(path: Path, scans: dict[str, _SpoolScan], midnight: datetime) 
     connected, so the time until the restart is a gap."""
     symbols: dict[str, set[str]] = {}
     tracker = IntervalTracker()
+    counter = MessageCounter(segment_id(path))
     try:
         for item in iter_segment(path):
             if isinstance(item, dict):
@@ -106,6 +132,7 @@ def _scan_segment(path: Path, scans: dict[str, _SpoolScan], midnight: datetime) 
             if item.kind == "f":
                 scan.last_us = max(scan.last_us, item.at_us)
                 parsed = parse_frame(item.venue, item.text, symbols.get(item.venue, set()))
+                counter.feed(item.venue, item.at_us, parsed.kind)
                 scan.ids |= {q.liq_id for q in parsed.liquidations if _us(q.time_us) >= midnight}
             elif item.kind in ("up", "down"):
                 scan.last_change = item.kind
@@ -116,6 +143,9 @@ def _scan_segment(path: Path, scans: dict[str, _SpoolScan], midnight: datetime) 
         return  # compacted meanwhile: the lake, read after the spool, holds it
     for venue, spans in tracker.intervals().items():
         scans[venue].spans += [(_us(s), _us(e)) for s, e in spans]
+    for (venue, hour), count in counter.hours.items():
+        if _us(hour) >= midnight:
+            scans[venue].messages[(counter.segment, hour)] = count
 
 
 def venue_status(
@@ -125,6 +155,8 @@ def venue_status(
     day = now.date()
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     spans, ids, last = _lake_part(lake, venue, day)
+    messages, last_stored = _messages_today(lake, venue, day, scan.messages)
+    last += last_stored
     spans, ids = spans + scan.spans, ids | scan.ids
     last += [_us(scan.last_us)] if scan.last_us else []
     up_now = running and scan.last_change == "up"
@@ -139,6 +171,9 @@ def venue_status(
         "connected": up_now,
         "refused_symbols": sorted(scan.refused),
         "last_message_at": max(last) if last else None,
+        "messages_today": sum(messages.values()),
+        "malformed_today": messages["malformed"],
+        "messages_today_by_kind": messages,
         "liquidations_today": len(ids),
         "covered_today_pct": round(100 * covered_s / max((now - midnight).total_seconds(), 1), 2),
         "gaps_today": [
