@@ -34,6 +34,7 @@ from sources.liquidation_streams.spool import (
 )
 from store.lake import Lake
 from store.realised import read_coverage, read_realised
+from store.recorder_messages import read_messages
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 VENUES = ("binance", "bybit", "okx")
@@ -289,7 +290,9 @@ compact_closed(Lake(sys.argv[1]), Path(sys.argv[2]))
 """
 
 
-@pytest.mark.parametrize("dataset", ["realised_liquidations", "recorder_coverage"])
+@pytest.mark.parametrize(
+    "dataset", ["realised_liquidations", "recorder_coverage", "recorder_messages"]
+)
 def test_a_kill_inside_a_day_write_loses_no_stored_row_after_the_restart(tmp_path, dataset):
     import signal
     import subprocess
@@ -314,6 +317,8 @@ def test_a_kill_inside_a_day_write_loses_no_stored_row_after_the_restart(tmp_pat
     assert sorted(stored["liq_id"]) == sorted(ids_of("bybit", first + second))
     coverage = read_coverage(lake, "bybit", "BTCUSDT", DAY, DAY)
     assert list(coverage["start"]) == [pd.Timestamp(start_us + d, unit="us", tz="UTC") for d in (0, 5_000_000)]  # fmt: skip
+    messages = read_messages(lake, "bybit", DAY, DAY)  # one row per segment, none twice
+    assert list(messages["data"]) == list(messages["frames"]) == [300, 10]
 
 
 @pytest.mark.server
@@ -576,3 +581,123 @@ def test_a_silently_dead_connection_is_not_covered_past_its_last_answered_ping(t
     assert coverage["end"].iloc[0] <= stalled_at + pd.Timedelta("20ms")
     assert coverage["start"].iloc[1] - coverage["end"].iloc[0] >= pd.Timedelta("0.35s")
     assert len(read_coverage(lake, "bybit", "BTCUSDT", today, today)) == 1  # unaffected
+
+
+# -- frames received: counted per venue, segment and hour; never twice ---------------------
+def _hour_us(hour: int, minute: int = 0, second: float = 0.0) -> int:
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 12, 6, hour, minute, tzinfo=UTC).timestamp() + second
+    return round(moment * 1_000_000)
+
+
+BYBIT_ACK = '{"success":true,"ret_msg":"","conn_id":"c1","req_id":"","op":"subscribe"}'
+OKX_ACK = '{"event":"subscribe","arg":{"channel":"liquidation-orders","instType":"SWAP"}}'
+SCRIPT = [  # (venue, receive time, frame, kind): across 10:00 and 11:00 UTC
+    ("bybit", _hour_us(10, 59, 58), BYBIT_ACK, "control"),
+    ("okx", _hour_us(10, 59, 58), OKX_ACK, "control"),
+    ("bybit", _hour_us(10, 59, 59), frames_of("bybit", 0)[0], "data"),
+    ("bybit", _hour_us(10, 59, 59.5), MALFORMED, "malformed"),
+    ("okx", _hour_us(10, 59, 59.9), "pong", "control"),
+    ("bybit", _hour_us(11, 0, 0.1), frames_of("bybit", 1)[1], "data"),
+    ("bybit", _hour_us(11, 0, 0.2), UNKNOWN_SYMBOL["bybit"], "data"),  # data, not recorded
+    ("okx", _hour_us(11, 0, 1), frames_of("okx", 0)[0], "data"),
+    ("okx", _hour_us(11, 0, 2), "{not json", "malformed"),
+]
+EXPECTED_ROWS = {  # venue → (hour, frames, data, control, malformed, first, last)
+    "bybit": [(10, 3, 1, 1, 1, SCRIPT[0][1], SCRIPT[3][1]), (11, 2, 2, 0, 0, SCRIPT[5][1], SCRIPT[6][1])],
+    "okx": [(10, 2, 0, 2, 0, SCRIPT[1][1], SCRIPT[4][1]), (11, 2, 1, 0, 1, SCRIPT[7][1], SCRIPT[8][1])],
+}  # fmt: skip
+
+
+def _scripted_segment(spool_dir: Path) -> Path:
+    """One closed segment with SCRIPT's frames, both venues connected throughout."""
+    spool = SpoolWriter(spool_dir, {"bybit": SYMBOLS, "okx": SYMBOLS}, rotate_s=86_400)
+    spool.open(at_us=_hour_us(10, 59, 57))
+    for venue in ("bybit", "okx"):
+        spool.append_event("up", venue, _hour_us(10, 59, 57))
+    for venue, at_us, text, _ in SCRIPT:
+        spool.append_frame(venue, at_us, text)
+    path = spool.close()
+    spool.release()
+    assert path is not None
+    return path
+
+
+def _rows(lake: Lake, venue: str) -> list[tuple]:
+    from datetime import date
+
+    stored = read_messages(lake, venue, date(2026, 12, 6), date(2026, 12, 6))
+    return [
+        (r.hour.hour, r.frames, r.data, r.control, r.malformed,
+         r.first_received.value // 1000, r.last_received.value // 1000)
+        for r in stored.itertuples()
+    ]  # fmt: skip
+
+
+def test_compaction_counts_every_frame_by_kind_per_venue_and_hour_exactly(tmp_path):
+    assert all(parse_frame(v, text, set(SYMBOLS)).kind == kind for v, _, text, kind in SCRIPT)
+    lake = Lake(str(tmp_path / "lake"))
+    path = _scripted_segment(tmp_path / "spool")
+    report = compact_segment(lake, path)
+    assert report.frames == len(SCRIPT) and report.malformed == 2 and not path.exists()
+    for venue, expected in EXPECTED_ROWS.items():
+        assert _rows(lake, venue) == expected
+    assert read_messages(lake, "binance", DAY, DAY).empty  # no frame, no row
+
+
+def test_compacting_a_segment_again_counts_none_of_its_frames_twice(tmp_path):
+    lake = Lake(str(tmp_path / "lake"))
+    path = _scripted_segment(tmp_path / "spool")
+    copy = tmp_path / "copy.seg"
+    shutil.copy(path, copy)
+    compact_segment(lake, path, chunk_frames=2)  # chunked: the same counts
+    files = sorted(
+        p.read_bytes() for p in (tmp_path / "lake").rglob("recorder_messages/**/*.parquet")
+    )
+    shutil.copy(copy, path)  # killed after the lake writes, before the segment was removed
+    assert compact_segment(lake, path).added == 0 and not path.exists()
+    assert (
+        sorted(p.read_bytes() for p in (tmp_path / "lake").rglob("recorder_messages/**/*.parquet"))
+        == files
+    )
+    for venue, expected in EXPECTED_ROWS.items():
+        assert _rows(lake, venue) == expected
+
+
+def test_status_counts_a_segment_once_whether_in_the_spool_the_lake_or_both(tmp_path):
+    from datetime import UTC, datetime
+
+    from sources.liquidation_streams.status import recorder_status
+
+    lake, spool = Lake(str(tmp_path / "lake")), tmp_path / "spool"
+    path = _scripted_segment(spool)
+    copy = tmp_path / "copy.seg"
+    shutil.copy(path, copy)
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
+    def counts() -> dict[str, tuple]:
+        report = recorder_status(lake, spool, ["bybit", "okx"], now=now)
+        return {
+            line["venue"]: (line["messages_today"], line["malformed_today"],
+                            line["messages_today_by_kind"], line["last_message_at"])
+            for line in report["venues"]
+        }  # fmt: skip
+
+    expected = {
+        "bybit": (5, 1, {"data": 3, "control": 1, "malformed": 1}, SCRIPT[6][1]),
+        "okx": (4, 1, {"data": 1, "control": 2, "malformed": 1}, SCRIPT[8][1]),
+    }
+    expected = {v: (*e[:3], datetime.fromtimestamp(e[3] / 1e6, UTC)) for v, e in expected.items()}
+    assert counts() == expected  # in the spool only
+    compact_segment(lake, path)
+    assert counts() == expected  # in the lake only
+    shutil.copy(copy, path)  # the moment of compaction: stored, not yet removed
+    assert counts() == expected
+    later = _bybit_segment(spool, 0, 4, _hour_us(11, 30))  # a second segment, in the spool
+    assert len(later) == 4
+    bybit = recorder_status(lake, spool, ["bybit"], now=now)["venues"][0]
+    assert bybit["messages_today"] == 5 + 4
+    yesterday = recorder_status(lake, spool, ["bybit"], now=datetime(2026, 12, 7, 1, tzinfo=UTC))
+    assert yesterday["venues"][0]["messages_today"] == 0  # today only; the last message stays
+    assert yesterday["venues"][0]["last_message_at"] is not None
