@@ -30,6 +30,7 @@ from liqbrief.testing.liquidation_ws import LiquidationWsServer, bybit_item, byb
 from sources.liquidation_streams.spool import SpoolWriter, all_segments, read_segment
 from store.lake import Lake
 from store.realised import read_realised
+from store.recorder_messages import read_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -101,10 +102,14 @@ def run_stream(rate: int, seconds: int, work: Path) -> None:
         recorder.returncode = os.waitstatus_to_exitcode(status)
     today = datetime.now(UTC).date()
     stored = read_realised(Lake(str(work / "lake")), "bybit", "BTCUSDT", today, today)
+    messages = read_messages(Lake(str(work / "lake")), "bybit", today, today)
     total_cpu = usage.ru_utime + usage.ru_stime
+    counted = {k: int(messages[k].sum()) for k in ("frames", "data", "control", "malformed")}
     print(f"stream: {sent:,} liquidations sent in {pushed_s:.1f} s ({sent / pushed_s:,.0f}/s)")
     print(f"stored: {len(stored):,} rows, {stored['liq_id'].nunique():,} distinct; "
           f"lost {sent - stored['liq_id'].nunique():,}; duplicates {len(stored) - stored['liq_id'].nunique():,}")  # fmt: skip
+    print(f"recorder_messages: {counted['data']:,} data frames counted for {sent:,} sent; "
+          f"{counted['control']} control, {counted['malformed']} malformed, {counted['frames']:,} in all")  # fmt: skip
     print(f"recorder CPU while streaming: {streaming_cpu:.1f} s over {streaming_s:.1f} s = "
           f"{100 * streaming_cpu / streaming_s:.0f} % of one core")  # fmt: skip
     print(f"recorder CPU, whole run incl. start-up and compaction: {total_cpu:.1f} s")
