@@ -193,3 +193,23 @@ def test_a_corrupt_realised_day_says_in_one_readable_line_what_to_do(
         assert f"`mv {path} {path}.bad`" in message
         commands = verify_lake(lake).repair_commands()
         assert commands and commands[-1].startswith("mv FILE FILE.bad")
+
+
+def test_a_corrupt_message_count_day_is_found_and_says_move_it_aside(lake: Lake) -> None:
+    """The recorder's per-segment frame counts (symbol=ALL) are verified like every dataset;
+    no command re-makes them, so the line says to move the file aside."""
+    import pandas as pd
+
+    from store.datasets import MESSAGES_PARTITION, messages_dataset
+    from store.recorder_messages import merge_messages
+
+    hour = pd.Timestamp("2026-01-02 10:00", tz="UTC")
+    merge_messages(lake, "bybit", pd.DataFrame([{
+        "segment": "1-2", "hour": hour, "frames": 3, "data": 2, "control": 1, "malformed": 0,
+        "first_received": hour, "last_received": hour + pd.Timedelta("1min")}]))  # fmt: skip
+    assert verify_lake(lake).ok and verify_lake(lake).checked == 1
+    path = lake.data_path(messages_dataset("bybit"), MESSAGES_PARTITION, date(2026, 1, 2))
+    Path(path).write_bytes(b"junk")
+    report = verify_lake(lake)
+    assert [f.dataset for f in report.findings] == ["bybit/recorder_messages"]
+    assert report.repair_commands()[-1].startswith("mv FILE FILE.bad")
