@@ -113,7 +113,8 @@ def test_validate_scores_covered_hours_and_rewrites_nothing_new_on_a_rerun(
     thirty = summary[(summary["model"] == "exact") & (summary["window_days"] == 30)].iloc[0]
     assert thirty["days_scored"] == 3 and thirty["events"] == exact["events"].sum()
     assert thirty["coverage_pct"] == pytest.approx(60 / (24 * 30) * 100)
-    assert thirty["time_realised_source"] == "coinglass+recorded" and thirty["time_days"] == 2
+    # one series per window, never mixed: one Coinglass day and one recorded day, a tie: recorded
+    assert thirty["time_realised_source"] == "recorded" and thirty["time_days"] == 1
     before = stored_files(demo)
     validate(["BTCUSDT"], SCORED[0], SCORED[-1])
     assert stored_files(demo) == before  # same rows, same bytes: nothing duplicated

@@ -309,3 +309,32 @@ def test_a_day_without_its_prices_is_not_scored() -> None:
     assert rows.set_index("date").loc[DATES[4], "top_bins"] > 0
     summary = summarise(columns_of(rows), len(DATES))
     assert summary["time_days"] == len(DATES) - 1
+
+
+def test_a_window_scores_one_realised_series_never_both() -> None:
+    """Coinglass's Binance bars sum every contract of the coin, the recorded totals only the
+    symbol's (a lower bound): a window ranks and sums one of them, the one with more days
+    (recorded on a tie), and names it."""
+    rng = np.random.default_rng(4)
+    est_long, est_short = rng.gamma(2.0, 1e6, 10), rng.gamma(2.0, 1e6, 10)
+    coin_wide = np.arange(10) < 4  # four Coinglass days (coin-wide, 100x), six recorded
+    scale = np.where(coin_wide, 100.0, 0.5)
+    blocks = [np.full(6, v / 6) for v in est_long]
+    rows = rows_from(
+        [dict(PRICE_LEVEL_EMPTY)] * 10,
+        time_realised_source=np.where(coin_wide, "coinglass", "recorded"),
+        est_long_usd=est_long, est_short_usd=est_short,
+        time_realised_long_usd=est_long * scale, time_realised_short_usd=est_short * scale,
+        est_4h_long_usd=blocks, est_4h_short_usd=blocks,
+        realised_4h_long_usd=[b * s for b, s in zip(blocks, scale, strict=True)],
+        realised_4h_short_usd=[b * s for b, s in zip(blocks, scale, strict=True)],
+    )  # fmt: skip
+    summary = summarise(columns_of(rows), 10)
+    assert summary["time_realised_source"] == "recorded" and summary["time_days"] == 6
+    assert summary["est_to_realised_ratio"] == pytest.approx(2.0)
+    assert summary["time_spearman_1d"] == pytest.approx(1.0)
+    tied = summarise(columns_of(rows.iloc[1:7]), 6)  # three days of each
+    assert tied["time_realised_source"] == "recorded" and tied["time_days"] == 3
+    coinglass = summarise(columns_of(rows.iloc[:5]), 5)
+    assert coinglass["time_realised_source"] == "coinglass" and coinglass["time_days"] == 4
+    assert coinglass["est_to_realised_ratio"] == pytest.approx(0.01)

@@ -4,7 +4,8 @@ A summary as of date D pools the rows dated [D − window, D − 1] (30 and 90 d
 or after D enters it. Price level: pooled top-decile hits against the all-bins baseline with
 a Wilson bound, the median swept-bin ρ, the heavier-side hit rate. Time level: Spearman ρ of
 the model's estimated liquidations against the realised series, per day and per 4 hours,
-with a seeded day-block bootstrap interval; the ratio of their sums; the heavier-side hit rate.
+with a seeded day-block bootstrap interval; the ratio of their sums; the heavier-side hit rate
+— against one realised series per window (window_source), never Coinglass and recorded mixed.
 Pure: VALIDATION_SCHEMA rows in, VALIDATION_SUMMARY_SCHEMA rows out.
 """
 
@@ -17,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from transforms.liqmap.track_record import ABLATIONS, BLOCKS, joined_sources
+from transforms.liqmap.track_record import ABLATIONS, BLOCKS
 from transforms.liqmap.validation import average_ranks, pearson, wilson_lower_bound
 
 SUMMARY_WINDOWS = (30, 90)  # days
@@ -144,11 +145,13 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
     top_hits, top_bins = int(col["top_hits"][scored].sum()), int(col["top_bins"][scored].sum())
     real_long = col["time_realised_long_usd"].astype(float)
     real_short = col["time_realised_short_usd"].astype(float)
-    t = (
+    known = (
         np.isfinite(real_long)
         & np.isfinite(real_short)
         & np.isfinite(col["est_long_usd"].astype(float))
     )
+    source = window_source(col["time_realised_source"][known])
+    t = known & (col["time_realised_source"] == source)
     est = np.stack([col["est_long_usd"][t], col["est_short_usd"][t]], axis=1).astype(float)
     real = np.stack([real_long[t], real_short[t]], axis=1)
     rho_1d, lo_1d, hi_1d = spearman_interval(est[:, :, None], real[:, :, None])
@@ -164,13 +167,25 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
         "baseline_hit_share": _ratio(col["map_bins_hit"][scored].sum(), col["map_bins"][scored].sum()),
         "heavier_hit_rate": _mean(col["heavier_hit"].astype(float)),
         "swept_spearman_median": _median(col["swept_spearman"][scored].astype(float)),
-        "time_realised_source": joined_sources(col["time_realised_source"]),
+        "time_realised_source": source,
         "time_days": int(t.sum()),
         "time_spearman_1d": rho_1d, "time_spearman_1d_lo": lo_1d, "time_spearman_1d_hi": hi_1d,
         "time_spearman_4h": rho_4h, "time_spearman_4h_lo": lo_4h, "time_spearman_4h_hi": hi_4h,
         "est_to_realised_ratio": _ratio(est.sum(), real.sum()),
         "time_heavier_hit_rate": float((called == happened)[both].mean()) if both.any() else math.nan,
     }  # fmt: skip
+
+
+def window_source(sources: np.ndarray) -> str:
+    """The one realised series a window's time level is scored against: the source with the
+    most days (recorded on a tie), "" without any. Never both: Coinglass's Binance bars sum
+    every contract of the coin (a superset of the symbol's book), the recorded totals are the
+    symbol's own lower bound — ranks and ratios across the two would compare two books."""
+    names, counts = np.unique(np.asarray(sources, dtype=object).astype(str), return_counts=True)
+    ranked = sorted(zip(counts.tolist(), names.tolist(), strict=True),
+                    key=lambda c: (c[0], c[1] == "recorded"))  # fmt: skip
+    ranked = [name for _, name in ranked if name]
+    return ranked[-1] if ranked else ""
 
 
 def _blocks_pairs(col: dict, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
