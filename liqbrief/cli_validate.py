@@ -113,14 +113,15 @@ def table_lines(symbol: str, start: date, end: date, models: list[dict]) -> list
         f"{symbol} binance {start}..{end}: {exact['days_scored']} day(s) scored at price level "
         f"({exact['events']:,} liquidations, coverage {exact['coverage_pct']:.1f}%), "
         f"{exact['time_days']} at time level ({exact['time_realised_source'] or 'no series'})",
-        f"  {'model':<11} {'top10%':>6} {'lo95%':>6} {'base%':>6}  {'swept ρ':>7}  {'heavier':>6}  "
+        f"  {'model':<11} {'top10%':>6} {'lo95%':>6} {'base%':>6} {'near%':>6}  {'swept ρ':>7}  {'heavier':>6}  "
         f"{'ρ 1d':>5} {'[95% interval]':<14}  {'ρ 4h':>5}  {'est/real':>8}",
     ]
     for m in models:
         interval = f"[{_num(m['time_spearman_1d_lo'])}, {_num(m['time_spearman_1d_hi'])}]"
         lines.append(
             f"  {m['model']:<11} {_pct(m['top_precision'])} {_pct(m['top_precision_lower_95'])} "
-            f"{_pct(m['baseline_hit_share'])}  {_num(m['swept_spearman_median'], 7)}  "
+            f"{_pct(m['baseline_hit_share'])} {_pct(m['nearest_hit_share'])}  "
+            f"{_num(m['swept_spearman_median'], 7)}  "
             f"{_pct(m['heavier_hit_rate'])}  {_num(m['time_spearman_1d'])} {interval}  "
             f"{_num(m['time_spearman_4h'])}  {_num(m['est_to_realised_ratio'], 8)}"
         )

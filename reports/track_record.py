@@ -24,7 +24,10 @@ START_RECORDING = (
     "start the recorder with `liqbrief record` (see README) and score the maps with "
     "`liqbrief validate`"
 )
-TIME_SOURCES = {"coinglass": "Coinglass", "recorded": "recorded totals"}
+TIME_SOURCES = {
+    "coinglass": "Coinglass, all Binance {coin} contracts",
+    "recorded": "recorded totals",
+}
 COVERAGE_SOURCES = {"stream": "stream recorder", "archive": "Binance archive"}
 STREAM_CAVEAT = (
     "Binance pushes at most one liquidation per symbol per second: the dots are a lower bound."
@@ -64,8 +67,9 @@ def summary_row(rows: pd.DataFrame, model: str) -> dict | None:
 INTRO = (
     "Each day's 00:00 UTC map against the liquidations Binance reported that day (recorded hours "
     "only), pooled over the 30 days before this date: the share of the map's top-decile bins "
-    "(by estimated notional) a realised liquidation hit, with its Wilson 95 % lower bound, "
-    "against the share of all its bins hit — what bins picked at random would score."
+    "(by estimated notional) a realised liquidation hit, with its 95 % lower bound, against two "
+    "baselines without the model: the share of all its bins hit, and the share of as many bins "
+    "nearest the price hit (liquidations cluster near the price: the bar to clear)."
 )
 
 
@@ -75,14 +79,19 @@ def _precision_part(exact: dict, naive: dict | None) -> str:
     text = f"{_share(exact['top_precision'])} of top-decile bins hit"
     if _finite(exact["top_precision_lower_95"]):
         text += f" (95 % lower bound {_share(exact['top_precision_lower_95'])})"
+    baselines = []
     if _finite(exact["baseline_hit_share"]):
-        text += f" vs {_share(exact['baseline_hit_share'])} of all bins"
+        baselines.append(f"{_share(exact['baseline_hit_share'])} of all bins")
+    if _finite(exact.get("nearest_hit_share")):
+        baselines.append(f"{_share(exact['nearest_hit_share'])} of the bins nearest the price")
+    if baselines:
+        text += " vs " + " and ".join(baselines)
     if naive and _finite(naive["top_precision"]):
         text += f"; naive formula {_share(naive['top_precision'])}"
     return text
 
 
-def _rho_part(exact: dict, naive: dict | None) -> str | None:
+def _rho_part(coin: str, exact: dict, naive: dict | None) -> str | None:
     rho = exact["time_spearman_1d"]
     if not _finite(rho):
         return None
@@ -93,7 +102,9 @@ def _rho_part(exact: dict, naive: dict | None) -> str | None:
         )
     if naive and _finite(naive["time_spearman_1d"]):
         details.append(f"naive {naive['time_spearman_1d']:.2f}")
-    source = TIME_SOURCES.get(exact["time_realised_source"], "the realised series")
+    source = TIME_SOURCES.get(exact["time_realised_source"], "the realised series").format(
+        coin=coin
+    )
     details.append(f"{exact['time_days']} days vs {source}")
     return f"daily ρ estimated vs realised {rho:.2f} ({'; '.join(details)})"
 
@@ -119,7 +130,7 @@ def track_record_line(symbol: str, rows: pd.DataFrame) -> str:
     if not _scored(exact):
         return f"{coin}: no scored day in the last {WINDOW_DAYS} — {START_RECORDING}."
     naive = summary_row(rows, NAIVE)
-    parts = [_precision_part(exact, naive), _rho_part(exact, naive), _scope_part(exact)]
+    parts = [_precision_part(exact, naive), _rho_part(coin, exact, naive), _scope_part(exact)]
     return f"{coin}: " + ". ".join(p[0].upper() + p[1:] for p in parts if p) + "."
 
 

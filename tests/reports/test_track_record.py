@@ -37,9 +37,11 @@ def test_the_line_states_the_exact_models_figures_with_the_naive_beside() -> Non
     expected = (
         f"BTC: {exact['top_precision'] * 100:.0f} % of top-decile bins hit (95 % lower bound "
         f"{exact['top_precision_lower_95'] * 100:.0f} %) vs {exact['baseline_hit_share'] * 100:.0f} % "
-        f"of all bins; naive formula {naive['top_precision'] * 100:.0f} %. Daily ρ estimated vs "
+        f"of all bins and {exact['nearest_hit_share'] * 100:.0f} % of the bins nearest the price; "
+        f"naive formula {naive['top_precision'] * 100:.0f} %. Daily ρ estimated vs "
         f"realised {exact['time_spearman_1d']:.2f} (95 % 0.10 to 0.90; naive "
-        f"{naive['time_spearman_1d']:.2f}; {exact['time_days']} days vs Coinglass). "
+        f"{naive['time_spearman_1d']:.2f}; {exact['time_days']} days vs Coinglass, all Binance "
+        f"BTC contracts). "
         f"{exact['days_scored']} of 30 days scored, {exact['events']:,} liquidations, "
         f"{exact['coverage_pct']:.0f} % of hours recorded."
     )
@@ -50,6 +52,7 @@ def test_figures_not_scored_are_left_out_never_nan() -> None:
     exact = summary_row("exact", 30, 1) | {
         "time_spearman_1d": NAN, "time_spearman_1d_lo": NAN, "time_spearman_1d_hi": NAN,
         "time_days": 0, "top_precision_lower_95": NAN, "baseline_hit_share": NAN,
+        "nearest_hit_share": NAN,
     }  # fmt: skip
     line = track_record_line("ETHUSDT", rows(exact))
     assert "nan" not in line.lower() and "ρ" not in line and "naive" not in line

@@ -338,3 +338,19 @@ def test_a_window_scores_one_realised_series_never_both() -> None:
     coinglass = summarise(columns_of(rows.iloc[:5]), 5)
     assert coinglass["time_realised_source"] == "coinglass" and coinglass["time_days"] == 4
     assert coinglass["est_to_realised_ratio"] == pytest.approx(0.01)
+
+
+def test_the_bins_nearest_the_price_are_the_baseline_beside_all_bins() -> None:
+    """Realised liquidations cluster near the price: ranking bins by distance to P0 alone (no
+    model) scores far above the all-bins share. The inverted map's top decile lies far away
+    and misses; the bins nearest P0 — as many as the top decile — are all hit."""
+    cells = map_with(np.arange(29.0, 19.0, -1), np.arange(19.0, 9.0, -1), light=100.0)
+    score = score_map(EDGES, cells, P0, REALISED, 99_000.0, 101_000.0)
+    assert (score["top_bins"], score["nearest_hits"], score["nearest_precision"]) == (20, 20, 1.0)
+    assert score["top_precision"] == 0.0 and score["baseline_hit_share"] == pytest.approx(0.1)
+    few = events_at(np.r_[HEAVY_LONG[:5], 0, 1, 2, 3, 4], ["long"] * 10, np.ones(10))
+    thin = score_map(EDGES, cells, P0, few, 99_000.0, 101_000.0)
+    assert thin["nearest_hits"] == 5  # bins 90–94 are among the 20 nearest, 0–4 are not
+    summary = summarise(columns_of(rows_from([score, thin])), 2)
+    assert summary["nearest_hit_share"] == pytest.approx(25 / 40)
+    assert summary["top_precision"] == pytest.approx(thin["top_hits"] / 40)

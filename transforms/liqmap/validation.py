@@ -157,12 +157,22 @@ class RankingPrecision:
     events: int
     top_bins: int
     top_hit_share: float
-    baseline_hit_share: float  # share of all bins hit: what random bins would score
+    baseline_hit_share: float  # share of all bins hit (by bins picked at random)
     top_hit_lower_95: float
     skipped: bool  # fewer than min_events realised liquidations
     top_hits: int = 0
     bins: int = 0  # bins with predicted notional (the baseline's denominator)
     bins_hit: int = 0
+    nearest_hits: int = 0  # of the same number of bins nearest P0: a no-model baseline
+
+
+def nearest_hits(hit: np.ndarray, distance: np.ndarray | None, k: int) -> int:
+    """Hits among the k bins nearest the price (``distance`` to P0): what ranking by
+    proximity alone scores — real liquidations cluster near the price, so this, not the
+    all-bins share, is the bar a map must clear. 0 without distances."""
+    if distance is None:
+        return 0
+    return int(hit[np.argsort(distance, kind="stable")[:k]].sum())
 
 
 def precision_score(
@@ -171,9 +181,11 @@ def precision_score(
     events: int,
     top_fraction: float = 0.10,
     min_events: int = 10,
+    distance: np.ndarray | None = None,
 ) -> RankingPrecision:
     """Share of the top-decile bins (by predicted notional, among bins with any) that saw a
-    realised liquidation, against the share of all such bins (per-bin arrays)."""
+    realised liquidation, against the share of all such bins and (given each bin's
+    ``distance`` to P0) of as many bins nearest the price (per-bin arrays)."""
     used = predicted > 0
     if events < min_events or not used.any():
         return RankingPrecision(events, 0, float("nan"), float("nan"), float("nan"), True)
@@ -184,6 +196,7 @@ def precision_score(
     return RankingPrecision(
         events, k, top_hits / k, float(hit.mean()), wilson_lower_bound(top_hits, k), False,
         top_hits, int(used.sum()), int(hit.sum()),
+        nearest_hits(hit, None if distance is None else distance[used], k),
     )  # fmt: skip
 
 
