@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -121,12 +121,28 @@ def _scored(exact: dict | None) -> bool:
     return exact is not None and bool(exact["days_scored"] or exact["time_days"])
 
 
-def track_record_line(symbol: str, rows: pd.DataFrame) -> str:
-    """One symbol's line: the last 30 days' top-decile hit share against the all-bins
-    baseline (the naive formula's beside it), ρ of estimated vs realised, days scored and
-    the hours recorded."""
+def not_computed_line(symbol: str, day: date) -> str:
+    """Realised data stored for the window but no summary of the date: validation failed or
+    never ran — what to run, not "start the recorder"."""
+    first, last = day - timedelta(days=WINDOW_DAYS), day - timedelta(days=1)
+    return (
+        f"{base_asset(symbol)}: track record not computed for this date, although realised "
+        f"liquidations of the last {WINDOW_DAYS} days are stored — run `liqbrief validate "
+        f"--symbols {symbol} --start {first} --end {last}`."
+    )
+
+
+def track_record_line(
+    symbol: str, rows: pd.DataFrame, day: date | None = None, stored: bool = False
+) -> str:
+    """One symbol's line: the last 30 days' top-decile hit share against the all-bins and
+    nearest-bins baselines (the naive formula's beside it), ρ of estimated vs realised, days
+    scored and the hours recorded; with realised data ``stored`` but no summary row of
+    ``day``, the validate command to run."""
     coin = base_asset(symbol)
     exact = summary_row(rows, MODEL)
+    if exact is None and stored and day is not None:
+        return not_computed_line(symbol, day)
     if not _scored(exact):
         return f"{coin}: no scored day in the last {WINDOW_DAYS} — {START_RECORDING}."
     naive = summary_row(rows, NAIVE)
@@ -134,11 +150,19 @@ def track_record_line(symbol: str, rows: pd.DataFrame) -> str:
     return f"{coin}: " + ". ".join(p[0].upper() + p[1:] for p in parts if p) + "."
 
 
-def track_record_block(symbols: list[str], rows: dict[str, pd.DataFrame]) -> tuple[str, list[str]]:
-    """Page 1's block: the intro and one line per symbol; with nothing scored for any symbol,
-    no intro and one line saying so and how to start recording."""
+def track_record_block(
+    symbols: list[str], rows: dict[str, pd.DataFrame], day: date | None = None,
+    stored: frozenset[str] | set[str] = frozenset(),
+) -> tuple[str, list[str]]:  # fmt: skip
+    """Page 1's block: the intro and one line per symbol; ``stored``: the symbols with realised
+    data in the window but no summary row of ``day`` (their line names the validate to run).
+    With nothing scored and nothing stored, no intro and one line saying how to start."""
     empty = pd.DataFrame()
-    if not any(_scored(summary_row(rows.get(s, empty), MODEL)) for s in symbols):
+    scored = any(_scored(summary_row(rows.get(s, empty), MODEL)) for s in symbols)
+    if set(symbols) & set(stored) and day is not None:
+        lines = [track_record_line(s, rows.get(s, empty), day, s in stored) for s in symbols]
+        return (INTRO if scored else ""), lines
+    if not scored:
         coins = ", ".join(base_asset(s) for s in symbols)
         return "", [
             f"No track record yet: no day of {coins} scored against realised liquidations in the "

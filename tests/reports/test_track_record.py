@@ -138,3 +138,19 @@ def test_the_overlay_draws_one_dot_per_liquidation() -> None:
     # beyond the map's range (48,000–72,000): the price axis widens to show them
     axis = svg_text(in_fresh_thread(lambda: realised_overlay_chart(bins, far, 60_000.0, "far")))
     assert "30,000" in axis and "90,000" in axis
+
+
+def test_realised_data_without_a_summary_name_the_validate_to_run() -> None:
+    """Validation failed (or never ran) for the date although liquidations are stored: the line
+    says the track record was not computed and the command to run, not "start the recorder"."""
+    intro, lines = track_record_block(["BTCUSDT"], {"BTCUSDT": rows()}, DAY, {"BTCUSDT"})
+    assert intro == "" and lines == [
+        "BTC: track record not computed for this date, although realised liquidations of the "
+        "last 30 days are stored — run `liqbrief validate --symbols BTCUSDT --start 2024-02-04 "
+        "--end 2024-03-04`."
+    ]
+    intro, lines = track_record_block(
+        ["BTCUSDT", "ETHUSDT"], {"BTCUSDT": rows(summary_row("exact", 30, 1))}, DAY, {"ETHUSDT"}
+    )
+    assert "top-decile bins" in intro and lines[0].startswith("BTC: ")
+    assert lines[1].startswith("ETH: track record not computed") and "record`" not in lines[1]
