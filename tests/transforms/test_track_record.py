@@ -354,3 +354,13 @@ def test_the_bins_nearest_the_price_are_the_baseline_beside_all_bins() -> None:
     summary = summarise(columns_of(rows_from([score, thin])), 2)
     assert summary["nearest_hit_share"] == pytest.approx(25 / 40)
     assert summary["top_precision"] == pytest.approx(thin["top_hits"] / 40)
+
+
+def test_no_rho_from_fewer_than_five_days() -> None:
+    """Two days rank each side ±1 and average to −1, 0 or +1: no ρ is printed from so few."""
+    rng = np.random.default_rng(6)
+    x, y = rng.gamma(2.0, 1.0, (5, 2, 6)), rng.gamma(2.0, 1.0, (5, 2, 6))
+    for days in (2, 4):
+        assert all(math.isnan(v) for v in spearman_interval(x[:days, :, :1], y[:days, :, :1]))
+        assert all(math.isnan(v) for v in spearman_interval(x[:days], y[:days]))  # 4-hour
+    assert math.isfinite(spearman_interval(x[:, :, :1], y[:, :, :1])[0])

@@ -24,7 +24,7 @@ from transforms.liqmap.validation import average_ranks, pearson, wilson_lower_bo
 SUMMARY_WINDOWS = (30, 90)  # days
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 13
-BOOTSTRAP_MIN_DAYS = 5  # fewer days than this give no interval worth printing
+BOOTSTRAP_MIN_DAYS = 5  # fewer days than this give no ρ (nor interval) worth printing
 
 
 @lru_cache(maxsize=128)
@@ -79,15 +79,15 @@ def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
     each resample's correlation is computed on the ranks in the whole window (ranking once,
     not per resample: exact re-ranking costs a hundred times more; the bounds differ by up to
     ~0.04 on 30 days, ~0.01 on 90 days of 4-hour blocks — tests/transforms/test_track_record.py
-    compares them). No interval (NaN) with fewer than BOOTSTRAP_MIN_DAYS days."""
+    compares them). No ρ and no interval (NaN) with fewer than BOOTSTRAP_MIN_DAYS days."""
     days = np.flatnonzero((np.isfinite(x) & np.isfinite(y)).any(axis=(1, 2)))
+    if len(days) < BOOTSTRAP_MIN_DAYS:  # 2 days: each side's ρ is ±1, the mean −1, 0 or +1
+        return math.nan, math.nan, math.nan
     sides = [_side_ranks(x[days, s], y[days, s]) for s in range(x.shape[1])]
     sides = [side for side in sides if side is not None]
     if not sides:
         return math.nan, math.nan, math.nan
     rho = float(np.mean([side[0] for side in sides]))
-    if len(days) < BOOTSTRAP_MIN_DAYS:
-        return rho, math.nan, math.nan
     counts = _resample_counts(len(days))
     resampled = np.mean([_resampled_rho(side[1], counts) for side in sides], axis=0)
     resampled = resampled[np.isfinite(resampled)]
