@@ -364,3 +364,19 @@ def test_no_rho_from_fewer_than_five_days() -> None:
         assert all(math.isnan(v) for v in spearman_interval(x[:days, :, :1], y[:days, :, :1]))
         assert all(math.isnan(v) for v in spearman_interval(x[:days], y[:days]))  # 4-hour
     assert math.isfinite(spearman_interval(x[:, :, :1], y[:, :, :1])[0])
+
+
+def test_the_pooled_lower_bound_treats_days_not_bins_as_the_draws() -> None:
+    """Hits cluster by day (a day's bins share its market): 15 perfect days and 15 missed ones
+    pool to 50 % over 600 bins, where a Wilson bound would claim ≥ 46 %; resampling days gives
+    the honest, wider bound. Two days give none."""
+    perfect = score_map(EDGES, map_with(np.arange(10.0, 20.0), np.arange(20.0, 30.0), 1.0),
+                        P0, REALISED, 99_000.0, 101_000.0)  # fmt: skip
+    inverted = score_map(EDGES, map_with(np.arange(29.0, 19.0, -1), np.arange(19.0, 9.0, -1), 100.0),
+                         P0, REALISED, 99_000.0, 101_000.0)  # fmt: skip
+    summary = summarise(columns_of(rows_from([perfect, inverted] * 15)), 30)
+    assert summary["top_precision"] == 0.5
+    assert 0.25 < summary["top_precision_lower_95"] < 0.40
+    again = summarise(columns_of(rows_from([perfect, inverted] * 15)), 30)
+    assert again["top_precision_lower_95"] == summary["top_precision_lower_95"]  # seeded
+    assert math.isnan(summarise(columns_of(rows_from([perfect, perfect])), 2)["top_precision_lower_95"])  # fmt: skip

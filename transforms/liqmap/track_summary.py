@@ -1,9 +1,10 @@
 """The track record's summaries: a model's validation rows pooled over a window of days.
 
 A summary as of date D pools the rows dated [D − window, D − 1] (30 and 90 days): nothing on
-or after D enters it. Price level: pooled top-decile hits against the all-bins baseline with
-a Wilson bound, the median swept-bin ρ, the heavier-side hit rate. Time level: Spearman ρ of
-the model's estimated liquidations against the realised series, per day and per 4 hours,
+or after D enters it. Price level: pooled top-decile hits against the all-bins and nearest-bins
+baselines with a day-block bootstrap lower bound (days, not bins, are the independent draws),
+the median swept-bin ρ, the heavier-side hit rate. Time level: Spearman ρ of the model's
+estimated liquidations against the realised series, per day and per 4 hours,
 with a seeded day-block bootstrap interval; the ratio of their sums; the heavier-side hit rate
 — against one realised series per window (window_source), never Coinglass and recorded mixed.
 Pure: VALIDATION_SCHEMA rows in, VALIDATION_SUMMARY_SCHEMA rows out.
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from transforms.liqmap.track_record import ABLATIONS, BLOCKS
-from transforms.liqmap.validation import average_ranks, pearson, wilson_lower_bound
+from transforms.liqmap.validation import average_ranks, pearson
 
 SUMMARY_WINDOWS = (30, 90)  # days
 BOOTSTRAP_RESAMPLES = 1000
@@ -97,6 +98,18 @@ def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
     return rho, lo, hi
 
 
+def pooled_lower_bound(hits: np.ndarray, bins: np.ndarray) -> float:
+    """95 % lower bound of a window's pooled hit share Σhits / Σbins from the day-block
+    bootstrap (the resamples of spearman_interval): a day's bins share its market, so they are
+    not independent trials and a Wilson bound on the pooled bins would be far too tight. NaN
+    with fewer than BOOTSTRAP_MIN_DAYS days."""
+    if len(hits) < BOOTSTRAP_MIN_DAYS:
+        return math.nan
+    counts = _resample_counts(len(hits))
+    shares = (hits.astype(float) @ counts) / (bins.astype(float) @ counts)
+    return _percentiles(shares, (0.025,))[0]
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else math.nan
 
@@ -163,7 +176,7 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
         "coverage_pct": float(col["covered_hours"].sum()) / (24 * days) * 100 if days else math.nan,
         "events": int(col["events"].sum()),
         "top_precision": _ratio(top_hits, top_bins),
-        "top_precision_lower_95": wilson_lower_bound(top_hits, top_bins),
+        "top_precision_lower_95": pooled_lower_bound(col["top_hits"][scored], col["top_bins"][scored]),
         "baseline_hit_share": _ratio(col["map_bins_hit"][scored].sum(), col["map_bins"][scored].sum()),
         "nearest_hit_share": _ratio(col["nearest_hits"][scored].sum(), top_bins),
         "heavier_hit_rate": _mean(col["heavier_hit"].astype(float)),
