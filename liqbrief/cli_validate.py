@@ -62,23 +62,69 @@ def validate_command(
     (covered hours only). Time level: the model's estimated liquidations per day and 4 h
     against Coinglass's Binance bars or recorded totals. The exact model and its ablations."""
     start_day, end_day = scored_range(start, end)
+    with_coins(list(symbols))
     mappable_from(list(symbols), start_day, "--start")
     settings = Settings.from_env()
     settings.require_lake(writable=True)
-    from flows.validate import ValidationInputError, has_evidence, no_evidence_line, validate
+    from flows.validate import has_evidence, validate
     from store.lake import Lake
 
     lake = Lake(settings.lake)
-    if not any(has_evidence(lake, s, start_day, end_day) for s in symbols):
-        raise ValidationInputError(no_evidence_line(list(symbols), start_day, end_day))
-    validate(list(symbols), start_day, end_day)
-    report = {s: range_report(lake, s, start_day, end_day) for s in symbols}
-    if as_json:
-        typer.echo(strict_json({"venue": venue.value, "start": start_day, "end": end_day, "symbols": report}))  # fmt: skip
-        return
-    for symbol, result in report.items():
-        for line in table_lines(symbol, start_day, end_day, result["models"]):
-            typer.echo(line)
+    bare = [s for s in symbols if not has_evidence(lake, s, start_day, end_day)]
+    scored = [s for s in symbols if s not in bare]
+    results = validate(scored, start_day, end_day) if scored else {}
+    failed = {s: r["error"] for s, r in results.items() if "error" in r}
+    report = {s: range_report(lake, s, start_day, end_day) for s in scored if s not in failed}
+    if as_json and report:  # nothing scored: no JSON, the one line below
+        errors = failed | {s: no_evidence(s, start_day, end_day) for s in bare}
+        typer.echo(strict_json({"venue": venue.value, "start": start_day, "end": end_day, "symbols": report, "failed": errors}))  # fmt: skip
+    else:
+        for symbol, result in report.items():
+            for line in table_lines(symbol, start_day, end_day, result["models"]):
+                typer.echo(line)
+    if failed or bare:
+        raise ValidationFailed(failed_line(list(symbols), bare, failed, start_day, end_day))
+
+
+class ValidationFailed(RuntimeError):
+    """Some symbols could not be scored (the others were, and were printed)."""
+
+
+def with_coins(symbols: list[str]) -> None:
+    """A usage error (exit 2) for a ticker without a coin (BTC, not BTCUSDT), before anything
+    runs: the track record reads Coinglass's coin-keyed bars."""
+    from liqbrief.symbols import InvalidSymbolError, coin_of
+
+    for symbol in symbols:
+        try:
+            coin_of(symbol)
+        except InvalidSymbolError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--symbols") from None
+
+
+def no_evidence(symbol: str, start: date, end: date) -> str:
+    from flows.validate import no_evidence_line
+
+    return no_evidence_line([symbol], start, end)
+
+
+def failed_line(
+    symbols: list[str], bare: list[str], failed: dict[str, str], start: date, end: date
+) -> str:
+    """One line for the symbols not scored: those with nothing realised stored (together,
+    with how to start the recorder), then each failure's own message; with some scored,
+    it says which were not."""
+    from flows.validate import no_evidence_line
+
+    parts = ([no_evidence_line(bare, start, end)] if bare else []) + list(failed.values())
+    not_scored = [s for s in symbols if s in bare or s in failed]
+    if len(not_scored) == len(symbols):
+        return "; ".join(parts)
+    scored = [s for s in symbols if s not in not_scored]
+    return (
+        f"{', '.join(not_scored)} not scored ({', '.join(scored)} scored and stored): "
+        + "; ".join(parts)
+    )
 
 
 def range_report(lake, symbol: str, start: date, end: date) -> dict:

@@ -139,3 +139,24 @@ def test_validate_command_prints_strict_json_with_every_model(demo: Path) -> Non
     assert [m["model"] for m in report["models"]] == ["exact", "naive", "single_side", "no_shrink"]
     assert report["models"][0]["days_scored"] == 3 and len(report["days"]) == 12
     assert len(report["days"][0]["est_4h_long_usd"]) == 6
+
+
+def test_each_symbol_is_scored_and_printed_whatever_fails_before_it(demo: Path) -> None:
+    """ETHUSDT has liquidations but no map inputs, SOLUSDT nothing at all; both come before
+    BTCUSDT: BTCUSDT is still scored and printed, and the exit (1) names the two others."""
+    lake = Lake(str(demo / "lake"))
+    merge_realised(lake, "binance", "ETHUSDT", realised_rows(lake, SCORED[0], 7), "test")
+    env = cli_env(demo)
+    args = ["validate", "--symbols", "ETHUSDT,SOLUSDT,BTCUSDT", "--start", str(SCORED[0]), "--end", str(SCORED[-1])]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "liqbrief.cli", *args], env=env, cwd=demo,
+                            capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"BTCUSDT binance {SCORED[0]}..{SCORED[-1]}: 3 day(s) scored")
+    assert "ETHUSDT" not in result.stdout and "SOLUSDT" not in result.stdout
+    failure = [line for line in result.stderr.splitlines() if line.startswith("liqbrief validate:")]
+    assert len(failure) == 1 and "Traceback" not in result.stderr
+    assert failure[0].startswith(
+        "liqbrief validate: ETHUSDT, SOLUSDT not scored (BTCUSDT scored and stored): no realised "
+        "liquidations stored for SOLUSDT on binance"
+    )
+    assert f"; cannot score ETHUSDT {SCORED[0]}..{SCORED[-1]}: " in failure[0]
