@@ -17,6 +17,7 @@ import pandas as pd
 
 from reports.formatting import base_asset, usd
 from reports.overlay_chart import realised_overlay_chart
+from transforms.liqmap.track_record import covered_hours as scored_hours
 
 WINDOW_DAYS = 30
 MODEL, NAIVE = "exact", "naive"
@@ -144,7 +145,7 @@ def track_record_line(
     if exact is None and stored and day is not None:
         return not_computed_line(symbol, day)
     if not _scored(exact):
-        return f"{coin}: no scored day in the last {WINDOW_DAYS} — {START_RECORDING}."
+        return f"{coin}: no scored day in the last {WINDOW_DAYS} days — {START_RECORDING}."
     naive = summary_row(rows, NAIVE)
     parts = [_precision_part(exact, naive), _rho_part(coin, exact, naive), _scope_part(exact)]
     return f"{coin}: " + ". ".join(p[0].upper() + p[1:] for p in parts if p) + "."
@@ -171,24 +172,12 @@ def track_record_block(
     return INTRO, [track_record_line(s, rows.get(s, empty)) for s in symbols]
 
 
-def covered_hours(coverage: pd.DataFrame, day: date) -> float:
-    """Hours of ``day`` (UTC) inside the recorder's covered intervals (any source, unioned)."""
+def covered_hours(coverage: pd.DataFrame, day: date) -> int:
+    """Whole hours of ``day`` (UTC) the recorder covered: the hours validation scores (one
+    definition, transforms.liqmap.track_record.covered_hours: an hour with a gap is out)."""
     if coverage.empty:
-        return 0.0
-    start = pd.Timestamp(day, tz="UTC")
-    end = start + pd.Timedelta(days=1)
-    spans = sorted(
-        (max(s, start), min(e, end))
-        for s, e in zip(coverage["start"], coverage["end"], strict=True)
-        if e > start and s < end
-    )
-    total, reach = pd.Timedelta(0), start
-    for s, e in spans:
-        s = max(s, reach)
-        if e > s:
-            total += e - s
-            reach = e
-    return total / pd.Timedelta(hours=1)
+        return 0
+    return int(scored_hours(coverage, day, 1).sum())
 
 
 def overlay_caption(realised: pd.DataFrame, coverage: pd.DataFrame, day: date) -> str:
@@ -198,7 +187,7 @@ def overlay_caption(realised: pd.DataFrame, coverage: pd.DataFrame, day: date) -
     hours = covered_hours(coverage, day)
     sources = sorted(set(coverage["source"])) if not coverage.empty else []
     covered = (
-        f"{hours:.1f} of 24 hours covered ({', '.join(COVERAGE_SOURCES.get(s, s) for s in sources)})"
+        f"{hours} of 24 hours covered ({', '.join(COVERAGE_SOURCES.get(s, s) for s in sources)})"
         if sources
         else "no covered hours stored for the day"
     )
@@ -226,7 +215,7 @@ def realised_overlay(
     if realised.bins.empty:
         return "", (
             f"{len(realised.liquidations):,} realised liquidations recorded for {day}, but no map of "
-            f"that date to compare — run `liqbrief liqmap --symbols {symbol} --start {day} --end {day}`"
+            f"that date to compare — run `liqbrief liqmap --symbols {symbol} --start {day} --end {day}`."
         )
     title = f"{name}: yesterday's map ({day:%d %b}, 00:00 UTC, {title_window} cohorts) and what was liquidated"
     svg = (

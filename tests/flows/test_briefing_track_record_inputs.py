@@ -66,7 +66,7 @@ def test_liquidations_without_yesterdays_map_name_the_liqmap_to_run(
     assert section.overlay_svg == ""
     assert section.overlay_note == (
         f"29 realised liquidations recorded for {yesterday}, but no map of that date to compare "
-        f"— run `liqbrief liqmap --symbols {SYMBOL} --start {yesterday} --end {yesterday}`"
+        f"— run `liqbrief liqmap --symbols {SYMBOL} --start {yesterday} --end {yesterday}`."
     )
     monkeypatch.setenv("LIQBRIEF_LAKE", lake.root)
     build_liquidation_maps.fn(SYMBOL, yesterday, yesterday, "none")

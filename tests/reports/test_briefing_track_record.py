@@ -91,7 +91,7 @@ def test_yesterdays_realised_liquidations_are_drawn_on_yesterdays_map(
     longs = realised[realised["side"] == "long"]
     assert (
         f"the 120 liquidations Binance reported on 05 Mar 2024 (longs {len(longs)}," in text
-        and "18.5 of 24 hours covered (stream recorder)" in text
+        and "18 of 24 hours covered (stream recorder)" in text  # whole hours, as validation
     )
     assert "BTC: yesterday's map (05 Mar, 00:00 UTC, 7d cohorts)" in text
     assert html.count('src="data:image/svg+xml;base64,') == 4  # map, heatmap, OI, overlay

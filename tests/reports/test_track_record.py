@@ -72,7 +72,10 @@ def test_nothing_scored_is_one_line_naming_the_recorder() -> None:
         ["BTCUSDT", "ETHUSDT"], {"BTCUSDT": rows(summary_row("exact", 30, 1))}
     )
     assert "top-decile bins" in intro and len(lines) == 2
-    assert lines[1].startswith("ETH: no scored day in the last 30")
+    assert lines[1] == (
+        "ETH: no scored day in the last 30 days — start the recorder with `liqbrief record` "
+        "(see README) and score the maps with `liqbrief validate`."
+    )
 
 
 def test_covered_hours_union_overlaps_and_clip_to_the_day() -> None:
@@ -85,8 +88,10 @@ def test_covered_hours_union_overlaps_and_clip_to_the_day() -> None:
             "source": ["stream"] * 4,
         }
     )
-    assert covered_hours(coverage, DAY) == 7.0  # 00–06 and 23–24
-    assert covered_hours(coverage.iloc[0:0], DAY) == 0.0
+    assert covered_hours(coverage, DAY) == 7  # 00–06 and 23–24
+    assert covered_hours(coverage.iloc[0:0], DAY) == 0
+    half = coverage.assign(end=coverage["end"] - pd.Timedelta(minutes=30))
+    assert covered_hours(half, DAY) == 6  # 00–05:30, 23–24: 05–06 has a gap, as validation counts
 
 
 def test_the_caption_counts_each_side_and_the_hours() -> None:
@@ -99,8 +104,7 @@ def test_the_caption_counts_each_side_and_the_hours() -> None:
     longs = int((realised["side"] == "long").sum())
     assert f"the 40 liquidations Binance reported on 05 Mar 2024 (longs {longs}," in caption
     assert (
-        f"shorts {40 - longs}," in caption
-        and "20.0 of 24 hours covered (stream recorder)" in caption
+        f"shorts {40 - longs}," in caption and "20 of 24 hours covered (stream recorder)" in caption
     )
     assert "lower bound" in caption  # stream rows: Binance pushes one per second at most
 
