@@ -131,8 +131,10 @@ def test_summary_pools_days_and_skips_thin_ones() -> None:
     thin = score_map(EDGES, map_with(np.arange(10.0, 20.0), np.arange(20.0, 30.0), 1.0), P0,
                      events_at(HEAVY_LONG[:3], ["long"] * 3, np.ones(3)), 99_000.0, 101_000.0)  # fmt: skip
     assert thin["top_bins"] == 0 and math.isnan(thin["top_precision"])  # < 10 events: skipped
+    assert thin["heavier_hit"] == 0.0  # the map called shorts, three longs went: not counted
     summary = summarise(columns_of(rows_from([perfect, thin, dict(PRICE_LEVEL_EMPTY)])), 30)
     assert summary["days_scored"] == 1 and summary["top_precision"] == 1.0
+    assert summary["heavier_hit_rate"] == 1.0  # the scored day's call only
     assert summary["coverage_pct"] == pytest.approx(3 * 24 / (30 * 24) * 100)
     assert summary["swept_spearman_median"] == pytest.approx(1.0)
 

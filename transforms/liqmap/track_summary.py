@@ -179,7 +179,7 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
         "top_precision_lower_95": pooled_lower_bound(col["top_hits"][scored], col["top_bins"][scored]),
         "baseline_hit_share": _ratio(col["map_bins_hit"][scored].sum(), col["map_bins"][scored].sum()),
         "nearest_hit_share": _ratio(col["nearest_hits"][scored].sum(), top_bins),
-        "heavier_hit_rate": _mean(col["heavier_hit"].astype(float)),
+        "heavier_hit_rate": _mean(col["heavier_hit"][scored].astype(float)),
         "swept_spearman_median": _median(col["swept_spearman"][scored].astype(float)),
         "time_realised_source": source,
         "time_days": int(t.sum()),
