@@ -47,6 +47,15 @@ def top_decile_bins(per_bin: pd.DataFrame) -> np.ndarray:
     return chosen
 
 
+def decade_limits(notional: np.ndarray) -> tuple[float, float]:
+    """The dots' log-axis limits: the notionals with some room, widened out to whole
+    decades, so the axis has at least two labelled ticks even when every dot lies within one
+    decade (a lone "$10K" tick reads as no scale at all)."""
+    positive = notional[notional > 0]
+    low, high = (positive.min() / 2.0, positive.max() * 3.0) if positive.size else (1.0, 10.0)
+    return 10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high))
+
+
 class _RealisedOverlayCanvas(_Canvas):
     SIZE = (7.2, 2.1)
 
@@ -124,9 +133,7 @@ class _RealisedOverlayCanvas(_Canvas):
             values = rows["notional_usd"].to_numpy(float)
             dots.set_offsets(np.column_stack([rows["price"].to_numpy(float), values]))
             dots.set_sizes(6.0 + 60.0 * np.sqrt(values / largest))
-        positive = notional[notional > 0]
-        low, high = (positive.min(), positive.max()) if positive.size else (1.0, 10.0)
-        self.dots.set_ylim(low / 2.0, high * 3.0)
+        self.dots.set_ylim(*decade_limits(notional))
 
     def render(
         self, bins: pd.DataFrame, realised: pd.DataFrame, p0: float, title: str, fmt: ChartFormat

@@ -158,3 +158,19 @@ def test_realised_data_without_a_summary_name_the_validate_to_run() -> None:
     )
     assert "top-decile bins" in intro and lines[0].startswith("BTC: ")
     assert lines[1].startswith("ETH: track record not computed") and "record`" not in lines[1]
+
+
+def test_the_dots_axis_has_two_labelled_ticks_within_one_decade() -> None:
+    """Every notional between $35K and $60K: the log axis still shows at least two ticks."""
+    bins = bins_frame(60_000.0, 3)
+    realised = realised_day(DAY, 60_000.0, 30, 6)
+    realised["notional_usd"] = np.linspace(35_000.0, 60_000.0, len(realised))
+
+    def ticks() -> list[float]:
+        realised_overlay_chart(bins, realised, 60_000.0, "one decade")
+        axis = _canvas(_RealisedOverlayCanvas).dots
+        low, high = axis.get_ylim()
+        return [t for t in axis.get_yticks() if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)]
+
+    shown = in_fresh_thread(ticks)
+    assert len(shown) >= 2, shown
