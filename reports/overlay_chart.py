@@ -29,6 +29,7 @@ from reports.charts import (
     _price_axis,
 )
 from reports.formatting import price, usd
+from transforms.liqmap.validation import top_decile
 
 TOP_FRACTION = 0.10  # the top decile, as validation scores it
 PALE = {"long": "#b7dfc0", "short": "#f2c4be"}
@@ -36,14 +37,10 @@ DARK = {"long": "#5fae74", "short": "#e07b6e"}
 
 
 def top_decile_bins(per_bin: pd.DataFrame) -> np.ndarray:
-    """Which (side, bin) rows are among the top decile of estimated notional (ties broken
-    by order, as transforms/liqmap/validation.ranking_precision does)."""
-    positive = np.flatnonzero(per_bin["notional_usd"].to_numpy() > 0)
+    """Which (side, bin) rows are among the top decile of estimated notional: the bins the
+    track record scores (transforms/liqmap/validation.top_decile, the one definition)."""
     chosen = np.zeros(len(per_bin), dtype=bool)
-    if positive.size:
-        k = max(1, math.ceil(TOP_FRACTION * positive.size))
-        order = np.argsort(-per_bin["notional_usd"].to_numpy()[positive], kind="stable")
-        chosen[positive[order[:k]]] = True
+    chosen[top_decile(per_bin["notional_usd"].to_numpy(float), TOP_FRACTION)] = True
     return chosen
 
 

@@ -65,9 +65,6 @@ class Evidence:
     coinglass_1d: pd.DataFrame  # time (bar open), long_usd, short_usd; empty without a key
     coinglass_4h: pd.DataFrame
 
-    def is_empty(self) -> bool:
-        return not (len(self.events) or len(self.coverage) or len(self.coinglass_1d))
-
 
 def _us(times: pd.Series) -> np.ndarray:
     """UTC timestamps as epoch microseconds."""
@@ -159,9 +156,15 @@ def path_extremes(run: ModelRun, covered: np.ndarray, first: date) -> tuple[np.n
     )
 
 
+def heavier_sign(long_usd: np.ndarray, short_usd: np.ndarray) -> np.ndarray:
+    """+1 where longs are heavier, −1 shorts, 0 a tie (nothing to call): the one definition
+    of the heavier side, for a day's map and for a window's estimates."""
+    return np.sign(np.asarray(long_usd, float) - np.asarray(short_usd, float))
+
+
 def heavier(long_usd: float, short_usd: float) -> str:
-    """The side with more notional, "" on a tie (nothing to call)."""
-    return "long" if long_usd > short_usd else "short" if short_usd > long_usd else ""
+    """The side with more notional, "" on a tie."""
+    return {1.0: "long", -1.0: "short"}.get(float(heavier_sign(long_usd, short_usd)), "")
 
 
 PRICE_LEVEL_EMPTY = {

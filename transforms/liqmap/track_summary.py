@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from transforms.liqmap.track_record import ABLATIONS, BLOCKS
+from transforms.liqmap.track_record import ABLATIONS, BLOCKS, heavier_sign
 from transforms.liqmap.validation import average_ranks, pearson
 
 SUMMARY_WINDOWS = (30, 90)  # days
@@ -124,11 +124,6 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if len(values) else math.nan
 
 
-def _heavier_sign(long_usd: np.ndarray, short_usd: np.ndarray) -> np.ndarray:
-    """+1 where longs are heavier, −1 shorts, 0 a tie (as ``heavier`` calls it)."""
-    return np.sign(long_usd.astype(float) - short_usd.astype(float))
-
-
 BLOCK_COLUMNS = ("est_4h_long_usd", "est_4h_short_usd", "realised_4h_long_usd", "realised_4h_short_usd")  # fmt: skip
 
 
@@ -169,7 +164,7 @@ def summarise(col: dict[str, np.ndarray], days: int) -> dict:
     real = np.stack([real_long[t], real_short[t]], axis=1)
     rho_1d, lo_1d, hi_1d = spearman_interval(est[:, :, None], real[:, :, None])
     rho_4h, lo_4h, hi_4h = spearman_interval(*_blocks_pairs(col, t))
-    called, happened = _heavier_sign(est[:, 0], est[:, 1]), _heavier_sign(real[:, 0], real[:, 1])
+    called, happened = heavier_sign(est[:, 0], est[:, 1]), heavier_sign(real[:, 0], real[:, 1])
     both = (called != 0) & (happened != 0)
     return {
         "days_scored": int(scored.sum()),
