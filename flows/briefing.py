@@ -123,6 +123,14 @@ def validation_summary(lake: Lake, day: date, symbol: str) -> pd.DataFrame:
     return lake.read(DATASETS["validation_summary"], symbol, day, day)
 
 
+def realised_stored(lake: Lake, day: date, symbol: str) -> bool:
+    """Whether anything realised is stored for D − 30 … D − 1 (what a summary of D scores)."""
+    from flows.validate import has_evidence
+    from reports.track_record import WINDOW_DAYS
+
+    return has_evidence(lake, symbol, day - timedelta(days=WINDOW_DAYS), day - timedelta(days=1))
+
+
 def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
     from reports.briefing import BriefingInputs
 
@@ -157,6 +165,8 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
             inputs.oi_history[symbol] = daily_closing_oi(oi)
         inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol)
         inputs.validation[symbol] = validation_summary(lake, day, symbol)
+        if inputs.validation[symbol].empty and realised_stored(lake, day, symbol):
+            inputs.unvalidated.add(symbol)
         inputs.realised[symbol] = realised_yesterday(lake, day, symbol)
     inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
     inputs.events = lake.read(DATASETS["macro_events"], MACRO_SYMBOL, day, day)

@@ -173,9 +173,26 @@ def score_before_briefings(symbols: list[str], first: date, last: date) -> dict[
     return outcome
 
 
+def failure_message(symbol: str, exc: Exception) -> str:
+    """One symbol's failure in a line: our input errors say what to run; others name the
+    symbol and the error (details in the Prefect run)."""
+    if isinstance(exc, ValidationInputError):
+        return str(exc)
+    first = (str(exc).strip() or "no message").splitlines()[0]
+    return f"{symbol}: {type(exc).__name__}: {first}"
+
+
 @flow(name="validate")
 def validate(symbols: list[str], start: date, end: date) -> dict[str, dict]:
-    """Score every day of [start, end] for each symbol and store the track record."""
-    results = {symbol: validate_symbol(symbol, start, end) for symbol in symbols}
-    get_run_logger().info("validate %s..%s: %s", start, end, results)
+    """Score every day of [start, end] for each symbol and store the track record. Each
+    symbol is scored on its own: one that fails ({"error": line}) stops none of the others."""
+    logger = get_run_logger()
+    results = {}
+    for symbol in symbols:
+        try:
+            results[symbol] = validate_symbol(symbol, start, end)
+        except Exception as exc:
+            results[symbol] = {"error": failure_message(symbol, exc)}
+            logger.warning("validate %s %s..%s failed: %s", symbol, start, end, exc)
+    logger.info("validate %s..%s: %s", start, end, results)
     return results

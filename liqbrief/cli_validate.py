@@ -62,23 +62,69 @@ def validate_command(
     (covered hours only). Time level: the model's estimated liquidations per day and 4 h
     against Coinglass's Binance bars or recorded totals. The exact model and its ablations."""
     start_day, end_day = scored_range(start, end)
+    with_coins(list(symbols))
     mappable_from(list(symbols), start_day, "--start")
     settings = Settings.from_env()
     settings.require_lake(writable=True)
-    from flows.validate import ValidationInputError, has_evidence, no_evidence_line, validate
+    from flows.validate import has_evidence, validate
     from store.lake import Lake
 
     lake = Lake(settings.lake)
-    if not any(has_evidence(lake, s, start_day, end_day) for s in symbols):
-        raise ValidationInputError(no_evidence_line(list(symbols), start_day, end_day))
-    validate(list(symbols), start_day, end_day)
-    report = {s: range_report(lake, s, start_day, end_day) for s in symbols}
-    if as_json:
-        typer.echo(strict_json({"venue": venue.value, "start": start_day, "end": end_day, "symbols": report}))  # fmt: skip
-        return
-    for symbol, result in report.items():
-        for line in table_lines(symbol, start_day, end_day, result["models"]):
-            typer.echo(line)
+    bare = [s for s in symbols if not has_evidence(lake, s, start_day, end_day)]
+    scored = [s for s in symbols if s not in bare]
+    results = validate(scored, start_day, end_day) if scored else {}
+    failed = {s: r["error"] for s, r in results.items() if "error" in r}
+    report = {s: range_report(lake, s, start_day, end_day) for s in scored if s not in failed}
+    if as_json and report:  # nothing scored: no JSON, the one line below
+        errors = failed | {s: no_evidence(s, start_day, end_day) for s in bare}
+        typer.echo(strict_json({"venue": venue.value, "start": start_day, "end": end_day, "symbols": report, "failed": errors}))  # fmt: skip
+    else:
+        for symbol, result in report.items():
+            for line in table_lines(symbol, start_day, end_day, result["models"]):
+                typer.echo(line)
+    if failed or bare:
+        raise ValidationFailed(failed_line(list(symbols), bare, failed, start_day, end_day))
+
+
+class ValidationFailed(RuntimeError):
+    """Some symbols could not be scored (the others were, and were printed)."""
+
+
+def with_coins(symbols: list[str]) -> None:
+    """A usage error (exit 2) for a ticker without a coin (BTC, not BTCUSDT), before anything
+    runs: the track record reads Coinglass's coin-keyed bars."""
+    from liqbrief.symbols import InvalidSymbolError, coin_of
+
+    for symbol in symbols:
+        try:
+            coin_of(symbol)
+        except InvalidSymbolError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--symbols") from None
+
+
+def no_evidence(symbol: str, start: date, end: date) -> str:
+    from flows.validate import no_evidence_line
+
+    return no_evidence_line([symbol], start, end)
+
+
+def failed_line(
+    symbols: list[str], bare: list[str], failed: dict[str, str], start: date, end: date
+) -> str:
+    """One line for the symbols not scored: those with nothing realised stored (together,
+    with how to start the recorder), then each failure's own message; with some scored,
+    it says which were not."""
+    from flows.validate import no_evidence_line
+
+    parts = ([no_evidence_line(bare, start, end)] if bare else []) + list(failed.values())
+    not_scored = [s for s in symbols if s in bare or s in failed]
+    if len(not_scored) == len(symbols):
+        return "; ".join(parts)
+    scored = [s for s in symbols if s not in not_scored]
+    return (
+        f"{', '.join(not_scored)} not scored ({', '.join(scored)} scored and stored): "
+        + "; ".join(parts)
+    )
 
 
 def range_report(lake, symbol: str, start: date, end: date) -> dict:
@@ -113,14 +159,15 @@ def table_lines(symbol: str, start: date, end: date, models: list[dict]) -> list
         f"{symbol} binance {start}..{end}: {exact['days_scored']} day(s) scored at price level "
         f"({exact['events']:,} liquidations, coverage {exact['coverage_pct']:.1f}%), "
         f"{exact['time_days']} at time level ({exact['time_realised_source'] or 'no series'})",
-        f"  {'model':<11} {'top10%':>6} {'lo95%':>6} {'base%':>6}  {'swept ρ':>7}  {'heavier':>6}  "
+        f"  {'model':<11} {'top10%':>6} {'lo95%':>6} {'base%':>6} {'near%':>6}  {'swept ρ':>7}  {'heavier':>6}  "
         f"{'ρ 1d':>5} {'[95% interval]':<14}  {'ρ 4h':>5}  {'est/real':>8}",
     ]
     for m in models:
         interval = f"[{_num(m['time_spearman_1d_lo'])}, {_num(m['time_spearman_1d_hi'])}]"
         lines.append(
             f"  {m['model']:<11} {_pct(m['top_precision'])} {_pct(m['top_precision_lower_95'])} "
-            f"{_pct(m['baseline_hit_share'])}  {_num(m['swept_spearman_median'], 7)}  "
+            f"{_pct(m['baseline_hit_share'])} {_pct(m['nearest_hit_share'])}  "
+            f"{_num(m['swept_spearman_median'], 7)}  "
             f"{_pct(m['heavier_hit_rate'])}  {_num(m['time_spearman_1d'])} {interval}  "
             f"{_num(m['time_spearman_4h'])}  {_num(m['est_to_realised_ratio'], 8)}"
         )

@@ -67,6 +67,8 @@ class BriefingInputs:
     coinglass: dict[str, CoinglassSnapshots] = field(default_factory=dict)  # by symbol
     validation: dict[str, pd.DataFrame] = field(default_factory=dict)  # summary rows as of day
     realised: dict[str, RealisedDay] = field(default_factory=dict)  # D − 1 on Binance
+    # symbols with realised data in D − 30 … D − 1 but no validation summary of D
+    unvalidated: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -394,7 +396,9 @@ def build_briefing(
             "market context in the lake — run `liqbrief daily` (or extract, liqmap and context) first"
         )
     macro_line, macro_table, macro_warnings = _macro(inputs)
-    intro, track_lines = track_record.track_record_block(inputs.symbols, inputs.validation)
+    intro, track_lines = track_record.track_record_block(
+        inputs.symbols, inputs.validation, inputs.day, inputs.unvalidated
+    )
     cutoff_day = inputs.day - timedelta(days=1)
     warnings = (
         [f"{s.name}: {w}" for s in sections for w in s.warnings]

@@ -29,6 +29,7 @@ from reports.charts import (
     _price_axis,
 )
 from reports.formatting import price, usd
+from transforms.liqmap.validation import top_decile
 
 TOP_FRACTION = 0.10  # the top decile, as validation scores it
 PALE = {"long": "#b7dfc0", "short": "#f2c4be"}
@@ -36,15 +37,20 @@ DARK = {"long": "#5fae74", "short": "#e07b6e"}
 
 
 def top_decile_bins(per_bin: pd.DataFrame) -> np.ndarray:
-    """Which (side, bin) rows are among the top decile of estimated notional (ties broken
-    by order, as transforms/liqmap/validation.ranking_precision does)."""
-    positive = np.flatnonzero(per_bin["notional_usd"].to_numpy() > 0)
+    """Which (side, bin) rows are among the top decile of estimated notional: the bins the
+    track record scores (transforms/liqmap/validation.top_decile, the one definition)."""
     chosen = np.zeros(len(per_bin), dtype=bool)
-    if positive.size:
-        k = max(1, math.ceil(TOP_FRACTION * positive.size))
-        order = np.argsort(-per_bin["notional_usd"].to_numpy()[positive], kind="stable")
-        chosen[positive[order[:k]]] = True
+    chosen[top_decile(per_bin["notional_usd"].to_numpy(float), TOP_FRACTION)] = True
     return chosen
+
+
+def decade_limits(notional: np.ndarray) -> tuple[float, float]:
+    """The dots' log-axis limits: the notionals with some room, widened out to whole
+    decades, so the axis has at least two labelled ticks even when every dot lies within one
+    decade (a lone "$10K" tick reads as no scale at all)."""
+    positive = notional[notional > 0]
+    low, high = (positive.min() / 2.0, positive.max() * 3.0) if positive.size else (1.0, 10.0)
+    return 10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high))
 
 
 class _RealisedOverlayCanvas(_Canvas):
@@ -124,9 +130,7 @@ class _RealisedOverlayCanvas(_Canvas):
             values = rows["notional_usd"].to_numpy(float)
             dots.set_offsets(np.column_stack([rows["price"].to_numpy(float), values]))
             dots.set_sizes(6.0 + 60.0 * np.sqrt(values / largest))
-        positive = notional[notional > 0]
-        low, high = (positive.min(), positive.max()) if positive.size else (1.0, 10.0)
-        self.dots.set_ylim(low / 2.0, high * 3.0)
+        self.dots.set_ylim(*decade_limits(notional))
 
     def render(
         self, bins: pd.DataFrame, realised: pd.DataFrame, p0: float, title: str, fmt: ChartFormat

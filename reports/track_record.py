@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
 from reports.formatting import base_asset, usd
 from reports.overlay_chart import realised_overlay_chart
+from transforms.liqmap.track_record import covered_hours as scored_hours
 
 WINDOW_DAYS = 30
 MODEL, NAIVE = "exact", "naive"
@@ -24,7 +25,10 @@ START_RECORDING = (
     "start the recorder with `liqbrief record` (see README) and score the maps with "
     "`liqbrief validate`"
 )
-TIME_SOURCES = {"coinglass": "Coinglass", "recorded": "recorded totals"}
+TIME_SOURCES = {
+    "coinglass": "Coinglass, all Binance {coin} contracts",
+    "recorded": "recorded totals",
+}
 COVERAGE_SOURCES = {"stream": "stream recorder", "archive": "Binance archive"}
 STREAM_CAVEAT = (
     "Binance pushes at most one liquidation per symbol per second: the dots are a lower bound."
@@ -64,8 +68,9 @@ def summary_row(rows: pd.DataFrame, model: str) -> dict | None:
 INTRO = (
     "Each day's 00:00 UTC map against the liquidations Binance reported that day (recorded hours "
     "only), pooled over the 30 days before this date: the share of the map's top-decile bins "
-    "(by estimated notional) a realised liquidation hit, with its Wilson 95 % lower bound, "
-    "against the share of all its bins hit — what bins picked at random would score."
+    "(by estimated notional) a realised liquidation hit, with its 95 % lower bound, against two "
+    "baselines without the model: the share of all its bins hit, and the share of as many bins "
+    "nearest the price hit (liquidations cluster near the price: the bar to clear)."
 )
 
 
@@ -75,14 +80,19 @@ def _precision_part(exact: dict, naive: dict | None) -> str:
     text = f"{_share(exact['top_precision'])} of top-decile bins hit"
     if _finite(exact["top_precision_lower_95"]):
         text += f" (95 % lower bound {_share(exact['top_precision_lower_95'])})"
+    baselines = []
     if _finite(exact["baseline_hit_share"]):
-        text += f" vs {_share(exact['baseline_hit_share'])} of all bins"
+        baselines.append(f"{_share(exact['baseline_hit_share'])} of all bins")
+    if _finite(exact.get("nearest_hit_share")):
+        baselines.append(f"{_share(exact['nearest_hit_share'])} of the bins nearest the price")
+    if baselines:
+        text += " vs " + " and ".join(baselines)
     if naive and _finite(naive["top_precision"]):
         text += f"; naive formula {_share(naive['top_precision'])}"
     return text
 
 
-def _rho_part(exact: dict, naive: dict | None) -> str | None:
+def _rho_part(coin: str, exact: dict, naive: dict | None) -> str | None:
     rho = exact["time_spearman_1d"]
     if not _finite(rho):
         return None
@@ -93,7 +103,9 @@ def _rho_part(exact: dict, naive: dict | None) -> str | None:
         )
     if naive and _finite(naive["time_spearman_1d"]):
         details.append(f"naive {naive['time_spearman_1d']:.2f}")
-    source = TIME_SOURCES.get(exact["time_realised_source"], "the realised series")
+    source = TIME_SOURCES.get(exact["time_realised_source"], "the realised series").format(
+        coin=coin
+    )
     details.append(f"{exact['time_days']} days vs {source}")
     return f"daily ρ estimated vs realised {rho:.2f} ({'; '.join(details)})"
 
@@ -110,24 +122,48 @@ def _scored(exact: dict | None) -> bool:
     return exact is not None and bool(exact["days_scored"] or exact["time_days"])
 
 
-def track_record_line(symbol: str, rows: pd.DataFrame) -> str:
-    """One symbol's line: the last 30 days' top-decile hit share against the all-bins
-    baseline (the naive formula's beside it), ρ of estimated vs realised, days scored and
-    the hours recorded."""
+def not_computed_line(symbol: str, day: date) -> str:
+    """Realised data stored for the window but no summary of the date: validation failed or
+    never ran — what to run, not "start the recorder"."""
+    first, last = day - timedelta(days=WINDOW_DAYS), day - timedelta(days=1)
+    return (
+        f"{base_asset(symbol)}: track record not computed for this date, although realised "
+        f"liquidations of the last {WINDOW_DAYS} days are stored — run `liqbrief validate "
+        f"--symbols {symbol} --start {first} --end {last}`."
+    )
+
+
+def track_record_line(
+    symbol: str, rows: pd.DataFrame, day: date | None = None, stored: bool = False
+) -> str:
+    """One symbol's line: the last 30 days' top-decile hit share against the all-bins and
+    nearest-bins baselines (the naive formula's beside it), ρ of estimated vs realised, days
+    scored and the hours recorded; with realised data ``stored`` but no summary row of
+    ``day``, the validate command to run."""
     coin = base_asset(symbol)
     exact = summary_row(rows, MODEL)
+    if exact is None and stored and day is not None:
+        return not_computed_line(symbol, day)
     if not _scored(exact):
-        return f"{coin}: no scored day in the last {WINDOW_DAYS} — {START_RECORDING}."
+        return f"{coin}: no scored day in the last {WINDOW_DAYS} days — {START_RECORDING}."
     naive = summary_row(rows, NAIVE)
-    parts = [_precision_part(exact, naive), _rho_part(exact, naive), _scope_part(exact)]
+    parts = [_precision_part(exact, naive), _rho_part(coin, exact, naive), _scope_part(exact)]
     return f"{coin}: " + ". ".join(p[0].upper() + p[1:] for p in parts if p) + "."
 
 
-def track_record_block(symbols: list[str], rows: dict[str, pd.DataFrame]) -> tuple[str, list[str]]:
-    """Page 1's block: the intro and one line per symbol; with nothing scored for any symbol,
-    no intro and one line saying so and how to start recording."""
+def track_record_block(
+    symbols: list[str], rows: dict[str, pd.DataFrame], day: date | None = None,
+    stored: frozenset[str] | set[str] = frozenset(),
+) -> tuple[str, list[str]]:  # fmt: skip
+    """Page 1's block: the intro and one line per symbol; ``stored``: the symbols with realised
+    data in the window but no summary row of ``day`` (their line names the validate to run).
+    With nothing scored and nothing stored, no intro and one line saying how to start."""
     empty = pd.DataFrame()
-    if not any(_scored(summary_row(rows.get(s, empty), MODEL)) for s in symbols):
+    scored = any(_scored(summary_row(rows.get(s, empty), MODEL)) for s in symbols)
+    if set(symbols) & set(stored) and day is not None:
+        lines = [track_record_line(s, rows.get(s, empty), day, s in stored) for s in symbols]
+        return (INTRO if scored else ""), lines
+    if not scored:
         coins = ", ".join(base_asset(s) for s in symbols)
         return "", [
             f"No track record yet: no day of {coins} scored against realised liquidations in the "
@@ -136,24 +172,12 @@ def track_record_block(symbols: list[str], rows: dict[str, pd.DataFrame]) -> tup
     return INTRO, [track_record_line(s, rows.get(s, empty)) for s in symbols]
 
 
-def covered_hours(coverage: pd.DataFrame, day: date) -> float:
-    """Hours of ``day`` (UTC) inside the recorder's covered intervals (any source, unioned)."""
+def covered_hours(coverage: pd.DataFrame, day: date) -> int:
+    """Whole hours of ``day`` (UTC) the recorder covered: the hours validation scores (one
+    definition, transforms.liqmap.track_record.covered_hours: an hour with a gap is out)."""
     if coverage.empty:
-        return 0.0
-    start = pd.Timestamp(day, tz="UTC")
-    end = start + pd.Timedelta(days=1)
-    spans = sorted(
-        (max(s, start), min(e, end))
-        for s, e in zip(coverage["start"], coverage["end"], strict=True)
-        if e > start and s < end
-    )
-    total, reach = pd.Timedelta(0), start
-    for s, e in spans:
-        s = max(s, reach)
-        if e > s:
-            total += e - s
-            reach = e
-    return total / pd.Timedelta(hours=1)
+        return 0
+    return int(scored_hours(coverage, day, 1).sum())
 
 
 def overlay_caption(realised: pd.DataFrame, coverage: pd.DataFrame, day: date) -> str:
@@ -163,7 +187,7 @@ def overlay_caption(realised: pd.DataFrame, coverage: pd.DataFrame, day: date) -
     hours = covered_hours(coverage, day)
     sources = sorted(set(coverage["source"])) if not coverage.empty else []
     covered = (
-        f"{hours:.1f} of 24 hours covered ({', '.join(COVERAGE_SOURCES.get(s, s) for s in sources)})"
+        f"{hours} of 24 hours covered ({', '.join(COVERAGE_SOURCES.get(s, s) for s in sources)})"
         if sources
         else "no covered hours stored for the day"
     )
@@ -191,7 +215,7 @@ def realised_overlay(
     if realised.bins.empty:
         return "", (
             f"{len(realised.liquidations):,} realised liquidations recorded for {day}, but no map of "
-            f"that date to compare — run `liqbrief liqmap --symbols {symbol} --start {day} --end {day}`"
+            f"that date to compare — run `liqbrief liqmap --symbols {symbol} --start {day} --end {day}`."
         )
     title = f"{name}: yesterday's map ({day:%d %b}, 00:00 UTC, {title_window} cohorts) and what was liquidated"
     svg = (

@@ -423,6 +423,8 @@ VALIDATION_SCHEMA = pa.schema(
         ("headline_short_usd", pa.float64()),  # the map's C_S(day's covered high)
         ("map_bins", pa.int64()),  # bins with predicted notional (baseline denominator)
         ("map_bins_hit", pa.int64()),  # of those, bins a realised liquidation fell in
+        ("nearest_hits", pa.int64()),  # hits of the top_bins bins nearest P0 (no-model baseline)
+        ("nearest_precision", pa.float64()),  # nearest_hits / top_bins
         # time level: the model's own estimate of D's liquidations vs the realised series
         ("est_long_usd", pa.float64()),
         ("est_short_usd", pa.float64()),
@@ -447,6 +449,7 @@ VALIDATION_SUMMARY_SCHEMA = pa.schema(
         ("top_precision", pa.float64()),  # pooled top-decile hits / top-decile bins
         ("top_precision_lower_95", pa.float64()),  # Wilson 95 % lower bound of the above
         ("baseline_hit_share", pa.float64()),  # pooled share of all bins hit
+        ("nearest_hit_share", pa.float64()),  # pooled hits of the bins nearest P0 / top_bins
         ("heavier_hit_rate", pa.float64()),  # price-level headline test
         ("swept_spearman_median", pa.float64()),
         ("time_realised_source", pa.string()),

@@ -171,6 +171,7 @@ ROWS: list[BadInput] = [
     BadInput(("context", "--date", "2024-02-20", "--no-fetch-macro"), 1, "run `liqbrief extract --symbols BTCUSDT"),
     # validate: only Binance maps exist; a day is scored once it is over; nothing realised
     BadInput(("validate", "--venue", "bybit"), 2, "'bybit' is not one of 'binance'"),
+    BadInput(("validate", "--symbols", "BTC"), 2, "no coin in 'BTC'"),
     BadInput(("validate", "--end", TODAY.isoformat()), 2, f"{TODAY} has not ended yet"),
     BadInput(("validate", "--start", "2024-03-05", "--end", "2024-03-01"), 2, "is before --start"),
     BadInput(("validate", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-01-31 or later"),

@@ -27,6 +27,7 @@ def summary_row(model: str, window_days: int, seed: int) -> dict:
         "coverage_pct": float(rng.uniform(60, 99)), "events": int(rng.integers(500, 5000)),
         "top_precision": precision, "top_precision_lower_95": precision - 0.08,
         "baseline_hit_share": float(rng.uniform(0.05, 0.2)), "heavier_hit_rate": 0.6,
+        "nearest_hit_share": float(rng.uniform(0.3, 0.7)),
         "swept_spearman_median": 0.4, "time_realised_source": "coinglass",
         "time_days": int(rng.integers(20, window_days)), "time_spearman_1d": float(rng.uniform(0.3, 0.8)),
         "time_spearman_1d_lo": 0.1, "time_spearman_1d_hi": 0.9, "time_spearman_4h": 0.5,

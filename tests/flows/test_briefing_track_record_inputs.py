@@ -15,6 +15,7 @@ from flows.liqmap import build_liquidation_maps
 from liqbrief.testing import track_record as tr
 from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import build_briefing
+from reports.track_record import track_record_block
 from store.datasets import DATASETS
 from store.lake import Lake
 
@@ -65,7 +66,7 @@ def test_liquidations_without_yesterdays_map_name_the_liqmap_to_run(
     assert section.overlay_svg == ""
     assert section.overlay_note == (
         f"29 realised liquidations recorded for {yesterday}, but no map of that date to compare "
-        f"— run `liqbrief liqmap --symbols {SYMBOL} --start {yesterday} --end {yesterday}`"
+        f"— run `liqbrief liqmap --symbols {SYMBOL} --start {yesterday} --end {yesterday}`."
     )
     monkeypatch.setenv("LIQBRIEF_LAKE", lake.root)
     build_liquidation_maps.fn(SYMBOL, yesterday, yesterday, "none")
@@ -73,3 +74,17 @@ def test_liquidations_without_yesterdays_map_name_the_liqmap_to_run(
     summary = lake.read(DATASETS["liqmap_summary"], SYMBOL, yesterday, yesterday)
     assert realised.p0 == float(summary.set_index("window").loc["7d", "p0"])
     assert set(realised.bins["window"]) == {"7d"} and set(realised.bins["date"]) == {yesterday}
+
+
+def test_realised_data_without_the_dates_summary_mark_the_symbol_unvalidated(lake: Lake) -> None:
+    """A validation that failed leaves no summary of D while liquidations of D − 30 … D − 1 are
+    stored: page 1 must name the validate to run, not tell the user to start the recorder."""
+    assert load_briefing_inputs(lake, DAY, [SYMBOL]).unvalidated == set()  # summary stored
+    later = DAY + timedelta(days=2)  # no summary; liquidations of DAY − 2 … DAY in its window
+    inputs = load_briefing_inputs(lake, later, [SYMBOL])
+    assert inputs.validation[SYMBOL].empty and inputs.unvalidated == {SYMBOL}
+    _, lines = track_record_block(inputs.symbols, inputs.validation, later, inputs.unvalidated)
+    assert lines[0].startswith("BTC: track record not computed for this date")
+    assert f"--start {later - timedelta(days=30)} --end {later - timedelta(days=1)}`" in lines[0]
+    far = DAY + timedelta(days=40)  # nothing realised in its 30 days: start the recorder
+    assert load_briefing_inputs(lake, far, [SYMBOL]).unvalidated == set()

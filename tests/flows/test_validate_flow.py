@@ -113,7 +113,8 @@ def test_validate_scores_covered_hours_and_rewrites_nothing_new_on_a_rerun(
     thirty = summary[(summary["model"] == "exact") & (summary["window_days"] == 30)].iloc[0]
     assert thirty["days_scored"] == 3 and thirty["events"] == exact["events"].sum()
     assert thirty["coverage_pct"] == pytest.approx(60 / (24 * 30) * 100)
-    assert thirty["time_realised_source"] == "coinglass+recorded" and thirty["time_days"] == 2
+    # one series per window, never mixed: one Coinglass day and one recorded day, a tie: recorded
+    assert thirty["time_realised_source"] == "recorded" and thirty["time_days"] == 1
     before = stored_files(demo)
     validate(["BTCUSDT"], SCORED[0], SCORED[-1])
     assert stored_files(demo) == before  # same rows, same bytes: nothing duplicated
@@ -138,3 +139,85 @@ def test_validate_command_prints_strict_json_with_every_model(demo: Path) -> Non
     assert [m["model"] for m in report["models"]] == ["exact", "naive", "single_side", "no_shrink"]
     assert report["models"][0]["days_scored"] == 3 and len(report["days"]) == 12
     assert len(report["days"][0]["est_4h_long_usd"]) == 6
+
+
+def test_each_symbol_is_scored_and_printed_whatever_fails_before_it(demo: Path) -> None:
+    """ETHUSDT has liquidations but no map inputs, SOLUSDT nothing at all; both come before
+    BTCUSDT: BTCUSDT is still scored and printed, and the exit (1) names the two others."""
+    lake = Lake(str(demo / "lake"))
+    merge_realised(lake, "binance", "ETHUSDT", realised_rows(lake, SCORED[0], 7), "test")
+    env = cli_env(demo)
+    args = ["validate", "--symbols", "ETHUSDT,SOLUSDT,BTCUSDT", "--start", str(SCORED[0]), "--end", str(SCORED[-1])]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "liqbrief.cli", *args], env=env, cwd=demo,
+                            capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"BTCUSDT binance {SCORED[0]}..{SCORED[-1]}: 3 day(s) scored")
+    assert "ETHUSDT" not in result.stdout and "SOLUSDT" not in result.stdout
+    failure = [line for line in result.stderr.splitlines() if line.startswith("liqbrief validate:")]
+    assert len(failure) == 1 and "Traceback" not in result.stderr
+    assert failure[0].startswith(
+        "liqbrief validate: ETHUSDT, SOLUSDT not scored (BTCUSDT scored and stored): no realised "
+        "liquidations stored for SOLUSDT on binance"
+    )
+    assert f"; cannot score ETHUSDT {SCORED[0]}..{SCORED[-1]}: " in failure[0]
+
+
+PERFECT = [DAY - timedelta(days=k) for k in (6, 5, 4)]  # liquidations in the top decile only
+RANDOM = [DAY - timedelta(days=k) for k in (9, 8, 7)]  # liquidations in bins drawn at random
+
+
+def liquidations_in_bins(day: date, bins: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """One liquidation in the middle of each given (side, bin) row, at a random time of day."""
+    rng = np.random.default_rng(seed)
+    times = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 86_000, len(bins))), "s")  # fmt: skip
+    price = ((bins["bin_lo"] + bins["bin_hi"]) / 2).to_numpy()
+    ids = [liquidation_id("binance", (day.isoformat(), k)) for k in range(len(bins))]
+    return pd.DataFrame({
+        "time": times, "received_at": times, "side": bins["side"].to_numpy(), "price": price,
+        "quantity": 0.01, "notional_usd": price * 0.01, "source": "stream", "liq_id": ids, "raw": "{}",
+    })  # fmt: skip
+
+
+def test_the_command_scores_a_perfect_map_perfectly_and_a_random_one_at_the_baseline(
+    demo: Path, monkeypatch
+) -> None:
+    """End to end: the maps as `liqmap` stores them, liquidations placed in their top-decile
+    bins (or in bins drawn at random), then `liqbrief validate` as a user runs it and the
+    briefing's line from the summary it wrote."""
+    from flows.liqmap import build_liquidation_maps
+    from reports.overlay_chart import top_decile_bins
+    from reports.track_record import track_record_line
+
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(demo / "lake"))
+    lake = Lake(str(demo / "lake"))
+    build_liquidation_maps.fn("BTCUSDT", RANDOM[0], PERFECT[-1], "none")
+    rng = np.random.default_rng(3)
+    for k, day in enumerate(RANDOM + PERFECT):
+        bins = lake.read(DATASETS["liqmap_bins"], "BTCUSDT", day, day)
+        per_bin = bins[bins["window"] == "7d"].groupby(["side", "bin_lo", "bin_hi"], as_index=False)["notional_usd"].sum()  # fmt: skip
+        per_bin = per_bin[per_bin["notional_usd"] > 0].reset_index(drop=True)
+        if day in PERFECT:
+            chosen = per_bin[top_decile_bins(per_bin)]
+        else:
+            chosen = per_bin.iloc[rng.choice(len(per_bin), size=len(per_bin) // 4, replace=False)]
+        merge_realised(lake, "binance", "BTCUSDT", liquidations_in_bins(day, chosen, k), "test")
+    t0 = pd.Timestamp(RANDOM[0], tz="UTC")
+    merge_coverage(lake, "binance", "BTCUSDT", pd.DataFrame({"start": [t0], "end": [t0 + pd.Timedelta(days=6)], "source": ["stream"]}))  # fmt: skip
+    args = ["validate", "--start", str(RANDOM[0]), "--end", str(PERFECT[-1]), "--json"]
+    result = subprocess.run([sys.executable, "-m", "liqbrief.cli", *args], env=cli_env(demo),
+                            cwd=demo, capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    days = pd.DataFrame(strict_loads(result.stdout)["symbols"]["BTCUSDT"]["days"])
+    exact = days[days["model"] == "exact"].set_index("date")
+    perfect, random = exact.loc[[d.isoformat() for d in PERFECT]], exact.loc[[d.isoformat() for d in RANDOM]]  # fmt: skip
+    assert (perfect["top_bins"] >= 10).all() and (perfect["top_hits"] == perfect["top_bins"]).all()
+    assert (perfect["top_precision"] == 1.0).all()
+    pooled = random["top_hits"].sum() / random["top_bins"].sum()
+    baseline = random["map_bins_hit"].sum() / random["map_bins"].sum()
+    assert baseline == pytest.approx(0.25, abs=0.01) and abs(pooled - baseline) < 0.12
+    summary = lake.read(DATASETS["validation_summary"], "BTCUSDT", PERFECT[-1] + timedelta(days=1), PERFECT[-1] + timedelta(days=1))  # fmt: skip
+    line = track_record_line("BTCUSDT", summary)
+    share = (exact["top_hits"].sum() / exact["top_bins"].sum()) * 100
+    assert line.startswith(f"BTC: {share:.0f} % of top-decile bins hit (95 % lower bound ")
+    assert f"6 of 30 days scored, {exact['events'].sum():,} liquidations" in line
+    assert "of all bins and " in line and "of the bins nearest the price" in line

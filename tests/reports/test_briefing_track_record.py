@@ -66,7 +66,8 @@ def test_page_one_states_the_written_scores(lake: Lake, tmp_path: Path) -> None:
     line = (
         f"BTC: {pct(exact['top_precision'])} of top-decile bins hit (95 % lower bound "
         f"{pct(exact['top_precision_lower_95'])}) vs {pct(exact['baseline_hit_share'])} of all "
-        f"bins; naive formula {pct(naive['top_precision'])}."
+        f"bins and {pct(exact['nearest_hit_share'])} of the bins nearest the price; naive formula "
+        f"{pct(naive['top_precision'])}."
     )
     assert line in page_one
     assert f"Daily ρ estimated vs realised {exact['time_spearman_1d']:.2f}" in page_one
@@ -90,7 +91,7 @@ def test_yesterdays_realised_liquidations_are_drawn_on_yesterdays_map(
     longs = realised[realised["side"] == "long"]
     assert (
         f"the 120 liquidations Binance reported on 05 Mar 2024 (longs {len(longs)}," in text
-        and "18.5 of 24 hours covered (stream recorder)" in text
+        and "18 of 24 hours covered (stream recorder)" in text  # whole hours, as validation
     )
     assert "BTC: yesterday's map (05 Mar, 00:00 UTC, 7d cohorts)" in text
     assert html.count('src="data:image/svg+xml;base64,') == 4  # map, heatmap, OI, overlay

@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 
 from transforms.liqmap.validation import (
-    headline_test,
-    ranking_precision,
+    RankingPrecision,
+    SweptBinScore,
+    precision_score,
+    realised_per_bin,
     spearman,
-    swept_bin_score,
+    swept_mask,
+    swept_score,
     wilson_lower_bound,
 )
 
@@ -44,6 +47,28 @@ def realised_frame(events: list[tuple[str, float, float]]) -> pd.DataFrame:
     )
 
 
+def arrays(bins: pd.DataFrame, realised: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Per-bin arrays (lo, hi, is_long, predicted, realised notional) as score_map builds them."""
+    lo, hi = bins["bin_lo"].to_numpy(float), bins["bin_hi"].to_numpy(float)
+    is_long = bins["side"].to_numpy() == "long"
+    hit = realised_per_bin(lo, hi, is_long, realised["side"].to_numpy(),
+                           realised["price"].to_numpy(float), realised["notional_usd"].to_numpy(float))  # fmt: skip
+    return lo, hi, is_long, bins["notional_usd"].to_numpy(float), hit
+
+
+def swept_bin_score(
+    bins: pd.DataFrame, realised: pd.DataFrame, path: pd.DataFrame
+) -> SweptBinScore:
+    lo, hi, is_long, predicted, hit = arrays(bins, realised)
+    swept = swept_mask(lo, hi, is_long, path["low"].min(), path["high"].max(), P0)
+    return swept_score(predicted, hit, swept)
+
+
+def ranking_precision(bins: pd.DataFrame, realised: pd.DataFrame) -> RankingPrecision:
+    _, _, _, predicted, hit = arrays(bins, realised)
+    return precision_score(predicted, hit, len(realised))
+
+
 def test_spearman_and_wilson_known_values() -> None:
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
@@ -62,7 +87,7 @@ def test_a_good_map_ranks_the_swept_bins_like_reality() -> None:
     realised = realised_frame(
         [("long", 99_950, 1.0), ("long", 99_550, 3.0), ("long", 99_050, 2.0), ("long", 98_550, 4.0)]
     )
-    score = swept_bin_score(bins_frame(LONG_BINS, {100_200.0: 5.0}), realised, PATH_AFTER, P0)
+    score = swept_bin_score(bins_frame(LONG_BINS, {100_200.0: 5.0}), realised, PATH_AFTER)
     assert score.swept_bins == 5  # four long bins down to 98,500 and the short bin at 100,200
     assert score.spearman > 0.8
     assert score.capture_ratio == pytest.approx((10 + 30 + 20 + 40 + 5) / 10)
@@ -73,22 +98,8 @@ def test_a_bad_map_scores_badly() -> None:
         [("long", 99_950, 4.0), ("long", 99_550, 2.0), ("long", 99_050, 3.0), ("long", 98_550, 1.0)]
     )
     bad = bins_frame({99_900.0: 10.0, 99_500.0: 30.0, 99_000.0: 20.0, 98_500.0: 40.0}, {})
-    score = swept_bin_score(bad, realised, PATH_AFTER, P0)
+    score = swept_bin_score(bad, realised, PATH_AFTER)
     assert score.spearman < -0.5
-
-
-def test_headline_test_ratios_and_rank_agreement() -> None:
-    daily = pd.DataFrame(
-        {
-            "predicted_long_usd": [100.0, 200.0, 300.0],
-            "realised_long_usd": [50.0, 100.0, 0.0],
-            "predicted_short_usd": [10.0, 20.0, 30.0],
-            "realised_short_usd": [3.0, 2.0, 1.0],
-        }
-    )
-    out = headline_test(daily)
-    assert out["long_ratio"].iloc[:2].tolist() == [2.0, 2.0] and np.isnan(out["long_ratio"].iloc[2])
-    assert out.attrs["short_spearman"] == pytest.approx(-1.0)
 
 
 def test_top_decile_precision_beats_the_baseline_for_a_good_map_only() -> None:

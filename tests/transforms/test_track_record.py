@@ -131,8 +131,10 @@ def test_summary_pools_days_and_skips_thin_ones() -> None:
     thin = score_map(EDGES, map_with(np.arange(10.0, 20.0), np.arange(20.0, 30.0), 1.0), P0,
                      events_at(HEAVY_LONG[:3], ["long"] * 3, np.ones(3)), 99_000.0, 101_000.0)  # fmt: skip
     assert thin["top_bins"] == 0 and math.isnan(thin["top_precision"])  # < 10 events: skipped
+    assert thin["heavier_hit"] == 0.0  # the map called shorts, three longs went: not counted
     summary = summarise(columns_of(rows_from([perfect, thin, dict(PRICE_LEVEL_EMPTY)])), 30)
     assert summary["days_scored"] == 1 and summary["top_precision"] == 1.0
+    assert summary["heavier_hit_rate"] == 1.0  # the scored day's call only
     assert summary["coverage_pct"] == pytest.approx(3 * 24 / (30 * 24) * 100)
     assert summary["swept_spearman_median"] == pytest.approx(1.0)
 
@@ -309,3 +311,74 @@ def test_a_day_without_its_prices_is_not_scored() -> None:
     assert rows.set_index("date").loc[DATES[4], "top_bins"] > 0
     summary = summarise(columns_of(rows), len(DATES))
     assert summary["time_days"] == len(DATES) - 1
+
+
+def test_a_window_scores_one_realised_series_never_both() -> None:
+    """Coinglass's Binance bars sum every contract of the coin, the recorded totals only the
+    symbol's (a lower bound): a window ranks and sums one of them, the one with more days
+    (recorded on a tie), and names it."""
+    rng = np.random.default_rng(4)
+    est_long, est_short = rng.gamma(2.0, 1e6, 10), rng.gamma(2.0, 1e6, 10)
+    coin_wide = np.arange(10) < 4  # four Coinglass days (coin-wide, 100x), six recorded
+    scale = np.where(coin_wide, 100.0, 0.5)
+    blocks = [np.full(6, v / 6) for v in est_long]
+    rows = rows_from(
+        [dict(PRICE_LEVEL_EMPTY)] * 10,
+        time_realised_source=np.where(coin_wide, "coinglass", "recorded"),
+        est_long_usd=est_long, est_short_usd=est_short,
+        time_realised_long_usd=est_long * scale, time_realised_short_usd=est_short * scale,
+        est_4h_long_usd=blocks, est_4h_short_usd=blocks,
+        realised_4h_long_usd=[b * s for b, s in zip(blocks, scale, strict=True)],
+        realised_4h_short_usd=[b * s for b, s in zip(blocks, scale, strict=True)],
+    )  # fmt: skip
+    summary = summarise(columns_of(rows), 10)
+    assert summary["time_realised_source"] == "recorded" and summary["time_days"] == 6
+    assert summary["est_to_realised_ratio"] == pytest.approx(2.0)
+    assert summary["time_spearman_1d"] == pytest.approx(1.0)
+    tied = summarise(columns_of(rows.iloc[1:7]), 6)  # three days of each
+    assert tied["time_realised_source"] == "recorded" and tied["time_days"] == 3
+    coinglass = summarise(columns_of(rows.iloc[:5]), 5)
+    assert coinglass["time_realised_source"] == "coinglass" and coinglass["time_days"] == 4
+    assert coinglass["est_to_realised_ratio"] == pytest.approx(0.01)
+
+
+def test_the_bins_nearest_the_price_are_the_baseline_beside_all_bins() -> None:
+    """Realised liquidations cluster near the price: ranking bins by distance to P0 alone (no
+    model) scores far above the all-bins share. The inverted map's top decile lies far away
+    and misses; the bins nearest P0 — as many as the top decile — are all hit."""
+    cells = map_with(np.arange(29.0, 19.0, -1), np.arange(19.0, 9.0, -1), light=100.0)
+    score = score_map(EDGES, cells, P0, REALISED, 99_000.0, 101_000.0)
+    assert (score["top_bins"], score["nearest_hits"], score["nearest_precision"]) == (20, 20, 1.0)
+    assert score["top_precision"] == 0.0 and score["baseline_hit_share"] == pytest.approx(0.1)
+    few = events_at(np.r_[HEAVY_LONG[:5], 0, 1, 2, 3, 4], ["long"] * 10, np.ones(10))
+    thin = score_map(EDGES, cells, P0, few, 99_000.0, 101_000.0)
+    assert thin["nearest_hits"] == 5  # bins 90–94 are among the 20 nearest, 0–4 are not
+    summary = summarise(columns_of(rows_from([score, thin])), 2)
+    assert summary["nearest_hit_share"] == pytest.approx(25 / 40)
+    assert summary["top_precision"] == pytest.approx(thin["top_hits"] / 40)
+
+
+def test_no_rho_from_fewer_than_five_days() -> None:
+    """Two days rank each side ±1 and average to −1, 0 or +1: no ρ is printed from so few."""
+    rng = np.random.default_rng(6)
+    x, y = rng.gamma(2.0, 1.0, (5, 2, 6)), rng.gamma(2.0, 1.0, (5, 2, 6))
+    for days in (2, 4):
+        assert all(math.isnan(v) for v in spearman_interval(x[:days, :, :1], y[:days, :, :1]))
+        assert all(math.isnan(v) for v in spearman_interval(x[:days], y[:days]))  # 4-hour
+    assert math.isfinite(spearman_interval(x[:, :, :1], y[:, :, :1])[0])
+
+
+def test_the_pooled_lower_bound_treats_days_not_bins_as_the_draws() -> None:
+    """Hits cluster by day (a day's bins share its market): 15 perfect days and 15 missed ones
+    pool to 50 % over 600 bins, where a Wilson bound would claim ≥ 46 %; resampling days gives
+    the honest, wider bound. Two days give none."""
+    perfect = score_map(EDGES, map_with(np.arange(10.0, 20.0), np.arange(20.0, 30.0), 1.0),
+                        P0, REALISED, 99_000.0, 101_000.0)  # fmt: skip
+    inverted = score_map(EDGES, map_with(np.arange(29.0, 19.0, -1), np.arange(19.0, 9.0, -1), 100.0),
+                         P0, REALISED, 99_000.0, 101_000.0)  # fmt: skip
+    summary = summarise(columns_of(rows_from([perfect, inverted] * 15)), 30)
+    assert summary["top_precision"] == 0.5
+    assert 0.25 < summary["top_precision_lower_95"] < 0.40
+    again = summarise(columns_of(rows_from([perfect, inverted] * 15)), 30)
+    assert again["top_precision_lower_95"] == summary["top_precision_lower_95"]  # seeded
+    assert math.isnan(summarise(columns_of(rows_from([perfect, perfect])), 2)["top_precision_lower_95"])  # fmt: skip

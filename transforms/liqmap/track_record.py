@@ -5,7 +5,8 @@ For a day D and a model variant (the exact model and the ablations of the design
 - price level: the 00:00 UTC map of D (its 7d window, the map the briefing shows) against
   the liquidations the venue reported during D, counting only the hours of D the recorder
   (or the archive) covered in full: swept-bin Spearman and capture ratio, top-decile
-  precision with its Wilson 95 % bound against the all-bins baseline, and the headline test
+  precision with its Wilson 95 % bound against the all-bins baseline and the nearest-bins
+  baseline (as many bins nearest the price: no model information), and the headline test
   (did the side the map called heavier, C_L(low) against C_S(high), lose more?);
 - time level: the model's own estimate of what was liquidated in each 4-hour block and in
   the whole of D, per side (``SnapshotMaker.liquidated_between``, the same definition as a
@@ -63,9 +64,6 @@ class Evidence:
     coverage: pd.DataFrame  # start, end (exclusive), source ("stream"/"archive")
     coinglass_1d: pd.DataFrame  # time (bar open), long_usd, short_usd; empty without a key
     coinglass_4h: pd.DataFrame
-
-    def is_empty(self) -> bool:
-        return not (len(self.events) or len(self.coverage) or len(self.coinglass_1d))
 
 
 def _us(times: pd.Series) -> np.ndarray:
@@ -158,15 +156,22 @@ def path_extremes(run: ModelRun, covered: np.ndarray, first: date) -> tuple[np.n
     )
 
 
+def heavier_sign(long_usd: np.ndarray, short_usd: np.ndarray) -> np.ndarray:
+    """+1 where longs are heavier, −1 shorts, 0 a tie (nothing to call): the one definition
+    of the heavier side, for a day's map and for a window's estimates."""
+    return np.sign(np.asarray(long_usd, float) - np.asarray(short_usd, float))
+
+
 def heavier(long_usd: float, short_usd: float) -> str:
-    """The side with more notional, "" on a tie (nothing to call)."""
-    return "long" if long_usd > short_usd else "short" if short_usd > long_usd else ""
+    """The side with more notional, "" on a tie."""
+    return {1.0: "long", -1.0: "short"}.get(float(heavier_sign(long_usd, short_usd)), "")
 
 
 PRICE_LEVEL_EMPTY = {
     "swept_bins": 0, "swept_spearman": math.nan, "capture_ratio": math.nan, "top_bins": 0,
     "top_hits": 0, "top_precision": math.nan, "top_precision_lower_95": math.nan,
-    "baseline_hit_share": math.nan, "map_bins": 0, "map_bins_hit": 0,
+    "baseline_hit_share": math.nan, "map_bins": 0, "map_bins_hit": 0, "nearest_hits": 0,
+    "nearest_precision": math.nan,
     "headline_long_usd": math.nan, "headline_short_usd": math.nan, "predicted_heavier": "",
     "realised_heavier": "", "heavier_hit": math.nan,
 }  # fmt: skip
@@ -184,7 +189,8 @@ def score_map(
     realised = realised_per_bin(bin_lo, bin_hi, is_long, events.side, events.price, events.notional)
     swept = swept_mask(bin_lo, bin_hi, is_long, low, high, p0)
     swept_result = swept_score(predicted, realised, swept)
-    precision = precision_score(predicted, realised, len(events.price))
+    distance = np.abs((bin_lo + bin_hi) / 2 - p0)
+    precision = precision_score(predicted, realised, len(events.price), distance=distance)
     headline_long = float(predicted[swept & is_long].sum())
     headline_short = float(predicted[swept & ~is_long].sum())
     realised_long = float(events.notional[events.is_long].sum())
@@ -200,6 +206,8 @@ def score_map(
         "top_precision_lower_95": precision.top_hit_lower_95,
         "baseline_hit_share": precision.baseline_hit_share,
         "map_bins": precision.bins, "map_bins_hit": precision.bins_hit,
+        "nearest_hits": precision.nearest_hits,
+        "nearest_precision": precision.nearest_hits / precision.top_bins if precision.top_bins else math.nan,
         "headline_long_usd": headline_long, "headline_short_usd": headline_short,
         "predicted_heavier": called, "realised_heavier": happened,
         "heavier_hit": float(called == happened) if called and happened else math.nan,

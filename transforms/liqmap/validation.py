@@ -1,9 +1,9 @@
 """Scoring a map against realised liquidations (shared/design/liquidation-model.md, Validation).
 
-Inputs are plain frames: a map's bins for one snapshot (bin_lo, bin_hi, side, notional_usd;
-tiers may repeat and are summed), realised liquidations (time, side, price, notional_usd),
-and the mark path after the snapshot (open_time, low, high). Realised data are scarce and
-undercounted (Binance pushes at most one liquidation per second): read the scores as ranks.
+Inputs are per-bin arrays of one map (bin edges, side, predicted notional) and the realised
+liquidations' sides, prices and notional; track_record.score_map puts them together.
+Realised data are scarce and undercounted (Binance pushes at most one liquidation per second):
+read the scores as ranks.
 """
 
 from __future__ import annotations
@@ -53,10 +53,6 @@ def wilson_lower_bound(successes: int, trials: int, z: float = 1.959964) -> floa
     centre = p + z * z / (2 * trials)
     margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
     return max(0.0, (centre - margin) / denominator)  # 0 hits: 0, not a rounding -0.0
-
-
-def _per_bin(bins: pd.DataFrame) -> pd.DataFrame:
-    return bins.groupby(["side", "bin_lo", "bin_hi"], as_index=False)["notional_usd"].sum()
 
 
 def realised_per_bin(
@@ -109,47 +105,12 @@ def swept_score(predicted: np.ndarray, realised: np.ndarray, swept: np.ndarray) 
     )
 
 
-def _bin_arrays(bins: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    per_bin = _per_bin(bins)
-    return (
-        per_bin["bin_lo"].to_numpy(float), per_bin["bin_hi"].to_numpy(float),
-        per_bin["side"].to_numpy() == "long", per_bin["notional_usd"].to_numpy(float),
-    )  # fmt: skip
-
-
-def _event_arrays(realised: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        realised["side"].to_numpy(), realised["price"].to_numpy(float),
-        realised["notional_usd"].to_numpy(float),
-    )  # fmt: skip
-
-
-def swept_bin_score(
-    bins: pd.DataFrame, realised: pd.DataFrame, path_after: pd.DataFrame, p0: float
-) -> SweptBinScore:
-    """Compare predicted and realised notional in the bins the path swept after the snapshot."""
-    lo, hi, is_long, predicted = _bin_arrays(bins)
-    swept = swept_mask(lo, hi, is_long, path_after["low"].min(), path_after["high"].max(), p0)
-    return swept_score(
-        predicted, realised_per_bin(lo, hi, is_long, *_event_arrays(realised)), swept
-    )
-
-
-def headline_test(daily: pd.DataFrame) -> pd.DataFrame:
-    """Per day: predicted C_L(day's low) vs realised long liquidations, C_S(high) vs shorts.
-
-    ``daily`` has predicted_long_usd, realised_long_usd, predicted_short_usd, realised_short_usd
-    (one row per day); returns the per-day ratios and, in ``attrs``, the rank correlations.
-    """
-    out = daily.copy()
-    for side in ("long", "short"):
-        out[f"{side}_ratio"] = out[f"predicted_{side}_usd"] / out[f"realised_{side}_usd"].replace(
-            0, np.nan
-        )
-        out.attrs[f"{side}_spearman"] = spearman(
-            out[f"predicted_{side}_usd"], out[f"realised_{side}_usd"]
-        )
-    return out
+def top_decile(predicted: np.ndarray, top_fraction: float = 0.10) -> np.ndarray:
+    """Indices of the top-decile bins by predicted notional, among the bins with any (ties
+    broken by order): the bins the track record scores and the overlay chart darkens."""
+    used = np.flatnonzero(predicted > 0)
+    k = max(1, math.ceil(top_fraction * used.size)) if used.size else 0
+    return used[np.argsort(-predicted[used], kind="stable")[:k]]
 
 
 @dataclass(frozen=True)
@@ -157,12 +118,22 @@ class RankingPrecision:
     events: int
     top_bins: int
     top_hit_share: float
-    baseline_hit_share: float  # share of all bins hit: what random bins would score
+    baseline_hit_share: float  # share of all bins hit (by bins picked at random)
     top_hit_lower_95: float
     skipped: bool  # fewer than min_events realised liquidations
     top_hits: int = 0
     bins: int = 0  # bins with predicted notional (the baseline's denominator)
     bins_hit: int = 0
+    nearest_hits: int = 0  # of the same number of bins nearest P0: a no-model baseline
+
+
+def nearest_hits(hit: np.ndarray, distance: np.ndarray | None, k: int) -> int:
+    """Hits among the k bins nearest the price (``distance`` to P0): what ranking by
+    proximity alone scores — real liquidations cluster near the price, so this, not the
+    all-bins share, is the bar a map must clear. 0 without distances."""
+    if distance is None:
+        return 0
+    return int(hit[np.argsort(distance, kind="stable")[:k]].sum())
 
 
 def precision_score(
@@ -171,26 +142,19 @@ def precision_score(
     events: int,
     top_fraction: float = 0.10,
     min_events: int = 10,
+    distance: np.ndarray | None = None,
 ) -> RankingPrecision:
     """Share of the top-decile bins (by predicted notional, among bins with any) that saw a
-    realised liquidation, against the share of all such bins (per-bin arrays)."""
+    realised liquidation, against the share of all such bins and (given each bin's
+    ``distance`` to P0) of as many bins nearest the price (per-bin arrays)."""
     used = predicted > 0
     if events < min_events or not used.any():
         return RankingPrecision(events, 0, float("nan"), float("nan"), float("nan"), True)
+    top = top_decile(predicted, top_fraction)
+    k, top_hits = len(top), int((realised[top] > 0).sum())
     hit = realised[used] > 0
-    k = max(1, math.ceil(top_fraction * int(used.sum())))
-    top = np.argsort(-predicted[used], kind="stable")[:k]
-    top_hits = int(hit[top].sum())
     return RankingPrecision(
         events, k, top_hits / k, float(hit.mean()), wilson_lower_bound(top_hits, k), False,
         top_hits, int(used.sum()), int(hit.sum()),
+        nearest_hits(hit, None if distance is None else distance[used], k),
     )  # fmt: skip
-
-
-def ranking_precision(
-    bins: pd.DataFrame, realised: pd.DataFrame, top_fraction: float = 0.10, min_events: int = 10
-) -> RankingPrecision:
-    """Share of the top-decile bins that see a realised liquidation, against all bins."""
-    lo, hi, is_long, predicted = _bin_arrays(bins)
-    hits = realised_per_bin(lo, hi, is_long, *_event_arrays(realised))
-    return precision_score(predicted, hits, len(realised), top_fraction, min_events)
