@@ -261,3 +261,40 @@ def test_successive_cuts_and_a_chunk_recut_day_by_day_equal_the_one_pass(
         pd.testing.assert_frame_equal(getattr(one_pass, name), joined, check_exact=True)
     with pytest.raises(ValueError, match="time order"):
         maps_from_stream(streamed, DATES[:1], ModelConfig(), symbol="BTCUSDT")
+
+
+def test_dates_in_any_order_or_repeated_give_the_same_maps_from_both_passes() -> None:
+    """Maps come in date order, once per date, from either pass (review: the streamed pass
+    sorted and de-duplicated, the one pass kept the caller's order and repeats)."""
+    days = [START + timedelta(days=d) for d in (40, 33, 71, 33)]
+    heat = [days[2], days[1]]
+    expected = maps(MARKET, sorted(set(days)), chunk_days=None, heatmap_dates=sorted(heat))
+    for chunk_days in (None, 60):
+        got = maps(MARKET, days, chunk_days=chunk_days, heatmap_dates=heat)
+        assert_identical(expected, got)
+    assert list(dict.fromkeys(expected.summary["date"])) == sorted(set(days))
+
+
+def test_a_minute_without_a_finite_mark_price_is_a_hole_not_a_touch() -> None:
+    """A NaN low would read as below every long's liquidation price and wipe out the side:
+    it must give the map of the same path with that minute missing (or, with the last
+    price's minute, filled from it)."""
+    market = synthetic_market(START, 25, seed=3, vol_per_minute=0.0012)
+    row = 20 * 1440 + 30
+    nan_low = market.mark_1m.copy()
+    nan_low.loc[row, "low"] = np.nan
+    dropped = market.mark_1m.drop(index=row)
+    day = [START + timedelta(days=21)]
+
+    def run(mark: pd.DataFrame, **kw) -> LiquidationMaps:
+        return liquidation_maps(market.metrics, market.klines_5m, mark, BRACKETS, day,
+                                symbol="BTCUSDT", **kw)  # fmt: skip
+
+    for chunk_days in (None, 60):
+        assert_identical(run(dropped, chunk_days=chunk_days), run(nan_low, chunk_days=chunk_days))
+    last = market.mark_1m.iloc[[row]]
+    assert_identical(run(dropped, last_1m=last), run(nan_low, last_1m=last))
+    clean = run(market.mark_1m)
+    longs = clean.bins[clean.bins["side"] == "long"]["notional_usd"].sum()
+    with_nan = run(nan_low).bins
+    assert with_nan[with_nan["side"] == "long"]["notional_usd"].sum() > 0.5 * longs

@@ -88,10 +88,14 @@ def liquidation_maps(
     The frames should start 30 days before the first date so the 30d window is full;
     missing history shows up in each summary's coverage counts, never silently.
     The pass is streamed ``chunk_days`` at a time (stream.py): memory bounded by the longest
-    window plus a chunk instead of the whole range, maps in date order; ``chunk_days=None``
-    runs the one pass (every cohort held), whose maps are identical.
+    window plus a chunk instead of the whole range; ``chunk_days=None`` runs the one pass
+    (every cohort held), whose maps are identical. Either way the maps come in date order,
+    once per date, whatever the order of ``dates`` and ``heatmap_dates``.
     """
     config = config or ModelConfig()
+    # both passes answer in date order, once per date: the streamed one can only go forward
+    dates = sorted(set(dates))
+    heatmap_dates = None if heatmap_dates is None else sorted(set(heatmap_dates))
     if chunk_days is not None:
         return streamed_maps(
             metrics, klines_5m, mark_1m, brackets, dates, config, symbol=symbol, venue=venue,

@@ -93,11 +93,19 @@ def build_bars(metrics: pd.DataFrame, klines_5m: pd.DataFrame) -> Bars:
     return Bars(t, contracts, d_contracts, vwap, pick("close"), share)
 
 
+def _finite_prices(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose low, high and close are all finite numbers."""
+    return np.isfinite(frame[["low", "high", "close"]].to_numpy(float)).all(axis=1)
+
+
 def build_mark_path(mark_1m: pd.DataFrame, last_1m: pd.DataFrame | None = None) -> MarkPath:
     """Mark-price minutes, with last-price minutes filling the mark series' holes (flagged).
 
-    Sorted and de-duplicated on the arrays, not the frames: years of minutes, copied three
-    times as frames, would set the engine's peak memory."""
+    A minute whose low, high or close is not a finite number is a hole (filled by the last
+    price when it has the minute), never a touch: a NaN low would otherwise read as a price
+    below every liquidation level and wipe out a side. Sorted and de-duplicated on the
+    arrays, not the frames: years of minutes, copied three times as frames, would set the
+    engine's peak memory."""
     _require(mark_1m, "mark_klines_1m", ["open_time", "low", "high", "close"])
     frames = [mark_1m]
     if last_1m is not None and len(last_1m):
@@ -105,7 +113,9 @@ def build_mark_path(mark_1m: pd.DataFrame, last_1m: pd.DataFrame | None = None) 
         frames.append(last_1m)
     time_us = np.concatenate([_us(f["open_time"]) for f in frames])
     fallback = np.concatenate([np.full(len(f), k > 0) for k, f in enumerate(frames)])
-    order = np.lexsort((fallback, time_us))  # by minute, mark before last price; stable
+    usable = np.flatnonzero(np.concatenate([_finite_prices(f) for f in frames]))
+    # by minute, mark before last price; stable
+    order = usable[np.lexsort((fallback[usable], time_us[usable]))]
     ordered = time_us[order]
     first = np.ones(len(order), bool)
     first[1:] = ordered[1:] != ordered[:-1]  # keep each minute's first row
