@@ -11,7 +11,8 @@ from transforms.liquidation_price import Formula
 
 # 2: cohorts from contracts, per-side shrink, grid from each snapshot's own P0 (issue 11)
 # 3: estimated liquidations count only cohorts born in the 30 days before (issue 13), so a
-#    day's figure no longer depends on how much history the run started with
+#    day's figure no longer depends on how much history the run started with; a mark minute
+#    without a finite price is a hole, not a touch
 MODEL_VERSION = 3
 WINDOWS: dict[str, int] = {"1d": 1, "7d": 7, "30d": 30}  # days
 TIERS: tuple[int, ...] = (3, 5, 10, 20, 25, 50, 75, 100, 125)
