@@ -97,37 +97,16 @@ def liquidation_maps(
     dates = sorted(set(dates))
     heatmap_dates = None if heatmap_dates is None else sorted(set(heatmap_dates))
     if chunk_days is not None:
-        return streamed_maps(
-            metrics, klines_5m, mark_1m, brackets, dates, config, symbol=symbol, venue=venue,
-            last_1m=last_1m, heatmap_dates=heatmap_dates, chunk_days=chunk_days,
+        streamed = streamed_pass(
+            metrics, klines_5m, mark_1m, brackets, config, symbol=symbol, last_1m=last_1m,
+            chunk_days=chunk_days,
         )  # fmt: skip
+        return maps_from_stream(
+            streamed, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates
+        )
     run = run_model(metrics, klines_5m, mark_1m, brackets, config, symbol=symbol, last_1m=last_1m)
     return maps_from_run(
         run, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates
-    )
-
-
-def streamed_maps(
-    metrics: pd.DataFrame,
-    klines_5m: pd.DataFrame,
-    mark_1m: pd.DataFrame,
-    brackets: pd.DataFrame,
-    dates: list[date],
-    config: ModelConfig,
-    *,
-    symbol: str,
-    venue: str = "binance",
-    last_1m: pd.DataFrame | None = None,
-    heatmap_dates: list[date] | None = None,
-    chunk_days: int = CHUNK_DAYS,
-) -> LiquidationMaps:
-    """liquidation_maps() through a streamed pass (stream.py)."""
-    streamed = streamed_pass(
-        metrics, klines_5m, mark_1m, brackets, config, symbol=symbol, last_1m=last_1m,
-        chunk_days=chunk_days,
-    )  # fmt: skip
-    return maps_from_stream(
-        streamed, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates
     )
 
 
