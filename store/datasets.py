@@ -78,6 +78,21 @@ DATASETS: dict[str, Dataset] = {
     ]
 }
 
+# Bybit and OKX market data (issue 14): the same five datasets as Binance's, in the same schemas
+# (open interest in one-sided base-asset contracts), under <lake>/<venue>/…; keyed "<venue>/<name>".
+MARKET_VENUES = ("binance", "bybit", "okx")
+for _venue in MARKET_VENUES[1:]:
+    for _name in ("klines_1m", "klines_5m", "mark_klines_1m", "metrics", "funding_rate"):
+        _base = DATASETS[_name]
+        DATASETS[f"{_venue}/{_name}"] = Dataset(
+            _venue, _name, _base.schema, _base.time_column, _base.bar_seconds
+        )
+
+
+def market_dataset(venue: str, name: str) -> Dataset:
+    """A market-data dataset of one venue (Binance's keep their bare names)."""
+    return DATASETS[name if venue == "binance" else f"{venue}/{name}"]
+
 
 # -- derived datasets: the liquidation-map engine's outputs --------------------------------
 _KEYS = [("date", pa.date32()), ("symbol", pa.string()), ("venue", pa.string())]
