@@ -1,0 +1,73 @@
+"""One ccxt call with retries: transient failures (HTTP 429/418, 5xx, timeouts, a body
+that is not JSON, an error envelope saying "try again") are retried, waiting what the
+venue's Retry-After says when it says it; a request the venue refuses is not."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt
+
+from sources.errors import SourceError
+from sources.retry_policy import RetryPolicy
+
+T = TypeVar("T")
+MAX_RETRY_AFTER_S = 120.0  # a longer ban (HTTP 418) fails the run instead of sleeping through it
+NOT_RETRYABLE = (
+    ccxt.BadRequest,  # includes BadSymbol
+    ccxt.AuthenticationError,
+    ccxt.NotSupported,
+    ccxt.ArgumentsRequired,
+)
+
+
+class VenueRequestError(SourceError):
+    """A venue kept failing, refused a request, or banned the client for too long."""
+
+
+def retry_after_s(exchange: Any) -> float | None:
+    """The Retry-After of the exchange's last response, in seconds, if it sent one."""
+    headers = getattr(exchange, "last_response_headers", None) or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def with_retries(
+    exchange: Any, what: str, call: Callable[[], Awaitable[T]], policy: RetryPolicy
+) -> T:
+    """``await call()``, retried under ``policy``; ``what`` names the request in errors."""
+    for attempt in range(1, policy.attempts + 1):
+        exchange.last_response_headers = None
+        try:
+            return await call()
+        except NOT_RETRYABLE as exc:
+            raise VenueRequestError(
+                f"{what}: the venue refused the request ({_short(exc)})"
+            ) from None
+        except ccxt.BaseError as exc:
+            wait = retry_after_s(exchange)
+            if wait is not None and wait > MAX_RETRY_AFTER_S:
+                raise VenueRequestError(
+                    f"{what}: the venue asks to wait {wait:.0f} s (Retry-After; HTTP 418 is an IP "
+                    "ban for ignoring 429s); run again after that"
+                ) from None
+            if attempt == policy.attempts:
+                raise VenueRequestError(
+                    f"{what}: still failing after {attempt} attempts ({_short(exc)})"
+                ) from None
+            if wait is None:
+                backoff = policy.initial_wait_s * 2 ** (attempt - 1)
+                wait = min(policy.max_wait_s, backoff) + random.uniform(0, policy.initial_wait_s)
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    return text if len(text) <= 200 else text[:197] + "..."
