@@ -124,15 +124,45 @@ def extract(
         bool,
         typer.Option("--force", help="Re-fetch and replace days already stored (a bad partition)."),
     ] = False,
+    venues: Annotated[
+        str | None,
+        typer.Option(
+            "--venues",
+            metavar="VENUES",
+            help="Comma-separated, from binance, bybit, okx (default LIQBRIEF_VENUES): also "
+            "fetch through the venues' REST APIs (Binance: the days the archive lacks, up to "
+            "today); --end then defaults to today.",
+        ),
+    ] = None,
 ) -> None:
-    """Download Binance archive files into the Parquet lake (skips days already stored)."""
+    """Download Binance archive files into the Parquet lake (skips days already stored);
+    with --venues, also the venues' REST data (Binance's live edge, Bybit, OKX)."""
+    from liqbrief.cli_venues import default_venue_range, run_venue_extract, venues_option
     from sources.binance_archive.layout import ARCHIVE_DATASETS
 
-    end_day = end or yesterday()
-    start_day, end_day = checked_range(start or end_day - timedelta(days=6), end_day)
-    archive_range(start_day, end_day)
+    chosen_venues = venues_option(venues, Settings.from_env())
+    if chosen_venues is not None:
+        start_day, end_day = checked_range(*default_venue_range(start, end))
+    else:
+        end_day = end or yesterday()
+        start_day, end_day = checked_range(start or end_day - timedelta(days=6), end_day)
+        archive_range(start_day, end_day)
     chosen = _datasets_option(datasets, ARCHIVE_DATASETS)
     settings = _settings(lake_writable=True)
+    if chosen_venues is not None:
+        run_venue_extract(
+            chosen_venues, list(symbols), start_day, end_day, chosen, force,
+            lambda *args: _archive_extract(settings, *args),
+        )  # fmt: skip
+        return
+    _archive_extract(settings, list(symbols), start_day, end_day, chosen, force)
+
+
+def _archive_extract(
+    settings: Settings, symbols: list[str], start_day: date, end_day: date,
+    chosen: list[str] | None, force: bool,
+) -> None:  # fmt: skip
+    """The archive extract flow with its progress bar and summary line."""
     from flows.extract import ExtractIncompleteError
     from flows.extract import extract as extract_flow
 

@@ -29,6 +29,13 @@ DEFAULT_COINGLASS_URL = "https://open-api-v4.coinglass.com"
 DEFAULT_BINANCE_WS_URL = "wss://fstream.binance.com/market/ws/!forceOrder@arr"
 DEFAULT_BYBIT_WS_URL = "wss://stream.bybit.com/v5/public/linear"
 DEFAULT_OKX_WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
+# the venues' public REST APIs (issue 14; sources/venues), reached through ccxt
+DEFAULT_REST_URLS = {
+    "binance": "https://fapi.binance.com",
+    "bybit": "https://api.bybit.com",
+    "okx": "https://www.okx.com",
+}
+KNOWN_VENUES = ("binance", "bybit", "okx")
 # the major exchanges summed for the all-market liquidation series (Coinglass's names)
 DEFAULT_COINGLASS_EXCHANGES = "Binance,OKX,Bybit,Bitget,Gate,HTX,Hyperliquid,Bitmex,CoinEx,Bitfinex"
 EARLIEST_COINGLASS_HISTORY = date(2015, 1, 1)  # before any futures history Coinglass holds
@@ -90,11 +97,19 @@ class Settings(BaseSettings):
     binance_ws_url: str = DEFAULT_BINANCE_WS_URL
     bybit_ws_url: str = DEFAULT_BYBIT_WS_URL
     okx_ws_url: str = DEFAULT_OKX_WS_URL
+    # the venues' REST base URLs (`liqbrief extract --venues`); tests point them at loopback
+    binance_fapi_url: str = DEFAULT_REST_URLS["binance"]
+    bybit_url: str = DEFAULT_REST_URLS["bybit"]
+    okx_url: str = DEFAULT_REST_URLS["okx"]
+    venues: str = "binance"  # comma-separated, the default of --venues
     # where `liqbrief record` spools frames before compacting them into the lake (local disk);
     # unset: "recorder-spool" beside a local lake, ./recorder-spool for an object-store lake
     spool_dir: str | None = None
 
-    @field_validator("binance_archive_url", "fred_api_url", "fred_csv_url", "coinglass_url")
+    @field_validator(
+        "binance_archive_url", "fred_api_url", "fred_csv_url", "coinglass_url",
+        "binance_fapi_url", "bybit_url", "okx_url",
+    )  # fmt: skip
     @classmethod
     def base_urls_are_http(cls, value: str) -> str:
         return _http_url(value)
@@ -103,6 +118,29 @@ class Settings(BaseSettings):
     @classmethod
     def stream_urls_are_ws(cls, value: str) -> str:
         return _ws_url(value)
+
+    @field_validator("venues")
+    @classmethod
+    def venues_are_known(cls, value: str) -> str:
+        names = [name.strip().lower() for name in value.split(",") if name.strip()]
+        bad = [name for name in names if name not in KNOWN_VENUES]
+        if not names or bad:
+            raise ValueError(
+                "must be a comma-separated list of "
+                + ", ".join(KNOWN_VENUES)
+                + (f" ({bad[0]!r} is not one)" if bad else "")
+            )
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def venue_list(self) -> list[str]:
+        """LIQBRIEF_VENUES as names, in the order given."""
+        return self.venues.split(",")
+
+    @property
+    def rest_urls(self) -> dict[str, str]:
+        """Each venue's REST base URL (LIQBRIEF_BINANCE_FAPI_URL, _BYBIT_URL, _OKX_URL)."""
+        return {"binance": self.binance_fapi_url, "bybit": self.bybit_url, "okx": self.okx_url}
 
     @property
     def stream_urls(self) -> dict[str, str]:

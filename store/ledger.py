@@ -37,6 +37,9 @@ class LedgerEntry:
     ingested_at: str  # ISO-8601 UTC
     data_sha256: str | None = None  # the stored data file's hash; None in records from before
     config_fingerprint: str | None = None  # derived tables: the configuration they came from
+    # the source_url of rows this write replaced from another source (the archive's day
+    # replacing a venue's REST rows, "rest:binance:…"); None when it replaced nothing else
+    replaces: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()

@@ -65,6 +65,7 @@ class VenueStandin(LoopbackServer):
         self.served: dict[str, set[int]] = defaultdict(set)
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.retry_after_s = 1
+        self.funding_ms = FUNDING_MS  # 8 h; set 1 h or 4 h for a venue funding more often
         self._last_page: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -159,7 +160,7 @@ class VenueStandin(LoopbackServer):
             return 200, rows, times
         if path == "/fapi/v1/fundingRate":
             limit = min(int(q.get("limit", 100)), 1000)
-            times = [] if empty else self._window(start, end, FUNDING_MS, limit, False)
+            times = [] if empty else self._window(start, end, self.funding_ms, limit, False)
             rows = [
                 {
                     "symbol": self.symbol,
@@ -205,7 +206,7 @@ class VenueStandin(LoopbackServer):
             mark = path.endswith("mark-price-kline")
             rows = [[str(t), *self._kline(t, step, mark)[: 4 if mark else 5]] for t in times]
             if not mark:
-                rows = [r + [str(round(float(r[5]) * float(r[4]), 4))] for r in rows]
+                rows = [[*r, str(round(float(r[5]) * float(r[4]), 4))] for r in rows]
             return 200, ok({"category": "linear", "symbol": self.symbol, "list": rows}), times
         if path == "/v5/market/open-interest":
             if "startTime" in q and "endTime" not in q:
@@ -238,7 +239,7 @@ class VenueStandin(LoopbackServer):
                 return 200, {"retCode": 10001, "retMsg": "endTime is required", "result": {}}, []
             limit = min(int(q.get("limit", 200)), 200)
             start, end = int(q.get("startTime", 0)), int(q.get("endTime", self.now_ms))
-            times = [] if empty else self._window(start, end, FUNDING_MS, limit, True)
+            times = [] if empty else self._window(start, end, self.funding_ms, limit, True)
             rows = [
                 {
                     "symbol": self.symbol,
@@ -302,7 +303,7 @@ class VenueStandin(LoopbackServer):
             rows = [
                 [
                     str(t),
-                    str(round(synthetic_value("oi", t) / OKX_CT_VAL)),
+                    str(round(synthetic_value("oi", t) / OKX_CT_VAL, 1)),
                     str(synthetic_value("oi", t)),
                     str(round(synthetic_value("oi", t) * synthetic_value("price", t), 2)),
                 ]
@@ -314,7 +315,7 @@ class VenueStandin(LoopbackServer):
             times = (
                 []
                 if empty
-                else self._window(newer_than + 1, older_than - 1, FUNDING_MS, limit, True)
+                else self._window(newer_than + 1, older_than - 1, self.funding_ms, limit, True)
             )
             rows = [
                 {
@@ -325,7 +326,7 @@ class VenueStandin(LoopbackServer):
                     "realizedRate": str(synthetic_value("funding", t)),
                     "fundingTime": str(t),
                     "method": "current_period",
-                }  # fmt: skip
+                }
                 for t in times
             ]
             return 200, ok(rows), times
@@ -335,7 +336,7 @@ class VenueStandin(LoopbackServer):
         standin = self
 
         class Handler(QuietHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(url.query).items()}
                 status, body, headers = standin.answer(url.path, query)

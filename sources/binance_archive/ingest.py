@@ -28,6 +28,7 @@ from sources.binance_archive.snapshot_ingest import DATASET as SNAPSHOT_DATASET
 from sources.binance_archive.snapshot_ingest import ingest_snapshots_async
 from sources.errors import NotPublishedError, SourceError, UnknownSymbolError
 from sources.retry_policy import RetryPolicy
+from sources.venues.plan import BINANCE_REST_DAYS, is_rest, rest_days
 from store.datasets import DATASETS
 from store.lake import Lake
 from store.ledger import LedgerEntry
@@ -51,6 +52,7 @@ def _store_file(lake: Lake, fetched: FetchedFile, wanted_days: tuple[date, ...])
     for day, raw_part in by_day.items():
         part, dropped = sort_and_deduplicate(raw_part, ds.time_column)
         expected = ds.rows_per_day
+        previous = lake.ledger_entry(ds, file.symbol, day)
         entry = LedgerEntry(
             venue=VENUE,
             dataset=ds.name,
@@ -62,6 +64,7 @@ def _store_file(lake: Lake, fetched: FetchedFile, wanted_days: tuple[date, ...])
             duplicates_dropped=dropped,
             missing_rows=max(0, expected - part.num_rows) if expected else 0,
             ingested_at=now,
+            replaces=previous.source_url if is_rest(previous) else None,
         )
         lake.write_day(ds, day, part, entry)
         written += part.num_rows
@@ -124,6 +127,9 @@ async def ingest_dataset_async(
     files = plan_files(archive_ds, symbol, start, end, today)
     wanted = [d for f in files for d in f.days]
     present = set() if force else lake.ingested_days(ds, symbol, wanted)
+    # days held from Binance's REST edge wait for the archive, which replaces them
+    edge = today - timedelta(days=BINANCE_REST_DAYS + 1)
+    present -= rest_days(lake, ds, symbol, [d for d in present if d >= edge])
     report = IngestReport()
     todo = []
     for f in files:

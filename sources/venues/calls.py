@@ -23,6 +23,10 @@ NOT_RETRYABLE = (
     ccxt.ArgumentsRequired,
 )
 
+# what parsing a body that is not the venue's JSON raises inside ccxt (it hands a non-JSON
+# body on as a string): a malformed reply, retried like a 5xx
+MALFORMED = (TypeError, ValueError, KeyError, AttributeError, IndexError)
+
 
 class VenueRequestError(SourceError):
     """A venue kept failing, refused a request, or banned the client for too long."""
@@ -44,13 +48,17 @@ async def with_retries(
     """``await call()``, retried under ``policy``; ``what`` names the request in errors."""
     for attempt in range(1, policy.attempts + 1):
         exchange.last_response_headers = None
+        exchange.last_http_response = exchange.last_json_response = None
         try:
-            return await call()
+            result = await call()
+            if exchange.last_http_response and exchange.last_json_response is None:
+                raise ValueError("malformed reply: the body is not JSON")
+            return result
         except NOT_RETRYABLE as exc:
             raise VenueRequestError(
                 f"{what}: the venue refused the request ({_short(exc)})"
             ) from None
-        except ccxt.BaseError as exc:
+        except (ccxt.BaseError, *MALFORMED) as exc:
             wait = retry_after_s(exchange)
             if wait is not None and wait > MAX_RETRY_AFTER_S:
                 raise VenueRequestError(

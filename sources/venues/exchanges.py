@@ -36,6 +36,10 @@ def open_exchange(venue: str, base_url: str, markets: dict[str, Any] | None = No
     ``exchange.markets``) skips instrument loading entirely. Close it with ``await ex.close()``."""
     config: dict[str, Any] = {
         "enableRateLimit": True,
+        # kept so calls.py can read Retry-After and tell a non-JSON body from an empty page
+        "enableLastResponseHeaders": True,
+        "enableLastHttpResponse": True,
+        "enableLastJsonResponse": True,
         "urls": {"api": api_urls(venue, base_url)},
         "options": {"fetchMarkets": {"types": market_types(venue)}},
     }

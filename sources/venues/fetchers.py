@@ -95,10 +95,14 @@ def binance_klines(mark: bool, step: int) -> Callable:
         method = ex.fapiPublicGetMarkPriceKlines if mark else ex.fapiPublicGetKlines
         request = {"symbol": ctx.symbol, "interval": interval, "startTime": since,
                    "endTime": until - 1, "limit": bars_in(since, until, step)}  # fmt: skip
-        raw = await ctx.call(f"{'mark ' if mark else ''}klines", lambda: method(request))
+
+        async def page() -> list[list[Any]]:
+            return _rows_of(await method(request), list)
+
+        raw = await ctx.call(f"{'mark ' if mark else ''}klines", page)
         return [
             _kline_row(r[0], step, r[1], r[2], r[3], r[4], r[5], r[7], int(r[8]), r[9], r[10])
-            for r in _rows_of(raw, ctx, list)
+            for r in raw
         ]
 
     return fetch
@@ -216,10 +220,10 @@ async def ccxt_funding(ctx: FetchContext, since: int, until: int) -> list[dict[s
     return [_funding_row(r["timestamp"], r["fundingRate"]) for r in raw]
 
 
-def _rows_of(raw: Any, ctx: FetchContext, kind: type) -> list[Any]:
-    """A raw reply's rows, or a retryable complaint when the body is not what the venue sends."""
+def _rows_of(raw: Any, kind: type) -> list[Any]:
+    """A raw reply's rows; a body that is not what the venue sends is malformed (retried)."""
     if not isinstance(raw, list) or any(not isinstance(r, kind) for r in raw):
-        raise VenueRequestError(f"{ctx.venue}: unexpected reply shape ({type(raw).__name__})")
+        raise ValueError(f"malformed reply: expected a list of rows, got {type(raw).__name__}")
     return raw
 
 

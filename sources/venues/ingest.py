@@ -14,7 +14,7 @@ from sources.retry_policy import RetryPolicy
 from sources.venues.calls import VenueRequestError
 from sources.venues.exchanges import open_exchange
 from sources.venues.fetchers import DATASET_NAMES, SERIES, FetchContext, Series
-from sources.venues.plan import contiguous_runs, days_to_fetch, rest_source
+from sources.venues.plan import BINANCE_REST_DAYS, contiguous_runs, days_to_fetch, rest_source
 from sources.venues.report import VenueReport
 from sources.venues.tables import (
     DAY_MS,
@@ -28,6 +28,7 @@ from store.datasets import Dataset, market_dataset
 from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
 
+PUBLISH_LAG_MS = 10 * 60_000  # venues publish a 5-minute OI point some minutes after its time
 DEPTH_HINTS = {
     ("binance", "metrics"): "Binance REST serves open interest for the last 30 days only",
     ("okx", "metrics"): "OKX serves only its latest ~1,440 open-interest points; history "
@@ -63,11 +64,13 @@ def _times(row: dict[str, Any]):
 
 
 def expected_bars(ds: Dataset, day: date, now_ms: int) -> int:
-    """Bars of ``day`` final by ``now_ms`` (klines: closed; OI: stamped at or before now)."""
+    """Bars of ``day`` a venue must have published by ``now_ms``: those stamped (klines:
+    closed) more than PUBLISH_LAG_MS before now, so a bar just due is no gap yet."""
     if ds.bar_seconds is None:
         return 0
     step = ds.bar_seconds * 1000
-    end = min(_ms(day) + DAY_MS, now_ms + (0 if ds.time_column == "open_time" else step))
+    due = now_ms - PUBLISH_LAG_MS + (0 if ds.time_column == "open_time" else step)
+    end = min(_ms(day) + DAY_MS, due)
     return max(0, (end - _ms(day)) // step)
 
 
@@ -124,6 +127,8 @@ async def ingest_venue_async(
     now_ms = int(now.timestamp() * 1000)
     report = VenueReport(venue, symbol)
     days = [d for d in days_between(start, end) if d <= now.date()]
+    if venue == "binance":  # the archive's edge only: older days are the archive's
+        days = [d for d in days if d >= now.date() - timedelta(days=BINANCE_REST_DAYS)]
     plans = {}
     for name in datasets:
         ds = market_dataset(venue, name)
@@ -176,7 +181,7 @@ def ingest_venues(
                 now=now,
                 policy=policy,
                 force=force,
-            )  # fmt: skip
+            )
             for symbol in symbols
         ]
 

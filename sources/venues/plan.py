@@ -13,6 +13,9 @@ from store.lake import Lake
 from store.ledger import LedgerEntry
 
 REST_SOURCE_PREFIX = "rest:"
+# Binance REST fills only the archive's edge: days from this many days ago to today (its
+# open interest reaches 30 days back; the archive publishes a day within hours)
+BINANCE_REST_DAYS = 30
 
 
 def rest_source(venue: str, endpoint: str) -> str:

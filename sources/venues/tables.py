@@ -5,6 +5,7 @@ between funding times."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ def with_funding_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each funding row's interval in hours: the time since the previous funding (the first
     row takes the next gap); rows must be sorted and deduplicated."""
     times = [r["calc_time"] for r in rows]
-    gaps = [round((b - a) / HOUR_MS) for a, b in zip(times, times[1:], strict=False)]
+    gaps = [round((b - a) / HOUR_MS) for a, b in itertools.pairwise(times)]
     out = []
     for i, row in enumerate(rows):
         gap = gaps[i - 1] if i > 0 else (gaps[0] if gaps else None)

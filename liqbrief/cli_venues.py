@@ -1,0 +1,95 @@
+"""`liqbrief extract --venues …`: the Binance archive plus the venues' REST APIs.
+
+Binance: the archive for the days it has published, then REST for what it lacks (today and
+days not yet published, up to 30 days back); Bybit and OKX: REST for the whole range. One
+line per venue and symbol says what was stored, then one per coverage warning."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import typer
+
+from liqbrief.cli_params import comma_choices, today, yesterday
+from liqbrief.settings import KNOWN_VENUES, Settings
+from liqbrief.terminal import console
+
+MAX_WARNINGS_SHOWN = 12  # per venue and symbol; the Prefect run logs every one
+
+
+class VenueExtractIncompleteError(RuntimeError):
+    """Some venue series failed; the rest were stored."""
+
+
+def venues_option(text: str | None, settings: Settings) -> list[str] | None:
+    """--venues (else LIQBRIEF_VENUES), checked; None when that is Binance alone and no
+    --venues was given: the archive-only extract of before."""
+    if text is None:
+        return None if settings.venue_list == ["binance"] else settings.venue_list
+    try:
+        return comma_choices(text.lower(), list(KNOWN_VENUES), "venue")
+    except typer.BadParameter as exc:
+        exc.param_hint = "--venues"
+        raise
+
+
+def rest_datasets(chosen: list[str] | None) -> tuple[str, ...]:
+    from sources.venues.fetchers import DATASET_NAMES
+
+    return tuple(d for d in DATASET_NAMES if chosen is None or d in chosen)
+
+
+def run_venue_extract(
+    venues: list[str], symbols: list[str], start: date, end: date,
+    chosen: list[str] | None, force: bool, archive_extract,
+) -> None:  # fmt: skip
+    """The archive part (Binance, days up to yesterday) through ``archive_extract``, then
+    every venue's REST part; prints what each stored and its coverage warnings, and fails
+    (exit 1) after printing if any series or archive file failed."""
+    from flows.extract import ExtractIncompleteError
+    from flows.venues import extract_venues
+
+    archive_error: ExtractIncompleteError | None = None
+    if "binance" in venues and start <= yesterday():
+        try:
+            archive_extract(symbols, start, min(end, yesterday()), chosen, force)
+        except ExtractIncompleteError as exc:
+            archive_error = exc
+    datasets = rest_datasets(chosen)
+    reports = extract_venues(venues, symbols, start, end, force, datasets) if datasets else []
+    for report in reports:
+        print_report(report)
+    failures = [f"{r['venue']} {f}" for r in reports for f in r["failures"]]
+    if archive_error is not None:
+        raise archive_error
+    if failures:
+        more = f" (and {len(failures) - 1} more above)" if len(failures) > 1 else ""
+        raise VenueExtractIncompleteError(
+            f"{len(failures)} venue series could not be fetched (everything else was stored); "
+            f"first: {failures[0]}{more}"
+        )
+
+
+def print_report(report: dict) -> None:
+    rows = report["rows"]
+    stored = ", ".join(f"{n} {name}" for name, n in rows.items() if n) or "nothing new"
+    console.print(
+        f"{report['venue']} {report['symbol']}: stored {stored} ({report['days_stored']} day "
+        f"partitions; {report['days_skipped']} already complete)",
+        highlight=False, markup=False,
+    )  # fmt: skip
+    warnings = report["warnings"]
+    for line in warnings[:MAX_WARNINGS_SHOWN]:
+        console.print(f"  coverage: {line}", highlight=False, markup=False)
+    if len(warnings) > MAX_WARNINGS_SHOWN:
+        console.print(
+            f"  coverage: … and {len(warnings) - MAX_WARNINGS_SHOWN} more (in the Prefect run's log)"
+        )
+    for line in report["failures"]:
+        console.print(f"  failed: {line}", highlight=False, markup=False)
+
+
+def default_venue_range(start: date | None, end: date | None) -> tuple[date, date]:
+    """The live edge: end defaults to today, start to six days before the end."""
+    end_day = end or today()
+    return start or end_day - timedelta(days=6), end_day
