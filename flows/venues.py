@@ -8,6 +8,7 @@ from datetime import date
 from prefect import flow, get_run_logger, task
 
 from liqbrief.settings import Settings
+from sources.retry_policy import RetryPolicy
 from sources.venues.fetchers import DATASET_NAMES
 from sources.venues.ingest import ingest_venues
 from store.lake import Lake
@@ -21,7 +22,7 @@ def extract_venue(
     settings = Settings.from_env()
     reports = ingest_venues(
         Lake(settings.lake), {venue: settings.rest_urls[venue]}, symbols, start, end,
-        force=force, datasets=datasets,
+        force=force, datasets=datasets, policy=RetryPolicy(attempts=settings.http_attempts),
     )  # fmt: skip
     return [r.as_dict() for r in reports]
 

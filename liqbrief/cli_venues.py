@@ -12,7 +12,6 @@ import typer
 
 from liqbrief.cli_params import comma_choices, today, yesterday
 from liqbrief.settings import KNOWN_VENUES, Settings
-from liqbrief.terminal import console
 
 MAX_WARNINGS_SHOWN = 12  # per venue and symbol; the Prefect run logs every one
 
@@ -73,20 +72,19 @@ def run_venue_extract(
 def print_report(report: dict) -> None:
     rows = report["rows"]
     stored = ", ".join(f"{n} {name}" for name, n in rows.items() if n) or "nothing new"
-    console.print(
+    typer.echo(
         f"{report['venue']} {report['symbol']}: stored {stored} ({report['days_stored']} day "
-        f"partitions; {report['days_skipped']} already complete)",
-        highlight=False, markup=False,
-    )  # fmt: skip
+        f"partitions; {report['days_skipped']} already complete)"
+    )
     warnings = report["warnings"]
     for line in warnings[:MAX_WARNINGS_SHOWN]:
-        console.print(f"  coverage: {line}", highlight=False, markup=False)
+        typer.echo(f"  coverage: {line}")
     if len(warnings) > MAX_WARNINGS_SHOWN:
-        console.print(
+        typer.echo(
             f"  coverage: … and {len(warnings) - MAX_WARNINGS_SHOWN} more (in the Prefect run's log)"
         )
     for line in report["failures"]:
-        console.print(f"  failed: {line}", highlight=False, markup=False)
+        typer.echo(f"  failed: {line}")
 
 
 def default_venue_range(start: date | None, end: date | None) -> tuple[date, date]:

@@ -179,6 +179,15 @@ ROWS: list[BadInput] = [
     BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-03"), 1, "no realised liquidations stored for BTCUSDT on binance in 2024-03-02..2024-03-03"),
     BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-02", "--json"), 1, "no Coinglass daily bars): start the recorder with `liqbrief record`"),
     BadInput(("validate", "--start", "2024-03-20", "--end", "2024-03-20"), 1, "cannot score BTCUSDT 2024-03-20..2024-03-20: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --symbols BTCUSDT --start 2024-02-19"),
+    # venues (issue 14): --venues choices and the REST settings
+    BadInput(("extract", "--venues", "bybit,bitmex"), 2, "unknown venue 'bitmex'; choose from binance, bybit, okx"),
+    BadInput(("extract", "--venues", ","), 2, "unknown venue (none given)"),
+    BadInput(("extract", "--venues", "okx", "--start", "2024-02-05", "--end", "2024-02-01"), 2, "is before --start"),
+    BadInput(("extract", "--venues", "okx", "--end", FUTURE), 2, "is in the future"),
+    BadInput(("extract",), 2, "LIQBRIEF_VENUES='binance,ftx': must be a comma-separated list of binance, bybit, okx ('ftx' is not one)", {"LIQBRIEF_VENUES": "binance,ftx"}),
+    BadInput(("extract", "--venues", "bybit"), 2, "LIQBRIEF_BYBIT_URL='api.bybit.com': must be an http(s) URL", {"LIQBRIEF_BYBIT_URL": "api.bybit.com"}),
+    BadInput(("extract",), 2, "LIQBRIEF_OKX_URL='ws://okx': must be an http(s) URL", {"LIQBRIEF_OKX_URL": "ws://okx"}),
+    BadInput(("extract",), 2, "LIQBRIEF_BINANCE_FAPI_URL='https:// fapi'", {"LIQBRIEF_BINANCE_FAPI_URL": "https:// fapi"}),
     # failures (exit 1): the date has no map
     BadInput(("brief", "--date", "2024-03-06"), 1, "no map for BTCUSDT"),
     BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: BTCUSDT: not enough open-interest or price data"),

@@ -13,12 +13,12 @@ from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.synthetic_archive import build_archive
 from liqbrief.testing.venue_standin import OKX_OI_DEPTH, VenueStandin, synthetic_value
 from sources.binance_archive.ingest import ingest as archive_ingest
+from sources.retry_policy import RetryPolicy
 from sources.venues.fetchers import SERIES
 from sources.venues.ingest import ingest_venue_async
 from sources.venues.report import VenueReport
 from store.datasets import market_dataset
 from store.lake import Lake
-from sources.retry_policy import RetryPolicy
 
 RETRY = RetryPolicy(attempts=5, initial_wait_s=0.01, max_wait_s=0.05)
 
