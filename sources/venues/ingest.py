@@ -100,10 +100,14 @@ def store_days(
         missing = max(0, expected - len(day_rows))
         if missing:
             report.warnings.append(_gap_warning(venue, ds, symbol, day, missing, expected))
+        ended = _ms(day) + DAY_MS <= now_ms
         if not day_rows:
-            if ds.bar_seconds is None and _ms(day) + DAY_MS <= now_ms:
+            if ds.bar_seconds is None and ended:
                 report.warnings.append(f"{venue} {ds.name} {symbol} {day}: no rows served")
-            continue
+            if not ended:
+                continue  # asked again next run
+            # an ended day the venue has nothing for (OKX OI beyond its depth) is recorded
+            # empty, its gap in the ledger: a re-run does not ask again (--force does)
         entry = LedgerEntry(
             venue=venue, dataset=ds.name, symbol=symbol, date=day.isoformat(),
             source_url=rest_source(venue, series.endpoint), source_sha256="",

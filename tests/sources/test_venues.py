@@ -141,9 +141,17 @@ def test_okx_keeps_what_its_short_open_interest_history_serves_and_says_so(lake:
     assert len(stored) == OKX_OI_DEPTH  # the latest 1,440 points, nothing older
     gap_days = [w for w in report.warnings if "okx metrics" in w]
     assert gap_days and all("1,440" in w for w in gap_days)
-    # 7 days back: 18 and 19 November got nothing (not stored: asked again next run), the
-    # 20th only its last hours
-    assert len(gap_days) == 3 and report.days_stored == 6
+    # 7 days back: 18 and 19 November got nothing (stored empty, the gap in the ledger, so
+    # a re-run does not ask again), the 20th only its last hours
+    assert len(gap_days) == 3 and report.days_stored == 8
+    ds = market_dataset("okx", "metrics")
+    empty = lake.ledger_entry(ds, "BTCUSDT", date(2026, 11, 18))
+    assert empty.rows == 0 and empty.missing_rows == 288
+    with VenueStandin("okx", NOW) as standin:
+        again = fetch(
+            lake, standin, start=start, end=END - timedelta(days=1), datasets=("metrics",)
+        )
+        assert standin.total_requests == 0 and again.days_skipped == 7
 
 
 def test_funding_every_hour_leaves_no_hole(lake: Lake) -> None:
