@@ -31,6 +31,14 @@ FUNDING_MS = 8 * 3_600_000
 OKX_OI_DEPTH = 1_440  # OKX serves only the latest 1,440 open-interest points
 OKX_CT_VAL = 0.01  # BTC-USDT-SWAP, as data/okx_contract_values.json says
 VENUES = ("binance", "bybit", "okx")
+# the ratio series a venue serves (Binance's four /futures/data ratios; the others' account ratio)
+RATIO_PHASES = {"account": 0.0, "top_account": 1.0, "top_position": 2.0, "taker": 3.0}
+BINANCE_RATIOS = {
+    "/futures/data/globalLongShortAccountRatio": "account",
+    "/futures/data/topLongShortAccountRatio": "top_account",
+    "/futures/data/topLongShortPositionRatio": "top_position",
+    "/futures/data/takerlongshortRatio": "taker",
+}
 
 
 def synthetic_value(kind: str, t_ms: int) -> float:
@@ -44,6 +52,8 @@ def synthetic_value(kind: str, t_ms: int) -> float:
         return round(80_000 + 6_000 * math.sin(x / 29) + 900 * math.cos(x / 2.1), 3)
     if kind == "funding":
         return round(0.0001 * math.sin(x / 40), 8)
+    if kind in RATIO_PHASES:  # long/short ratios around 1, each its own phase
+        return round(1.0 + 0.4 * math.sin(x / 11 + RATIO_PHASES[kind]), 4)
     raise ValueError(kind)
 
 
@@ -158,6 +168,10 @@ class VenueStandin(LoopbackServer):
                 for t in times
             ]
             return 200, rows, times
+        if path in BINANCE_RATIOS:
+            limit = min(int(q.get("limit", 30)), 500)
+            times = [] if empty else self._window(start, end, 5 * MINUTE_MS, limit, False)
+            return 200, [_binance_ratio(BINANCE_RATIOS[path], self.symbol, t) for t in times], times
         if path == "/fapi/v1/fundingRate":
             limit = min(int(q.get("limit", 100)), 1000)
             times = [] if empty else self._window(start, end, self.funding_ms, limit, False)
@@ -234,6 +248,26 @@ class VenueStandin(LoopbackServer):
                 "nextPageCursor": cursor,
             }
             return 200, ok(result), times
+        if path == "/v5/market/account-ratio":
+            step = {"5min": 5, "1h": 60}[q["period"]] * MINUTE_MS
+            limit = min(int(q.get("limit", 50)), 500)
+            start, end = int(q.get("startTime", 0)), int(q.get("endTime", self.now_ms))
+            window = self._window(start, end, step, 10**9, True)
+            offset = int(q["cursor"].split("=")[1]) if q.get("cursor") else 0
+            times = [] if empty else window[offset : offset + limit]
+            rows = [
+                {
+                    "symbol": self.symbol,
+                    "buyRatio": str(round(r / (1 + r), 6)),
+                    "sellRatio": str(round(1 / (1 + r), 6)),
+                    "timestamp": str(t),
+                }
+                for t in times
+                for r in [synthetic_value("account", t)]
+            ]
+            more = offset + limit < len(window)
+            cursor = f"lastid={offset + limit}" if more else ""
+            return 200, ok({"list": rows, "nextPageCursor": cursor}), times
         if path == "/v5/market/funding/history":
             if "startTime" in q and "endTime" not in q:
                 return 200, {"retCode": 10001, "retMsg": "endTime is required", "result": {}}, []
@@ -310,6 +344,14 @@ class VenueStandin(LoopbackServer):
                 for t in times
             ]
             return 200, ok(rows), times
+        if path == "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract":
+            step = 5 * MINUTE_MS
+            limit = min(int(q.get("limit", 100)), 100)
+            oldest = (self.now_ms // step - OKX_OI_DEPTH + 1) * step
+            low = max(newer_than + 1, oldest)
+            times = [] if empty else self._window(low, older_than - 1, step, limit, True)
+            rows = [[str(t), str(synthetic_value("account", t))] for t in times]
+            return 200, ok(rows), times
         if path == "/api/v5/public/funding-rate-history":
             limit = min(int(q.get("limit", 100)), 400)
             times = (
@@ -344,6 +386,20 @@ class VenueStandin(LoopbackServer):
                 self.reply(status, raw, {"Content-Type": "application/json", **headers})
 
         return Handler
+
+
+def _binance_ratio(kind: str, symbol: str, t: int) -> dict[str, Any]:
+    r = synthetic_value(kind, t)
+    if kind == "taker":
+        return {
+            "buySellRatio": str(r),
+            "buyVol": str(round(r * 100, 4)),
+            "sellVol": "100",
+            "timestamp": t,
+        }
+    long = round(r / (1 + r), 4)
+    return {"symbol": symbol, "longShortRatio": str(r), "longAccount": str(long),
+            "shortAccount": str(round(1 - long, 4)), "timestamp": t}  # fmt: skip
 
 
 def _binance_exchange_info(symbol: str, now_ms: int) -> dict[str, Any]:

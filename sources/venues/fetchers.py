@@ -135,10 +135,50 @@ async def binance_oi(ctx: FetchContext, since: int, until: int) -> list[dict[str
             ctx.market, "5m", since, bars_in(since, until, 5 * MINUTE_MS), {"until": until - 1}
         ),
     )
-    return [
+    rows = [
         _metrics_row(r["timestamp"], _num(r["openInterestAmount"]), _num(r["openInterestValue"]))
         for r in raw
     ]
+    for column, (method, value_key) in BINANCE_RATIOS.items():
+        request = {"symbol": ctx.symbol, "period": "5m", "startTime": since,
+                   "endTime": until - 1, "limit": bars_in(since, until, 5 * MINUTE_MS)}  # fmt: skip
+
+        async def page(method: str = method, request: dict = request) -> list[dict[str, Any]]:
+            return _rows_of(await getattr(ctx.exchange, method)(request), dict)
+
+        ratios = await ctx.call(f"{column}", page)
+        _merge_ratio(rows, column, {int(r["timestamp"]): _num(r.get(value_key)) for r in ratios})
+    return rows
+
+
+# the archive's metrics ratio columns and the Binance REST endpoint (ccxt raw method) of each
+BINANCE_RATIOS = {
+    "count_toptrader_long_short_ratio": ("fapiDataGetTopLongShortAccountRatio", "longShortRatio"),
+    "sum_toptrader_long_short_ratio": ("fapiDataGetTopLongShortPositionRatio", "longShortRatio"),
+    "count_long_short_ratio": ("fapiDataGetGlobalLongShortAccountRatio", "longShortRatio"),
+    "sum_taker_long_short_vol_ratio": ("fapiDataGetTakerlongshortRatio", "buySellRatio"),
+}
+
+
+def _merge_ratio(rows: list[dict[str, Any]], column: str, by_time: dict[int, float]) -> None:
+    """Put a ratio series into the OI rows of the same time (NaN where it has none)."""
+    for row in rows:
+        row[column] = by_time.get(int(row["create_time"]), NAN)
+
+
+async def account_ratios(ctx: FetchContext, since: int, until: int) -> dict[int, float]:
+    """Bybit's /v5/market/account-ratio or OKX's long-short-account-ratio-contract over
+    [since, until): the share of accounts long over short, stored as count_long_short_ratio."""
+    bars = bars_in(since, until, 5 * MINUTE_MS)
+    if ctx.venue == "bybit":
+        args = ("5min", None, bars, {"startTime": since, "endTime": until - 1})
+    else:
+        args = ("5m", since, bars, {"until": until - 1})
+    raw = await ctx.call(
+        "account ratio",
+        lambda: ctx.exchange.fetch_long_short_ratio_history(ctx.market, *args),
+    )
+    return {int(r["timestamp"]): _num(r["longShortRatio"]) for r in raw}
 
 
 async def bybit_oi(ctx: FetchContext, since: int, until: int) -> list[dict[str, Any]]:
@@ -156,9 +196,10 @@ async def bybit_oi(ctx: FetchContext, since: int, until: int) -> list[dict[str, 
         )
         rows.extend(_bybit_one_sided(ctx, item) for item in page)
         cursor = next(
-            (i["info"].get("nextPageCursor") for i in page if "nextPageCursor" in i["info"]), None
+            (i["info"]["nextPageCursor"] for i in page if "nextPageCursor" in i["info"]), None
         )
         if not cursor:
+            _merge_ratio(rows, "count_long_short_ratio", await account_ratios(ctx, since, until))
             return rows
     raise VenueRequestError(f"bybit open interest: the cursor did not end within {since}..{until}")
 
@@ -188,12 +229,14 @@ async def okx_oi(ctx: FetchContext, since: int, until: int) -> list[dict[str, An
             ctx.market, "5m", since, bars_in(since, until, 5 * MINUTE_MS)
         ),
     )
-    return [
+    rows = [
         _metrics_row(
             r["timestamp"], _num(r["openInterestAmount"]) * ct_val, _num(r["openInterestValue"])
         )
         for r in raw
     ]
+    _merge_ratio(rows, "count_long_short_ratio", await account_ratios(ctx, since, until))
+    return rows
 
 
 def _okx_contract_value(symbol: str) -> float:
@@ -236,7 +279,7 @@ SERIES: dict[str, dict[str, Series]] = {
         "funding_rate": Series("/fapi/v1/fundingRate", HOUR_MS, 1000, ccxt_funding),
     },
     "bybit": {
-        "metrics": Series("/v5/market/open-interest", K5, 1000, bybit_oi),
+        "metrics": Series("/v5/market/open-interest", K5, 500, bybit_oi),
         "klines_5m": Series("/v5/market/kline", K5, 1000, ccxt_ohlcv(False, K5)),
         "mark_klines_1m": Series("/v5/market/mark-price-kline", M1, 1000, ccxt_ohlcv(True, M1)),
         "funding_rate": Series("/v5/market/funding/history", HOUR_MS, 200, ccxt_funding),

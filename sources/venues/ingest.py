@@ -7,6 +7,7 @@ coverage warning; a series that keeps failing leaves its days as they were."""
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -100,6 +101,12 @@ def store_days(
         missing = max(0, expected - len(day_rows))
         if missing:
             report.warnings.append(_gap_warning(venue, ds, symbol, day, missing, expected))
+        no_ratio = sum(1 for r in day_rows if math.isnan(r.get("count_long_short_ratio", 0.0)))
+        if no_ratio:
+            report.warnings.append(
+                f"{venue} {ds.name} {symbol} {day}: {no_ratio} open-interest bars without the "
+                "long/short account ratio"
+            )
         ended = _ms(day) + DAY_MS <= now_ms
         if not day_rows:
             if ds.bar_seconds is None and ended:

@@ -98,6 +98,17 @@ def test_values_are_one_sided_base_units_and_a_rerun_asks_nothing(lake: Lake, ve
         expected = [synthetic_value("oi", t) for t in times]
         # Bybit sends both sides (openInterest) and one side; OKX sends contracts × 0.01
         np.testing.assert_allclose(metrics["sum_open_interest"], expected, rtol=1e-9)
+        # the account ratio (Bybit sends buy and sell shares: their quotient, rounded)
+        ratios = {"count_long_short_ratio": "account"} | (
+            {"count_toptrader_long_short_ratio": "top_account",
+             "sum_toptrader_long_short_ratio": "top_position",
+             "sum_taker_long_short_vol_ratio": "taker"} if venue == "binance" else {}
+        )  # fmt: skip
+        for column, kind in ratios.items():
+            want = [synthetic_value(kind, t) for t in times]
+            np.testing.assert_allclose(metrics[column], want, rtol=1e-4, err_msg=column)
+        if venue != "binance":
+            assert metrics["sum_taker_long_short_vol_ratio"].isna().all()
         marks = lake.read(market_dataset(venue, "mark_klines_1m"), "BTCUSDT", START, END)
         first = int(marks["open_time"].iloc[0].timestamp() * 1000)
         assert marks["open"].iloc[0] == synthetic_value("price", first)
@@ -110,9 +121,10 @@ def test_values_are_one_sided_base_units_and_a_rerun_asks_nothing(lake: Lake, ve
 def test_bybit_pages_open_interest_by_cursor_with_since_and_until(lake: Lake) -> None:
     with VenueStandin("bybit", NOW) as standin:
         fetch(lake, standin, datasets=("metrics",))
-        # 458 bars in windows of 1,000 bars, 200 a page: 3 cursor pages (the stand-in refuses
-        # startTime without endTime, as Bybit does)
+        # 458 bars in windows of 500 bars, 200 a page: 3 cursor pages (the stand-in refuses
+        # startTime without endTime, as Bybit does); the account ratio in one page of 500
         assert standin.requests["/v5/market/open-interest"] == 3
+        assert standin.requests["/v5/market/account-ratio"] == 1
         assert len(stored_times(lake, "bybit", "metrics")) == 288 + 14 * 12 + 2
 
 
