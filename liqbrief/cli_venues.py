@@ -33,9 +33,12 @@ def venues_option(text: str | None, settings: Settings) -> list[str] | None:
 
 
 def rest_datasets(chosen: list[str] | None) -> tuple[str, ...]:
-    from sources.venues.fetchers import DATASET_NAMES
+    """The REST datasets of --datasets (default: all but klines_1m, which must be named)."""
+    from sources.venues.fetchers import ALL_DATASET_NAMES, DATASET_NAMES
 
-    return tuple(d for d in DATASET_NAMES if chosen is None or d in chosen)
+    if chosen is None:
+        return DATASET_NAMES
+    return tuple(d for d in ALL_DATASET_NAMES if d in chosen)
 
 
 def run_venue_extract(

@@ -72,6 +72,7 @@ class VenueStandin(LoopbackServer):
         self.symbol = symbol
         self.now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
         self.requests: Counter[str] = Counter()
+        self.queries: list[tuple[str, dict[str, str]]] = []  # every request, in order
         self.served: dict[str, set[int]] = defaultdict(set)
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.retry_after_s = 1
@@ -103,6 +104,7 @@ class VenueStandin(LoopbackServer):
         """Status, JSON-able body and headers for one request (faults applied)."""
         with self._lock:
             self.requests[path] += 1
+            self.queries.append((path, query))
             fault = self.faults[path].popleft() if self.faults[path] else None
         if fault in ("429", "418"):
             body = {"code": -1003, "msg": "Too many requests"}

@@ -211,3 +211,32 @@ def test_archive_rows_replace_binance_rest_rows_when_the_archive_publishes(lake:
     with VenueStandin("binance", NOW) as standin:
         again = fetch(lake, standin, start=day, end=day, datasets=("klines_5m",))
         assert standin.total_requests == 0 and again.days_skipped == 1
+
+
+def test_thirty_days_of_binance_open_interest_land_whole_in_bounded_pages(lake: Lake) -> None:
+    """More pages than ccxt's 10 a call, every one with both bounds (a since alone is clamped
+    to the latest window): 30 days of 5-minute OI, all 8,640 bars."""
+    start = NOW.date() - timedelta(days=30)
+    end = NOW.date() - timedelta(days=1)
+    with VenueStandin("binance", NOW) as standin:
+        report = fetch(lake, standin, start=start, end=end, datasets=("metrics",))
+        oi = [q for p, q in standin.queries if p == "/futures/data/openInterestHist"]
+    assert report.failures == [] and report.warnings == []
+    assert len(stored_times(lake, "binance", "metrics", start, end)) == 30 * 288
+    assert len(oi) == 18 and all("startTime" in q and "endTime" in q for q in oi)
+    assert all(int(q["limit"]) <= 500 for q in oi)
+
+
+@pytest.mark.parametrize("venue", ["bybit", "okx"])
+def test_every_page_is_bounded_on_both_sides(lake: Lake, venue: str) -> None:
+    bounds = {
+        "bybit": (("start", "end"), ("startTime", "endTime")),
+        "okx": (("before", "after"), ("begin", "end")),
+    }
+    with VenueStandin(venue, NOW) as standin:
+        fetch(lake, standin, start=END, end=END, datasets=(*DATASETS, "klines_1m"))
+        pages = [(p, q) for p, q in standin.queries if "instrument" not in p]
+    assert len(pages) > len(DATASETS)  # every series paged, the ratio too
+    for path, query in pages:
+        assert any(set(pair) <= set(query) for pair in bounds[venue]), (path, query)
+    assert len(stored_times(lake, venue, "klines_1m", END, END)) == 14 * 60 + 7
