@@ -8,8 +8,8 @@ Bybit 20 ms, OKX 110 ms a request × cost), loopback HTTP, paging, Parquet write
 The venues run side by side, as `liqbrief extract --venues` runs them. OKX serves only its
 latest 1,440 OI points (5 days), so its 25 older days are coverage warnings, as live.
 
-Target (2-core machine): the no-op re-run <= 2 s. The first fetch is bound by the venues'
-own rate limits (OKX: 100 mark candles a page → 432 pages for 30 days).
+Target (2-core machine): the no-op re-run <= 2 s. The first fetch is bound by ccxt's rate limiter (OKX:
+100 mark candles a page → 432 pages for 30 days, its rubik statistics cost more per call).
 Run: python bench/venues.py [--days N]
 """
 
@@ -32,14 +32,15 @@ VENUES = ("binance", "bybit", "okx")
 async def fetch_all(lake: Lake, standins: dict[str, VenueStandin], days: int, now: datetime):
     end = now.date() - timedelta(days=1)  # 30 whole days, all ended
     start = end - timedelta(days=days - 1)
-    return await asyncio.gather(
-        *(
-            ingest_venue_async(
-                lake, venue, s.base_url, "BTCUSDT", start, end, datasets=DATASETS, now=now
-            )
-            for venue, s in standins.items()
+
+    async def timed(venue: str, standin: VenueStandin):
+        t0 = time.perf_counter()
+        report = await ingest_venue_async(
+            lake, venue, standin.base_url, "BTCUSDT", start, end, datasets=DATASETS, now=now
         )
-    )
+        return report, time.perf_counter() - t0
+
+    return await asyncio.gather(*(timed(venue, s) for venue, s in standins.items()))
 
 
 def main() -> None:
@@ -54,22 +55,23 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as root:
             lake = Lake(root)
             t0 = time.perf_counter()
-            reports = asyncio.run(fetch_all(lake, standins, args.days, now))
+            timed = asyncio.run(fetch_all(lake, standins, args.days, now))
             wall = time.perf_counter() - t0
+            reports = [r for r, _ in timed]
             rows = sum(sum(r.rows.values()) for r in reports)
             requests = sum(s.total_requests for s in standins.values())
             print(f"first fetch, {args.days} days x 3 venues: {wall:.1f} s wall, "
                   f"{requests} requests, {rows} rows, {rows / wall:,.0f} rows/s")  # fmt: skip
-            for r, s in zip(reports, standins.values(), strict=True):
+            for (r, seconds), s in zip(timed, standins.values(), strict=True):
                 per = ", ".join(f"{name} {n}" for name, n in r.rows.items())
-                print(f"  {r.venue}: {s.total_requests} requests; {per}; "
+                print(f"  {r.venue}: {seconds:.1f} s, {s.total_requests} requests; {per}; "
                       f"{len(r.warnings)} coverage warnings; {len(r.failures)} failures")  # fmt: skip
             before = requests
             t0 = time.perf_counter()
             again = asyncio.run(fetch_all(lake, standins, args.days, now))
             noop = time.perf_counter() - t0
             asked = sum(s.total_requests for s in standins.values()) - before
-            stored = sum(r.days_stored for r in again)
+            stored = sum(r.days_stored for r, _ in again)
             print(f"no-op re-run: {noop:.2f} s, {asked} requests, {stored} partitions written "
                   f"(target <= 2 s)")  # fmt: skip
     finally:

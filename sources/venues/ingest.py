@@ -29,6 +29,7 @@ from store.datasets import Dataset, market_dataset
 from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
 
+CHUNK_DAYS = 31  # days paged and stored together: memory bounded, a crash keeps the rest
 PUBLISH_LAG_MS = 10 * 60_000  # venues publish a 5-minute OI point some minutes after its time
 DEPTH_HINTS = {
     ("binance", "metrics"): "Binance REST serves open interest for the last 30 days only",
@@ -90,13 +91,13 @@ def store_days(
     days: list[date], rows: list[dict[str, Any]], now_ms: int, report: VenueReport,
 ) -> None:  # fmt: skip
     """Write each of ``days`` that got rows; warn for every bar or day still missing."""
-    final, dropped = deduplicated(ds, closed_rows(ds, rows, now_ms))
-    if ds.name == "funding_rate":
-        final = with_funding_intervals(final)
-    by_day = split_by_day(ds, final)
+    closed = closed_rows(ds, rows, now_ms)
+    if ds.name == "funding_rate":  # intervals from the gaps across the whole fetch
+        closed = with_funding_intervals(deduplicated(ds, closed)[0])
+    by_day = split_by_day(ds, closed)
     ingested_at = datetime.fromtimestamp(now_ms / 1000, UTC).isoformat(timespec="seconds")
     for day in days:
-        day_rows = by_day.get(day, [])
+        day_rows, dropped = deduplicated(ds, by_day.get(day, []))
         expected = expected_bars(ds, day, now_ms)
         missing = max(0, expected - len(day_rows))
         if missing:
@@ -118,7 +119,7 @@ def store_days(
         entry = LedgerEntry(
             venue=venue, dataset=ds.name, symbol=symbol, date=day.isoformat(),
             source_url=rest_source(venue, series.endpoint), source_sha256="",
-            rows=len(day_rows), duplicates_dropped=dropped if day == days[0] else 0,
+            rows=len(day_rows), duplicates_dropped=dropped,
             missing_rows=missing, ingested_at=ingested_at,
         )  # fmt: skip
         lake.write_day(ds, day, to_table(ds, day_rows), entry)
@@ -153,7 +154,7 @@ async def ingest_venue_async(
     try:
         for name, (ds, todo) in plans.items():
             series = SERIES[venue][name]
-            for first, last in contiguous_runs(todo):
+            for first, last in contiguous_runs(todo, CHUNK_DAYS):
                 run = days_between(first, last)
                 try:
                     rows = await page_range(

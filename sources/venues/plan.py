@@ -56,11 +56,11 @@ def days_to_fetch(
     return todo
 
 
-def contiguous_runs(days: list[date]) -> list[tuple[date, date]]:
-    """Sorted days as (first, last) runs of consecutive days."""
+def contiguous_runs(days: list[date], max_days: int = 10**6) -> list[tuple[date, date]]:
+    """Sorted days as (first, last) runs of consecutive days, each at most ``max_days`` long."""
     runs: list[tuple[date, date]] = []
     for day in sorted(days):
-        if runs and runs[-1][1] + timedelta(days=1) == day:
+        if runs and runs[-1][1] + timedelta(days=1) == day and (day - runs[-1][0]).days < max_days:
             runs[-1] = (runs[-1][0], day)
         else:
             runs.append((day, day))
