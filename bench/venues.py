@@ -10,7 +10,8 @@ latest 1,440 OI points (5 days), so its 25 older days are coverage warnings, as 
 
 Target (2-core machine): the no-op re-run <= 2 s. The first fetch is bound by ccxt's rate limiter (OKX:
 100 mark candles a page → 432 pages for 30 days, its rubik statistics cost more per call).
-Run: python bench/venues.py [--days N]
+`--no-rate-limit` (diagnostic only) turns ccxt's limiter off to show the pipeline's own cost.
+Run: python bench/venues.py [--days N] [--no-rate-limit]
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+import sources.venues.ingest as venue_ingest
 from liqbrief.testing.venue_standin import VenueStandin
+from sources.venues.exchanges import open_exchange
 from sources.venues.ingest import ingest_venue_async
 from store.lake import Lake
 
@@ -43,10 +46,20 @@ async def fetch_all(lake: Lake, standins: dict[str, VenueStandin], days: int, no
     return await asyncio.gather(*(timed(venue, s) for venue, s in standins.items()))
 
 
+def unlimited_exchange(venue: str, base_url: str, markets=None):
+    """The production exchange with ccxt's rate limiter off (--no-rate-limit only)."""
+    exchange = open_exchange(venue, base_url, markets)
+    exchange.enableRateLimit = False
+    return exchange
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--no-rate-limit", action="store_true")
     args = parser.parse_args()
+    if args.no_rate_limit:
+        venue_ingest.open_exchange = unlimited_exchange
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     standins = {v: VenueStandin(v, now) for v in VENUES}
     for s in standins.values():
