@@ -240,3 +240,17 @@ def test_every_page_is_bounded_on_both_sides(lake: Lake, venue: str) -> None:
     for path, query in pages:
         assert any(set(pair) <= set(query) for pair in bounds[venue]), (path, query)
     assert len(stored_times(lake, venue, "klines_1m", END, END)) == 14 * 60 + 7
+
+
+def test_a_429_waits_what_retry_after_says(lake: Lake) -> None:
+    import time
+
+    with VenueStandin("bybit", NOW) as standin:
+        standin.retry_after_s = 1  # the policy's own back-off is 0.01 s
+        standin.fail_next("/v5/market/funding/history", "429")
+        t0 = time.perf_counter()
+        report = fetch(lake, standin, start=END, end=END, datasets=("funding_rate",))
+        waited = time.perf_counter() - t0
+    assert report.failures == [] and standin.requests["/v5/market/funding/history"] == 2
+    assert waited >= 1.0
+    assert len(stored_times(lake, "bybit", "funding_rate", END, END)) == 2
