@@ -30,6 +30,11 @@ def repair_command(dataset: str, symbol: str, start: date, end: date) -> str | N
     if dataset in MAP_DATASETS:
         return f"liqbrief liqmap --symbols {symbol} --start {start} --end {end}"
     venue, _, name = dataset.rpartition("/")
+    if venue in ("bybit", "okx") and name in ARCHIVE_DATASETS:  # the venues' REST market data
+        return (
+            f"liqbrief extract --venues {venue} --symbols {symbol} --datasets {name} "
+            f"--start {start} --end {end} --force"
+        )
     if name == "recorder_messages":  # counts of frames received: only the recorder makes them
         return None
     if name in STREAM_DATASETS:

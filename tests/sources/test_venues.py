@@ -254,3 +254,12 @@ def test_a_429_waits_what_retry_after_says(lake: Lake) -> None:
     assert report.failures == [] and standin.requests["/v5/market/funding/history"] == 2
     assert waited >= 1.0
     assert len(stored_times(lake, "bybit", "funding_rate", END, END)) == 2
+
+
+def test_a_bad_venue_partition_names_the_command_that_refetches_it() -> None:
+    from store.errors import repair_command
+
+    assert repair_command("okx/mark_klines_1m", "BTCUSDT", START, END) == (
+        "liqbrief extract --venues okx --symbols BTCUSDT --datasets mark_klines_1m "
+        "--start 2026-11-24 --end 2026-11-25 --force"
+    )
