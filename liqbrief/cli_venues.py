@@ -73,12 +73,9 @@ def run_venue_extract(
 
 
 def print_report(report: dict) -> None:
-    rows = report["rows"]
-    stored = ", ".join(f"{n} {name}" for name, n in rows.items() if n) or "nothing new"
-    typer.echo(
-        f"{report['venue']} {report['symbol']}: stored {stored} ({report['days_stored']} day "
-        f"partitions; {report['days_skipped']} already complete)"
-    )
+    from sources.venues.report import VenueReport
+
+    typer.echo(VenueReport(**report).summary_line())
     warnings = report["warnings"]
     for line in warnings[:MAX_WARNINGS_SHOWN]:
         typer.echo(f"  coverage: {line}")

@@ -54,15 +54,14 @@ async def page_range(
     while since < end:
         until = min(since + width, end)
         page = await series.fetch(ctx, since, until)
-        rows.extend(r for r in page if since <= next(iter(_times(r))) < until)
+        rows.extend(r for r in page if since <= row_time(r) < until)
         since = until
     return rows
 
 
-def _times(row: dict[str, Any]):
-    for key in ("open_time", "create_time", "calc_time"):
-        if key in row:
-            yield row[key]
+def row_time(row: dict[str, Any]) -> int:
+    """A fetched row's time (ms): its bar's open, its OI stamp or its funding time."""
+    return row.get("open_time", row.get("create_time", row.get("calc_time")))
 
 
 def expected_bars(ds: Dataset, day: date, now_ms: int) -> int:
@@ -202,7 +201,3 @@ def ingest_venues(
         return [r for venue_reports in results for r in venue_reports]
 
     return asyncio.run(run())
-
-
-def default_start(end: date) -> date:
-    return end - timedelta(days=6)

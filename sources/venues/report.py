@@ -17,7 +17,7 @@ class VenueReport:
     failures: list[str] = field(default_factory=list)
 
     def summary_line(self) -> str:
-        stored = ", ".join(f"{name} {n}" for name, n in self.rows.items() if n) or "nothing new"
+        stored = ", ".join(f"{n} {name}" for name, n in self.rows.items() if n) or "nothing new"
         return (
             f"{self.venue} {self.symbol}: stored {stored} "
             f"({self.days_stored} day partitions; {self.days_skipped} already complete)"
