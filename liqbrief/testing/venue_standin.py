@@ -191,190 +191,135 @@ class VenueStandin(LoopbackServer):
 
     # Bybit: {"retCode": 0, "result": {"list": newest first, "nextPageCursor"}}
     def _bybit(self, path: str, q: dict[str, str], empty: bool):
-        def ok(result: dict[str, Any]) -> dict[str, Any]:
-            return {
-                "retCode": 0,
-                "retMsg": "OK",
-                "result": result,
-                "retExtInfo": {},
-                "time": self.now_ms,
-            }
-
         if path == "/v5/market/instruments-info":
-            if q.get("category") != "linear" or q.get("status") == "PreLaunch":
-                return (
-                    200,
-                    ok({"category": q.get("category"), "list": [], "nextPageCursor": ""}),
-                    [],
-                )
-            return 200, ok(_bybit_instrument(self.symbol)), []
-        if q.get("symbol") != self.symbol:
-            return (
-                200,
-                {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}},
-                [],
+            linear = q.get("category") == "linear" and q.get("status") != "PreLaunch"
+            listing = (
+                _bybit_instrument(self.symbol) if linear else {"list": [], "nextPageCursor": ""}
             )
-        if path in ("/v5/market/kline", "/v5/market/mark-price-kline"):
-            step = int(q["interval"]) * MINUTE_MS
-            limit = min(int(q.get("limit", 200)), 1000)
-            start, end = int(q.get("start", 0)), int(q.get("end", self.now_ms))
-            times = [] if empty else self._window(start, end, step, limit, True)
-            mark = path.endswith("mark-price-kline")
-            rows = [[str(t), *self._kline(t, step, mark)[: 4 if mark else 5]] for t in times]
-            if not mark:
-                rows = [[*r, str(round(float(r[5]) * float(r[4]), 4))] for r in rows]
-            return 200, ok({"category": "linear", "symbol": self.symbol, "list": rows}), times
-        if path == "/v5/market/open-interest":
-            if "startTime" in q and "endTime" not in q:
-                return 200, {"retCode": 10001, "retMsg": "endTime is required", "result": {}}, []
-            step = {"5min": 5, "1h": 60}[q["intervalTime"]] * MINUTE_MS
-            limit = min(int(q.get("limit", 50)), 200)
-            start, end = int(q.get("startTime", 0)), int(q.get("endTime", self.now_ms))
-            window = self._window(start, end, step, 10**9, True)
-            offset = int(q["cursor"].split("=")[1]) if q.get("cursor") else 0
-            times = [] if empty else window[offset : offset + limit]
-            more = offset + limit < len(window)
-            rows = [
-                {
-                    "openInterest": str(round(2 * synthetic_value("oi", t), 3)),  # both sides
-                    "singleOpenInterest": str(synthetic_value("oi", t)),
-                    "timestamp": str(t),
-                }
-                for t in times
-            ]
-            cursor = f"lastid={offset + limit}" if more else ""
-            result = {
-                "symbol": self.symbol,
-                "category": "linear",
-                "list": rows,
-                "nextPageCursor": cursor,
-            }
-            return 200, ok(result), times
-        if path == "/v5/market/account-ratio":
-            step = {"5min": 5, "1h": 60}[q["period"]] * MINUTE_MS
-            limit = min(int(q.get("limit", 50)), 500)
-            start, end = int(q.get("startTime", 0)), int(q.get("endTime", self.now_ms))
-            window = self._window(start, end, step, 10**9, True)
-            offset = int(q["cursor"].split("=")[1]) if q.get("cursor") else 0
-            times = [] if empty else window[offset : offset + limit]
-            rows = [
-                {
-                    "symbol": self.symbol,
-                    "buyRatio": str(round(r / (1 + r), 6)),
-                    "sellRatio": str(round(1 / (1 + r), 6)),
-                    "timestamp": str(t),
-                }
-                for t in times
-                for r in [synthetic_value("account", t)]
-            ]
-            more = offset + limit < len(window)
-            cursor = f"lastid={offset + limit}" if more else ""
-            return 200, ok({"list": rows, "nextPageCursor": cursor}), times
-        if path == "/v5/market/funding/history":
-            if "startTime" in q and "endTime" not in q:
-                return 200, {"retCode": 10001, "retMsg": "endTime is required", "result": {}}, []
-            limit = min(int(q.get("limit", 200)), 200)
-            start, end = int(q.get("startTime", 0)), int(q.get("endTime", self.now_ms))
-            times = [] if empty else self._window(start, end, self.funding_ms, limit, True)
-            rows = [
-                {
-                    "symbol": self.symbol,
-                    "fundingRate": str(synthetic_value("funding", t)),
-                    "fundingRateTimestamp": str(t),
-                }
-                for t in times
-            ]
-            return 200, ok({"category": "linear", "list": rows}), times
-        return 404, {"retCode": 10404, "retMsg": "not found", "result": {}}, []
+            return 200, self._bybit_ok(listing), []
+        if q.get("symbol") != self.symbol:
+            return 200, _bybit_error("params error: symbol invalid"), []
+        if path in BYBIT_NEEDS_END and "startTime" in q and "endTime" not in q:
+            return 200, _bybit_error("endTime is required"), []
+        pages = {
+            "/v5/market/kline": self._bybit_klines,
+            "/v5/market/mark-price-kline": self._bybit_klines,
+            "/v5/market/open-interest": self._bybit_cursor_page,
+            "/v5/market/account-ratio": self._bybit_cursor_page,
+            "/v5/market/funding/history": self._bybit_funding,
+        }
+        if path not in pages:
+            return 404, {"retCode": 10404, "retMsg": "not found", "result": {}}, []
+        result, times = pages[path](path, q, empty)
+        return 200, self._bybit_ok(result), times
+
+    def _bybit_ok(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "retCode": 0,
+            "retMsg": "OK",
+            "result": result,
+            "retExtInfo": {},
+            "time": self.now_ms,
+        }
+
+    def _bybit_klines(self, path: str, q: dict[str, str], empty: bool):
+        step = int(q["interval"]) * MINUTE_MS
+        limit = min(int(q.get("limit", 200)), 1000)
+        start, end = int(q.get("start", 0)), int(q.get("end", self.now_ms))
+        times = [] if empty else self._window(start, end, step, limit, True)
+        mark = path.endswith("mark-price-kline")
+        rows = [[str(t), *self._kline(t, step, mark)[: 4 if mark else 5]] for t in times]
+        if not mark:  # + turnover (quote volume)
+            rows = [[*r, str(round(float(r[5]) * float(r[4]), 4))] for r in rows]
+        return {"category": "linear", "symbol": self.symbol, "list": rows}, times
+
+    def _bybit_cursor_page(self, path: str, q: dict[str, str], empty: bool):
+        """Open interest (200 a page) or account ratio (500): newest first, nextPageCursor."""
+        oi = path.endswith("open-interest")
+        step = {"5min": 5, "1h": 60}[q["intervalTime" if oi else "period"]] * MINUTE_MS
+        limit = min(int(q.get("limit", 50)), 200 if oi else 500)
+        start, end = int(q.get("startTime", 0)), int(q.get("endTime", self.now_ms))
+        window = self._window(start, end, step, 10**9, True)
+        offset = int(q["cursor"].split("=")[1]) if q.get("cursor") else 0
+        times = [] if empty else window[offset : offset + limit]
+        rows = [_bybit_oi_row(t) if oi else _bybit_ratio_row(self.symbol, t) for t in times]
+        cursor = f"lastid={offset + limit}" if offset + limit < len(window) else ""
+        return {
+            "symbol": self.symbol,
+            "category": "linear",
+            "list": rows,
+            "nextPageCursor": cursor,
+        }, times
+
+    def _bybit_funding(self, path: str, q: dict[str, str], empty: bool):
+        limit = min(int(q.get("limit", 200)), 200)
+        start, end = int(q.get("startTime", 0)), int(q.get("endTime", self.now_ms))
+        times = [] if empty else self._window(start, end, self.funding_ms, limit, True)
+        rows = [
+            {"symbol": self.symbol, "fundingRate": str(synthetic_value("funding", t)),
+             "fundingRateTimestamp": str(t)}
+            for t in times
+        ]  # fmt: skip
+        return {"category": "linear", "list": rows}, times
 
     # OKX: {"code": "0", "data": newest first}, exclusive after (older than) / before (newer)
     def _okx(self, path: str, q: dict[str, str], empty: bool):
-        def ok(data: list[Any]) -> dict[str, Any]:
-            return {"code": "0", "msg": "", "data": data}
-
         if path == "/api/v5/public/instruments":
-            return 200, ok([_okx_instrument()] if q.get("instType") == "SWAP" else []), []
-        inst = f"{self.symbol.removesuffix('USDT')}-USDT-SWAP"
-        if q.get("instId") != inst:
+            return 200, _okx_ok([_okx_instrument()] if q.get("instType") == "SWAP" else []), []
+        if q.get("instId") != self._okx_inst:
             return 200, {"code": "51001", "msg": "Instrument ID does not exist", "data": []}, []
-        older_than = int(q.get("after", q.get("end", self.now_ms + 1)))
-        newer_than = int(q.get("before", q.get("begin", -1)))
-        candles = {
-            "/api/v5/market/candles": 300, "/api/v5/market/history-candles": 100,
-            "/api/v5/market/mark-price-candles": 100, "/api/v5/market/history-mark-price-candles": 100,
-        }  # fmt: skip
-        if path in candles:
-            step = {"1m": 1, "5m": 5}[q["bar"]] * MINUTE_MS
-            limit = min(int(q.get("limit", 100)), candles[path])
-            times = [] if empty else self._window(newer_than + 1, older_than - 1, step, limit, True)
-            mark = "mark-price" in path
-            rows = []
-            for t in times:
-                o, h, lo, c, vol = self._kline(t, step, mark)
-                confirm = "1" if t + step <= self.now_ms else "0"
-                if mark:
-                    rows.append([str(t), o, h, lo, c, confirm])
-                else:
-                    contracts = str(round(float(vol) / OKX_CT_VAL))
-                    rows.append(
-                        [
-                            str(t),
-                            o,
-                            h,
-                            lo,
-                            c,
-                            contracts,
-                            vol,
-                            str(round(float(vol) * float(c), 2)),
-                            confirm,
-                        ]
-                    )
-            return 200, ok(rows), times
-        if path == "/api/v5/rubik/stat/contracts/open-interest-history":
-            step = 5 * MINUTE_MS
-            limit = min(int(q.get("limit", 100)), 100)
-            oldest = (self.now_ms // step - OKX_OI_DEPTH + 1) * step
-            low = max(newer_than + 1, oldest)
-            times = [] if empty else self._window(low, older_than - 1, step, limit, True)
-            rows = [
-                [
-                    str(t),
-                    str(round(synthetic_value("oi", t) / OKX_CT_VAL, 1)),
-                    str(synthetic_value("oi", t)),
-                    str(round(synthetic_value("oi", t) * synthetic_value("price", t), 2)),
-                ]
-                for t in times
-            ]
-            return 200, ok(rows), times
-        if path == "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract":
-            step = 5 * MINUTE_MS
-            limit = min(int(q.get("limit", 100)), 100)
-            oldest = (self.now_ms // step - OKX_OI_DEPTH + 1) * step
-            low = max(newer_than + 1, oldest)
-            times = [] if empty else self._window(low, older_than - 1, step, limit, True)
-            rows = [[str(t), str(synthetic_value("account", t))] for t in times]
-            return 200, ok(rows), times
+        # the open range (newer_than, older_than) as the bounds say
+        bounds = (
+            int(q.get("before", q.get("begin", -1))),
+            int(q.get("after", q.get("end", self.now_ms + 1))),
+        )
+        if path in OKX_CANDLES:
+            return self._okx_candles(path, q, bounds, empty)
+        if path in OKX_RUBIK:
+            return self._okx_rubik(path, q, bounds, empty)
         if path == "/api/v5/public/funding-rate-history":
             limit = min(int(q.get("limit", 100)), 400)
             times = (
                 []
                 if empty
-                else self._window(newer_than + 1, older_than - 1, self.funding_ms, limit, True)
+                else self._window(bounds[0] + 1, bounds[1] - 1, self.funding_ms, limit, True)
             )
-            rows = [
-                {
-                    "instType": "SWAP",
-                    "instId": inst,
-                    "formulaType": "withRate",
-                    "fundingRate": str(synthetic_value("funding", t) * 1.1),  # the prediction
-                    "realizedRate": str(synthetic_value("funding", t)),
-                    "fundingTime": str(t),
-                    "method": "current_period",
-                }
-                for t in times
-            ]
-            return 200, ok(rows), times
+            return 200, _okx_ok([_okx_funding_row(self._okx_inst, t) for t in times]), times
         return 404, {"code": "50014", "msg": "not found", "data": []}, []
+
+    @property
+    def _okx_inst(self) -> str:
+        return f"{self.symbol.removesuffix('USDT')}-USDT-SWAP"
+
+    def _okx_candles(self, path: str, q: dict[str, str], bounds: tuple[int, int], empty: bool):
+        step = {"1m": 1, "5m": 5}[q["bar"]] * MINUTE_MS
+        limit = min(int(q.get("limit", 100)), OKX_CANDLES[path])
+        times = [] if empty else self._window(bounds[0] + 1, bounds[1] - 1, step, limit, True)
+        mark = "mark-price" in path
+        rows = []
+        for t in times:
+            o, h, lo, c, vol = self._kline(t, step, mark)
+            confirm = "1" if t + step <= self.now_ms else "0"
+            if mark:
+                rows.append([str(t), o, h, lo, c, confirm])
+            else:  # vol in contracts, volCcy in base, volCcyQuote
+                contracts = str(round(float(vol) / OKX_CT_VAL))
+                quote = str(round(float(vol) * float(c), 2))
+                rows.append([str(t), o, h, lo, c, contracts, vol, quote, confirm])
+        return 200, _okx_ok(rows), times
+
+    def _okx_rubik(self, path: str, q: dict[str, str], bounds: tuple[int, int], empty: bool):
+        """Open interest or account ratio: 5-minute points, the latest 1,440 only."""
+        step = 5 * MINUTE_MS
+        limit = min(int(q.get("limit", 100)), 100)
+        oldest = (self.now_ms // step - OKX_OI_DEPTH + 1) * step
+        low = max(bounds[0] + 1, oldest)
+        times = [] if empty else self._window(low, bounds[1] - 1, step, limit, True)
+        if OKX_RUBIK[path] == "oi":
+            rows = [_okx_oi_row(t) for t in times]
+        else:
+            rows = [[str(t), str(synthetic_value("account", t))] for t in times]
+        return 200, _okx_ok(rows), times
 
     def handler(self):
         standin = self
@@ -388,6 +333,58 @@ class VenueStandin(LoopbackServer):
                 self.reply(status, raw, {"Content-Type": "application/json", **headers})
 
         return Handler
+
+
+BYBIT_NEEDS_END = ("/v5/market/open-interest", "/v5/market/funding/history")
+OKX_CANDLES = {  # path → rows a page at most
+    "/api/v5/market/candles": 300, "/api/v5/market/history-candles": 100,
+    "/api/v5/market/mark-price-candles": 100, "/api/v5/market/history-mark-price-candles": 100,
+}  # fmt: skip
+OKX_RUBIK = {
+    "/api/v5/rubik/stat/contracts/open-interest-history": "oi",
+    "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract": "account",
+}
+
+
+def _bybit_error(message: str) -> dict[str, Any]:
+    return {"retCode": 10001, "retMsg": message, "result": {}}
+
+
+def _bybit_oi_row(t: int) -> dict[str, str]:
+    return {
+        "openInterest": str(round(2 * synthetic_value("oi", t), 3)),  # both sides
+        "singleOpenInterest": str(synthetic_value("oi", t)),
+        "timestamp": str(t),
+    }
+
+
+def _bybit_ratio_row(symbol: str, t: int) -> dict[str, str]:
+    r = synthetic_value("account", t)
+    return {"symbol": symbol, "buyRatio": str(round(r / (1 + r), 6)),
+            "sellRatio": str(round(1 / (1 + r), 6)), "timestamp": str(t)}  # fmt: skip
+
+
+def _okx_ok(data: list[Any]) -> dict[str, Any]:
+    return {"code": "0", "msg": "", "data": data}
+
+
+def _okx_oi_row(t: int) -> list[str]:
+    oi = synthetic_value("oi", t)
+    return [
+        str(t),
+        str(round(oi / OKX_CT_VAL, 1)),
+        str(oi),
+        str(round(oi * synthetic_value("price", t), 2)),
+    ]
+
+
+def _okx_funding_row(inst: str, t: int) -> dict[str, str]:
+    return {
+        "instType": "SWAP", "instId": inst, "formulaType": "withRate",
+        "fundingRate": str(synthetic_value("funding", t) * 1.1),  # the prediction
+        "realizedRate": str(synthetic_value("funding", t)),
+        "fundingTime": str(t), "method": "current_period",
+    }  # fmt: skip
 
 
 def _binance_ratio(kind: str, symbol: str, t: int) -> dict[str, Any]:
