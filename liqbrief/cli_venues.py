@@ -50,12 +50,13 @@ def run_venue_extract(
     (exit 1) after printing if any series or archive file failed."""
     from flows.extract import ExtractIncompleteError
     from flows.venues import extract_venues
+    from sources.errors import SourceError
 
-    archive_error: ExtractIncompleteError | None = None
+    archive_error: Exception | None = None
     if "binance" in venues and start <= yesterday():
         try:
             archive_extract(symbols, start, min(end, yesterday()), chosen, force)
-        except ExtractIncompleteError as exc:
+        except (ExtractIncompleteError, SourceError) as exc:  # the REST part still runs
             archive_error = exc
     datasets = rest_datasets(chosen)
     reports = extract_venues(venues, symbols, start, end, force, datasets) if datasets else []

@@ -56,9 +56,16 @@ def test_extract_venues_stores_each_venue_and_says_what(tmp_path: Path) -> None:
         env["LIQBRIEF_OKX_URL"] = "http://127.0.0.1:9"
         env["LIQBRIEF_LAKE"] = str(tmp_path / "lake2")
         failed = liqbrief(env, "extract", "--venues", "bybit,okx", "--start", str(today))
+        # an archive that does not answer: Binance's REST edge is fetched all the same
+        env["LIQBRIEF_BINANCE_ARCHIVE_URL"] = "http://127.0.0.1:9"
+        no_archive = liqbrief(env, "extract", "--venues", "binance", "--start", str(yesterday))
     assert failed.returncode == 1
     assert "venue series could not be fetched (everything else was stored); first: okx" in (
         failed.stderr
     )
     assert "Traceback" not in failed.stdout + failed.stderr
-    assert "bybit BTCUSDT: stored " in failed.stdout
+    assert "bybit BTCUSDT: stored " in failed.stdout and "  failed: metrics" in failed.stdout
+    assert no_archive.returncode == 1 and "Traceback" not in no_archive.stderr
+    assert "binance BTCUSDT: stored " in no_archive.stdout
+    lake2 = Lake(str(tmp_path / "lake2"))
+    assert lake2.ledger_entry(ds, "BTCUSDT", yesterday).source_url.startswith("rest:binance:")

@@ -263,3 +263,20 @@ def test_a_bad_venue_partition_names_the_command_that_refetches_it() -> None:
         "liqbrief extract --venues okx --symbols BTCUSDT --datasets mark_klines_1m "
         "--start 2026-11-24 --end 2026-11-25 --force"
     )
+
+
+def test_bybit_sides_that_disagree_are_said_and_one_side_is_stored(lake: Lake) -> None:
+    class Disagreeing(VenueStandin):
+        def answer(self, path, query):
+            status, body, headers = super().answer(path, query)
+            if path == "/v5/market/open-interest" and isinstance(body, dict):
+                for row in body["result"].get("list", []):
+                    row["openInterest"] = row["singleOpenInterest"]  # one side twice over?
+            return status, body, headers
+
+    with Disagreeing("bybit", NOW) as standin:
+        report = fetch(lake, standin, start=START, end=START, datasets=("metrics",))
+    metrics = lake.read(market_dataset("bybit", "metrics"), "BTCUSDT", START, START)
+    t = int(metrics["create_time"].iloc[0].timestamp() * 1000)
+    assert metrics["sum_open_interest"].iloc[0] == pytest.approx(synthetic_value("oi", t))
+    assert any("not twice singleOpenInterest" in w for w in report.warnings)
