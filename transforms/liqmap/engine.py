@@ -20,6 +20,7 @@ from transforms.liqmap.map_tables import LiquidationMaps, MapParts, cut_maps, un
 from transforms.liqmap.snapshots import SnapshotMaker, snapshot_times
 from transforms.liqmap.stream import StreamedPass
 from transforms.liqmap.survival import Fates, cohort_fates
+from transforms.venue_margin import MarginRules
 
 CHUNK_DAYS = 60  # days of snapshots a streamed pass advances at a time (bench/liqmap.py)
 
@@ -56,7 +57,7 @@ def run_model(
     metrics: pd.DataFrame,
     klines_5m: pd.DataFrame,
     mark_1m: pd.DataFrame,
-    brackets: pd.DataFrame,
+    brackets: pd.DataFrame | MarginRules,
     config: ModelConfig,
     *,
     symbol: str,
@@ -73,7 +74,7 @@ def liquidation_maps(
     metrics: pd.DataFrame,
     klines_5m: pd.DataFrame,
     mark_1m: pd.DataFrame,
-    brackets: pd.DataFrame,
+    brackets: pd.DataFrame | MarginRules,
     dates: list[date],
     config: ModelConfig | None = None,
     *,
@@ -114,7 +115,7 @@ def streamed_pass(
     metrics: pd.DataFrame,
     klines_5m: pd.DataFrame,
     mark_1m: pd.DataFrame,
-    brackets: pd.DataFrame,
+    brackets: pd.DataFrame | MarginRules,
     config: ModelConfig,
     *,
     symbol: str,
