@@ -24,17 +24,18 @@ from store.datasets import Dataset, map_dataset, market_dataset, unit_key
 from store.lake import Lake, dataset_key, days_between
 from store.ledger import MAP_ENGINE_SOURCE, LedgerEntry
 from store.units import write_unit
-from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_maps
+from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_parts
 from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import (
     CHUNK_DAYS,
     LiquidationMaps,
     ModelRun,
     NotEnoughDataError,
-    maps_from_stream,
+    parts_from_stream,
     streamed_pass,
     unmappable_dates,
 )
+from transforms.liqmap.map_tables import MapParts
 from transforms.liqmap.stream import StreamedPass
 from transforms.venue_margin import VENUES, Venue
 
@@ -86,14 +87,21 @@ def model_for(
     return MapModel(symbol, config, brackets_source, streamed, venue)
 
 
-def maps_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> LiquidationMaps:
-    """The maps of ``dates`` (in date order, none before an earlier call's first date)."""
-    maps = maps_from_stream(
+def parts_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> MapParts:
+    """The maps of ``dates`` before their frames are built (in date order, none before an
+    earlier call's first date), each summary row naming its tier file."""
+    parts = parts_from_stream(
         model.streamed, dates, model.config, symbol=model.symbol, venue=model.venue,
         heatmap_dates=heatmap_dates,
     )  # fmt: skip
-    maps.summary["brackets_source"] = model.brackets_source
-    return maps
+    for row in parts.summary_rows:
+        row["brackets_source"] = model.brackets_source
+    return parts
+
+
+def maps_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> LiquidationMaps:
+    """The maps of ``dates`` (in date order, none before an earlier call's first date)."""
+    return parts_of(model, dates, heatmap_dates).frames(model.symbol, model.venue)
 
 
 def write_maps(
@@ -198,17 +206,16 @@ class NoMapError(Exception):
 def summary_of(lake: Lake, symbol: str, day: date, window: str, venue: str = "binance") -> dict:
     """One date's map summary row for a window, computed from the lake (nothing written):
     one venue's, or the aggregated map of all three (venue "all")."""
-    by_venue = {v: _one_day_maps(lake, symbol, day, v) for v in venues_of(venue)}
+    by_venue = {v: _one_day_parts(lake, symbol, day, v) for v in venues_of(venue)}
     if venue == AGGREGATE_VENUE:
-        maps = aggregate_maps(by_venue, symbol, ModelConfig(tiers=load_tier_mix()))
-    else:
-        maps = by_venue[venue]
+        by_venue[venue] = aggregate_parts(by_venue, symbol, ModelConfig(tiers=load_tier_mix()))
+    maps = by_venue[venue].frames(symbol, venue)
     if maps.missing:
         raise NoMapError(missing_lines(symbol, maps.missing, venue)[0])
     return maps.summary.loc[maps.summary["window"] == window].iloc[0].to_dict()
 
 
-def _one_day_maps(lake: Lake, symbol: str, day: date, venue: Venue) -> LiquidationMaps:
+def _one_day_parts(lake: Lake, symbol: str, day: date, venue: Venue) -> MapParts:
     try:
         model = model_for(lake, symbol, day, day, venue)
     except NotEnoughDataError as exc:
@@ -218,7 +225,7 @@ def _one_day_maps(lake: Lake, symbol: str, day: date, venue: Venue) -> Liquidati
             f"no {named}map for {symbol} {day}: {exc}; run "
             f"`{extract_command(symbol, venue, start, end)}`"
         ) from None
-    return maps_of(model, [day], [])
+    return parts_of(model, [day], [])
 
 
 @task(task_run_name="liqmap-{symbol}-{start}-{end}")
@@ -240,10 +247,11 @@ def build_liquidation_maps(
     for first in range(0, len(dates), CHUNK_DAYS):  # written as cut: memory as for one chunk
         chunk = dates[first : first + CHUNK_DAYS]
         heat = [d for d in chunk if d in heatmap_dates]
-        by_venue = {m.venue: maps_of(m, chunk, heat) for m in models}
+        by_venue = {m.venue: parts_of(m, chunk, heat) for m in models}
         if venue == AGGREGATE_VENUE:
-            by_venue[venue] = aggregate_maps(by_venue, symbol, models[0].config)
-        for name, maps in by_venue.items():  # dates without a map: skipped
+            by_venue[venue] = aggregate_parts(by_venue, symbol, models[0].config)
+        for name, parts in by_venue.items():  # dates without a map: skipped
+            maps = parts.frames(symbol, name)
             rows += write_maps(lake, maps, symbol, chunk, models[0].config, name)
         missing |= by_venue[venue].missing
     for line in missing_lines(symbol, missing, venue):

@@ -12,35 +12,46 @@ from hypothesis import strategies as st
 
 from liqbrief.testing.synthetic_market import synthetic_market
 from sources.reference_data import load_margin_rules
-from transforms.liqmap.aggregate import SUMMED_COLUMNS, aggregate_label, aggregate_maps
+from transforms.liqmap.aggregate import SUMMED_COLUMNS, aggregate_label, aggregate_parts
 from transforms.liqmap.config import WINDOWS, ModelConfig
-from transforms.liqmap.engine import liquidation_maps
-from transforms.liqmap.map_tables import LiquidationMaps
+from transforms.liqmap.engine import parts_from_stream, streamed_pass
+from transforms.liqmap.map_tables import LiquidationMaps, MapParts
 
 START = date(2024, 1, 1)
 DATES = [START + timedelta(days=d) for d in (31, 32, 33)]
 KEYS = ["date", "window", "bin_lo", "side", "tier"]
 
 
-def venue_maps(venue: str, seed: int, oi_scale: float) -> LiquidationMaps:
+def venue_parts(venue: str, seed: int, oi_scale: float) -> MapParts:
     market = synthetic_market(START, 34, seed=seed)
-    metrics = market.metrics.assign(
-        sum_open_interest=market.metrics["sum_open_interest"] * oi_scale
-    )
+    oi = market.metrics["sum_open_interest"] * oi_scale
     rules, _ = load_margin_rules("BTCUSDT", venue)
-    return liquidation_maps(
-        metrics, market.klines_5m, market.mark_1m, rules, DATES, ModelConfig(),
-        symbol="BTCUSDT", venue=venue, heatmap_dates=DATES[-1:],
+    streamed = streamed_pass(
+        market.metrics.assign(sum_open_interest=oi), market.klines_5m, market.mark_1m, rules,
+        ModelConfig(), symbol="BTCUSDT",
     )  # fmt: skip
+    return parts_from_stream(
+        streamed, DATES, ModelConfig(), symbol="BTCUSDT", venue=venue, heatmap_dates=DATES[-1:]
+    )
 
 
 @pytest.fixture(scope="module")
-def three_venues() -> dict[str, LiquidationMaps]:
+def venue_parts_3() -> dict[str, MapParts]:
     return {
-        "binance": venue_maps("binance", 7, 1.0),
-        "bybit": venue_maps("bybit", 7, 0.6),  # same path, a smaller book
-        "okx": venue_maps("okx", 11, 0.4),  # another path: another P0
+        "binance": venue_parts("binance", 7, 1.0),
+        "bybit": venue_parts("bybit", 7, 0.6),  # same path, a smaller book
+        "okx": venue_parts("okx", 11, 0.4),  # another path: another P0
     }
+
+
+@pytest.fixture(scope="module")
+def three_venues(venue_parts_3) -> dict[str, LiquidationMaps]:
+    return {v: p.frames("BTCUSDT", v) for v, p in venue_parts_3.items()}
+
+
+@pytest.fixture(scope="module")
+def aggregated(venue_parts_3) -> LiquidationMaps:
+    return aggregate_parts(venue_parts_3, "BTCUSDT").frames("BTCUSDT", "all")
 
 
 def summed_by_hand(by_venue: dict[str, LiquidationMaps]) -> pd.Series:
@@ -48,8 +59,8 @@ def summed_by_hand(by_venue: dict[str, LiquidationMaps]) -> pd.Series:
     return frame.groupby(KEYS)["notional_usd"].sum()
 
 
-def test_engine_maps_of_three_venues_sum_bin_by_bin(three_venues) -> None:
-    agg = aggregate_maps(three_venues, "BTCUSDT")
+def test_engine_maps_of_three_venues_sum_bin_by_bin(three_venues, aggregated) -> None:
+    agg = aggregated
     assert set(agg.bins["venue"]) == {"all"} and not agg.missing
     got = agg.bins.groupby(KEYS)["notional_usd"].sum()
     expected = summed_by_hand(three_venues)
@@ -62,15 +73,15 @@ def test_engine_maps_of_three_venues_sum_bin_by_bin(three_venues) -> None:
     )
 
 
-def test_totals_and_estimated_liquidations_are_the_venues_sums(three_venues) -> None:
-    agg = aggregate_maps(three_venues, "BTCUSDT").summary.set_index(["date", "window"])
+def test_totals_and_estimated_liquidations_are_the_venues_sums(three_venues, aggregated) -> None:
+    agg = aggregated.summary.set_index(["date", "window"])
     venues = pd.concat([m.summary for m in three_venues.values()]).groupby(["date", "window"])
     for column in ("long_total_usd", "short_total_usd", *SUMMED_COLUMNS):
         np.testing.assert_allclose(agg[column], venues[column].sum().loc[agg.index], rtol=1e-12)
 
 
-def test_key_levels_come_from_the_summed_curves_on_binances_p0(three_venues) -> None:
-    agg = aggregate_maps(three_venues, "BTCUSDT")
+def test_key_levels_come_from_the_summed_curves_on_binances_p0(three_venues, aggregated) -> None:
+    agg = aggregated
     binance = three_venues["binance"].summary.set_index(["date", "window"])
     bins = pd.concat([m.bins for m in three_venues.values()])
     for row in agg.summary.itertuples(index=False):
@@ -86,8 +97,8 @@ def test_key_levels_come_from_the_summed_curves_on_binances_p0(three_venues) -> 
     assert (agg.summary["cum_long_5pct"] > 0).any()
 
 
-def test_heatmaps_sum_too(three_venues) -> None:
-    agg = aggregate_maps(three_venues, "BTCUSDT")
+def test_heatmaps_sum_too(three_venues, aggregated) -> None:
+    agg = aggregated
     total = sum(m.heatmap["notional_usd"].sum() for m in three_venues.values())
     assert agg.heatmap["notional_usd"].sum() == pytest.approx(total, rel=1e-12)
 
@@ -100,31 +111,25 @@ def test_the_label_names_the_three_venues() -> None:
 SIZE = 100.0
 
 
-def fake_maps(
-    venue: str, p0: float, cells: list[tuple[int, int, int, float]], days
-) -> LiquidationMaps:
-    """A venue's maps as the engine shapes them: bins on k·100, one summary row per window."""
-    rows, summary = [], []
+def fake_parts(venue: str, p0: float, cells: list[tuple], days: list[date]) -> MapParts:
+    """A venue's MapParts as the engine fills them: per map the non-empty cells on k·100."""
+    tiers = np.array([10, 25, 100])
+    parts = MapParts(tiers)
+    summed: dict[tuple[int, int, int], float] = {}
+    for k, side, tier, usd in cells:
+        key = (k, side, int(np.searchsorted(tiers, tier)))
+        summed[key] = summed.get(key, 0.0) + usd
+    k, side, tier = (np.array([key[i] for key in summed], np.int64) for i in range(3))
+    usd = np.array(list(summed.values()), float)
     for day in days:
-        for window in WINDOWS:
-            for k, side, tier, usd in cells:
-                rows.append(
-                    (day, window, k * SIZE, (k + 1) * SIZE, ("long", "short")[side], tier, usd)
-                )
-            summary.append(
+        for window_index, window in enumerate(WINDOWS):
+            parts.bins.append((day, window_index, k * SIZE, (k + 1) * SIZE, side, tier, usd))
+            parts.summary_rows.append(
                 {"date": day, "symbol": "BTCUSDT", "venue": venue, "window": window, "p0": p0,
                  "p0_from_last_price": False, "bin_size": SIZE, "brackets_source": f"{venue}.csv"}
-                | {c: 1.0 for c in SUMMED_COLUMNS}
+                | dict.fromkeys(SUMMED_COLUMNS, 1.0)
             )  # fmt: skip
-    bins = pd.DataFrame(
-        rows, columns=["date", "window", "bin_lo", "bin_hi", "side", "tier", "notional_usd"]
-    )
-    bins = bins.groupby(
-        ["date", "window", "bin_lo", "bin_hi", "side", "tier"], as_index=False
-    ).sum()
-    return LiquidationMaps(
-        bins.assign(symbol="BTCUSDT", venue=venue), pd.DataFrame(summary), pd.DataFrame(), {}
-    )
+    return parts
 
 
 cell = st.tuples(
@@ -141,11 +146,12 @@ cell = st.tuples(
 )
 def test_property_aggregate_is_the_sum(p0s, cells, okx_misses_a_day) -> None:
     days = [date(2025, 1, 1), date(2025, 1, 2)]
-    by_venue = {
-        v: fake_maps(v, p0, c, days[1:] if (v == "okx" and okx_misses_a_day) else days)
+    parts = {
+        v: fake_parts(v, p0, c, days[1:] if (v == "okx" and okx_misses_a_day) else days)
         for v, p0, c in zip(("binance", "bybit", "okx"), p0s, cells, strict=True)
     }
-    agg = aggregate_maps(by_venue, "BTCUSDT")
+    by_venue = {v: p.frames("BTCUSDT", v) for v, p in parts.items()}
+    agg = aggregate_parts(parts, "BTCUSDT").frames("BTCUSDT", "all")
     kept = days[1:] if okx_misses_a_day else days
     assert sorted(agg.missing) == ([days[0]] if okx_misses_a_day else [])
     if okx_misses_a_day:

@@ -8,6 +8,9 @@ Bybit, OKX that has one. Bins of every venue are kept, also those just outside t
 range (their P0s differ by dollars), so the aggregate's totals equal the venues' totals.
 A date is aggregated only if every venue asked for has its map ("Binance + Bybit + OKX" must
 hold all three); otherwise it is missing, with the reason.
+
+It sums the engine's MapParts (arrays per snapshot), before any frame is built: the cost is
+a few array operations per map, not a group-by over the venues' frames (bench/venues_map.py).
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-import pandas as pd
 
-from transforms.liqmap.config import ModelConfig, grid_for
+from transforms.liqmap.config import WINDOWS, ModelConfig, grid_for
 from transforms.liqmap.key_levels import key_levels
-from transforms.liqmap.map_tables import LiquidationMaps
-from transforms.liqmap.snapshots import SIDES
+from transforms.liqmap.map_tables import MapParts
 from transforms.venue_margin import VENUE_LABELS, VENUES
 
 AGGREGATE_VENUE = "all"
@@ -29,142 +30,124 @@ SUMMED_COLUMNS = (
     "oi_missing_bars", "kline_missing_bars", "shrink_clamped_bars",
     "mark_fallback_minutes", "price_missing_minutes",
 )  # fmt: skip
+WINDOW_NAMES = list(WINDOWS)
 
 
 def aggregate_label(venues: list[str] | tuple[str, ...] = VENUES) -> str:
-    """ "Binance + Bybit + OKX": how the aggregated map is named everywhere."""
+    """How the aggregated map is named everywhere: "Binance + Bybit + OKX"."""
     return " + ".join(VENUE_LABELS[v] for v in VENUES if v in venues)
 
 
-def aggregate_maps(
-    by_venue: dict[str, LiquidationMaps], symbol: str, config: ModelConfig | None = None
-) -> LiquidationMaps:
-    """The venues' maps of each date every venue has, summed bin by bin (pure)."""
+def aggregate_parts(
+    by_venue: dict[str, MapParts], symbol: str, config: ModelConfig | None = None
+) -> MapParts:
+    """The venues' maps of each date every venue has, summed bin by bin (pure); build the
+    frames with ``.frames(symbol, "all")``."""
     config = config or ModelConfig()
     venues = [v for v in VENUES if v in by_venue]
-    dated = {
-        v: set(by_venue[v].summary["date"]) if len(by_venue[v].summary) else set() for v in venues
-    }
+    rows = {v: {(r["date"], r["window"]): r for r in by_venue[v].summary_rows} for v in venues}
+    dated = {v: {day for day, _ in rows[v]} for v in venues}
     common = set.intersection(*dated.values()) if venues else set()
-    missing = _missing(by_venue, venues, dated, common)
-    reference = {
-        day: next(v for v in venues if day in dated[v]) for day in common
-    }  # Binance first (VENUES order)
-    ref_rows = pd.concat(
-        [_rows_of(by_venue[v].summary, [d for d, r in reference.items() if r == v]) for v in venues]
-    ) if venues else pd.DataFrame()  # fmt: skip
-    size = (
-        ref_rows.drop_duplicates("date").set_index("date")["bin_size"].to_dict()
-        if len(ref_rows)
-        else {}
-    )
-    bins = _summed_bins(by_venue, venues, common, size, symbol)
-    heat = _summed_heatmap(by_venue, venues, common, size, symbol)
-    summary = _summary(bins, ref_rows, by_venue, venues, common, symbol, config)
-    return LiquidationMaps(bins, summary, heat, missing)
-
-
-def _rows_of(frame: pd.DataFrame, days: list[date]) -> pd.DataFrame:
-    return frame[frame["date"].isin(days)] if len(frame) else frame
+    tiers = np.unique(np.concatenate([by_venue[v].tiers for v in venues])) if venues else []
+    out = MapParts(np.asarray(tiers, np.int64))
+    out.missing = _missing(by_venue, venues, dated, common)
+    bins = _bins_by_map(by_venue, venues, common, out.tiers)
+    for day in sorted(common):
+        ref = next(v for v in venues if day in dated[v])  # Binance first (VENUES order)
+        for window_index, window in enumerate(WINDOW_NAMES):
+            reference = rows[ref][(day, window)]
+            size = float(reference["bin_size"])
+            k, side, tier, usd = _summed(bins.get((day, window_index), []), size, len(out.tiers))
+            out.bins.append((day, window_index, k * size, (k + 1) * size, side, tier, usd))
+            summed = [rows[v][(day, window)] for v in venues]
+            out.summary_rows.append(
+                _summary_row(
+                    reference, summed, (k, side, tier, usd), len(out.tiers), symbol, config
+                )
+            )
+    out.heat = _summed_heat(by_venue, venues, common, rows)
+    return out
 
 
 def _missing(by_venue, venues, dated, common) -> dict[date, str]:
     """Each date some venue lacks: which venue and why (its own reason if it gave one)."""
     missing: dict[date, str] = {}
-    for day in sorted(
-        set().union(*dated.values(), *(by_venue[v].missing for v in venues)) - common
-    ):
+    asked = set().union(*dated.values(), *(by_venue[v].missing for v in venues))
+    for day in sorted(asked - common):
         absent = [v for v in venues if day not in dated[v]]
         reasons = [f"{v}: {by_venue[v].missing.get(day, 'no map')}" for v in absent]
         missing[day] = f"no {aggregate_label(venues)} map: " + "; ".join(reasons)
     return missing
 
 
-def _on_grid(frame: pd.DataFrame, size: dict) -> pd.DataFrame:
-    """Each row's bin index on its date's grid (exact when the venues share the bin size)."""
-    step = frame["date"].map(size).astype(float)
-    return frame.assign(k=np.floor(frame["bin_lo"] / step + 1e-9).astype(np.int64), step=step)
+def _bins_by_map(by_venue, venues, common, tiers) -> dict[tuple, list]:
+    """Each (date, window) map's cells of every venue: (bin_lo, side, union tier, notional)."""
+    by_map: dict[tuple, list] = {}
+    for v in venues:
+        venue_tiers = np.asarray(by_venue[v].tiers)
+        for day, window_index, lo, _hi, side, tier, usd in by_venue[v].bins:
+            if day in common:
+                union_tier = np.searchsorted(tiers, venue_tiers[np.asarray(tier, np.int64)])
+                by_map.setdefault((day, window_index), []).append((lo, side, union_tier, usd))
+    return by_map
 
 
-def _summed_bins(by_venue, venues, common, size, symbol) -> pd.DataFrame:
-    parts = [_rows_of(by_venue[v].bins, list(common)) for v in venues]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if not len(frame):
-        return frame
-    keys = ["date", "window", "k", "side", "tier"]
-    summed = (
-        _on_grid(frame, size)
-        .groupby(keys, sort=True, as_index=False)
-        .agg(notional_usd=("notional_usd", "sum"), step=("step", "first"))
-    )
-    return pd.DataFrame(
-        {
-            "date": summed["date"], "symbol": symbol, "venue": AGGREGATE_VENUE,
-            "window": summed["window"], "bin_lo": summed["k"] * summed["step"],
-            "bin_hi": (summed["k"] + 1) * summed["step"], "side": summed["side"],
-            "tier": summed["tier"], "notional_usd": summed["notional_usd"],
-        }
-    )  # fmt: skip
-
-
-def _summed_heatmap(by_venue, venues, common, size, symbol) -> pd.DataFrame:
-    parts = [_rows_of(by_venue[v].heatmap, list(common)) for v in venues]
-    parts = [p for p in parts if len(p)]
+def _summed(parts: list, size: float, n_tiers: int) -> tuple[np.ndarray, ...]:
+    """(bin index, side, tier, notional) of the non-empty summed cells, in cell order."""
     if not parts:
-        return pd.DataFrame()
-    keys = ["date", "hour", "k", "side"]
-    summed = (
-        _on_grid(pd.concat(parts, ignore_index=True), size)
-        .groupby(keys, sort=True, as_index=False)
-        .agg(notional_usd=("notional_usd", "sum"), step=("step", "first"))
-    )
-    return pd.DataFrame(
-        {
-            "date": summed["date"], "symbol": symbol, "venue": AGGREGATE_VENUE,
-            "hour": summed["hour"], "bin_lo": summed["k"] * summed["step"],
-            "bin_hi": (summed["k"] + 1) * summed["step"], "side": summed["side"],
-            "notional_usd": summed["notional_usd"],
-        }
-    )  # fmt: skip
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, np.zeros(0)
+    lo, side, tier, usd = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    k = np.floor(np.asarray(lo, float) / size + 1e-9).astype(np.int64)
+    key = (k * 2 + np.asarray(side, np.int64)) * n_tiers + np.asarray(tier, np.int64)
+    cells, inverse = np.unique(key, return_inverse=True)
+    total = np.bincount(inverse, weights=np.asarray(usd, float))
+    keep = total != 0
+    cells, total = cells[keep], total[keep]
+    return cells // (2 * n_tiers), (cells // n_tiers) % 2, cells % n_tiers, total
 
 
-def _summary(bins, ref_rows, by_venue, venues, common, symbol, config) -> pd.DataFrame:
-    """One row per date and window: key levels of the summed cells on the reference P0."""
-    if not len(ref_rows):
-        return pd.DataFrame()
-    all_rows = pd.concat([_rows_of(by_venue[v].summary, list(common)) for v in venues])
-    sums = all_rows.groupby(["date", "window"])[list(SUMMED_COLUMNS)].sum()
-    sources = "; ".join(
-        f"{v}: {s}"
-        for v in venues
-        for s in by_venue[v].summary.get("brackets_source", pd.Series()).unique()[:1]
-    )
-    tiers = np.sort(bins["tier"].unique()) if len(bins) else np.zeros(0, np.int64)
-    by_key = dict(tuple(bins.groupby(["date", "window"]))) if len(bins) else {}
-    rows = []
-    for ref in ref_rows.itertuples(index=False):
-        cells, edges = _dense(by_key.get((ref.date, ref.window)), tiers, ref, config)
-        round_step = grid_for(symbol, ref.p0, config)[1]
-        row = {"date": ref.date, "symbol": symbol, "venue": AGGREGATE_VENUE, "window": ref.window}
-        row |= key_levels(cells, edges, ref.p0, round_step)
-        row |= sums.loc[(ref.date, ref.window)].to_dict()
-        row |= {"p0_from_last_price": ref.p0_from_last_price, "bin_size": ref.bin_size}
-        row["brackets_source"] = sources
-        rows.append(row)
-    return pd.DataFrame(rows).sort_values(["date", "window"], kind="stable", ignore_index=True)
-
-
-def _dense(cells_frame, tiers, ref, config) -> tuple[np.ndarray, np.ndarray]:
-    """(bin, side, tier) cells from the reference P0 ± range, widened to every summed bin."""
-    size = float(ref.bin_size)
-    lo = int(np.floor(ref.p0 * (1 - config.range_pct) / size))
-    hi = int(np.floor(ref.p0 * (1 + config.range_pct) / size))
-    if cells_frame is not None and len(cells_frame):
-        k = np.floor(cells_frame["bin_lo"].to_numpy(float) / size + 1e-9).astype(np.int64)
+def _summary_row(reference, rows, summed, n_tiers, symbol, config) -> dict:
+    """Key levels of the summed cells on the reference P0; coverage and estimates summed."""
+    k, side, tier, usd = summed
+    size, p0 = float(reference["bin_size"]), float(reference["p0"])
+    lo = int(np.floor(p0 * (1 - config.range_pct) / size))
+    hi = int(np.floor(p0 * (1 + config.range_pct) / size))
+    if len(k):
         lo, hi = min(lo, int(k.min())), max(hi, int(k.max()))
-    cells = np.zeros((hi - lo + 1, 2, max(len(tiers), 1)))
-    if cells_frame is not None and len(cells_frame):
-        side = np.where(cells_frame["side"].to_numpy() == SIDES[0], 0, 1)
-        tier = np.searchsorted(tiers, cells_frame["tier"].to_numpy())
-        np.add.at(cells, (k - lo, side, tier), cells_frame["notional_usd"].to_numpy(float))
-    return cells, (lo + np.arange(hi - lo + 2)) * size
+    cells = np.zeros((hi - lo + 1, 2, max(n_tiers, 1)))
+    cells[k - lo, side, tier] = usd  # the cells are distinct
+    edges = (lo + np.arange(hi - lo + 2)) * size
+    row = {"date": reference["date"], "symbol": symbol, "venue": AGGREGATE_VENUE}
+    row["window"] = reference["window"]
+    row |= key_levels(cells, edges, p0, grid_for(symbol, p0, config)[1])
+    row |= {c: sum(r[c] for r in rows) for c in SUMMED_COLUMNS}
+    row |= {"p0_from_last_price": reference["p0_from_last_price"], "bin_size": size}
+    sources = [f"{r['venue']}: {r['brackets_source']}" for r in rows if "brackets_source" in r]
+    if sources:
+        row["brackets_source"] = "; ".join(sources)
+    return row
+
+
+def _summed_heat(by_venue, venues, common, rows) -> list:
+    """Each common date's 7-day heatmap summed over the venues that have it for that date,
+    on the reference bin size (a date a venue has no heatmap for is not summed)."""
+    by_day: dict[date, list] = {}
+    for v in venues:
+        for part in by_venue[v].heat:
+            if part[0] in common:
+                by_day.setdefault(part[0], []).append(part)
+    out = []
+    for day, parts in sorted(by_day.items()):
+        if len(parts) != len(venues):
+            continue
+        size = float(
+            next(rows[v][(day, "7d")]["bin_size"] for v in venues if (day, "7d") in rows[v])
+        )
+        hour, lo, side, usd = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 4, 5))
+        k = np.floor(lo / size + 1e-9).astype(np.int64)
+        keys = np.stack([hour, k, side.astype(np.int64)])
+        cells, inverse = np.unique(keys, axis=1, return_inverse=True)
+        total = np.bincount(inverse.ravel(), weights=usd)
+        out.append((day, cells[0], cells[1] * size, (cells[1] + 1) * size, cells[2], total))
+    return out

@@ -136,6 +136,22 @@ def maps_from_stream(
     venue: str = "binance",
     heatmap_dates: list[date] | None = None,
 ) -> LiquidationMaps:
+    """The maps of ``dates`` as frames: parts_from_stream(), then the frames built once."""
+    parts = parts_from_stream(
+        streamed, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates
+    )
+    return parts.frames(symbol, venue)
+
+
+def parts_from_stream(
+    streamed: StreamedPass,
+    dates: list[date],
+    config: ModelConfig,
+    *,
+    symbol: str,
+    venue: str = "binance",
+    heatmap_dates: list[date] | None = None,
+) -> MapParts:
     """The maps of ``dates`` (and heatmaps of ``heatmap_dates``), the same as maps_from_run()
     of the one pass, in date order. The pass advances ``chunk_days`` of dates at a time and
     each group is cut as soon as it is reached, so only what a later snapshot or the shrink
@@ -152,7 +168,7 @@ def maps_from_stream(
             streamed.run_parts()[2], [d for d in days if d in asked], config, parts,
             symbol=symbol, venue=venue, heatmap_dates=[d for d in days if d in heat],
         )  # fmt: skip
-    return parts.frames(symbol, venue)
+    return parts
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, int]]:
