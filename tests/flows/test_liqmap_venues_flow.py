@@ -23,7 +23,9 @@ from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from store.datasets import map_dataset, market_dataset
+from store.errors import repair_command
 from store.lake import Lake, days_between
+from store.verify import verify_lake
 from tests.conftest import FAST_RETRY, lake_files
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
@@ -87,6 +89,14 @@ def test_the_flow_stores_each_venue_and_their_sum(
     )
     entry = lake.ledger_entry(map_dataset("okx", "liqmap_summary"), "BTCUSDT", DAY)
     assert entry.venue == "okx" and entry.rows == 3
+
+    report = verify_lake(lake, symbols=["BTCUSDT"])  # every venue's map files and manifests
+    assert not report.findings and report.checked >= 12  # 4 maps × bins, summary, heatmap
+    # a corrupt map file of a venue names the command that re-makes it
+    lo, hi = str(DAY), str(DAY)
+    assert repair_command("okx/liqmap_bins", "BTCUSDT", DAY, DAY) == (
+        f"liqbrief liqmap --venue okx --symbols BTCUSDT --start {lo} --end {hi}"
+    )
 
     before = lake_files(venues_lake)  # a re-run replaces each unit with the same bytes
     liqmap(["BTCUSDT"], DAY, DAY, heatmaps="last", venue="all")
