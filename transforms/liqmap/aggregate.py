@@ -94,17 +94,18 @@ def _bins_by_map(by_venue, venues, common, tiers) -> dict[tuple, list]:
 
 def _summed(parts: list, size: float, n_tiers: int) -> tuple[np.ndarray, ...]:
     """(bin index, side, tier, notional) of the non-empty summed cells, in cell order."""
-    if not parts:
-        empty = np.zeros(0, np.int64)
+    empty = np.zeros(0, np.int64)
+    lo, side, tier, usd = (
+        (np.concatenate([p[i] for p in parts]) for i in range(4)) if parts else [empty] * 4
+    )
+    if not len(lo):  # no venue has a cell in this map
         return empty, empty, empty, np.zeros(0)
-    lo, side, tier, usd = (np.concatenate([p[i] for p in parts]) for i in range(4))
     k = np.floor(np.asarray(lo, float) / size + 1e-9).astype(np.int64)
-    key = (k * 2 + np.asarray(side, np.int64)) * n_tiers + np.asarray(tier, np.int64)
-    cells, inverse = np.unique(key, return_inverse=True)
-    total = np.bincount(inverse, weights=np.asarray(usd, float))
-    keep = total != 0
-    cells, total = cells[keep], total[keep]
-    return cells // (2 * n_tiers), (cells // n_tiers) % 2, cells % n_tiers, total
+    first = int(k.min())
+    key = ((k - first) * 2 + np.asarray(side, np.int64)) * n_tiers + np.asarray(tier, np.int64)
+    total = np.bincount(key, weights=np.asarray(usd, float))  # dense over the map's bins
+    cells = np.flatnonzero(total)
+    return first + cells // (2 * n_tiers), (cells // n_tiers) % 2, cells % n_tiers, total[cells]
 
 
 def _summary_row(reference, rows, summed, n_tiers, symbol, config) -> dict:
@@ -145,9 +146,17 @@ def _summed_heat(by_venue, venues, common, rows) -> list:
             next(rows[v][(day, "7d")]["bin_size"] for v in venues if (day, "7d") in rows[v])
         )
         hour, lo, side, usd = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 4, 5))
+        if not len(hour):
+            continue
         k = np.floor(lo / size + 1e-9).astype(np.int64)
-        keys = np.stack([hour, k, side.astype(np.int64)])
-        cells, inverse = np.unique(keys, axis=1, return_inverse=True)
-        total = np.bincount(inverse.ravel(), weights=usd)
-        out.append((day, cells[0], cells[1] * size, (cells[1] + 1) * size, cells[2], total))
+        hours, hour_index = np.unique(hour, return_inverse=True)  # 168 hours: cheap
+        k0, width = int(k.min()), int(k.max() - k.min() + 1)
+        key = (hour_index * width + (k - k0)) * 2 + np.asarray(side, np.int64)
+        total = np.bincount(key, weights=usd)
+        cells = np.flatnonzero(total)
+        k_cells = k0 + (cells // 2) % width
+        out.append(
+            (day, hours[cells // (2 * width)], k_cells * size, (k_cells + 1) * size, cells % 2,
+             total[cells])
+        )  # fmt: skip
     return out
