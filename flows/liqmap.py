@@ -239,7 +239,7 @@ def build_liquidation_maps(
     """Store the maps of [start, end] of one venue, or of each venue and their aggregate."""
     lake = Lake(Settings.from_env().lake)
     dates = days_between(start, end)
-    models = [model_for(lake, symbol, start, end, v) for v in venues_of(venue)]
+    models = [_venue_model(lake, symbol, start, end, v) for v in venues_of(venue)]
     unmappable = unmappable_dates(models[0].run, dates, models[0].config)
     mapped = [d for d in dates if d not in unmappable]
     heatmap_dates = set({"all": mapped, "last": mapped[-1:], "none": []}[heatmaps])
@@ -257,6 +257,19 @@ def build_liquidation_maps(
     for line in missing_lines(symbol, missing, venue):
         get_run_logger().warning(line)
     return {"dates": len(dates) - len(missing), "rows": rows, "missing": missing}
+
+
+def _venue_model(lake: Lake, symbol: str, start: date, end: date, venue: Venue) -> MapModel:
+    """model_for(), a venue without inputs named with the extract that fills them."""
+    try:
+        return model_for(lake, symbol, start, end, venue)
+    except NotEnoughDataError as exc:
+        if venue == "binance":
+            raise
+        first = start - timedelta(days=WARMUP_DAYS)
+        raise NotEnoughDataError(
+            f"{venue}: {exc}; run `{extract_command(symbol, venue, first, end)}`"
+        ) from None
 
 
 @task(task_run_name="liqmap-model-{symbol}-{start}-{end}", cache_policy=NO_CACHE)
