@@ -35,6 +35,8 @@ def repair_command(dataset: str, symbol: str, start: date, end: date) -> str | N
             f"liqbrief extract --venues {venue} --symbols {symbol} --datasets {name} "
             f"--start {start} --end {end} --force"
         )
+    if name in MAP_DATASETS:  # "bybit/liqmap_bins", "all/liqmap_summary", …
+        return f"liqbrief liqmap --venue {venue} --symbols {symbol} --start {start} --end {end}"
     if name == "recorder_messages":  # counts of frames received: only the recorder makes them
         return None
     if name in STREAM_DATASETS:
