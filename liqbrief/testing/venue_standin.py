@@ -141,19 +141,7 @@ class VenueStandin(LoopbackServer):
             limit = min(int(q.get("limit", 500)), 1500)
             times = [] if empty else self._window(start, end, step, limit, False)
             mark = path.endswith("markPriceKlines")
-            rows = [
-                [
-                    t,
-                    *self._kline(t, step, mark),
-                    t + step - 1,
-                    "0",
-                    0 if mark else 10,
-                    "0",
-                    "0",
-                    "0",
-                ]
-                for t in times
-            ]
+            rows = [_binance_kline(t, self._kline(t, step, mark), step, mark) for t in times]
             return 200, rows, times
         if path == "/futures/data/openInterestHist":
             limit = min(int(q.get("limit", 30)), 500)
@@ -385,6 +373,15 @@ def _okx_funding_row(inst: str, t: int) -> dict[str, str]:
         "realizedRate": str(synthetic_value("funding", t)),
         "fundingTime": str(t), "method": "current_period",
     }  # fmt: skip
+
+
+def _binance_kline(t: int, ohlcv: list[str], step: int, mark: bool) -> list[Any]:
+    """A Binance kline row: quote volume ≈ volume × close, half of it taker buys (price
+    klines carry zeros, as the archive's do)."""
+    volume, close = float(ohlcv[4]), float(ohlcv[3])
+    quote = round(volume * close, 4)
+    count = 0 if mark else 10
+    return [t, *ohlcv, t + step - 1, str(quote), count, str(volume / 2), str(quote / 2), "0"]
 
 
 def _binance_ratio(kind: str, symbol: str, t: int) -> dict[str, Any]:

@@ -108,9 +108,56 @@ def binance_klines(mark: bool, step: int) -> Callable:
     return fetch
 
 
+def bybit_klines(step: int) -> Callable:
+    """Bybit trade klines through ccxt's raw endpoint: ccxt's OHLCV drops ``turnover`` (the
+    quote volume the engine's entry VWAP needs). Rows come newest first."""
+
+    async def fetch(ctx: FetchContext, since: int, until: int) -> list[dict[str, Any]]:
+        request = {"category": "linear", "symbol": ctx.symbol, "interval": str(step // MINUTE_MS),
+                   "start": since, "end": until - 1, "limit": bars_in(since, until, step)}  # fmt: skip
+
+        async def page() -> list[list[Any]]:
+            reply = await ctx.exchange.publicGetV5MarketKline(request)
+            return _rows_of(reply["result"]["list"], list)
+
+        raw = await ctx.call("klines", page)
+        return [_kline_row(int(r[0]), step, r[1], r[2], r[3], r[4], r[5], r[6]) for r in raw]
+
+    return fetch
+
+
+OKX_RECENT_BARS = 1439  # OKX's recent-candles endpoint holds these; older ones are history
+
+
+def okx_klines(step: int) -> Callable:
+    """OKX trade candles through ccxt's raw endpoints (the recent one for the last 1,439 bars,
+    as ccxt chooses): ccxt's OHLCV drops ``volCcyQuote``. Volume in base (``volCcy``)."""
+    bar = f"{step // MINUTE_MS}m"
+
+    async def fetch(ctx: FetchContext, since: int, until: int) -> list[dict[str, Any]]:
+        recent = since >= ctx.exchange.milliseconds() - OKX_RECENT_BARS * step
+        method = (ctx.exchange.publicGetMarketCandles if recent
+                  else ctx.exchange.publicGetMarketHistoryCandles)  # fmt: skip
+        request = {"instId": okx_instrument(ctx.symbol), "bar": bar, "before": since - 1,
+                   "after": until, "limit": bars_in(since, until, step)}  # fmt: skip
+
+        async def page() -> list[list[Any]]:
+            return _rows_of((await method(request))["data"], list)
+
+        raw = await ctx.call("candles", page)
+        return [_kline_row(int(r[0]), step, r[1], r[2], r[3], r[4], r[6], r[7]) for r in raw]
+
+    return fetch
+
+
+def okx_instrument(symbol: str) -> str:
+    """BTCUSDT → BTC-USDT-SWAP."""
+    return f"{symbol.removesuffix('USDT')}-USDT-SWAP"
+
+
 def ccxt_ohlcv(mark: bool, step: int) -> Callable:
-    """Bybit and OKX candles through ccxt's unified fetch_ohlcv, one window per call (OKX:
-    100 mark candles a page, paged here explicitly; ccxt's own paging leaves holes)."""
+    """Bybit and OKX mark candles through ccxt's unified fetch_ohlcv, one window per call
+    (OKX: 100 mark candles a page, paged here explicitly; ccxt's own paging leaves holes)."""
     timeframe = f"{step // MINUTE_MS}m"
 
     async def fetch(ctx: FetchContext, since: int, until: int) -> list[dict[str, Any]]:
@@ -240,7 +287,7 @@ async def okx_oi(ctx: FetchContext, since: int, until: int) -> list[dict[str, An
 
 
 def _okx_contract_value(symbol: str) -> float:
-    inst = f"{symbol.removesuffix('USDT')}-USDT-SWAP"
+    inst = okx_instrument(symbol)
     value = contract_values().get(inst)
     if value is None:
         raise VenueRequestError(
@@ -281,15 +328,15 @@ SERIES: dict[str, dict[str, Series]] = {
     },
     "bybit": {
         "metrics": Series("/v5/market/open-interest", K5, 500, bybit_oi),
-        "klines_5m": Series("/v5/market/kline", K5, 1000, ccxt_ohlcv(False, K5)),
-        "klines_1m": Series("/v5/market/kline", M1, 1000, ccxt_ohlcv(False, M1)),
+        "klines_5m": Series("/v5/market/kline", K5, 1000, bybit_klines(K5)),
+        "klines_1m": Series("/v5/market/kline", M1, 1000, bybit_klines(M1)),
         "mark_klines_1m": Series("/v5/market/mark-price-kline", M1, 1000, ccxt_ohlcv(True, M1)),
         "funding_rate": Series("/v5/market/funding/history", HOUR_MS, 200, ccxt_funding),
     },
     "okx": {
         "metrics": Series("/api/v5/rubik/stat/contracts/open-interest-history", K5, 100, okx_oi),
-        "klines_5m": Series("/api/v5/market/history-candles", K5, 100, ccxt_ohlcv(False, K5)),
-        "klines_1m": Series("/api/v5/market/history-candles", M1, 100, ccxt_ohlcv(False, M1)),
+        "klines_5m": Series("/api/v5/market/history-candles", K5, 100, okx_klines(K5)),
+        "klines_1m": Series("/api/v5/market/history-candles", M1, 100, okx_klines(M1)),
         "mark_klines_1m": Series(
             "/api/v5/market/history-mark-price-candles", M1, 100, ccxt_ohlcv(True, M1)
         ),

@@ -109,6 +109,12 @@ def test_values_are_one_sided_base_units_and_a_rerun_asks_nothing(lake: Lake, ve
             np.testing.assert_allclose(metrics[column], want, rtol=1e-4, err_msg=column)
         if venue != "binance":
             assert metrics["sum_taker_long_short_vol_ratio"].isna().all()
+        # the quote volume the engine's entry VWAP needs (ccxt's unified OHLCV drops it)
+        klines = lake.read(market_dataset(venue, "klines_5m"), "BTCUSDT", START, END)
+        assert (klines["volume"] > 0).all()
+        np.testing.assert_allclose(
+            klines["quote_volume"], klines["volume"] * klines["close"], rtol=1e-6
+        )
         marks = lake.read(market_dataset(venue, "mark_klines_1m"), "BTCUSDT", START, END)
         first = int(marks["open_time"].iloc[0].timestamp() * 1000)
         assert marks["open"].iloc[0] == synthetic_value("price", first)
