@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 from prefect import task
 
+from flows.briefing_venues import venue_coverage
 from flows.context import MACRO_SYMBOL
 from liqbrief.settings import Settings
 from liqbrief.symbols import coin_of
@@ -131,16 +132,22 @@ def realised_stored(lake: Lake, day: date, symbol: str) -> bool:
     return has_evidence(lake, symbol, day - timedelta(days=WINDOW_DAYS), day - timedelta(days=1))
 
 
-def load_briefing_inputs(lake: Lake, day: date, symbols: list[str]):
+def load_briefing_inputs(lake: Lake, day: date, symbols: list[str], venues: dict | None = None):
+    """The date's frames; a symbol in ``venues`` (the daily job's coverage of its venues)
+    is briefed on the aggregated map ("all") of those venues."""
     from reports.briefing import BriefingInputs
 
     inputs = BriefingInputs(day=day, symbols=symbols)
     yesterday = day - timedelta(days=1)
     for symbol in symbols:
+        unit = "liqmap"
+        if venues and symbol in venues:
+            unit = "all/liqmap"
+            inputs.venue_maps[symbol] = venue_coverage(lake, day, symbol, venues[symbol])
         # the date's map as one run wrote it: summary, bins and heatmap from one manifest
         liqmap = {
-            name: table.sort_by(DATASETS[name].time_column).to_pandas()
-            for name, table in read_unit(lake, "liqmap", symbol, day).items()
+            name.split("/")[-1]: table.sort_by(DATASETS[name].time_column).to_pandas()
+            for name, table in read_unit(lake, unit, symbol, day).items()
         }
         summary = liqmap["liqmap_summary"]
         if len(summary):
@@ -209,14 +216,14 @@ def require_usable_maps(inputs) -> None:
 
 
 def write_briefing(
-    lake: Lake, day: date, symbols: list[str], out_dir: str | Path
+    lake: Lake, day: date, symbols: list[str], out_dir: str | Path, venues: dict | None = None
 ) -> tuple[Path, Path]:
     """Build and render one briefing; both files appear only when both are complete (the
     PDF last: a day whose PDF exists is done)."""
     from reports.briefing import build_briefing
     from reports.render import render_html, render_pdf
 
-    inputs = load_briefing_inputs(lake, day, symbols)
+    inputs = load_briefing_inputs(lake, day, symbols, venues)
     require_usable_maps(inputs)
     briefing = build_briefing(inputs, chart_format=Settings.from_env().chart_format)
     html = render_html(briefing)
@@ -231,7 +238,10 @@ def write_briefing(
 
 
 @task(task_run_name="render-briefing-{day}")
-def render_briefing(day: date, symbols: list[str], out_dir: str | None = None) -> list[str]:
+def render_briefing(
+    day: date, symbols: list[str], out_dir: str | None = None, venues: dict | None = None
+) -> list[str]:
     settings = Settings.from_env()
-    paths = write_briefing(Lake(settings.lake), day, symbols, out_dir or settings.reports_dir)
+    lake = Lake(settings.lake)
+    paths = write_briefing(lake, day, symbols, out_dir or settings.reports_dir, venues)
     return [str(p) for p in paths]

@@ -19,6 +19,12 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
 from flows.briefing import render_briefing
 from flows.context import context, fetch_market_wide
+from flows.daily_venues import (
+    extract_rest,
+    latest_mappable_date,
+    map_venues,
+    more_than_binance,
+)
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap, missing_lines
@@ -27,10 +33,9 @@ from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
 from reports.narrative import summary_sentences
 from sources.errors import SourceError
-from store.datasets import DATASETS
-from store.lake import Lake, days_between
+from store.datasets import map_dataset
+from store.lake import Lake
 
-MAP_INPUTS = ("metrics", "klines_5m", "mark_klines_1m")
 EXTRACT_DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 
 
@@ -38,20 +43,13 @@ class DailyBriefingError(RuntimeError):
     """The daily job could not produce a briefing (the message says what to do)."""
 
 
-def latest_mappable_date(lake: Lake, symbol: str, not_after: date) -> date | None:
-    """The latest D <= not_after whose previous day has every map input in the lake."""
-    days = days_between(not_after - timedelta(days=WARMUP_DAYS), not_after - timedelta(days=1))
-    complete = set(days)
-    for name in MAP_INPUTS:
-        complete &= lake.ingested_days(DATASETS[name], symbol, days)
-    return max(complete) + timedelta(days=1) if complete else None
-
-
-def publish_artifacts(lake: Lake, day: date, symbols: list[str], paths: list[str]) -> None:
-    """A markdown artifact with each symbol's headline, and a link to the PDF."""
+def publish_artifacts(
+    lake: Lake, day: date, symbols: list[str], paths: list[str], venue: str = "binance"
+) -> None:
+    """A markdown artifact with each symbol's headline (of ``venue``'s map), and a link to the PDF."""
     lines = [f"# liqbrief {day.isoformat()}", ""]
     for symbol in symbols:
-        summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
+        summary = lake.read(map_dataset(venue, "liqmap_summary"), symbol, day, day)
         if len(summary):
             row = summary.set_index("window").loc["7d"].to_dict()
             lines.append(f"- **{symbol}**: {summary_sentences(symbol, row)[0]}")
@@ -66,48 +64,79 @@ def publish_artifacts(lake: Lake, day: date, symbols: list[str], paths: list[str
 
 @flow(name="daily-briefing")
 def daily_briefing(
-    day: date | None = None, symbols: list[Symbol] | None = None, send: bool = True
+    day: date | None = None,
+    symbols: list[Symbol] | None = None,
+    send: bool = True,
+    venues: list[str] | None = None,
 ) -> dict:
     """Extract what is missing, map the latest complete date (default: today, UTC), compute its
-    context, render the briefing and e-mail it (when SMTP is configured and ``send``)."""
+    context, render the briefing and e-mail it (when SMTP is configured and ``send``). With
+    ``venues`` beyond Binance: their REST days too, and the briefing on their aggregated map."""
     symbols = symbols or ["BTCUSDT"]
     target = day or datetime.now(UTC).date()
     logger = get_run_logger()
     extract_problem = ""
-    try:
-        # one day more than the window, so yesterday's map is complete if today's cannot be made
-        first = target - timedelta(days=WARMUP_DAYS + 1)
-        extract(symbols, first, target - timedelta(days=1), EXTRACT_DATASETS)
-    except (ExtractIncompleteError, SourceError) as exc:
-        extract_problem = str(exc)
-        logger.warning("continuing with what the lake has: %s", exc)
+    # one day more than the window, so yesterday's map is complete if today's cannot be made
+    first = target - timedelta(days=WARMUP_DAYS + 1)
+    if not more_than_binance(venues) or "binance" in venues:
+        try:
+            extract(symbols, first, target - timedelta(days=1), EXTRACT_DATASETS)
+        except (ExtractIncompleteError, SourceError) as exc:
+            extract_problem = str(exc)
+            logger.warning("continuing with what the lake has: %s", exc)
     lake = Lake(Settings.from_env().lake)
-    mapped: dict[str, date] = {}
-    for symbol in symbols:
-        latest = latest_mappable_date(lake, symbol, target)
-        if latest is None:
-            raise DailyBriefingError(
-                f"{symbol}: no complete day of inputs in the 30 days before {target}; "
-                "check the archive URL and network, then re-run"
-                + (f". The extract said: {extract_problem}" if extract_problem else "")
-            )
-        if latest != target:
-            logger.warning(
-                "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
-            )
-        missing = liqmap([symbol], latest, latest, heatmaps="last")[symbol]["missing"]
-        if missing:
-            raise DailyBriefingError(missing_lines(symbol, missing)[0])
-        mapped[symbol] = latest
+    if more_than_binance(venues):
+        failed = extract_rest(venues, symbols, first, target)
+        by_symbol = {s: _venue_maps(lake, s, venues, target, failed) for s in symbols}
+        mapped = {s: vm.day for s, vm in by_symbol.items()}
+    else:
+        by_symbol = {}
+        mapped = {s: _binance_map(lake, s, target, extract_problem) for s in symbols}
     briefings: list[str] = []
     fetch_market_wide(symbols)  # once, whatever dates the symbols are mapped for
     for briefing_day in sorted(set(mapped.values())):
         day_symbols = [s for s, d in mapped.items() if d == briefing_day]
         score_before_briefings(day_symbols, briefing_day, briefing_day)  # never raises
         context(briefing_day, day_symbols, fetch_coinglass=False)
-        paths = render_briefing(briefing_day, day_symbols)
+        coverage = {s: by_symbol[s].as_dict() for s in day_symbols if s in by_symbol}
+        paths = render_briefing(briefing_day, day_symbols, venues=coverage or None)
         briefings += paths
-        publish_artifacts(lake, briefing_day, day_symbols, paths)
+        publish_artifacts(lake, briefing_day, day_symbols, paths, "all" if coverage else "binance")
         if send:
             email_briefing(briefing_day, day_symbols)  # skipped when no SMTP host is configured
-    return {"mapped": mapped, "briefings": briefings}
+    result = {"mapped": mapped, "briefings": briefings}
+    if by_symbol:
+        result["venues"] = {s: vm.as_dict() for s, vm in by_symbol.items()}
+    return result
+
+
+def _binance_map(lake: Lake, symbol: str, target: date, extract_problem: str) -> date:
+    """Map Binance's latest complete date (the archive-only job); raises when there is none."""
+    latest = latest_mappable_date(lake, symbol, target)
+    if latest is None:
+        raise DailyBriefingError(
+            f"{symbol}: no complete day of inputs in the 30 days before {target}; "
+            "check the archive URL and network, then re-run"
+            + (f". The extract said: {extract_problem}" if extract_problem else "")
+        )
+    if latest != target:
+        get_run_logger().warning(
+            "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
+        )
+    missing = liqmap([symbol], latest, latest, heatmaps="last")[symbol]["missing"]
+    if missing:
+        raise DailyBriefingError(missing_lines(symbol, missing)[0])
+    return latest
+
+
+def _venue_maps(lake: Lake, symbol: str, venues: list[str], target: date, failed: dict):
+    """Each venue's map and their aggregate; raises when no venue has a complete day."""
+    maps = map_venues(lake, symbol, venues, target, failed)
+    if maps is None:
+        reasons = "; ".join(f"{v}: {why}" for v, why in failed.items())
+        raise DailyBriefingError(
+            f"{symbol}: no venue of {','.join(venues)} has a complete day of inputs in the 30 "
+            f"days before {target}; check the venues' URLs and network, then re-run"
+            + (f". The extract said: {reasons}" if reasons else "")
+        )
+    return maps

@@ -235,11 +235,14 @@ def build_liquidation_maps(
     end: date,
     heatmaps: Literal["all", "last", "none"] = "all",
     venue: str = "binance",
+    members: list[str] | None = None,
 ) -> dict:
-    """Store the maps of [start, end] of one venue, or of each venue and their aggregate."""
+    """Store the maps of [start, end] of one venue, or of each venue and their aggregate
+    (of ``members`` when given: the daily job's venues that have their inputs)."""
     lake = Lake(Settings.from_env().lake)
     dates = days_between(start, end)
-    models = [_venue_model(lake, symbol, start, end, v) for v in venues_of(venue)]
+    chosen = members if venue == AGGREGATE_VENUE and members else venues_of(venue)
+    models = [_venue_model(lake, symbol, start, end, v) for v in chosen]
     unmappable = unmappable_dates(models[0].run, dates, models[0].config)
     mapped = [d for d in dates if d not in unmappable]
     heatmap_dates = set({"all": mapped, "last": mapped[-1:], "none": []}[heatmaps])
@@ -294,11 +297,14 @@ def liqmap(
     end: date,
     heatmaps: Literal["all", "last", "none"] = "all",
     venue: str = "binance",
+    members: list[str] | None = None,
 ) -> dict[str, dict]:
     """Compute and store the liquidation maps of every date in [start, end] for each symbol
-    (one venue's, or with venue "all" each venue's and their aggregate)."""
+    (one venue's, or with venue "all" each venue's and their aggregate: of every venue, or
+    of ``members``)."""
     results = {
-        symbol: build_liquidation_maps(symbol, start, end, heatmaps, venue) for symbol in symbols
+        symbol: build_liquidation_maps(symbol, start, end, heatmaps, venue, members)
+        for symbol in symbols
     }
     get_run_logger().info("liqmap %s..%s: %s", start, end, results)
     return results

@@ -200,19 +200,38 @@ def _print_snapshot_coverage(
 
 
 @app.command()
-def daily(symbols: SymbolsOpt = "BTCUSDT", day: DayOpt = None) -> None:
+def daily(
+    symbols: SymbolsOpt = "BTCUSDT",
+    day: DayOpt = None,
+    venues: Annotated[
+        str | None,
+        typer.Option(
+            "--venues",
+            metavar="VENUES",
+            help="Comma-separated, from binance, bybit, okx (default LIQBRIEF_VENUES): the "
+            "venues whose books the briefing's map sums (Binance + Bybit + OKX); a venue "
+            "that cannot be fetched is named in the briefing.",
+        ),
+    ] = None,
+) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
 
     The e-mail is sent when LIQBRIEF_SMTP_HOST is set."""
+    from liqbrief.cli_venues import print_daily_venues, venues_option
+
+    chosen_venues = venues_option(venues, Settings.from_env())
     # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
     mappable_from(list(symbols), day or today(), "--date", extra_days=1)
     _settings(lake_writable=True, writes_briefings=True)
     _smtp_settings()
     from flows.daily import daily_briefing
 
-    result = daily_briefing(day, list(symbols))
+    result = daily_briefing(day, list(symbols), venues=chosen_venues)
+    if "venues" in result:
+        print_daily_venues(result)
     for symbol, mapped_day in result["mapped"].items():
-        print_map(symbol, mapped_day, Window.d7, as_json=False)
+        if "venues" not in result:
+            print_map(symbol, mapped_day, Window.d7, as_json=False)
     for path in result["briefings"]:
         typer.echo(path)
 

@@ -32,11 +32,13 @@ def venue_coverage(row: dict) -> str:
     """Whose book the map holds: "Binance only", "Bybit only", "OKX only" or the aggregate
     ("Binance + Bybit + OKX", P0 from Binance)."""
     from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_label
-    from transforms.venue_margin import VENUE_LABELS
+    from transforms.venue_margin import VENUE_LABELS, VENUES
 
     venue = row.get("venue", "binance")
-    if venue == AGGREGATE_VENUE:
-        return f"{aggregate_label()}, P0 from Binance"
+    if venue == AGGREGATE_VENUE:  # its members, as its brackets source names them
+        sources = str(row.get("brackets_source", ""))
+        members = [v for v in VENUES if f"{v}: " in sources] or list(VENUES)
+        return f"{aggregate_label(members)}, P0 from {VENUE_LABELS[members[0]]}"
     return f"{VENUE_LABELS[venue]} only"
 
 

@@ -92,3 +92,20 @@ def default_venue_range(start: date | None, end: date | None) -> tuple[date, dat
     """The live edge: end defaults to today, start to six days before the end."""
     end_day = end or today()
     return start or end_day - timedelta(days=6), end_day
+
+
+def print_daily_venues(result: dict) -> None:
+    """`daily --venues`: each symbol's stored aggregated map (7d) and the venues left out."""
+    from liqbrief.cli_map import map_lines
+    from store.datasets import map_dataset
+    from store.lake import Lake
+
+    lake = Lake(Settings.from_env().lake)
+    for symbol, coverage in result["venues"].items():
+        day = coverage["day"]
+        summary = lake.read(map_dataset("all", "liqmap_summary"), symbol, day, day)
+        row = summary.set_index("window").loc["7d"].to_dict() | {"window": "7d"}
+        for line in map_lines(symbol, "7d", row):
+            typer.echo(line)
+        for venue, why in coverage["absent"].items():
+            typer.echo(f"  missing venue {venue}: {why}")

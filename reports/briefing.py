@@ -17,8 +17,16 @@ from reports.market_wide import ALL_MARKET, BINANCE, CoinglassSnapshots
 from reports.narrative import headline_levels, records_sentence, summary_sentences
 from reports.tables import Table
 from reports.track_record import RealisedDay
+from reports.venues import (
+    VENUE_LABELS,
+    VenueCoverage,
+    absent_warnings,
+    coverage_sentence,
+    split_table,
+)
 
 WINDOW = "7d"
+BINANCE_MAP_LABEL = "Binance USD-M"
 # (venue, metric) → label; realised figures are marked realised, the model's estimated
 RECORD_LABELS = {
     (ALL_MARKET, "oi_usd"): "Open interest, all market",
@@ -69,6 +77,8 @@ class BriefingInputs:
     realised: dict[str, RealisedDay] = field(default_factory=dict)  # D − 1 on Binance
     # symbols with realised data in D − 30 … D − 1 but no validation summary of D
     unvalidated: set[str] = field(default_factory=set)
+    # symbols briefed on an aggregated map of several venues (the daily job's --venues)
+    venue_maps: dict[str, VenueCoverage] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +101,9 @@ class SymbolSection:
     overlay_note: str = ""  # the overlay's caption, or the line saying there is none
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    map_label: str = BINANCE_MAP_LABEL  # whose book the map is
+    venue_split: Table | None = None  # the aggregated map's venues within ±2/5 %
+    venue_split_note: str = ""
 
     @property
     def complete(self) -> bool:
@@ -110,6 +123,7 @@ class Briefing:
     methods: list[str]
     track_record_intro: str = ""  # what the page-1 track record measures (with data only)
     track_record: list[str] = field(default_factory=list)  # one line per symbol, or one
+    map_label: str = BINANCE_MAP_LABEL
 
 
 def _level_label(value: float, levels: list[tuple[float, float]]) -> str:
@@ -253,6 +267,7 @@ def build_section(
     else:
         summary = summary_frame.set_index("window").loc[WINDOW].to_dict()
         section.sentences = summary_sentences(symbol, summary)
+        _add_venues(section, inputs.venue_maps.get(symbol), summary, inputs.market.get(symbol))
         section.key_levels = _key_levels(summary)
         section.warnings = _coverage_warnings(summary)
         if inputs.heatmaps.get(symbol, pd.DataFrame()).empty:
@@ -267,7 +282,7 @@ def build_section(
         ]
         section.map_svg = "" if not charts_on else charts.liquidation_map_chart(
             inputs.bins.get(symbol, pd.DataFrame()), summary["p0"], levels,
-            f"{section.name} estimated liquidation map, {WINDOW} cohorts (Binance USD-M)", chart_format,
+            f"{section.name} estimated liquidation map, {WINDOW} cohorts ({section.map_label})", chart_format,
         )  # fmt: skip
         section.heatmap_svg = "" if not charts_on else charts.heatmap_chart(
             inputs.heatmaps.get(symbol, pd.DataFrame()), inputs.price_paths.get(symbol, pd.DataFrame()),
@@ -302,11 +317,32 @@ def build_section(
     return section
 
 
+def _add_venues(
+    section: SymbolSection, coverage: VenueCoverage | None, summary: dict, market
+) -> None:
+    """An aggregated map's label, coverage sentence, per-venue split and left-out venues."""
+    if coverage is None:
+        return
+    row = {} if market is None or market.empty else market.iloc[0].to_dict()
+    all_market = row.get("all_market_oi_usd", math.nan)
+    section.map_label = coverage.label
+    section.sentences.append(coverage_sentence(section.symbol, coverage, float(all_market)))
+    section.venue_split = split_table(coverage, summary["p0"])
+    section.venue_split_note = (
+        f"Each venue's estimated positions within ±2/5 % of the aggregated map's price "
+        f"{price(summary['p0'])} ({VENUE_LABELS[coverage.members[0]]} mark); the venues' rows "
+        f"sum to the {coverage.label} row, the key levels' figures."
+    )
+    section.warnings += absent_warnings(coverage)
+
+
 def _add_market_wide(
     section: SymbolSection, inputs: BriefingInputs, market: dict | None, records: dict
 ) -> None:
     """The records line, the Coinglass map comparison and the coverage lines (Coinglass)."""
     symbol = section.symbol
+    if market is not None and symbol in inputs.venue_maps:  # Binance is not the book mapped
+        market = market | {"binance_oi_share_pct": math.nan}  # (the coverage sentence says)
     snaps = inputs.coinglass.get(symbol, CoinglassSnapshots())
     binance = {metric: r for (venue, metric), r in records.items() if venue == BINANCE}
     if records:
@@ -400,6 +436,8 @@ def build_briefing(
         inputs.symbols, inputs.validation, inputs.day, inputs.unvalidated
     )
     cutoff_day = inputs.day - timedelta(days=1)
+    labels = list(dict.fromkeys(s.map_label for s in sections if s.sentences))
+    map_label = "; ".join(labels) or BINANCE_MAP_LABEL
     warnings = (
         [f"{s.name}: {w}" for s in sections for w in s.warnings]
         + macro_warnings
@@ -415,11 +453,12 @@ def build_briefing(
         events=inputs.events["text"].tolist() if not inputs.events.empty else [],
         warnings=warnings,
         methods=[
-            "Estimated — relative intensity, not a forecast of realised liquidations. The map's venue: "
-            "Binance USD-M perpetuals only; market-wide figures (Coinglass) are marked all market, "
+            "Estimated — relative intensity, not a forecast of realised liquidations. "
+            + _venue_method(map_label)
+            + "market-wide figures (Coinglass) are marked all market, "
             "realised ones realised; records start with the data in the lake.",
             f"Cohorts ({WINDOW} window): each 5-minute rise in open interest, counted in contracts, opens long "
-            "and short positions of that many contracts across leverage tiers 3x–125x at Binance's exact "
+            f"and short positions of that many contracts across leverage tiers 3x–125x at {_formula_owner(map_label)} exact "
             "isolated liquidation prices (dated maintenance brackets); they are removed when the 1-minute "
             "mark price touches that price, and when contracts are closed each side's survivors shrink by "
             "its voluntary closes over the contracts it still held. Each date's price grid comes from that "
@@ -428,4 +467,21 @@ def build_briefing(
         ],
         track_record_intro=intro,
         track_record=track_lines,
+        map_label=map_label,
     )
+
+
+def _venue_method(map_label: str) -> str:
+    """Whose book the map is: Binance's alone, or several venues' summed."""
+    if map_label == BINANCE_MAP_LABEL:
+        return "The map's venue: Binance USD-M perpetuals only; "
+    return (
+        f"The map: {map_label} USDT-margined perpetuals, each venue's book modelled from its own "
+        "open interest, tiers and liquidation formula, summed bin by bin on one price grid (P0 and "
+        "round levels from Binance); market context, records and realised liquidations are "
+        "Binance's where so labelled; "
+    )
+
+
+def _formula_owner(map_label: str) -> str:
+    return "Binance's" if map_label == BINANCE_MAP_LABEL else "each venue's"
