@@ -25,9 +25,19 @@ def venue_coverage(lake: Lake, day: date, symbol: str, coverage: dict) -> VenueC
 
 
 def snapshot_oi_usd(lake: Lake, venue: str, symbol: str, day: date) -> float:
-    """The venue's open interest in USD at 00:00 UTC of ``day`` (NaN when not stored)."""
+    """The venue's open interest in USD at 00:00 UTC of ``day``: its last reading of D − 1,
+    valued by the venue when it gives a value, else its base units at its last mark price
+    (Bybit and OKX give contracts only); NaN when either is not stored."""
     yesterday = day - timedelta(days=1)
     ds = market_dataset(venue, "metrics")
-    frame = lake.read(ds, symbol, yesterday, yesterday, [ds.time_column, "sum_open_interest_value"])
-    values = frame.sort_values(ds.time_column)["sum_open_interest_value"].dropna()
-    return float(values.iloc[-1]) if len(values) else math.nan
+    columns = [ds.time_column, "sum_open_interest", "sum_open_interest_value"]
+    frame = lake.read(ds, symbol, yesterday, yesterday, columns).sort_values(ds.time_column)
+    if frame.empty:
+        return math.nan
+    last = frame.iloc[-1]
+    if math.isfinite(last["sum_open_interest_value"]):
+        return float(last["sum_open_interest_value"])
+    marks = market_dataset(venue, "mark_klines_1m")
+    closes = lake.read(marks, symbol, yesterday, yesterday, [marks.time_column, "close"])
+    closes = closes.sort_values(marks.time_column)["close"].dropna()
+    return float(last["sum_open_interest"] * closes.iloc[-1]) if len(closes) else math.nan

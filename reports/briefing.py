@@ -104,6 +104,7 @@ class SymbolSection:
     map_label: str = BINANCE_MAP_LABEL  # whose book the map is
     venue_split: Table | None = None  # the aggregated map's venues within ±2/5 %
     venue_split_note: str = ""
+    market_label: str = ""  # whose market context, records: named when the map is not Binance's
 
     @property
     def complete(self) -> bool:
@@ -189,12 +190,18 @@ def _market_table(symbol: str, row: dict) -> Table:
     return Table(["", "", "", ""], rows)
 
 
-def _records_table(symbol: str, records: dict[tuple[str, str], dict]) -> Table:
+def _records_table(
+    symbol: str, records: dict[tuple[str, str], dict], binance_map: bool = False
+) -> Table:
+    """The records rows; ``binance_map``: the briefing's map is an aggregate, so the model's
+    records (of Binance's map) say whose map they are."""
     rows = []
     for key, label in RECORD_LABELS.items():
         r = records.get(key)
         if not r:
             continue
+        if binance_map and key[1].startswith("cum_"):
+            label = label.replace("(estimated)", "Binance map (estimated)")
         known = r["value"] == r["value"]
         rows.append(
             [
@@ -267,9 +274,9 @@ def build_section(
     else:
         summary = summary_frame.set_index("window").loc[WINDOW].to_dict()
         section.sentences = summary_sentences(symbol, summary)
-        _add_venues(section, inputs.venue_maps.get(symbol), summary, inputs.market.get(symbol))
         section.key_levels = _key_levels(summary)
         section.warnings = _coverage_warnings(summary)
+        _add_venues(section, inputs.venue_maps.get(symbol), summary, inputs.market.get(symbol))
         if inputs.heatmaps.get(symbol, pd.DataFrame()).empty:
             section.warnings.append(
                 f"no heatmap stored for {inputs.day} — run `liqbrief liqmap --symbols {symbol} "
@@ -304,7 +311,7 @@ def build_section(
         chart_format, title_window=WINDOW,
     )  # fmt: skip
     if records:
-        section.records = _records_table(symbol, records)
+        section.records = _records_table(symbol, records, binance_map=bool(section.market_label))
         oi = records.get((BINANCE, "oi_usd"), {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
@@ -326,6 +333,7 @@ def _add_venues(
     row = {} if market is None or market.empty else market.iloc[0].to_dict()
     all_market = row.get("all_market_oi_usd", math.nan)
     section.map_label = coverage.label
+    section.market_label = f" — Binance {section.symbol}"
     section.sentences.append(coverage_sentence(section.symbol, coverage, float(all_market)))
     section.venue_split = split_table(coverage, summary["p0"])
     section.venue_split_note = (

@@ -76,7 +76,8 @@ def coverage_sentence(symbol: str, coverage: VenueCoverage, all_market_oi: float
     """ "Book mapped: Binance + Bybit + OKX BTCUSDT perpetuals ($8.1B open interest, 31.2 %
     of all-market BTC open interest)." and, for a venue left out, which and why."""
     coin = base_asset(symbol)
-    held = sum(v for v in coverage.oi_usd.values() if math.isfinite(v))
+    values = [coverage.oi_usd.get(v, math.nan) for v in coverage.members]
+    held = sum(values) if all(math.isfinite(v) for v in values) else math.nan  # never a part
     parts = [f"{usd(held)} open interest"] if held > 0 else []
     if held > 0 and math.isfinite(all_market_oi) and all_market_oi > 0:
         parts.append(f"{held / all_market_oi * 100:.1f} % of all-market {coin} open interest")

@@ -184,6 +184,8 @@ ROWS: list[BadInput] = [
     BadInput(("extract", "--venues", ","), 2, "unknown venue (none given)"),
     BadInput(("extract", "--venues", "okx", "--start", "2024-02-05", "--end", "2024-02-01"), 2, "is before --start"),
     BadInput(("extract", "--venues", "okx", "--end", FUTURE), 2, "is in the future"),
+    BadInput(("daily", "--venues", "binance,kraken"), 2, "unknown venue 'kraken'; choose from binance, bybit, okx"),
+    BadInput(("daily", "--venues", ","), 2, "unknown venue (none given)"),
     BadInput(("extract",), 2, "LIQBRIEF_VENUES='binance,ftx': must be a comma-separated list of binance, bybit, okx ('ftx' is not one)", {"LIQBRIEF_VENUES": "binance,ftx"}),
     BadInput(("extract", "--venues", "bybit"), 2, "LIQBRIEF_BYBIT_URL='api.bybit.com': must be an http(s) URL", {"LIQBRIEF_BYBIT_URL": "api.bybit.com"}),
     BadInput(("extract",), 2, "LIQBRIEF_OKX_URL='ws://okx': must be an http(s) URL", {"LIQBRIEF_OKX_URL": "ws://okx"}),

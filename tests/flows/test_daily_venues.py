@@ -1,0 +1,113 @@
+"""`daily --venues`: the daily flow with Bybit and OKX beside Binance, at the live edge.
+
+Real time: the archive mirror has Binance up to three days ago; the Binance and Bybit REST
+stand-ins serve the days since (Binance's REST edge completes the archive); OKX's URL is a
+closed port, so its fetch fails. Bybit's older days are written as its extract stores them
+(Binance's rows, open interest halved), so the run fetches only the last days (a 31-day
+OKX/Bybit fetch costs minutes under ccxt's rate limiter: bench/venues.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.briefing_venues import snapshot_oi_usd
+from flows.daily import EXTRACT_DATASETS, daily_briefing
+from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.fred_server import FredServer
+from liqbrief.testing.synthetic_archive import build_archive
+from liqbrief.testing.venue_standin import VenueStandin
+from reports.formatting import usd
+from reports.venues import band_totals
+from sources.binance_archive.ingest import ingest
+from store.datasets import map_dataset, market_dataset
+from store.lake import Lake
+from tests.conftest import FAST_RETRY
+from tests.flows.test_liqmap_venues_flow import copy_as_venue
+
+pytestmark = [pytest.mark.flow, pytest.mark.server]
+
+TODAY = datetime.now(UTC).date()
+FIRST, ARCHIVE_LAST = TODAY - timedelta(days=33), TODAY - timedelta(days=3)
+KEYS = ["window", "bin_lo", "side", "tier"]
+
+
+@pytest.fixture
+def live_edge(mirror: ArchiveMirror, tmp_path: Path, monkeypatch, request) -> Path:
+    """The archive mirror up to three days ago, Binance's days in the lake, Bybit's older
+    days beside them, FRED on loopback, no OKX; returns tmp_path."""
+    root = tmp_path / "lake"
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(root))
+    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", mirror.base_url)
+    monkeypatch.setenv("LIQBRIEF_OKX_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("LIQBRIEF_HTTP_ATTEMPTS", "1")
+    fred = FredServer({"DGS2": pd.DataFrame({"date": [str(ARCHIVE_LAST)], "value": [4.4]})})
+    fred.__enter__()
+    request.addfinalizer(lambda: fred.__exit__(None, None, None))
+    monkeypatch.setenv("LIQBRIEF_FRED_CSV_URL", fred.base_url)
+    monkeypatch.delenv("FRED_API_KEY", raising=False)
+    mirror.add(build_archive(["BTCUSDT"], EXTRACT_DATASETS, FIRST, ARCHIVE_LAST, monthly=False))
+    report = ingest(Lake(str(root)), mirror.base_url, ["BTCUSDT"], EXTRACT_DATASETS, FIRST,
+                    ARCHIVE_LAST, retry=FAST_RETRY, today=TODAY)  # fmt: skip
+    assert not report.problems
+    copy_as_venue(Lake(str(root)), "bybit", 0.5, FIRST, ARCHIVE_LAST)
+    return tmp_path
+
+
+def stored_bins(lake: Lake, venue: str) -> pd.Series:
+    bins = lake.read(map_dataset(venue, "liqmap_bins"), "BTCUSDT", TODAY, TODAY)
+    return bins.groupby(KEYS)["notional_usd"].sum()
+
+
+def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
+    prefect_harness, live_edge: Path, monkeypatch
+) -> None:
+    with VenueStandin("binance") as binance, VenueStandin("bybit") as bybit:
+        monkeypatch.setenv("LIQBRIEF_BINANCE_FAPI_URL", binance.base_url)
+        monkeypatch.setenv("LIQBRIEF_BYBIT_URL", bybit.base_url)
+        result = daily_briefing(TODAY, ["BTCUSDT"], send=False, venues=["binance", "bybit", "okx"])
+    assert result["mapped"] == {"BTCUSDT": TODAY}  # the REST days made today mappable
+    coverage = result["venues"]["BTCUSDT"]
+    assert coverage["members"] == ["binance", "bybit"] and set(coverage["absent"]) == {"okx"}
+    lake = Lake(str(live_edge / "lake"))
+    yesterday = TODAY - timedelta(days=1)
+    entry = lake.ledger_entry(market_dataset("binance", "metrics"), "BTCUSDT", yesterday)
+    assert entry.rows == 288 and "rest" in entry.source_url.lower()
+
+    # the aggregate is Binance's and Bybit's maps summed bin by bin; OKX is not in it
+    parts = [stored_bins(lake, v) for v in ("binance", "bybit")]
+    summed = pd.concat(parts).groupby(level=KEYS).sum()
+    stored = stored_bins(lake, "all")
+    assert stored.index.equals(summed.index) and len(stored) > 0
+    np.testing.assert_allclose(stored.to_numpy(), summed.to_numpy(), rtol=1e-12)
+    summary = lake.read(map_dataset("all", "liqmap_summary"), "BTCUSDT", TODAY, TODAY)
+    row = summary.set_index("window").loc["7d"]
+    assert "okx" not in row["brackets_source"] and "bybit: " in row["brackets_source"]
+    # the split's rows (each venue's bins in the aggregate's bands) sum to its key levels
+    bins = {v: lake.read(map_dataset(v, "liqmap_bins"), "BTCUSDT", TODAY, TODAY) for v in ("binance", "bybit")}  # fmt: skip
+    bands = [band_totals(b[b["window"] == "7d"], row["p0"]) for b in bins.values()]
+    for side, pct in (("long", 2), ("long", 5), ("short", 2), ("short", 5)):
+        total = sum(b[f"{side}_{pct}"] for b in bands)
+        assert total == pytest.approx(row[f"cum_{side}_{pct}pct"], rel=1e-9, abs=1e-6)
+    assert row["cum_long_5pct"] + row["cum_short_5pct"] > 0
+
+    pdf = next(Path(p) for p in result["briefings"] if p.endswith(".pdf"))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "estimated model values, Binance + Bybit" in text
+    # both books' open interest at the snapshot (Bybit's contracts valued at its own mark)
+    held = [snapshot_oi_usd(lake, v, "BTCUSDT", TODAY) for v in ("binance", "bybit")]
+    assert all(v > 1e9 for v in held)
+    assert f"Book mapped: Binance + Bybit BTCUSDT perpetuals ({usd(sum(held))} open" in text
+    assert "Market context — Binance BTCUSDT" in text
+    assert "Missing: OKX" in text and "OKX left out of the Binance + Bybit map" in text
+    assert "Binance + Bybit + OKX" not in text  # never the three when one is missing
+    assert "each venue's share" in text and "Share of ±5 %" in text
+    assert "Binance USD-M" not in text.split("Methods")[0]
