@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
+from prefect import flow, get_run_logger
 
 from flows.liqmap import WARMUP_DAYS, MapModel, parts_of, read_inputs
 from sources.reference_data import load_margin_rules, load_tier_mix
@@ -99,3 +100,27 @@ def intraday_map(lake: Lake, symbol: str, at: datetime, venue: str = "binance") 
         )
     summary = maps.summary.loc[maps.summary["window"] == "7d"].iloc[0].to_dict()
     return IntradayMap(at, summary, rest_days(lake, symbol, at, venue))
+
+
+@flow(name="intraday-snapshot")
+def intraday_snapshot(at: datetime, symbols: list[str]) -> dict[str, dict]:
+    """The archive up to the day before the hour, Binance's REST days the archive lacks (a
+    day fetched before it ended is completed), then each symbol's map at the hour."""
+    from flows.daily import EXTRACT_DATASETS
+    from flows.extract import ExtractIncompleteError, extract
+    from flows.venues import extract_venues
+    from liqbrief.settings import Settings
+    from sources.errors import SourceError
+
+    first = at.date() - timedelta(days=WARMUP_DAYS + 1)
+    try:
+        extract(symbols, first, at.date() - timedelta(days=1), EXTRACT_DATASETS)
+    except (ExtractIncompleteError, SourceError) as exc:  # REST fills what it can
+        get_run_logger().warning("continuing with what the lake has: %s", exc)
+    extract_venues(["binance"], symbols, first, at.date())
+    lake = Lake(Settings.from_env().lake)
+    out = {}
+    for symbol in symbols:
+        snapshot = intraday_map(lake, symbol, at)
+        out[symbol] = {"summary": snapshot.summary, "cutoff": snapshot.cutoff_line()}
+    return out

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from liqbrief import progress
 from liqbrief.cli_map import print_map
 from liqbrief.cli_params import (
+    AtOpt,
     DayOpt,
     EndOpt,
     HeatmapDates,
@@ -213,13 +214,18 @@ def daily(
             "that cannot be fetched is named in the briefing.",
         ),
     ] = None,
+    at: AtOpt = None,
 ) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
 
-    The e-mail is sent when LIQBRIEF_SMTP_HOST is set."""
-    from liqbrief.cli_venues import print_daily_venues, venues_option
+    The e-mail is sent when LIQBRIEF_SMTP_HOST is set. With --at: the Binance book as of
+    that UTC hour, printed (no briefing)."""
+    from liqbrief.cli_venues import print_daily_venues, run_intraday, venues_option
 
     chosen_venues = venues_option(venues, Settings.from_env())
+    if at is not None:
+        run_intraday(at, list(symbols), day is not None, chosen_venues)
+        return
     # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
     mappable_from(list(symbols), day or today(), "--date", extra_days=1)
     _settings(lake_writable=True, writes_briefings=True)

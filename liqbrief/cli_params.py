@@ -182,3 +182,33 @@ SymbolOpt = Annotated[
 DayOpt = Annotated[datetime | None, _date("--date", "Date (UTC, YYYY-MM-DD), default today.")]
 StartOpt = Annotated[datetime | None, _date("--start", "First day (UTC, YYYY-MM-DD).")]
 EndOpt = Annotated[datetime | None, _date("--end", "Last day (UTC, YYYY-MM-DD).")]
+
+
+def whole_past_hour(value: str | None) -> datetime | None:
+    """`daily --at`: a whole UTC hour (YYYY-MM-DDTHH:00), not in the future."""
+    if value is None:
+        return None
+    try:
+        at = datetime.strptime(value, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: use a UTC hour like 2026-11-25T14:00") from None
+    if at.minute:
+        raise typer.BadParameter(f"{value} is not a whole hour: use {at:%Y-%m-%dT%H}:00")
+    now = datetime.now(UTC)
+    if at > now:
+        raise typer.BadParameter(f"{value} is in the future (it is {now:%Y-%m-%dT%H:%M} UTC)")
+    if at.date() < EARLIEST:
+        raise typer.BadParameter(f"{value} is before {EARLIEST}, when Binance's archive starts")
+    return at
+
+
+AtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        metavar="YYYY-MM-DDTHH:00",
+        callback=whole_past_hour,
+        help="Map the book as of this whole UTC hour (REST for the hours the archive lacks); "
+        "prints the key levels, no briefing.",
+    ),
+]

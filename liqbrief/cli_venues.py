@@ -109,3 +109,25 @@ def print_daily_venues(result: dict) -> None:
             typer.echo(line)
         for venue, why in coverage["absent"].items():
             typer.echo(f"  missing venue {venue}: {why}")
+
+
+def run_intraday(at, symbols: list[str], date_given: bool, venues: list[str] | None) -> None:
+    """`daily --at`: checks, then the Binance book as of the hour and its cut-off line."""
+    from liqbrief.cli_map import map_lines
+    from liqbrief.cli_params import mappable_from
+
+    if date_given:
+        raise typer.BadParameter("give --at or --date, not both", param_hint="--at")
+    if venues is not None and venues != ["binance"]:
+        raise typer.BadParameter(
+            "the intraday snapshot maps Binance's book only (--venues binance)", param_hint="--at"
+        )
+    mappable_from(symbols, at.date(), "--at", extra_days=1)
+    settings = Settings.from_env()
+    settings.require_lake(writable=True)
+    from flows.intraday import intraday_snapshot
+
+    for symbol, result in intraday_snapshot(at, symbols).items():
+        typer.echo(result["cutoff"])
+        for line in map_lines(symbol, "7d", result["summary"] | {"date": f"{at:%Y-%m-%d}"}):
+            typer.echo(line.replace(" 00:00 UTC,", f" {at:%H:%M} UTC,", 1))

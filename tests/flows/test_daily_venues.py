@@ -111,3 +111,29 @@ def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
     assert "Binance + Bybit + OKX" not in text  # never the three when one is missing
     assert "each venue's share" in text and "Share of ±5 %" in text
     assert "Binance USD-M" not in text.split("Methods")[0]
+
+
+def test_the_intraday_snapshot_maps_the_last_hour_from_binance_rest(
+    prefect_harness, live_edge: Path, monkeypatch
+) -> None:
+    from flows.intraday import intraday_snapshot
+
+    at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with VenueStandin("binance") as binance:
+        monkeypatch.setenv("LIQBRIEF_BINANCE_FAPI_URL", binance.base_url)
+        result = intraday_snapshot(at, ["BTCUSDT"])["BTCUSDT"]
+        asked = binance.total_requests
+    assert asked > 0
+    first_rest = TODAY - timedelta(days=2)  # the archive ends three days ago
+    assert result["cutoff"] == (
+        f"Book as of {at:%H:%M} UTC {at:%d %b %Y}; from Binance REST (the archive lacks them): "
+        f"{first_rest:%d %b} 00:00 – {at:%d %b %H:%M} UTC"
+    )
+    summary = result["summary"]
+    assert summary["long_total_usd"] > 0 and summary["short_total_usd"] > 0
+    # P0 is the mark price of the last minute before the hour, as the stand-in served it
+    lake = Lake(str(live_edge / "lake"))
+    marks = lake.read(market_dataset("binance", "mark_klines_1m"), "BTCUSDT", at.date(), at.date())
+    closed = marks[marks["open_time"] < pd.Timestamp(at)]
+    if len(closed):  # (at 00:00 the last minute is yesterday's)
+        assert summary["p0"] == pytest.approx(closed["close"].iloc[-1])
