@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from prefect import task
 
-from flows.briefing_venues import venue_coverage
+from flows.briefing_venues import rest_note, venue_coverage
 from flows.context import MACRO_SYMBOL
 from liqbrief.settings import Settings
 from liqbrief.symbols import coin_of
@@ -175,6 +175,8 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str], venues: dict
         if inputs.validation[symbol].empty and realised_stored(lake, day, symbol):
             inputs.unvalidated.add(symbol)
         inputs.realised[symbol] = realised_yesterday(lake, day, symbol)
+    if inputs.venue_maps:
+        inputs.rest_note = rest_note(lake, day, list(inputs.venue_maps))
     inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
     inputs.events = lake.read(DATASETS["macro_events"], MACRO_SYMBOL, day, day)
     warning = calendar_warning(load_calendar(), day)

@@ -41,3 +41,18 @@ def snapshot_oi_usd(lake: Lake, venue: str, symbol: str, day: date) -> float:
     closes = lake.read(marks, symbol, yesterday, yesterday, [marks.time_column, "close"])
     closes = closes.sort_values(marks.time_column)["close"].dropna()
     return float(last["sum_open_interest"] * closes.iloc[-1]) if len(closes) else math.nan
+
+
+def rest_note(lake: Lake, day: date, symbols: list[str]) -> str:
+    """The cut-off line's note on the days before ``day`` whose Binance inputs came from
+    REST (the archive had not published them): "" when none did."""
+    from datetime import UTC, datetime
+
+    from flows.intraday import rest_days
+
+    midnight = datetime.combine(day, datetime.min.time(), UTC)
+    days = sorted({d for s in symbols for d in rest_days(lake, s, midnight) if d < day})
+    if not days:
+        return ""
+    span = f"{days[0]:%d %b}" if len(days) == 1 else f"{days[0]:%d %b}–{days[-1]:%d %b}"
+    return f"; Binance {span} from REST (not yet in the archive)"

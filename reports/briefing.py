@@ -79,6 +79,7 @@ class BriefingInputs:
     unvalidated: set[str] = field(default_factory=set)
     # symbols briefed on an aggregated map of several venues (the daily job's --venues)
     venue_maps: dict[str, VenueCoverage] = field(default_factory=dict)
+    rest_note: str = ""  # the cut-off line's days from REST (with venue_maps only)
 
 
 @dataclass
@@ -454,7 +455,8 @@ def build_briefing(
     return Briefing(
         day=inputs.day,
         title=f"Liquidation briefing — {inputs.day:%A %d %B %Y}",
-        cutoff=f"Data to 23:59 UTC {cutoff_day:%d %b %Y}; map snapshot 00:00 UTC {inputs.day:%d %b %Y}",
+        cutoff=f"Data to 23:59 UTC {cutoff_day:%d %b %Y}; map snapshot 00:00 UTC {inputs.day:%d %b %Y}"
+        + inputs.rest_note,
         sections=sections,
         macro_line=macro_line,
         macro=macro_table,

@@ -102,6 +102,10 @@ def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "estimated model values, Binance + Bybit" in text
+    first_rest, last_rest = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
+    flat = " ".join(text.split())  # the cut-off line wraps
+    rest = f"Binance {first_rest:%d %b}–{last_rest:%d %b} from REST (not yet in the archive)"
+    assert rest in flat
     # both books' open interest at the snapshot (Bybit's contracts valued at its own mark)
     held = [snapshot_oi_usd(lake, v, "BTCUSDT", TODAY) for v in ("binance", "bybit")]
     assert all(v > 1e9 for v in held)
