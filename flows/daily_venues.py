@@ -16,6 +16,7 @@ from flows.venues import extract_venues
 from store.datasets import market_dataset
 from store.lake import Lake, days_between
 from transforms.liqmap.aggregate import AGGREGATE_VENUE
+from transforms.liqmap.engine import NotEnoughDataError
 from transforms.venue_margin import VENUES
 
 MAP_INPUTS = ("metrics", "klines_5m", "mark_klines_1m")
@@ -76,7 +77,15 @@ def map_venues(
         if v not in members
     }
     while members:
-        result = liqmap([symbol], day, day, "last", AGGREGATE_VENUE, members)[symbol]
+        try:
+            result = liqmap([symbol], day, day, "last", AGGREGATE_VENUE, members)[symbol]
+        except NotEnoughDataError as exc:  # Bybit's and OKX's name their venue first
+            named = [v for v in members if str(exc).startswith(f"{v}: ")]
+            if not named:
+                raise
+            absent[named[0]] = str(exc)
+            members.remove(named[0])
+            continue
         reason = result["missing"].get(day)
         if not reason:
             break
