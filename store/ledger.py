@@ -37,6 +37,7 @@ class LedgerEntry:
     ingested_at: str  # ISO-8601 UTC
     data_sha256: str | None = None  # the stored data file's hash; None in records from before
     config_fingerprint: str | None = None  # derived tables: the configuration they came from
+    data_bytes: int | None = None  # the stored data file's size; readers compare it (None: older)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()

@@ -1,0 +1,72 @@
+"""Object-store roots (``s3://bucket/prefix``): recognising them, and checking once at
+start that the bucket exists and the credentials are accepted, so a run fails with one line
+before any work instead of a traceback from its first write.
+
+pyarrow's S3FileSystem reads the standard AWS settings (AWS_ENDPOINT_URL,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), so MinIO, Ceph, R2 and AWS all work.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow.fs as pafs
+
+OBJECT_SCHEMES = ("s3",)  # object stores the reports directory may name
+_REFUSED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY", "SIGNATURE_DOES_NOT_MATCH", "FORBIDDEN")
+_REFUSED_CODES = ("AWS Error [code 15]", "AWS Error [code 24]", "HTTP status 403")
+
+
+class ObjectStoreError(RuntimeError):
+    """The object store named by a setting cannot be used (no bucket, refused, unreachable)."""
+
+
+def is_uri(root: str) -> bool:
+    """A ``scheme://`` root (any pyarrow filesystem), as opposed to a local path."""
+    return "://" in str(root)
+
+
+def is_local_filesystem(fs: pafs.FileSystem) -> bool:
+    return isinstance(fs, pafs.LocalFileSystem)
+
+
+def bucket_of(uri: str) -> str:
+    """The bucket of ``s3://bucket/prefix`` ("" if the URI names none)."""
+    return uri.split("://", 1)[1].split("/", 1)[0]
+
+
+def uri_problem(uri: str) -> str | None:
+    """What is wrong with an object-store URI's form, or None (no network)."""
+    scheme = uri.split("://", 1)[0].lower()
+    if scheme not in OBJECT_SCHEMES:
+        return "use a local directory or an s3://bucket/prefix URI"
+    if not bucket_of(uri) or any(c.isspace() for c in uri):
+        return "names no bucket; use s3://bucket/prefix"
+    return None
+
+
+def require_reachable(name: str, uri: str) -> None:
+    """Raise ObjectStoreError (one line: which setting, what is wrong, what to do) unless
+    the bucket of ``uri`` exists and the store accepts the credentials (one HEAD request)."""
+    where = os.environ.get("AWS_ENDPOINT_URL", "AWS's default endpoint")
+    bucket = bucket_of(uri)
+    try:
+        fs, _ = pafs.FileSystem.from_uri(uri)
+        found = fs.get_file_info(bucket)
+    except (OSError, ValueError) as exc:
+        text = str(exc)
+        if any(code in text for code in _REFUSED + _REFUSED_CODES):
+            raise ObjectStoreError(
+                f"{name}={uri!r}: the store at {where} refused the credentials "
+                "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); set ones that may read and write "
+                f"bucket {bucket!r}"
+            ) from None
+        raise ObjectStoreError(
+            f"{name}={uri!r}: cannot reach the store at {where} ({text.splitlines()[0]}); "
+            "check AWS_ENDPOINT_URL and the network"
+        ) from None
+    if found.type == pafs.FileType.NotFound:
+        raise ObjectStoreError(
+            f"{name}={uri!r}: bucket {bucket!r} does not exist at {where}; create it or point "
+            f"{name} at an existing bucket"
+        )
