@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from store.files import atomic_write_bytes
-from store.object_store import is_uri
+from store.object_store import filesystem_from_uri, is_uri, read_whole
 
 
 class ArtefactStore:
@@ -27,7 +27,7 @@ class ArtefactStore:
         self.root = str(root)
         self.local = None if is_uri(self.root) else Path(self.root)
         if self.local is None:
-            self.fs, self._prefix = pafs.FileSystem.from_uri(self.root)
+            self.fs, self._prefix = filesystem_from_uri(self.root)
             self._scheme = self.root.split("://", 1)[0]
 
     def _key(self, parts: tuple[str, ...]) -> str:
@@ -54,8 +54,7 @@ class ArtefactStore:
         """The artefact's bytes; FileNotFoundError if there is none."""
         if self.local is not None:
             return self.local.joinpath(*parts).read_bytes()
-        with self.fs.open_input_stream(self._key(parts)) as f:
-            return f.read()
+        return read_whole(self.fs, self._key(parts))
 
     def write_bytes(self, data: bytes, *parts: str) -> str:
         """Replace the artefact with ``data``, whole or not at all; its location."""

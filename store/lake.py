@@ -32,7 +32,7 @@ from store.datasets import DATASETS, Dataset
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
-from store.object_store import is_local_filesystem
+from store.object_store import filesystem_from_uri, is_local_filesystem, read_whole
 from store.units import UnitManifest, read_unit
 
 DATA_FILE = "data.parquet"
@@ -89,7 +89,7 @@ class Lake:
 
     def __init__(self, root: str) -> None:
         if "://" in root:
-            self.fs, self.root = pafs.FileSystem.from_uri(root)
+            self.fs, self.root = filesystem_from_uri(root)
         else:
             self.fs, self.root = pafs.LocalFileSystem(), str(Path(root).resolve())
         # an object store has no rename: each object is written once, whole (one PUT)
@@ -278,8 +278,7 @@ class Lake:
     def _record(self, path: str, parse, errors, problem: str, ds: Dataset, symbol: str, day: date):
         """A small JSON record beside the data: None if absent, parsed, or a named error."""
         try:
-            with self.fs.open_input_stream(path) as f:
-                return parse(f.read())
+            return parse(read_whole(self.fs, path))
         except FileNotFoundError:
             return None
         except errors as exc:
@@ -380,8 +379,7 @@ class Lake:
         """One stored file, whole, checked against the schema (and ``sha256`` if given, the
         hash its ``recorded_by`` holds: "manifest" or "ledger entry")."""
         try:
-            with self.fs.open_input_stream(path) as f:
-                raw = f.read()
+            raw = read_whole(self.fs, path)
         except FileNotFoundError:
             raise CorruptPartitionError(
                 corrupt_partition(path, "is missing", dataset_key(ds), symbol, day)

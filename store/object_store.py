@@ -13,6 +13,7 @@ import os
 import pyarrow.fs as pafs
 
 OBJECT_SCHEMES = ("s3",)  # object stores the reports directory may name
+_MISSING = ("RESOURCE_NOT_FOUND", "NO_SUCH_KEY", "NoSuchKey")
 _REFUSED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY", "SIGNATURE_DOES_NOT_MATCH", "FORBIDDEN")
 _REFUSED_CODES = ("AWS Error [code 15]", "AWS Error [code 24]", "HTTP status 403")
 
@@ -24,6 +25,30 @@ class ObjectStoreError(RuntimeError):
 def is_uri(root: str) -> bool:
     """A ``scheme://`` root (any pyarrow filesystem), as opposed to a local path."""
     return "://" in str(root)
+
+
+def filesystem_from_uri(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem of a URI and the path in it. On S3 an object is opened
+    lazily (``allow_delayed_open``), so a small object is one PutObject instead of a
+    three-request multipart upload; either way it appears only when complete."""
+    if uri.lower().startswith("s3://") and "?" not in uri:
+        fs, path = pafs.FileSystem.from_uri(uri + "?allow_delayed_open=true")
+        return fs, path
+    return pafs.FileSystem.from_uri(uri)
+
+
+def read_whole(fs: pafs.FileSystem, path: str) -> bytes:
+    """A file's bytes; FileNotFoundError when it is absent (a lazily opened object reports
+    a missing key only when read, as an OSError naming the AWS error)."""
+    try:
+        with fs.open_input_stream(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if any(code in str(exc) for code in _MISSING):
+            raise FileNotFoundError(path) from None
+        raise
 
 
 def is_local_filesystem(fs: pafs.FileSystem) -> bool:
@@ -51,7 +76,7 @@ def require_reachable(name: str, uri: str) -> None:
     where = os.environ.get("AWS_ENDPOINT_URL", "AWS's default endpoint")
     bucket = bucket_of(uri)
     try:
-        fs, _ = pafs.FileSystem.from_uri(uri)
+        fs, _ = filesystem_from_uri(uri)
         found = fs.get_file_info(bucket)
     except (OSError, ValueError) as exc:
         text = str(exc)

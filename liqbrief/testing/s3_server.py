@@ -53,6 +53,7 @@ class S3Server:
         self._dir = Path(tempfile.mkdtemp(prefix="liqbrief-moto-"))
         self.log_path = self._dir / "access.log"
         self._process: subprocess.Popen | None = None
+        self.bucket = ""  # the bucket a test or bench last created (create_bucket)
 
     @property
     def endpoint_url(self) -> str:
@@ -107,6 +108,13 @@ class S3Server:
 
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name)
+        self.bucket = name
+
+    def object_keys(self, bucket: str | None = None, prefix: str = "") -> list[str]:
+        """Every object key in the bucket (under ``prefix``), sorted."""
+        pages = self.client().get_paginator("list_objects_v2")
+        found = pages.paginate(Bucket=bucket or self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for page in found for o in page.get("Contents", []))
 
     def requests(self) -> list[tuple[str, str, int]]:
         """Every S3 request served so far: (method, path?query, status), in order
