@@ -47,8 +47,9 @@ def moto_server_command() -> list[str]:
 class S3Server:
     """``moto_server`` on loopback while the ``with`` block runs (killed at the end)."""
 
-    def __init__(self, start_timeout_s: float = 60.0) -> None:
+    def __init__(self, start_timeout_s: float = 60.0, require_auth: bool = False) -> None:
         self.port = free_port()
+        self.require_auth = require_auth  # refuse every key moto's IAM does not know
         self.start_timeout_s = start_timeout_s
         self._dir = Path(tempfile.mkdtemp(prefix="liqbrief-moto-"))
         self.log_path = self._dir / "access.log"
@@ -73,6 +74,8 @@ class S3Server:
     def __enter__(self) -> Self:
         log = self.log_path.open("ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        if self.require_auth:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
         self._process = subprocess.Popen(
             [*moto_server_command(), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, env=env,
