@@ -484,7 +484,11 @@ def lake_verify(
 
 def main() -> None:
     """The `liqbrief` entry point: exit 2 for usage errors, 1 for failures, no traceback."""
-    raise SystemExit(run(app))
+    from store.object_store import release_object_stores
+
+    code = run(app)
+    release_object_stores()
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

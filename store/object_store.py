@@ -8,7 +8,9 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), so MinIO, Ceph, R2 and AW
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 
 import pyarrow.fs as pafs
 
@@ -95,3 +97,14 @@ def require_reachable(name: str, uri: str) -> None:
             f"{name}={uri!r}: bucket {bucket!r} does not exist at {where}; create it or point "
             f"{name} at an existing bucket"
         )
+
+
+def release_object_stores() -> None:
+    """Shut pyarrow's S3 client down while the interpreter is still whole. Left to the
+    interpreter's exit, the AWS SDK was seen (rarely, on a loaded machine) to abort the
+    process after its work was done ("terminate called without an active exception",
+    exit -6); every write is closed by then, so finishing early loses nothing."""
+    if "pyarrow._s3fs" not in sys.modules:
+        return
+    gc.collect()  # filesystems held only by reference cycles go first
+    pafs.ensure_s3_finalized()

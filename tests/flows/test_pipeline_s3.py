@@ -4,6 +4,9 @@ byte-identical briefings as on local paths; the e-mail attaches the PDF read fro
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from liqbrief.testing.synthetic_archive import build_archive
 from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.conftest import PROJECT_ROOT
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 INPUTS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
@@ -100,3 +104,11 @@ def test_the_pipeline_on_s3_gives_the_same_tables_and_briefings(
     again = run_everything(f"s3://{s3.bucket}/lake", f"s3://{s3.bucket}/out", monkeypatch)
     assert again == {"done": [], "skipped": [d.isoformat() for d in DAYS]}
     assert len(sources.messages) == 2 * len(DAYS)
+    # the command line on the same store: every partition matches its ledger record
+    verify = subprocess.run(
+        [sys.executable, "-m", "liqbrief.cli", "lake", "verify"],
+        env=os.environ | {"PYTHONPATH": str(PROJECT_ROOT)}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert verify.returncode == 0 and "Traceback" not in verify.stderr, verify.stderr
+    assert "bad" not in verify.stdout.lower() or " 0 bad" in verify.stdout.lower(), verify.stdout
