@@ -149,6 +149,8 @@ ROWS: list[BadInput] = [
     BadInput(("extract",), 1, "LIQBRIEF_LAKE='s3://no-such-bucket/lake': bucket 'no-such-bucket' does not exist", {"LIQBRIEF_LAKE": "s3://no-such-bucket/lake", **S3}),
     BadInput(("lake", "verify"), 1, "bucket 'no-such-bucket' does not exist", {"LIQBRIEF_LAKE": "s3://no-such-bucket/lake", **S3}),
     BadInput(("brief",), 1, "LIQBRIEF_REPORTS_DIR='s3://no-such-bucket/out': bucket 'no-such-bucket' does not exist", {"LIQBRIEF_REPORTS_DIR": "s3://no-such-bucket/out", **S3}),
+    BadInput(("brief", "--out", "s3:///briefings"), 2, "--out='s3:///briefings': names no bucket"),
+    BadInput(("brief", "--out", "s3://no-such-bucket/x"), 1, "--out='s3://no-such-bucket/x': bucket 'no-such-bucket' does not exist", S3),
     BadInput(("send",), 1, "bucket 'no-such-bucket' does not exist", {"LIQBRIEF_REPORTS_DIR": "s3://no-such-bucket/out", **SMTP, **S3}),
     BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 1, "refused the credentials", {"LIQBRIEF_LAKE": "s3://lake/lake", **S3_REFUSING}),
     BadInput(("daily",), 1, "refused the credentials", {"LIQBRIEF_REPORTS_DIR": "s3://lake/out", **S3_REFUSING}),
