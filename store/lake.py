@@ -231,25 +231,16 @@ class Lake:
         self, ds: Dataset, symbol: str, days: Iterable[date], check_size: bool = False
     ) -> dict[date, LedgerEntry | None]:
         """Each day whose data file and ledger record exist (and, if ``check_size``, the
-        record holds the file's size), with its record: one metadata call and one small
-        read per day, never a listing. None for an unreadable record (trusted as before;
-        `liqbrief lake verify` names it). Reads check more than the size: a whole file's
-        SHA-256 (object stores, units) or its schema (local scans)."""
-        days = list(days)
-        if not days:
-            return {}
-        data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in days])
+        record holds the file's size), with its record: the record read first, then one
+        metadata call for the days that have one, never a listing. None for an unreadable
+        record (trusted as before; `liqbrief lake verify` names it). Reads check more than
+        the size: a whole file's SHA-256 (object stores, units) or its schema (local)."""
+        recorded = self._recorded_entries(ds, symbol, list(days))  # absent: one request
+        data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in recorded])
         vouched: dict[date, LedgerEntry | None] = {}
-        for day, info in zip(days, data, strict=True):
-            if info.type != pafs.FileType.File:
-                continue
-            try:
-                entry = self.ledger_entry(ds, symbol, day)
-            except CorruptPartitionError:
-                vouched[day] = None
-                continue
+        for (day, entry), info in zip(recorded.items(), data, strict=True):
             sized = not check_size or entry is None or entry.data_bytes in (None, info.size)
-            if entry is not None and sized:
+            if info.type == pafs.FileType.File and sized:
                 vouched[day] = entry
         return vouched
 
@@ -300,15 +291,19 @@ class Lake:
         if columns is not None:
             names = [ds.time_column, *(c for c in columns if c != ds.time_column)]
             schema = pa.schema([ds.schema.field(name) for name in names])
-        vouched = self.vouched_entries(ds, symbol, days_between(start, end))
+        days = days_between(start, end)
         if ds.unit is not None:
+            vouched = self.vouched_entries(ds, symbol, days)
             present = sorted(d for d in vouched if self._manifest_names(ds, symbol, d))
             parts = [self._read_unit_file(ds, symbol, d) for d in present]
         elif not self.is_local:  # whole objects, SHA-checked: one GET each
-            read = (self._read_vouched(ds, symbol, d, e) for d, e in sorted(vouched.items()))
+            recorded = self._recorded_entries(ds, symbol, days)
+            read = (self._read_vouched(ds, symbol, d, e) for d, e in sorted(recorded.items()))
             parts = [t for t in read if t is not None]
         else:
-            return self._scan_local(ds, symbol, sorted(vouched), schema)
+            return self._scan_local(
+                ds, symbol, sorted(self.vouched_entries(ds, symbol, days)), schema
+            )
         if not parts:
             return schema.empty_table()
         return pa.concat_tables(parts).select(schema.names).sort_by(ds.time_column)
@@ -332,6 +327,24 @@ class Lake:
                 self.read_checked_file(ds, symbol, day, path)
             raise
         return table.sort_by(ds.time_column)
+
+    def _recorded_entries(
+        self, ds: Dataset, symbol: str, days: list[date]
+    ) -> dict[date, LedgerEntry | None]:
+        """The days with a ledger record (None: unreadable), asked one by one: on an object
+        store the record's read says whether the day exists, and the data object's own
+        read checks it (no HEAD of the data, no listing)."""
+        recorded: dict[date, LedgerEntry | None] = {}
+        for day in days:
+            try:
+                entry = self.ledger_entry(ds, symbol, day)
+            except CorruptPartitionError:
+                entry = None
+            else:
+                if entry is None:
+                    continue
+            recorded[day] = entry
+        return recorded
 
     def _read_vouched(
         self, ds: Dataset, symbol: str, day: date, entry: LedgerEntry | None, attempts: int = 3
