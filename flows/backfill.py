@@ -27,7 +27,7 @@ from prefect.artifacts import (
 )
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.briefing import briefing_paths
+from flows.briefing import briefing_complete
 from flows.context import context_for_days, extract_fred, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import DEFAULT_DATASETS, ExtractIncompleteError, extract
@@ -38,6 +38,7 @@ from liqbrief import progress
 from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
 from sources.errors import SourceError
+from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 
@@ -50,7 +51,9 @@ class BackfillFailedError(RuntimeError):
 
 
 def complete_days(days: list[date], reports_dir: str) -> set[date]:
-    return {d for d in days if all(p.exists() for p in briefing_paths(reports_dir, d))}
+    """Days whose briefing is done (two metadata calls a day, no listing)."""
+    store = ArtefactStore(reports_dir)
+    return {d for d in days if briefing_complete(store, d)}
 
 
 class DayLedger:

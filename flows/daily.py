@@ -12,12 +12,11 @@ input is not published yet). The PDF is e-mailed when SMTP is configured.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-from flows.briefing import render_briefing
+from flows.briefing import briefing_names, render_briefing
 from flows.context import context, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
@@ -27,6 +26,7 @@ from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
 from reports.narrative import summary_sentences
 from sources.errors import SourceError
+from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 
@@ -47,8 +47,9 @@ def latest_mappable_date(lake: Lake, symbol: str, not_after: date) -> date | Non
     return max(complete) + timedelta(days=1) if complete else None
 
 
-def publish_artifacts(lake: Lake, day: date, symbols: list[str], paths: list[str]) -> None:
-    """A markdown artifact with each symbol's headline, and a link to the PDF."""
+def publish_artifacts(lake: Lake, day: date, symbols: list[str]) -> None:
+    """A markdown artifact with each symbol's headline, and a link to the PDF (a file://
+    URI, or the object's s3:// URI)."""
     lines = [f"# liqbrief {day.isoformat()}", ""]
     for symbol in symbols:
         summary = lake.read(DATASETS["liqmap_summary"], symbol, day, day)
@@ -58,10 +59,9 @@ def publish_artifacts(lake: Lake, day: date, symbols: list[str], paths: list[str
         else:
             lines.append(f"- **{symbol}**: no liquidation map")
     create_markdown_artifact("\n".join(lines), key="daily-headline", description=f"headline {day}")
-    pdf = next(p for p in paths if p.endswith(".pdf"))
-    create_link_artifact(
-        Path(pdf).resolve().as_uri(), link_text=Path(pdf).name, key="daily-briefing-pdf"
-    )
+    _, pdf_parts = briefing_names(day)
+    store = ArtefactStore(Settings.from_env().reports_dir)
+    create_link_artifact(store.uri(*pdf_parts), link_text=pdf_parts[-1], key="daily-briefing-pdf")
 
 
 @flow(name="daily-briefing")
@@ -107,7 +107,7 @@ def daily_briefing(
         context(briefing_day, day_symbols, fetch_coinglass=False)
         paths = render_briefing(briefing_day, day_symbols)
         briefings += paths
-        publish_artifacts(lake, briefing_day, day_symbols, paths)
+        publish_artifacts(lake, briefing_day, day_symbols)
         if send:
             email_briefing(briefing_day, day_symbols)  # skipped when no SMTP host is configured
     return {"mapped": mapped, "briefings": briefings}

@@ -20,6 +20,8 @@ from annotated_types import Ge, Le
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from store.object_store import is_uri, require_reachable, uri_problem
+
 DEFAULT_LAKE = "./lake"
 DEFAULT_BINANCE_ARCHIVE_URL = "https://data.binance.vision"
 MAX_RENDER_WORKERS = max(2, os.cpu_count() or 1)  # more processes than cores only add memory
@@ -180,6 +182,15 @@ class Settings(BaseSettings):
                 "unknown URI scheme; use a local path or a file://, s3://, gs://, abfs:// or "
                 "hdfs:// URI"
             )
+        if value.lower().startswith("s3://") and uri_problem(value):
+            raise ValueError(uri_problem(value))
+        return value
+
+    @field_validator("reports_dir")
+    @classmethod
+    def reports_dir_is_a_path_or_s3(cls, value: str) -> str:
+        if is_uri(value) and uri_problem(value):
+            raise ValueError(uri_problem(value))
         return value
 
     @field_validator("coinglass_api_key")
@@ -230,16 +241,25 @@ class Settings(BaseSettings):
         problem = lake_problem(self.lake, writable)
         if problem:
             raise SettingsError(f"LIQBRIEF_LAKE={self.lake!r}: {problem}")
+        if self.lake.lower().startswith("s3://"):
+            require_reachable("LIQBRIEF_LAKE", self.lake)  # ObjectStoreError: exit 1
 
-    def require_reports_dir(self, out: Path | str | None = None) -> Path:
-        """The directory briefings are written to (``out``, else LIQBRIEF_REPORTS_DIR),
-        refused before any work if it is a file or cannot be created or written."""
+    def require_reports_dir(self, out: Path | str | None = None) -> str:
+        """Where briefings are written (``out``, else LIQBRIEF_REPORTS_DIR), refused before
+        any work if it is a file or cannot be created or written, or (an s3:// prefix) its
+        bucket is missing or the store refuses the credentials (ObjectStoreError: exit 1)."""
         name, where = ("--out", str(out)) if out is not None else (
             "LIQBRIEF_REPORTS_DIR", self.reports_dir)  # fmt: skip
+        if is_uri(where):
+            problem = uri_problem(where)
+            if problem:
+                raise SettingsError(f"{name}={where!r}: {problem}")
+            require_reachable(name, where)
+            return where
         problem = directory_problem(where, writable=True, name=name)
         if problem:
             raise SettingsError(f"{name}={where!r}: {problem}")
-        return Path(where)
+        return where
 
 
 def _relevant_environment() -> tuple[tuple[str, str], ...]:

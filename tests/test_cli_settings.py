@@ -89,9 +89,9 @@ def test_the_reports_dir_is_checked_and_the_check_leaves_nothing(
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "new" / "briefings"))
     settings = Settings.from_env()
-    assert settings.require_reports_dir() == tmp_path / "new" / "briefings"
+    assert settings.require_reports_dir() == str(tmp_path / "new" / "briefings")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing created or left
-    assert settings.require_reports_dir(tmp_path) == tmp_path
+    assert settings.require_reports_dir(tmp_path) == str(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
     with pytest.raises(
         SettingsError, match=r"^--out='.*file': is a file, not a directory; point --out"
