@@ -19,6 +19,7 @@ from datetime import date
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 from prefect_dask import DaskTaskRunner
 
 from flows.backfill import DayLedger, collect, mail_earlier_days, write_chunk_maps
@@ -97,7 +98,12 @@ def symbol_days(symbol: str, todo: list[date], environment: dict[str, str]) -> d
     return errors
 
 
-@task(task_run_name="macro-context-{todo[0]}-to-{todo[-1]}", cache_policy=NO_CACHE)
+def _macro_run_name() -> str:
+    todo = task_run.parameters["todo"]
+    return f"macro-context-{todo[0]}-to-{todo[-1]}"
+
+
+@task(task_run_name=_macro_run_name, cache_policy=NO_CACHE)
 def macro_days(
     todo: list[date], symbols: list[str], environment: dict[str, str]
 ) -> dict[date, str]:

@@ -24,8 +24,8 @@ from liqbrief.testing.synthetic_archive import build_archive
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
-# the lake's tables written by the maps and the context (their data files, not the ledgers)
-COMPARED = ("liqmap_", "market_context", "records", "macro_")
+# the lake's tables the backfill writes: maps, context, track record (data, not ledgers)
+COMPARED = ("liqmap_", "market_context", "records", "macro_", "validation")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def produced(where: Path) -> dict[str, bytes]:
     tables = {
         p.relative_to(lake).as_posix(): p.read_bytes()
         for p in lake.rglob("*.parquet")
-        if p.relative_to(lake).parts[0].startswith(COMPARED) or "liqmap" in p.as_posix()
+        if p.relative_to(lake).parts[1].startswith(COMPARED)
     }
     html = {p.relative_to(where).as_posix(): p.read_bytes() for p in where.rglob("*.html")}
     return tables | html
