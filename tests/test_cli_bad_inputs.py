@@ -134,6 +134,10 @@ ROWS: list[BadInput] = [
     BadInput(("brief", "--out", "/proc/liqbrief-out"), 2, "--out='/proc/liqbrief-out': cannot be created"),
     BadInput(("send",), 2, "point LIQBRIEF_REPORTS_DIR at a directory", {**SMTP, "LIQBRIEF_REPORTS_DIR": "{tmp}/a-file"}),
     BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "cannot be created: ", {"LIQBRIEF_REPORTS_DIR": "{tmp}/a-file/briefings"}),
+    # the Dask scheduler: a malformed address (usage), or none answering there (a failure)
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "LIQBRIEF_DASK_ADDRESS='tcp://nowhere': use local", {"LIQBRIEF_DASK_ADDRESS": "tcp://nowhere"}),
+    BadInput(("daily",), 2, "LIQBRIEF_DASK_ADDRESS='127.0.0.1:8786': use local", {"LIQBRIEF_DASK_ADDRESS": "127.0.0.1:8786"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 1, "LIQBRIEF_DASK_ADDRESS='tcp://127.0.0.1:9': no Dask scheduler answers there", {"LIQBRIEF_DASK_ADDRESS": "tcp://127.0.0.1:9"}),
     # a lake URI pyarrow does not know
     BadInput(("extract",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
     BadInput(("map",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
