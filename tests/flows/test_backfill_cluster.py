@@ -17,6 +17,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from flows.backfill import BackfillFailedError, backfill
+from flows.daily import daily_briefing
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
@@ -96,6 +97,21 @@ def test_the_cluster_writes_the_same_files_as_one_machine(
     expected, got = produced(tmp_path / "single"), produced(tmp_path / "dask")
     assert sum(name.endswith(".html") for name in got) == 3
     assert any("liqmap_bins" in name for name in got) and any("records" in name for name in got)
+    assert sorted(got) == sorted(expected)
+    assert [name for name in expected if got[name] != expected[name]] == []
+
+
+def test_the_daily_job_maps_its_symbols_on_the_cluster_as_one_machine_does(
+    prefect_harness, cluster: Client, sources, tmp_path: Path, monkeypatch
+) -> None:
+    day = date(2024, 2, 12)
+    use(tmp_path / "single", sources, monkeypatch, None)
+    single = daily_briefing(day, SYMBOLS, send=False)
+    use(tmp_path / "dask", sources, monkeypatch, cluster.scheduler.address)
+    on_cluster = daily_briefing(day, SYMBOLS, send=False)
+    assert single["mapped"] == on_cluster["mapped"] == dict.fromkeys(SYMBOLS, day)
+    expected, got = produced(tmp_path / "single"), produced(tmp_path / "dask")
+    assert sum("liqmap_heatmap" in name for name in got) == 2  # one per symbol, on the workers
     assert sorted(got) == sorted(expected)
     assert [name for name in expected if got[name] != expected[name]] == []
 
