@@ -157,15 +157,19 @@ def prepare_days(runner: DaskTaskRunner, todo: list[date], symbols: list[str]) -
         for s in symbols
     }  # fmt: skip
     errors = dict.fromkeys(todo, "")
-    for future in [*per_symbol, macro]:
+    for what, future in [*zip(symbols, per_symbol, strict=True), ("macro context", macro)]:
         try:
             failures = future.result()
-        except Exception as exc:  # the task itself died (its retries spent): all its days
-            failures = dict.fromkeys(todo, _error(exc))
+        except Exception as exc:  # the task itself died (a worker lost too often): all its days
+            failures = dict.fromkeys(todo, f"{what}: {_error(exc)}")
         for day, problem in sorted(failures.items()):
             errors[day] = errors[day] or problem
     for symbol, future in scored.items():
-        logger.info("track record of %s: %s", symbol, future.result())
+        try:
+            outcome = future.result()
+        except Exception as exc:  # a briefing without a track record says so
+            outcome = f"failed: {_error(exc)}"
+        logger.info("track record of %s: %s", symbol, outcome)
     return errors
 
 
