@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -41,6 +41,11 @@ from store.lake import Lake
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 ALL_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT", "DOGEUSDT"]
 OVERHEAD_TASKS = 200
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f} (1/5 min)"
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,7 @@ class Figures:
     days: int
     overhead_per_task_ms: dict[str, float]
     note: str = ""
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load {one:.1f}/{five:.1f} (1/5 min)"
+    load: str = field(default_factory=lambda: load())  # when the variant ended
 
 
 def timed_backfill(bench: Bench, name: str) -> tuple[float, int]:
@@ -151,7 +152,7 @@ def report(name: str, figures: Figures, baseline: Figures | None) -> None:
     line = f"({name}) {figures.days} days: {figures.wall_s:.1f} s, {per_day:.2f} s per day"
     if baseline is not None and baseline is not figures:
         line += f", {figures.wall_s / baseline.wall_s - 1:+.0%} vs single (target <= +15 %)"
-    print(line + f"; {load()}")
+    print(line + f"; {figures.load}")
     for what, ms in figures.overhead_per_task_ms.items():
         print(f"    scheduler overhead per task ({what}): {ms:.1f} ms")
     if figures.note:
