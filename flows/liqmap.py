@@ -19,32 +19,38 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from liqbrief.settings import Settings
-from sources.reference_data import load_brackets, load_tier_mix
-from store.datasets import DATASETS, Dataset
-from store.lake import Lake, days_between
+from sources.reference_data import load_margin_rules, load_tier_mix
+from store.datasets import Dataset, map_dataset, market_dataset, unit_key
+from store.lake import Lake, dataset_key, days_between
 from store.ledger import MAP_ENGINE_SOURCE, LedgerEntry
 from store.units import write_unit
+from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_parts
 from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import (
     CHUNK_DAYS,
     LiquidationMaps,
     ModelRun,
     NotEnoughDataError,
-    maps_from_stream,
+    parts_from_stream,
     streamed_pass,
     unmappable_dates,
 )
+from transforms.liqmap.map_tables import MapParts
 from transforms.liqmap.stream import StreamedPass
+from transforms.venue_margin import VENUES, Venue
 
 WARMUP_DAYS = max(WINDOWS.values())
 OUTPUTS = ("liqmap_bins", "liqmap_summary", "liqmap_heatmap")
 
 
-def read_inputs(lake: Lake, symbol: str, first: date, last: date) -> dict[str, pd.DataFrame]:
-    """Engine inputs from the lake: everything before the last snapshot, plus the warm-up."""
+def read_inputs(
+    lake: Lake, symbol: str, first: date, last: date, venue: Venue = "binance"
+) -> dict[str, pd.DataFrame]:
+    """A venue's engine inputs from the lake: everything before the last snapshot, plus the
+    warm-up (Bybit's and OKX's in Binance's schemas, store/datasets.py market_dataset)."""
     start, end = first - timedelta(days=WARMUP_DAYS), last
     return {
-        name: lake.read(DATASETS[name], symbol, start, end)
+        name: lake.read(market_dataset(venue, name), symbol, start, end)
         for name in ("metrics", "klines_5m", "mark_klines_1m", "klines_1m")
     }
 
@@ -58,6 +64,7 @@ class MapModel:
     config: ModelConfig
     brackets_source: str
     streamed: StreamedPass
+    venue: Venue = "binance"
 
     @property
     def run(self) -> ModelRun:
@@ -65,29 +72,45 @@ class MapModel:
         return ModelRun(*self.streamed.run_parts())
 
 
-def model_for(lake: Lake, symbol: str, start: date, end: date) -> MapModel:
-    """The engine pass for maps of [start, end]: inputs from the warm-up before start."""
+def model_for(
+    lake: Lake, symbol: str, start: date, end: date, venue: Venue = "binance"
+) -> MapModel:
+    """A venue's engine pass for maps of [start, end]: inputs from the warm-up before start,
+    the venue's own tiers and formula (transforms/venue_margin.py)."""
     config = ModelConfig(tiers=load_tier_mix())
-    brackets, brackets_source = load_brackets(symbol)
-    inputs = read_inputs(lake, symbol, start, end)
+    rules, brackets_source = load_margin_rules(symbol, venue)
+    inputs = read_inputs(lake, symbol, start, end, venue)
     streamed = streamed_pass(
-        inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], brackets, config,
+        inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], rules, config,
         symbol=symbol, last_1m=inputs["klines_1m"],
     )  # fmt: skip
-    return MapModel(symbol, config, brackets_source, streamed)
+    return MapModel(symbol, config, brackets_source, streamed, venue)
+
+
+def parts_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> MapParts:
+    """The maps of ``dates`` before their frames are built (in date order, none before an
+    earlier call's first date), each summary row naming its tier file."""
+    parts = parts_from_stream(
+        model.streamed, dates, model.config, symbol=model.symbol, venue=model.venue,
+        heatmap_dates=heatmap_dates,
+    )  # fmt: skip
+    for row in parts.summary_rows:
+        row["brackets_source"] = model.brackets_source
+    return parts
 
 
 def maps_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> LiquidationMaps:
     """The maps of ``dates`` (in date order, none before an earlier call's first date)."""
-    maps = maps_from_stream(
-        model.streamed, dates, model.config, symbol=model.symbol, heatmap_dates=heatmap_dates
-    )
-    maps.summary["brackets_source"] = model.brackets_source
-    return maps
+    return parts_of(model, dates, heatmap_dates).frames(model.symbol, model.venue)
 
 
 def write_maps(
-    lake: Lake, maps: LiquidationMaps, symbol: str, dates: list[date], config: ModelConfig
+    lake: Lake,
+    maps: LiquidationMaps,
+    symbol: str,
+    dates: list[date],
+    config: ModelConfig,
+    venue: str = "binance",
 ) -> int:
     """Replace each date's map (bins, summary and heatmap) as one unit, manifest last: a
     date without a heatmap this run loses the old one, a date without a summary row is not
@@ -95,16 +118,20 @@ def write_maps(
     written = 0
     now = datetime.now(UTC).isoformat(timespec="seconds")
     run_id = uuid.uuid4().hex
-    by_day = {name: _tables_by_day(frame, DATASETS[name]) for name, frame in _frames(maps).items()}
+    keys = {name: dataset_key(map_dataset(venue, name)) for name in OUTPUTS}
+    by_day = {
+        keys[name]: _tables_by_day(frame, map_dataset(venue, name))
+        for name, frame in _frames(maps).items()
+    }
     for day in dates:
-        if day not in by_day["liqmap_summary"]:
+        if day not in by_day[keys["liqmap_summary"]]:
             continue
-        empty_bins = DATASETS["liqmap_bins"].schema.empty_table()
+        empty_bins = map_dataset(venue, "liqmap_bins").schema.empty_table()
         tables = {name: days[day] for name, days in by_day.items() if day in days}
-        tables.setdefault("liqmap_bins", empty_bins)
+        tables.setdefault(keys["liqmap_bins"], empty_bins)
         entries = {
             name: LedgerEntry(
-                venue=DATASETS[name].venue,
+                venue=venue,
                 dataset=name,
                 symbol=symbol,
                 date=day.isoformat(),
@@ -118,7 +145,8 @@ def write_maps(
             )
             for name, table in tables.items()
         }
-        write_unit(lake, "liqmap", day, tables, entries, config.fingerprint(), run_id)
+        unit = unit_key(map_dataset(venue, "liqmap_bins"))
+        write_unit(lake, unit, day, tables, entries, config.fingerprint(), run_id)
         written += sum(t.num_rows for t in tables.values())
     return written
 
@@ -150,11 +178,23 @@ def _tables_by_day(frame: pd.DataFrame, ds: Dataset) -> dict[date, pa.Table]:
     return out
 
 
-def missing_lines(symbol: str, missing: dict[date, str]) -> list[str]:
+def extract_command(symbol: str, venue: str, start: date, end: date) -> str:
+    """The extract that fills a venue's inputs (every venue's for the aggregated map)."""
+    venues = "" if venue == "binance" else f"--venues {','.join(venues_of(venue))} "
+    return f"liqbrief extract {venues}--symbols {symbol} --start {start} --end {end}"
+
+
+def venues_of(venue: str) -> tuple[str, ...]:
+    """The venues a map is made of: one, or all three for the aggregated map."""
+    return VENUES if venue == AGGREGATE_VENUE else (venue,)
+
+
+def missing_lines(symbol: str, missing: dict[date, str], venue: str = "binance") -> list[str]:
     """One line per date without a map, with the command that fills its inputs."""
+    named = "" if venue == "binance" else f"{venue} "
     return [
-        f"no map for {symbol} {day}: {reason}; run `liqbrief extract --symbols {symbol} "
-        f"--start {day - timedelta(days=1)} --end {day - timedelta(days=1)}` first"
+        f"no {named}map for {symbol} {day}: {reason}; run "
+        f"`{extract_command(symbol, venue, day - timedelta(days=1), day - timedelta(days=1))}` first"
         for day, reason in sorted(missing.items())
     ]
 
@@ -163,39 +203,73 @@ class NoMapError(Exception):
     """A date has no map: its inputs are missing or stale (the message says what to run)."""
 
 
-def summary_of(lake: Lake, symbol: str, day: date, window: str) -> dict:
-    """One date's map summary row for a window, computed from the lake (nothing written)."""
-    try:
-        maps = maps_of(model_for(lake, symbol, day, day), [day], [])
-    except NotEnoughDataError as exc:
-        raise NoMapError(
-            f"no map for {symbol} {day}: {exc}; run `liqbrief extract --symbols {symbol} "
-            f"--start {day - timedelta(days=WARMUP_DAYS)} --end {day - timedelta(days=1)}`"
-        ) from None
+def summary_of(lake: Lake, symbol: str, day: date, window: str, venue: str = "binance") -> dict:
+    """One date's map summary row for a window, computed from the lake (nothing written):
+    one venue's, or the aggregated map of all three (venue "all")."""
+    by_venue = {v: _one_day_parts(lake, symbol, day, v) for v in venues_of(venue)}
+    if venue == AGGREGATE_VENUE:
+        by_venue[venue] = aggregate_parts(by_venue, symbol, ModelConfig(tiers=load_tier_mix()))
+    maps = by_venue[venue].frames(symbol, venue)
     if maps.missing:
-        raise NoMapError(missing_lines(symbol, maps.missing)[0])
+        raise NoMapError(missing_lines(symbol, maps.missing, venue)[0])
     return maps.summary.loc[maps.summary["window"] == window].iloc[0].to_dict()
+
+
+def _one_day_parts(lake: Lake, symbol: str, day: date, venue: Venue) -> MapParts:
+    try:
+        model = model_for(lake, symbol, day, day, venue)
+    except NotEnoughDataError as exc:
+        named = "" if venue == "binance" else f"{venue} "
+        start, end = day - timedelta(days=WARMUP_DAYS), day - timedelta(days=1)
+        raise NoMapError(
+            f"no {named}map for {symbol} {day}: {exc}; run "
+            f"`{extract_command(symbol, venue, start, end)}`"
+        ) from None
+    return parts_of(model, [day], [])
 
 
 @task(task_run_name="liqmap-{symbol}-{start}-{end}")
 def build_liquidation_maps(
-    symbol: str, start: date, end: date, heatmaps: Literal["all", "last", "none"] = "all"
+    symbol: str,
+    start: date,
+    end: date,
+    heatmaps: Literal["all", "last", "none"] = "all",
+    venue: str = "binance",
 ) -> dict:
+    """Store the maps of [start, end] of one venue, or of each venue and their aggregate."""
     lake = Lake(Settings.from_env().lake)
     dates = days_between(start, end)
-    model = model_for(lake, symbol, start, end)
-    unmappable = unmappable_dates(model.run, dates, model.config)
+    models = [_venue_model(lake, symbol, start, end, v) for v in venues_of(venue)]
+    unmappable = unmappable_dates(models[0].run, dates, models[0].config)
     mapped = [d for d in dates if d not in unmappable]
     heatmap_dates = set({"all": mapped, "last": mapped[-1:], "none": []}[heatmaps])
     rows, missing = 0, {}
     for first in range(0, len(dates), CHUNK_DAYS):  # written as cut: memory as for one chunk
         chunk = dates[first : first + CHUNK_DAYS]
-        maps = maps_of(model, chunk, [d for d in chunk if d in heatmap_dates])
-        rows += write_maps(lake, maps, symbol, chunk, model.config)  # dates without a map: skipped
-        missing |= maps.missing
-    for line in missing_lines(symbol, missing):
+        heat = [d for d in chunk if d in heatmap_dates]
+        by_venue = {m.venue: parts_of(m, chunk, heat) for m in models}
+        if venue == AGGREGATE_VENUE:
+            by_venue[venue] = aggregate_parts(by_venue, symbol, models[0].config)
+        for name, parts in by_venue.items():  # dates without a map: skipped
+            maps = parts.frames(symbol, name)
+            rows += write_maps(lake, maps, symbol, chunk, models[0].config, name)
+        missing |= by_venue[venue].missing
+    for line in missing_lines(symbol, missing, venue):
         get_run_logger().warning(line)
     return {"dates": len(dates) - len(missing), "rows": rows, "missing": missing}
+
+
+def _venue_model(lake: Lake, symbol: str, start: date, end: date, venue: Venue) -> MapModel:
+    """model_for(), a venue without inputs named with the extract that fills them."""
+    try:
+        return model_for(lake, symbol, start, end, venue)
+    except NotEnoughDataError as exc:
+        if venue == "binance":
+            raise
+        first = start - timedelta(days=WARMUP_DAYS)
+        raise NotEnoughDataError(
+            f"{venue}: {exc}; run `{extract_command(symbol, venue, first, end)}`"
+        ) from None
 
 
 @task(task_run_name="liqmap-model-{symbol}-{start}-{end}", cache_policy=NO_CACHE)
@@ -215,9 +289,16 @@ def write_maps_of(model: MapModel, dates: list[date]) -> dict[date, str]:
 
 @flow(name="liqmap")
 def liqmap(
-    symbols: list[str], start: date, end: date, heatmaps: Literal["all", "last", "none"] = "all"
+    symbols: list[str],
+    start: date,
+    end: date,
+    heatmaps: Literal["all", "last", "none"] = "all",
+    venue: str = "binance",
 ) -> dict[str, dict]:
-    """Compute and store the liquidation maps of every date in [start, end] for each symbol."""
-    results = {symbol: build_liquidation_maps(symbol, start, end, heatmaps) for symbol in symbols}
+    """Compute and store the liquidation maps of every date in [start, end] for each symbol
+    (one venue's, or with venue "all" each venue's and their aggregate)."""
+    results = {
+        symbol: build_liquidation_maps(symbol, start, end, heatmaps, venue) for symbol in symbols
+    }
     get_run_logger().info("liqmap %s..%s: %s", start, end, results)
     return results

@@ -20,6 +20,7 @@ from liqbrief.cli_params import (
     DayOpt,
     EndOpt,
     HeatmapDates,
+    MapVenue,
     Side,
     StartOpt,
     SymbolOpt,
@@ -194,6 +195,10 @@ def liqmap_command(
     heatmaps: Annotated[
         HeatmapDates, typer.Option(help="Heatmaps for all, the last or none of the dates.")
     ] = HeatmapDates.all,
+    venue: Annotated[
+        MapVenue,
+        typer.Option(help="Venue to map; all = each venue's maps and their sum."),
+    ] = MapVenue.binance,
 ) -> None:
     """Compute and store the liquidation maps of a date range (one pass over its history)."""
     end_day = end or today()
@@ -202,10 +207,12 @@ def liqmap_command(
     _settings(lake_writable=True)
     from flows.liqmap import liqmap, missing_lines
 
-    result = liqmap(list(symbols), start_day, end_day, heatmaps.value)
+    result = liqmap(list(symbols), start_day, end_day, heatmaps.value, venue.value)
     for symbol, outcome in result.items():
         console.print(f"liqmap {symbol} {start_day}..{end_day}: {outcome['dates']} date(s) mapped")
-    unmapped = [line for s, o in result.items() for line in missing_lines(s, o["missing"])]
+    unmapped = [
+        line for s, o in result.items() for line in missing_lines(s, o["missing"], venue.value)
+    ]
     if unmapped:
         console.print(f"{len(unmapped)} date(s) without a map; first: {unmapped[0]}", markup=False)
         raise typer.Exit(1)
@@ -385,13 +392,17 @@ def map_command(
     day: DayOpt = None,
     window: Annotated[Window, typer.Option(help="Cohort window.")] = Window.d7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    venue: Annotated[
+        MapVenue,
+        typer.Option(help="Venue whose book is mapped; all = Binance + Bybit + OKX summed."),
+    ] = MapVenue.binance,
 ) -> None:
     """Compute one date's liquidation map from the lake and print its key levels.
 
     The snapshot is at 00:00 UTC of the date; nothing is written."""
     mappable_from([symbol], day or today(), "--date")
     _settings(lake_writable=False)
-    print_map(symbol, day or today(), window, as_json)
+    print_map(symbol, day or today(), window, as_json, venue.value)
 
 
 @app.command()

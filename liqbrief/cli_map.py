@@ -13,12 +13,14 @@ from liqbrief.json_output import strict_json
 from liqbrief.settings import Settings
 
 
-def print_map(symbol: str, snapshot_day: date, window: Window, as_json: bool) -> None:
+def print_map(
+    symbol: str, snapshot_day: date, window: Window, as_json: bool, venue: str = "binance"
+) -> None:
     from flows.liqmap import summary_of
     from store.lake import Lake
 
     lake = Lake(Settings.from_env().lake)
-    row = summary_of(lake, symbol, snapshot_day, window.value)
+    row = summary_of(lake, symbol, snapshot_day, window.value, venue)
     if as_json:
         typer.echo(strict_json(row))
         return
@@ -26,11 +28,23 @@ def print_map(symbol: str, snapshot_day: date, window: Window, as_json: bool) ->
         typer.echo(line)
 
 
+def venue_coverage(row: dict) -> str:
+    """Whose book the map holds: "Binance only", "Bybit only", "OKX only" or the aggregate
+    ("Binance + Bybit + OKX", P0 from Binance)."""
+    from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_label
+    from transforms.venue_margin import VENUE_LABELS
+
+    venue = row.get("venue", "binance")
+    if venue == AGGREGATE_VENUE:
+        return f"{aggregate_label()}, P0 from Binance"
+    return f"{VENUE_LABELS[venue]} only"
+
+
 def map_lines(symbol: str, window: str, row: dict) -> list[str]:
     """The key levels of a map summary row, as `map` prints them."""
     lines = [
         f"{symbol} {row['date']} 00:00 UTC, {window} window, P0 {row['p0']:,.2f} "
-        "(estimated — relative intensity, Binance only)"
+        f"(estimated — relative intensity, {venue_coverage(row)})"
     ]
     for k in (1, 2, 3):
         lines.append(
@@ -63,7 +77,7 @@ def coverage_gaps(row: dict, window: str) -> str:
     """The inputs missing from a map's window, in words ("" if none)."""
     from transforms.liqmap.config import WINDOWS
 
-    days = WINDOWS[window]
+    days = WINDOWS[window] * (3 if row.get("venue") == "all" else 1)  # "all": three venues' sums
     parts = []
     if row.get("oi_missing_bars", 0):
         parts.append(f"{row['oi_missing_bars']:,} of {days * 288:,} open-interest readings missing")

@@ -33,6 +33,15 @@ class Window(StrEnum):
     d30 = "30d"
 
 
+class MapVenue(StrEnum):
+    """The book a map models: one venue, or "all" (Binance + Bybit + OKX, summed bin by bin)."""
+
+    binance = "binance"
+    bybit = "bybit"
+    okx = "okx"
+    all = "all"
+
+
 class Side(StrEnum):
     long = "long"
     short = "short"

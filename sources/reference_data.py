@@ -12,6 +12,7 @@ import pandas as pd
 from liqbrief.symbols import validate_symbol
 from transforms.liqmap.config import TierMix
 from transforms.liquidation_price import check_brackets
+from transforms.venue_margin import MarginRules, Venue, check_venue_brackets
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data"
 FALLBACK_BRACKET_SYMBOL = "BTCUSDT"
@@ -58,6 +59,40 @@ def load_brackets(symbol: str) -> tuple[pd.DataFrame, str]:
     raise FileNotFoundError(
         f"no maintenance brackets for {symbol} in {', '.join(map(str, _search_dirs()))}/maintenance_brackets/"
     )
+
+
+def load_margin_rules(symbol: str, venue: Venue = "binance") -> tuple[MarginRules, str]:
+    """A venue's dated tier table for a symbol, and the file it came from: Binance's brackets
+    (load_brackets), Bybit's risk limits or OKX's position tiers from
+    ``maintenance_brackets/<venue>/<SYMBOL>.csv`` (same columns; OKX's bounds count contracts
+    of ``contract_value`` base units). A symbol without its own file uses BTCUSDT's table."""
+    if venue == "binance":
+        brackets, label = load_brackets(symbol)
+        return MarginRules("binance", brackets), label
+    validate_symbol(symbol)
+    for name in (symbol, FALLBACK_BRACKET_SYMBOL):
+        for directory in _search_dirs():
+            path = directory / "maintenance_brackets" / venue / f"{name}.csv"
+            if path.exists():
+                table = _read(path, lambda p: check_venue_brackets(pd.read_csv(p), venue))
+                fallback = "" if name == symbol else f" (fallback for {symbol})"
+                return _rules(venue, table, path), f"{venue}/{name}.csv{fallback}"
+    raise FileNotFoundError(
+        f"no {venue} tiers for {symbol} in "
+        f"{', '.join(map(str, _search_dirs()))}/maintenance_brackets/{venue}/"
+    )
+
+
+def _rules(venue: Venue, table: pd.DataFrame, path: Path) -> MarginRules:
+    if venue != "okx":
+        return MarginRules(venue, table)
+    values = table.get("contract_value", pd.Series(dtype=float)).dropna().unique()
+    if len(values) != 1 or not values[0] > 0:
+        raise ReferenceDataError(
+            f"{path}: OKX tiers need one positive contract_value (ctVal, base units per "
+            "contract); fix the file (README, The model)"
+        )
+    return MarginRules(venue, table, "contracts", float(values[0]))
 
 
 def load_tier_mix() -> TierMix:

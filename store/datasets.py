@@ -162,6 +162,28 @@ for _d in [
 ]:
     DATASETS[_d.name] = _d
 
+# Bybit's and OKX's maps, and the aggregated map of all three ("all": Binance + Bybit + OKX),
+# in the same schemas under <lake>/<venue>/liqmap_*; keyed "<venue>/liqmap_*", each venue's
+# three files one unit ("<venue>/liqmap", store/units.py).
+MAP_VENUES = ("binance", "bybit", "okx", "all")
+for _venue in MAP_VENUES[1:]:
+    for _name in ("liqmap_bins", "liqmap_summary", "liqmap_heatmap"):
+        _base = DATASETS[_name]
+        DATASETS[f"{_venue}/{_name}"] = Dataset(
+            _venue, _name, _base.schema, _base.time_column, None, unit="liqmap"
+        )
+
+
+def map_dataset(venue: str, name: str) -> Dataset:
+    """A map dataset of one venue or of "all" (Binance's keep their bare names)."""
+    return DATASETS[name if venue == "binance" else f"{venue}/{name}"]
+
+
+def unit_key(ds: Dataset) -> str:
+    """The unit a dataset is replaced with: "liqmap" for Binance, "<venue>/liqmap" otherwise."""
+    assert ds.unit is not None, f"{ds.name} is not replaced as part of a unit"
+    return ds.unit if ds.venue == "binance" else f"{ds.venue}/{ds.unit}"
+
 
 # -- macro data and context tables -----------------------------------------------------------
 # One row per observation date and FRED real-time period (ALFRED vintage): the value FRED

@@ -30,6 +30,8 @@ def repair_command(dataset: str, symbol: str, start: date, end: date) -> str | N
     if dataset in MAP_DATASETS:
         return f"liqbrief liqmap --symbols {symbol} --start {start} --end {end}"
     venue, _, name = dataset.rpartition("/")
+    if name in MAP_DATASETS:  # "bybit/liqmap_bins", "all/liqmap_summary", …
+        return f"liqbrief liqmap --venue {venue} --symbols {symbol} --start {start} --end {end}"
     if name == "recorder_messages":  # counts of frames received: only the recorder makes them
         return None
     if name in STREAM_DATASETS:

@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from liqbrief.symbols import validate_symbol
-from store.datasets import DATASETS, Dataset
+from store.datasets import DATASETS, Dataset, unit_key
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
@@ -350,7 +350,8 @@ class Lake:
 
     def _read_unit_file(self, ds: Dataset, symbol: str, day: date) -> pa.Table:
         """A unit's file, trusted only if it is the one its manifest names (same hash)."""
-        return read_unit(self, ds.unit, symbol, day, (ds.name,))[ds.name]
+        key = dataset_key(ds)
+        return read_unit(self, unit_key(ds), symbol, day, (key,))[key]
 
     def read(
         self, ds: Dataset, symbol: str, start: date, end: date, columns: list[str] | None = None

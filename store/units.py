@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from store.datasets import DATASETS
+from store.datasets import DATASETS, unit_key
 from store.errors import CorruptPartitionError
 
 if TYPE_CHECKING:
     from store.lake import Lake
     from store.ledger import LedgerEntry
 
+# keyed by unit_key(): "liqmap" (Binance's map), "bybit/liqmap", "okx/liqmap", "all/liqmap"
 UNITS: dict[str, tuple[str, ...]] = {
-    unit: tuple(name for name, ds in DATASETS.items() if ds.unit == unit)
-    for unit in {ds.unit for ds in DATASETS.values() if ds.unit}
+    key: tuple(name for name, ds in DATASETS.items() if ds.unit and unit_key(ds) == key)
+    for key in {unit_key(ds) for ds in DATASETS.values() if ds.unit}
 }
 
 
@@ -87,7 +88,8 @@ def write_unit(
         ds = DATASETS[name]
         if name in tables:
             written = lake.write_day(ds, day, tables[name], entries[name])
-            files[name] = UnitFile(sha256=written.data_sha256 or "", rows=written.rows)
+            # a manifest names files by their dataset's bare name (one manifest per venue)
+            files[ds.name] = UnitFile(sha256=written.data_sha256 or "", rows=written.rows)
         else:
             lake.delete_day(ds, symbol, day)
     manifest = UnitManifest(
@@ -137,7 +139,7 @@ def _read_named(
     lake: Lake, manifest: UnitManifest | None, name: str, symbol: str, day: date
 ) -> pa.Table:
     ds = DATASETS[name]
-    if manifest is None or name not in manifest.files:
+    if manifest is None or ds.name not in manifest.files:
         return ds.schema.empty_table()
     path = lake.data_path(ds, symbol, day)
-    return lake.read_checked_file(ds, symbol, day, path, manifest.files[name].sha256)
+    return lake.read_checked_file(ds, symbol, day, path, manifest.files[ds.name].sha256)

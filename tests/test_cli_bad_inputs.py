@@ -186,6 +186,11 @@ ROWS: list[BadInput] = [
     # failures (exit 1): the date has no map
     BadInput(("brief", "--date", "2024-03-06"), 1, "no map for BTCUSDT"),
     BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: BTCUSDT: not enough open-interest or price data"),
+    BadInput(("map", "--venue", "kraken"), 2, "'kraken' is not one of 'binance', 'bybit', 'okx', 'all'"),
+    BadInput(("liqmap", "--start", "2024-03-02", "--end", "2024-03-02", "--venue", "okx"), 1, "okx: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --venues okx --symbols BTCUSDT --start 2024-02-01 --end 2024-03-02`"),
+    BadInput(("liqmap", "--venue", "bitmex"), 2, "'bitmex' is not one of 'binance', 'bybit', 'okx', 'all'"),
+    BadInput(("map", "--date", "2024-03-03", "--venue", "bybit"), 1, "no bybit map for BTCUSDT 2024-03-03: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --venues bybit --symbols BTCUSDT --start 2024-02-02 --end 2024-03-02`"),
+    BadInput(("map", "--date", "2024-03-03", "--venue", "all"), 1, "no map for BTCUSDT 2024-03-03: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --symbols BTCUSDT"),
 ]
 # fmt: on
 

@@ -15,7 +15,13 @@ import pandas as pd
 
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.inputs import Bars
-from transforms.liquidation_price import bracket_for, liquidation_price, no_snapshot_message
+from transforms.liquidation_price import bracket_for, no_snapshot_message
+from transforms.venue_margin import (
+    MarginRules,
+    as_margin_rules,
+    tier_terms,
+    venue_liquidation_price,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,18 @@ def bracket_terms(
     return mmr[index], cum[index], max_leverage[index]
 
 
-def open_cohorts(bars: Bars, brackets: pd.DataFrame, config: ModelConfig) -> Cohorts:
+def margin_terms(
+    rules: MarginRules, birth_days: np.ndarray, entry: np.ndarray, notional: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mmr, cum, max leverage) per cohort from the venue's tier table valid on its birth day."""
+    if rules.size_unit == "contracts":
+        return tier_terms(rules, birth_days, entry, notional)
+    return bracket_terms(rules.brackets, birth_days, notional)
+
+
+def open_cohorts(bars: Bars, brackets: pd.DataFrame | MarginRules, config: ModelConfig) -> Cohorts:
+    """The cohorts of ``bars``; ``brackets`` is Binance's table or any venue's MarginRules."""
+    rules = as_margin_rules(brackets)
     tiers, aggressive, passive = config.tiers.vectors()
     aggressive, passive = np.array(aggressive), np.array(passive)
     entry_all = bars.entry_vwap if config.entry == "vwap" else bars.entry_close
@@ -82,11 +99,13 @@ def open_cohorts(bars: Bars, brackets: pd.DataFrame, config: ModelConfig) -> Coh
     entry = entry_all[bar]
     birth_time = bars.time_us[bar]
     birth_day = birth_time.astype("datetime64[us]").astype("datetime64[D]")
-    mmr, cum, max_leverage = bracket_terms(brackets, birth_day, config.position_notional)
+    mmr, cum, max_leverage = margin_terms(rules, birth_day, entry, config.position_notional)
+    if rules.venue != "binance":
+        tier_index = fold_to_venue_max(tier_index, np.asarray(tiers, float), max_leverage)
     leverage = np.asarray(tiers, float)[tier_index]
     check_tiers_allowed(leverage, max_leverage, birth_day, config.position_notional)
-    liq = liquidation_price(
-        is_long, entry, leverage, mmr, cum, config.position_notional, config.formula
+    liq = venue_liquidation_price(
+        rules.venue, is_long, entry, leverage, mmr, cum, config.position_notional, config.formula
     )
     return Cohorts(
         bar, birth_time, is_long, tier_index, contracts, contracts * entry, entry, liq, tuple(tiers)
@@ -106,3 +125,13 @@ def check_tiers_allowed(
             f"{notional:,.0f} USD position on {birth_day[first]}; remove the tier from the "
             "leverage mix (leverage_tiers.json) or add the venue's bracket snapshot"
         )
+
+
+def fold_to_venue_max(
+    tier_index: np.ndarray, tiers: np.ndarray, max_leverage: np.ndarray
+) -> np.ndarray:
+    """On a venue whose tier table allows less than a tier of the (Binance-shaped) mix, that
+    share trades at the highest mix tier the venue allows: Bybit's and OKX's BTCUSDT stop at
+    100x, so the 125x share is counted at 100x there, not dropped (the mix stays whole)."""
+    allowed = np.searchsorted(tiers, max_leverage, side="right") - 1
+    return np.where(tiers[tier_index] > max_leverage, np.maximum(allowed, 0), tier_index)

@@ -20,6 +20,7 @@ from transforms.liqmap.map_tables import LiquidationMaps, MapParts, cut_maps, un
 from transforms.liqmap.snapshots import SnapshotMaker, snapshot_times
 from transforms.liqmap.stream import StreamedPass
 from transforms.liqmap.survival import Fates, cohort_fates
+from transforms.venue_margin import MarginRules
 
 CHUNK_DAYS = 60  # days of snapshots a streamed pass advances at a time (bench/liqmap.py)
 
@@ -56,7 +57,7 @@ def run_model(
     metrics: pd.DataFrame,
     klines_5m: pd.DataFrame,
     mark_1m: pd.DataFrame,
-    brackets: pd.DataFrame,
+    brackets: pd.DataFrame | MarginRules,
     config: ModelConfig,
     *,
     symbol: str,
@@ -73,7 +74,7 @@ def liquidation_maps(
     metrics: pd.DataFrame,
     klines_5m: pd.DataFrame,
     mark_1m: pd.DataFrame,
-    brackets: pd.DataFrame,
+    brackets: pd.DataFrame | MarginRules,
     dates: list[date],
     config: ModelConfig | None = None,
     *,
@@ -114,7 +115,7 @@ def streamed_pass(
     metrics: pd.DataFrame,
     klines_5m: pd.DataFrame,
     mark_1m: pd.DataFrame,
-    brackets: pd.DataFrame,
+    brackets: pd.DataFrame | MarginRules,
     config: ModelConfig,
     *,
     symbol: str,
@@ -135,6 +136,22 @@ def maps_from_stream(
     venue: str = "binance",
     heatmap_dates: list[date] | None = None,
 ) -> LiquidationMaps:
+    """The maps of ``dates`` as frames: parts_from_stream(), then the frames built once."""
+    parts = parts_from_stream(
+        streamed, dates, config, symbol=symbol, venue=venue, heatmap_dates=heatmap_dates
+    )
+    return parts.frames(symbol, venue)
+
+
+def parts_from_stream(
+    streamed: StreamedPass,
+    dates: list[date],
+    config: ModelConfig,
+    *,
+    symbol: str,
+    venue: str = "binance",
+    heatmap_dates: list[date] | None = None,
+) -> MapParts:
     """The maps of ``dates`` (and heatmaps of ``heatmap_dates``), the same as maps_from_run()
     of the one pass, in date order. The pass advances ``chunk_days`` of dates at a time and
     each group is cut as soon as it is reached, so only what a later snapshot or the shrink
@@ -151,7 +168,7 @@ def maps_from_stream(
             streamed.run_parts()[2], [d for d in days if d in asked], config, parts,
             symbol=symbol, venue=venue, heatmap_dates=[d for d in days if d in heat],
         )  # fmt: skip
-    return parts.frames(symbol, venue)
+    return parts
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, int]]:

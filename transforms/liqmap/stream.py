@@ -36,6 +36,7 @@ from transforms.liqmap.survival import (
     liquidated_notional,
     shrink_span,
 )
+from transforms.venue_margin import MarginRules
 
 _COHORT_ARRAYS = [f.name for f in fields(Cohorts) if f.name != "tiers"]
 LONGEST_WINDOW_US = max(WINDOWS.values()) * DAY_US
@@ -82,7 +83,7 @@ def bars_between(bars: Bars, j0: int, j1: int) -> Bars:
 
 
 def born_between(
-    bars: Bars, j0: int, j1: int, brackets: pd.DataFrame, config: ModelConfig
+    bars: Bars, j0: int, j1: int, brackets: pd.DataFrame | MarginRules, config: ModelConfig
 ) -> Cohorts:
     """The cohorts bars [j0, j1) open, numbered by their global bar (as the one pass does)."""
     born = open_cohorts(bars_between(bars, j0, j1), brackets, config)
@@ -138,7 +139,7 @@ class StreamedPass:
         self,
         bars: Bars,
         path: MarkPath,
-        brackets: pd.DataFrame,
+        brackets: pd.DataFrame | MarginRules,
         config: ModelConfig,
         symbol: str,
         chunk_days: int = 60,

@@ -1,0 +1,163 @@
+"""Bybit's and OKX's isolated liquidation prices against hand-computed vectors, to the cent.
+
+Bybit (Help Center, "Liquidation Price (USDT Contract)"): long LP = E − (IM − MM)/Q,
+short LP = E + (IM − MM)/Q, IM = Q·E/L, MM = Q·E·mmr − deduction; per unit of E:
+long E·(1 − 1/L + mmr − ded/N), short E·(1 + 1/L − mmr + ded/N).
+OKX (Help Center, "Tiered maintenance margin ratio rules", isolated USDT-margined): liquidated
+when margin + PnL = ctVal·|sz|·mark·(mmr + fee); long E·(1 − 1/L)/(1 − mmr − fee),
+short E·(1 + 1/L)/(1 + mmr + fee). Fee 0 unless a test says otherwise (README, The model).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sources.reference_data import ReferenceDataError, load_margin_rules
+from transforms.liqmap.cohorts import open_cohorts
+from transforms.liqmap.config import ModelConfig, TierMix
+from transforms.liqmap.inputs import build_bars
+from transforms.liquidation_price import bracket_for
+from transforms.venue_margin import check_venue_brackets, tier_terms, venue_liquidation_price
+
+E = 100_000.0
+N = 10_000.0  # tier 1 on both venues
+
+# Bybit tier 1 (mmr 0.5 %, deduction 0): by hand from the formula above
+#   10x  long 100,000·(1 − 0.1 + 0.005) = 90,500.00    short ·(1 + 0.1 − 0.005) = 109,500.00
+#   50x  long 100,000·(1 − 0.02 + 0.005) = 98,500.00   short 101,500.00
+#   100x long 100,000·(1 − 0.01 + 0.005) = 99,500.00   short 100,500.00
+BYBIT_VECTORS = [
+    ("long", 10, 90_500.00),
+    ("short", 10, 109_500.00),
+    ("long", 50, 98_500.00),
+    ("short", 50, 101_500.00),
+    ("long", 100, 99_500.00),
+    ("short", 100, 100_500.00),
+]
+# OKX tier 1 (mmr 0.5 %): 10x long 90,000/0.995 = 90,452.26; short 110,000/1.005 = 109,452.74;
+#   50x long 98,000/0.995 = 98,492.46; short 102,000/1.005 = 101,492.54;
+#   100x long 99,000/0.995 = 99,497.49; short 101,000/1.005 = 100,497.51
+OKX_VECTORS = [
+    ("long", 10, 90_452.26),
+    ("short", 10, 109_452.74),
+    ("long", 50, 98_492.46),
+    ("short", 50, 101_492.54),
+    ("long", 100, 99_497.49),
+    ("short", 100, 100_497.51),
+]
+
+
+@pytest.mark.parametrize(("side", "leverage", "expected"), BYBIT_VECTORS)
+def test_bybit_vectors(side, leverage, expected) -> None:
+    got = float(venue_liquidation_price("bybit", side, E, leverage, 0.005, 0.0, N))
+    assert round(got, 2) == expected
+
+
+@pytest.mark.parametrize(("side", "leverage", "expected"), OKX_VECTORS)
+def test_okx_vectors(side, leverage, expected) -> None:
+    got = float(venue_liquidation_price("okx", side, E, leverage, 0.005, 0.0, N))
+    assert round(got, 2) == expected
+
+
+def test_bybit_help_centre_worked_example() -> None:
+    # "long entry of 1 BTC at 20,000 USDT with 50x leverage, MMR 0.5 %: LP = 19,700 USDT"
+    assert float(venue_liquidation_price("bybit", "long", 20_000, 50, 0.005, 0, 20_000)) == 19_700
+
+
+def test_bybit_large_position_uses_its_risk_limit_deduction() -> None:
+    # N = 3,000,000 falls in risk limit 2 (2M–4M): mmr 1 %, deduction 2,000,000·(1 % − 0.5 %)
+    # = 10,000. 20x long 100,000·(1 − 0.05 + 0.01 − 10,000/3,000,000) = 95,666.67;
+    # short 100,000·(1 + 0.05 − 0.01 + 1/300) = 104,333.33
+    rules, _ = load_margin_rules("BTCUSDT", "bybit")
+    row = bracket_for(rules.brackets, date(2024, 1, 1), 3_000_000)
+    assert (row["mmr"], row["cum"]) == (0.01, 10_000)
+    sides = np.array([True, False])
+    got = venue_liquidation_price("bybit", sides, E, 20, row["mmr"], row["cum"], 3_000_000)
+    assert np.round(got, 2).tolist() == [95_666.67, 104_333.33]
+
+
+def test_okx_large_position_uses_its_tier_rate_on_the_whole_position() -> None:
+    # 21,000 contracts of 0.01 BTC at 100,000 = N 21,000,000 USD: tier 2 (20,001–22,000), mmr 1 %.
+    # 20x long 95,000/0.99 = 95,959.60; short 105,000/1.01 = 103,960.40
+    rules, _ = load_margin_rules("BTCUSDT", "okx")
+    mmr, cum, max_lev = tier_terms(
+        rules, np.array(["2024-01-01"], "datetime64[D]"), np.array([E]), 21_000_000
+    )
+    assert (mmr[0], cum[0], max_lev[0]) == (0.01, 0.0, 66.66)
+    got = venue_liquidation_price("okx", np.array([True, False]), E, 20, mmr[0], 0.0, 21e6)
+    assert np.round(got, 2).tolist() == [95_959.60, 103_960.40]
+    # a tier's maximum is inclusive: exactly 20,000 contracts is still tier 1
+    at_cap = tier_terms(rules, np.array(["2024-01-01"], "datetime64[D]"), np.array([E]), 20e6)
+    assert at_cap[0][0] == 0.005
+
+
+def test_okx_taker_fee_moves_the_price_towards_entry() -> None:
+    # fee 0.05 %: 10x long 90,000/(1 − 0.0055) = 90,497.74; short 110,000/1.0055 = 109,398.31
+    got = venue_liquidation_price("okx", np.array([True, False]), E, 10, 0.005, 0, N, fee_rate=5e-4)
+    assert np.round(got, 2).tolist() == [90_497.74, 109_398.31]
+
+
+def test_venues_agree_on_ordering_and_ablations_are_shared() -> None:
+    for venue in ("bybit", "okx"):
+        for leverage in (3, 10, 50, 100):
+            long, short = venue_liquidation_price(
+                venue, np.array([True, False]), E, leverage, 0.005, 0, N
+            )
+            assert long < E < short
+        naive = venue_liquidation_price(venue, "long", E, 10, 0.005, 0, N, "naive")
+        assert float(naive) == 90_000.0
+
+
+def test_okx_tiers_with_a_deduction_are_refused() -> None:
+    rules, _ = load_margin_rules("BTCUSDT", "okx")
+    broken = rules.brackets.assign(cum=[0, 5])
+    with pytest.raises(ValueError, match="no maintenance deduction"):
+        check_venue_brackets(broken, "okx")
+
+
+def test_a_bad_okx_tier_file_names_the_file(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "maintenance_brackets" / "okx"
+    folder.mkdir(parents=True)
+    shipped, _ = load_margin_rules("BTCUSDT", "okx")
+    shipped.brackets.drop(columns="contract_value").to_csv(folder / "BTCUSDT.csv", index=False)
+    monkeypatch.setenv("LIQBRIEF_REFERENCE_DIR", str(tmp_path))
+    with pytest.raises(ReferenceDataError, match=r"okx/BTCUSDT\.csv: OKX tiers need one positive"):
+        load_margin_rules("BTCUSDT", "okx")
+
+
+def _one_opening_bar() -> tuple[pd.DataFrame, pd.DataFrame]:
+    times = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:05"], utc=True)
+    metrics = pd.DataFrame(
+        {"create_time": times, "sum_open_interest": [100.0, 110.0], "sum_open_interest_value": 0.0}
+    )
+    klines = pd.DataFrame(
+        {
+            "open_time": times - pd.Timedelta(minutes=5),
+            "close": E,
+            "volume": 10.0,
+            "quote_volume": 1e6,  # VWAP 100,000
+            "taker_buy_quote_volume": 5e5,
+        }
+    )
+    return metrics, klines
+
+
+@pytest.mark.parametrize(
+    ("venue", "long_10x", "long_100x"),
+    [("bybit", 90_500.00, 99_500.00), ("okx", 90_452.26, 99_497.49)],
+)
+def test_the_engine_opens_each_venues_cohorts_at_its_own_price(venue, long_10x, long_100x) -> None:
+    """The same engine, the venue's formula; the 125x share of the mix trades at the venue's
+    100x cap there (Binance alone allows 125x)."""
+    rules, _ = load_margin_rules("BTCUSDT", venue)
+    config = ModelConfig(tiers=TierMix({10: 0.5, 100: 0.25, 125: 0.25}, {10: 1.0}))
+    cohorts = open_cohorts(build_bars(*_one_opening_bar()), rules, config)
+    longs = cohorts.is_long
+    leverage = np.asarray(cohorts.tiers)[cohorts.tier_index]
+    assert sorted(set(np.round(cohorts.liq_price[longs], 2).tolist())) == [long_10x, long_100x]
+    assert set(leverage.tolist()) == {10, 100}
+    assert cohorts.contracts.sum() == pytest.approx(20.0)  # 10 long + 10 short, nothing dropped
