@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from flows.daily import daily_briefing
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
+from tests.conftest import cli_env
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
@@ -157,3 +160,21 @@ def test_a_worker_killed_mid_run_then_a_rerun_completes_every_day_once(
     leftovers = [p for p in (tmp_path / "lake").rglob("*.tmp")]
     assert leftovers == []
     cluster.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
+
+
+def test_the_cli_with_a_local_cluster_briefs_the_days_and_keeps_dask_quiet(
+    sources, tmp_path: Path
+) -> None:
+    """`local` starts a LocalCluster sized to the machine for the run: as a user runs it."""
+    env = cli_env(tmp_path, **sources, LIQBRIEF_DASK_ADDRESS="local")
+    done = subprocess.run(
+        [sys.executable, "-m", "liqbrief.cli", "backfill", "--start", "2024-02-05", "--end", "2024-02-05"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "done: 1 day(s)" in done.stderr
+    assert "(Dask, " in done.stderr  # the renders ran on the cluster's workers
+    assert briefings(tmp_path / "reports") == [
+        "2024-02-05/liqbrief-2024-02-05.html", "2024-02-05/liqbrief-2024-02-05.pdf"
+    ]  # fmt: skip
+    assert "| INFO    | distributed." not in done.stderr  # workers joining and leaving
