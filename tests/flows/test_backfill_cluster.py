@@ -19,6 +19,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from flows.backfill import BackfillFailedError, backfill
+from flows.cluster import WarmWorker
 from flows.daily import daily_briefing
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
@@ -160,6 +161,8 @@ def test_a_worker_killed_mid_run_then_a_rerun_completes_every_day_once(
     leftovers = [p for p in (tmp_path / "lake").rglob("*.tmp")]
     assert leftovers == []
     cluster.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
+    warmed = cluster.run(lambda dask_worker: WarmWorker.name in dask_worker.plugins)
+    assert list(warmed.values()) == [True, True]  # the restarted one too: set up when it joined
 
 
 def test_the_cli_with_a_local_cluster_briefs_the_days_and_keeps_dask_quiet(
