@@ -256,10 +256,19 @@ def backfill(
     done_before = set() if force else complete_days(days, settings.reports_dir)
     ledger = DayLedger(days, done_before)
     todo = [d for d in days if d not in done_before]
+    if todo and settings.dask_address:
+        from flows.cluster import require_scheduler
+
+        require_scheduler(settings.dask_address)  # before anything is fetched or written
     if todo:
         clock = time.perf_counter()
         bring_inputs_up_to_date(symbols, todo)
         get_run_logger().info("extract: %.1f s", time.perf_counter() - clock)
-        workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
-        brief_days(todo, symbols, send, ledger, workers)
+        if settings.dask_address:
+            from flows.backfill_cluster import brief_days_on_cluster
+
+            brief_days_on_cluster(settings.dask_address, todo, symbols, send, ledger)
+        else:
+            workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
+            brief_days(todo, symbols, send, ledger, workers)
     return publish_summary(ledger, f"backfill {start}..{end} {', '.join(symbols)}")

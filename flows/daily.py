@@ -64,6 +64,23 @@ def publish_artifacts(lake: Lake, day: date, symbols: list[str]) -> None:
     create_link_artifact(store.uri(*pdf_parts), link_text=pdf_parts[-1], key="daily-briefing-pdf")
 
 
+def mappable_date(lake: Lake, symbol: str, target: date, extract_problem: str) -> date:
+    """The date to map for ``symbol`` (``target``, or the latest before it whose inputs are
+    complete); raises DailyBriefingError when the lake has no such date."""
+    latest = latest_mappable_date(lake, symbol, target)
+    if latest is None:
+        raise DailyBriefingError(
+            f"{symbol}: no complete day of inputs in the 30 days before {target}; "
+            "check the archive URL and network, then re-run"
+            + (f". The extract said: {extract_problem}" if extract_problem else "")
+        )
+    if latest != target:
+        get_run_logger().warning(
+            "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
+        )
+    return latest
+
+
 @flow(name="daily-briefing")
 def daily_briefing(
     day: date | None = None, symbols: list[Symbol] | None = None, send: bool = True
@@ -73,6 +90,11 @@ def daily_briefing(
     symbols = symbols or ["BTCUSDT"]
     target = day or datetime.now(UTC).date()
     logger = get_run_logger()
+    settings = Settings.from_env()
+    if settings.dask_address:
+        from flows.cluster import require_scheduler
+
+        require_scheduler(settings.dask_address)  # before anything is fetched or written
     extract_problem = ""
     try:
         # one day more than the window, so yesterday's map is complete if today's cannot be made
@@ -81,24 +103,17 @@ def daily_briefing(
     except (ExtractIncompleteError, SourceError) as exc:
         extract_problem = str(exc)
         logger.warning("continuing with what the lake has: %s", exc)
-    lake = Lake(Settings.from_env().lake)
-    mapped: dict[str, date] = {}
+    lake = Lake(settings.lake)
+    mapped = {symbol: mappable_date(lake, symbol, target, extract_problem) for symbol in symbols}
+    if settings.dask_address:
+        from flows.daily_cluster import maps_on_cluster
+
+        missing = maps_on_cluster(settings.dask_address, mapped)
+    else:
+        missing = {s: liqmap([s], d, d, heatmaps="last")[s]["missing"] for s, d in mapped.items()}
     for symbol in symbols:
-        latest = latest_mappable_date(lake, symbol, target)
-        if latest is None:
-            raise DailyBriefingError(
-                f"{symbol}: no complete day of inputs in the 30 days before {target}; "
-                "check the archive URL and network, then re-run"
-                + (f". The extract said: {extract_problem}" if extract_problem else "")
-            )
-        if latest != target:
-            logger.warning(
-                "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
-            )
-        missing = liqmap([symbol], latest, latest, heatmaps="last")[symbol]["missing"]
-        if missing:
-            raise DailyBriefingError(missing_lines(symbol, missing)[0])
-        mapped[symbol] = latest
+        if missing[symbol]:
+            raise DailyBriefingError(missing_lines(symbol, missing[symbol])[0])
     briefings: list[str] = []
     fetch_market_wide(symbols)  # once, whatever dates the symbols are mapped for
     for briefing_day in sorted(set(mapped.values())):

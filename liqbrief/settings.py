@@ -42,6 +42,7 @@ KNOWN_VENUES = ("binance", "bybit", "okx")
 DEFAULT_COINGLASS_EXCHANGES = "Binance,OKX,Bybit,Bitget,Gate,HTX,Hyperliquid,Bitmex,CoinEx,Bitfinex"
 EARLIEST_COINGLASS_HISTORY = date(2015, 1, 1)  # before any futures history Coinglass holds
 _EXCHANGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,39}")
+_DASK_ADDRESS = re.compile(r"tcp://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
 _PRINTABLE_KEY = re.compile(r"[\x21-\x7e]{8,256}")
 # URI schemes pyarrow.fs.FileSystem.from_uri recognises (Arrow's FileSystemFromUri); checked
 # by name, because from_uri itself may reach the network (an S3 bucket's region)
@@ -107,6 +108,9 @@ class Settings(BaseSettings):
     # where `liqbrief record` spools frames before compacting them into the lake (local disk);
     # unset: "recorder-spool" beside a local lake, ./recorder-spool for an object-store lake
     spool_dir: str | None = None
+    # the Dask scheduler backfills and the daily job fan out to: "local" (a LocalCluster
+    # sized to this machine) or tcp://host:port; unset, they run on this machine alone
+    dask_address: str | None = None
 
     @field_validator(
         "binance_archive_url", "fred_api_url", "fred_csv_url", "coinglass_url",
@@ -173,6 +177,19 @@ class Settings(BaseSettings):
         if problem:
             raise SettingsError(f"LIQBRIEF_SPOOL_DIR={where!r}: {problem}")
         return self.spool_path
+
+    @field_validator("dask_address")
+    @classmethod
+    def dask_address_is_local_or_tcp(cls, value: str | None) -> str | None:
+        if value is None or value == "local":
+            return value
+        match = _DASK_ADDRESS.fullmatch(value)
+        if not match or not 1 <= int(match["port"]) <= 65535:
+            raise ValueError(
+                "use local (a cluster on this machine) or a scheduler's tcp://host:port, "
+                "e.g. tcp://10.0.0.5:8786; unset it to run without Dask"
+            )
+        return value
 
     @field_validator("lake")
     @classmethod

@@ -155,6 +155,10 @@ ROWS: list[BadInput] = [
     BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 1, "refused the credentials", {"LIQBRIEF_LAKE": "s3://lake/lake", **S3_REFUSING}),
     BadInput(("daily",), 1, "refused the credentials", {"LIQBRIEF_REPORTS_DIR": "s3://lake/out", **S3_REFUSING}),
     BadInput(("context",), 1, "LIQBRIEF_LAKE='s3://lake/lake': cannot reach the store at http://127.0.0.1:9", {"LIQBRIEF_LAKE": "s3://lake/lake", **NO_S3}),
+    # the Dask scheduler: a malformed address (usage), or none answering there (a failure)
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "LIQBRIEF_DASK_ADDRESS='tcp://nowhere': use local", {"LIQBRIEF_DASK_ADDRESS": "tcp://nowhere"}),
+    BadInput(("daily",), 2, "LIQBRIEF_DASK_ADDRESS='127.0.0.1:8786': use local", {"LIQBRIEF_DASK_ADDRESS": "127.0.0.1:8786"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 1, "LIQBRIEF_DASK_ADDRESS='tcp://127.0.0.1:9': no Dask scheduler answers there", {"LIQBRIEF_DASK_ADDRESS": "tcp://127.0.0.1:9"}),
     # a lake URI pyarrow does not know
     BadInput(("extract",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
     BadInput(("map",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),

@@ -27,6 +27,11 @@ from liqbrief.settings import Settings, SettingsError, lake_problem
         ("LIQBRIEF_FRED_CSV_URL", "https://", "with a host"),
         ("LIQBRIEF_LAKE", "foo://x", "LIQBRIEF_LAKE='foo://x': unknown URI scheme; use a local path"),
         ("LIQBRIEF_LAKE", "ftp://host/lake", "unknown URI scheme"),
+        ("LIQBRIEF_DASK_ADDRESS", "tcp://10.0.0.5", "LIQBRIEF_DASK_ADDRESS='tcp://10.0.0.5': use local"),
+        ("LIQBRIEF_DASK_ADDRESS", "tcp://10.0.0.5:0", "a scheduler's tcp://host:port"),
+        ("LIQBRIEF_DASK_ADDRESS", "tcp://10.0.0.5:65536", "a scheduler's tcp://host:port"),
+        ("LIQBRIEF_DASK_ADDRESS", "inproc://x", "use local"),
+        ("LIQBRIEF_DASK_ADDRESS", "LOCAL", "use local"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_is_one_line_naming_it(monkeypatch, name, value, message) -> None:
@@ -103,3 +108,11 @@ def test_the_reports_dir_is_checked_and_the_check_leaves_nothing(
         Settings.from_env().model_copy(
             update={"reports_dir": "/proc/briefings"}
         ).require_reports_dir()
+
+
+@pytest.mark.parametrize(
+    "address", ["local", "tcp://10.0.0.5:8786", "tcp://dask-scheduler:1", "tcp://[::1]:65535"]
+)
+def test_dask_addresses_that_are_accepted(monkeypatch, address: str) -> None:
+    monkeypatch.setenv("LIQBRIEF_DASK_ADDRESS", address)
+    assert Settings.from_env().dask_address == address
