@@ -2,7 +2,11 @@
 
 Senders of the same day hold ``.sent.json.lock`` (an OS file lock, released if the process
 dies) from reading the ledger until they have recorded what they sent, so two concurrent
-``liqbrief send`` runs cannot both send to the same recipient.
+``liqbrief send`` runs cannot both send to the same recipient. With the reports directory on
+an object store the ledger is an object and the lock stays a local file (named by the
+object's URI in the machine's temporary directory): it serialises the senders of one
+machine; pyarrow offers no conditional PUT (If-None-Match) to lock across machines, so run
+the sends of a day from one machine.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from store.files import atomic_write_bytes
+from store.artefacts import ArtefactStore
 
 LOCK_WAIT_S = 600.0  # a sender with retries finishes well within this
 
@@ -26,28 +30,32 @@ class SentLedgerError(RuntimeError):
 
 class SentLedger:
     def __init__(self, reports_dir: str | Path, day: date, lock_wait_s: float = LOCK_WAIT_S):
-        self.path = Path(reports_dir) / day.isoformat() / "sent.json"
+        self.store = ArtefactStore(reports_dir)
+        self.parts = (day.isoformat(), "sent.json")
+        self.path = self.store.location(*self.parts)
+        self.day = day
         self.lock_wait_s = lock_wait_s
 
     @contextmanager
     def locked(self) -> Iterator[SentLedger]:
         """Hold the day's lock: check, send and record inside it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.path.with_name(".sent.json.lock"), timeout=self.lock_wait_s)
+        lock = FileLock(self.store.lock_path(*self.parts), timeout=self.lock_wait_s)
         try:
             with lock:
                 yield self
         except Timeout:
             raise SentLedgerError(
-                f"another sender of {self.path.parent.name} still holds {lock.lock_file} after "
+                f"another sender of {self.day} still holds {lock.lock_file} after "
                 f"{self.lock_wait_s:.0f} s; nothing was sent — try again when it has finished"
             ) from None
 
     def sent(self) -> dict[str, str]:
-        if not self.path.exists():
+        try:
+            raw = self.store.read_bytes(*self.parts)
+        except FileNotFoundError:
             return {}
         try:
-            entries = json.loads(self.path.read_text())
+            entries = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SentLedgerError(
                 f"{self.path} is not a readable sent-ledger ({exc}); nothing was sent — fix or "
@@ -61,4 +69,4 @@ class SentLedger:
         entries = self.sent()
         now = datetime.now(UTC).isoformat(timespec="seconds")
         entries |= {r: f"{now} {message_id}" for r in recipients}
-        atomic_write_bytes(self.path, json.dumps(entries, indent=1, sort_keys=True).encode())
+        self.store.write_bytes(json.dumps(entries, indent=1, sort_keys=True).encode(), *self.parts)

@@ -27,7 +27,7 @@ from prefect.artifacts import (
 )
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.briefing import briefing_paths
+from flows.briefing import briefing_complete
 from flows.context import context_for_days, extract_fred, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import DEFAULT_DATASETS, ExtractIncompleteError, extract
@@ -38,6 +38,7 @@ from liqbrief import progress
 from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
 from sources.errors import SourceError
+from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 
@@ -50,7 +51,9 @@ class BackfillFailedError(RuntimeError):
 
 
 def complete_days(days: list[date], reports_dir: str) -> set[date]:
-    return {d for d in days if all(p.exists() for p in briefing_paths(reports_dir, d))}
+    """Days whose briefing is done (two metadata calls a day, no listing)."""
+    store = ArtefactStore(reports_dir)
+    return {d for d in days if briefing_complete(store, d)}
 
 
 class DayLedger:
@@ -253,10 +256,19 @@ def backfill(
     done_before = set() if force else complete_days(days, settings.reports_dir)
     ledger = DayLedger(days, done_before)
     todo = [d for d in days if d not in done_before]
+    if todo and settings.dask_address:
+        from flows.cluster import require_scheduler
+
+        require_scheduler(settings.dask_address)  # before anything is fetched or written
     if todo:
         clock = time.perf_counter()
         bring_inputs_up_to_date(symbols, todo)
         get_run_logger().info("extract: %.1f s", time.perf_counter() - clock)
-        workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
-        brief_days(todo, symbols, send, ledger, workers)
+        if settings.dask_address:
+            from flows.backfill_cluster import brief_days_on_cluster
+
+            brief_days_on_cluster(settings.dask_address, todo, symbols, send, ledger)
+        else:
+            workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
+            brief_days(todo, symbols, send, ledger, workers)
     return publish_summary(ledger, f"backfill {start}..{end} {', '.join(symbols)}")

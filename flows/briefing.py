@@ -15,8 +15,8 @@ from flows.context import MACRO_SYMBOL
 from liqbrief.settings import Settings
 from liqbrief.symbols import coin_of
 from sources.reference_calendar import load_calendar
+from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
-from store.files import atomic_write_bytes
 from store.lake import Lake
 from store.realised import read_coverage, read_realised
 from store.units import read_unit
@@ -185,9 +185,21 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str], venues: dict
     return inputs
 
 
-def briefing_paths(reports_dir: str | Path, day: date) -> tuple[Path, Path]:
-    folder = Path(reports_dir) / day.isoformat()
-    return folder / f"liqbrief-{day}.html", folder / f"liqbrief-{day}.pdf"
+def briefing_names(day: date) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The HTML's and the PDF's parts under the reports directory: ``<day>/liqbrief-<day>.*``."""
+    folder = day.isoformat()
+    return (folder, f"liqbrief-{day}.html"), (folder, f"liqbrief-{day}.pdf")
+
+
+def briefing_paths(reports_dir: str | Path, day: date) -> tuple[str, str]:
+    """Where the day's HTML and PDF are (paths, or s3:// URIs)."""
+    store = ArtefactStore(reports_dir)
+    return tuple(store.location(*parts) for parts in briefing_names(day))  # type: ignore[return-value]
+
+
+def briefing_complete(store: ArtefactStore, day: date) -> bool:
+    """Both files are there: the day's briefing is done (the HTML is written last)."""
+    return all(store.exists(*parts) for parts in briefing_names(day))
 
 
 SYMBOLS_META = re.compile(r'<meta name="liqbrief-symbols" content="([A-Z0-9,]*)">')
@@ -196,10 +208,12 @@ SYMBOLS_META = re.compile(r'<meta name="liqbrief-symbols" content="([A-Z0-9,]*)"
 def rendered_symbols(reports_dir: str | Path, day: date) -> list[str] | None:
     """The symbols of the briefing rendered for ``day`` (read from its HTML, which the PDF
     is rendered from), or None if there is none: `send` describes these, not an option."""
-    html_path, _ = briefing_paths(reports_dir, day)
-    if not html_path.exists():
+    html_parts, _ = briefing_names(day)
+    try:
+        html = ArtefactStore(reports_dir).read_bytes(*html_parts).decode("utf-8")
+    except FileNotFoundError:
         return None
-    found = SYMBOLS_META.search(html_path.read_text(encoding="utf-8"))
+    found = SYMBOLS_META.search(html)
     return found.group(1).split(",") if found and found.group(1) else None
 
 
@@ -219,9 +233,9 @@ def require_usable_maps(inputs) -> None:
 
 def write_briefing(
     lake: Lake, day: date, symbols: list[str], out_dir: str | Path, venues: dict | None = None
-) -> tuple[Path, Path]:
+) -> tuple[str, str]:
     """Build and render one briefing; both files appear only when both are complete (the
-    PDF last: a day whose PDF exists is done)."""
+    HTML last: a day with both files is done). Their locations (paths or s3:// URIs)."""
     from reports.briefing import build_briefing
     from reports.render import render_html, render_pdf
 
@@ -230,13 +244,13 @@ def write_briefing(
     briefing = build_briefing(inputs, chart_format=Settings.from_env().chart_format)
     html = render_html(briefing)
     pdf = render_pdf(html)
-    html_path, pdf_path = briefing_paths(out_dir, day)
+    store = ArtefactStore(out_dir)
+    html_parts, pdf_parts = briefing_names(day)
     # the HTML marks the pair complete: removed first, written last, so a crash in between
     # never leaves a new HTML beside an old PDF that a backfill would count as done
-    html_path.unlink(missing_ok=True)
-    atomic_write_bytes(pdf_path, pdf)
-    atomic_write_bytes(html_path, html.encode())
-    return html_path, pdf_path
+    store.delete(*html_parts)
+    pdf_at = store.write_bytes(pdf, *pdf_parts)
+    return store.write_bytes(html.encode(), *html_parts), pdf_at
 
 
 @task(task_run_name="render-briefing-{day}")

@@ -67,9 +67,9 @@ def check_context_date(
     needed = day - timedelta(days=1)
     for symbol in symbols:
         for name in MARKET_INPUTS:
+            if lake.ingested_days(DATASETS[name], symbol, [needed]):
+                continue  # one day asked for, no listing of the dataset's history
             stored = lake.stored_days(DATASETS[name], symbol)
-            if needed in stored:
-                continue
             held = f"holds {stored[0]} … {stored[-1]}" if stored else "is empty"
             raise ContextDateError(
                 f"context for {day}: it needs {symbol} {name} of {needed}, and the lake {held}; "

@@ -12,19 +12,13 @@ input is not published yet). The PDF is e-mailed when SMTP is configured.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-from flows.briefing import render_briefing
+from flows.briefing import briefing_names, render_briefing
 from flows.context import context, fetch_market_wide
-from flows.daily_venues import (
-    extract_rest,
-    latest_mappable_date,
-    map_venues,
-    more_than_binance,
-)
+from flows.daily_venues import extract_rest, latest_mappable_date, map_venues, more_than_binance
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
 from flows.liqmap import WARMUP_DAYS, liqmap, missing_lines
@@ -33,6 +27,7 @@ from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
 from reports.narrative import summary_sentences
 from sources.errors import SourceError
+from store.artefacts import ArtefactStore
 from store.datasets import map_dataset
 from store.lake import Lake
 
@@ -43,10 +38,9 @@ class DailyBriefingError(RuntimeError):
     """The daily job could not produce a briefing (the message says what to do)."""
 
 
-def publish_artifacts(
-    lake: Lake, day: date, symbols: list[str], paths: list[str], venue: str = "binance"
-) -> None:
-    """A markdown artifact with each symbol's headline (of ``venue``'s map), and a link to the PDF."""
+def publish_artifacts(lake: Lake, day: date, symbols: list[str], venue: str = "binance") -> None:
+    """A markdown artifact with each symbol's headline (of ``venue``'s map), and a link to the
+    PDF (a file:// URI, or the object's s3:// URI)."""
     lines = [f"# liqbrief {day.isoformat()}", ""]
     for symbol in symbols:
         summary = lake.read(map_dataset(venue, "liqmap_summary"), symbol, day, day)
@@ -56,10 +50,26 @@ def publish_artifacts(
         else:
             lines.append(f"- **{symbol}**: no liquidation map")
     create_markdown_artifact("\n".join(lines), key="daily-headline", description=f"headline {day}")
-    pdf = next(p for p in paths if p.endswith(".pdf"))
-    create_link_artifact(
-        Path(pdf).resolve().as_uri(), link_text=Path(pdf).name, key="daily-briefing-pdf"
-    )
+    _, pdf_parts = briefing_names(day)
+    store = ArtefactStore(Settings.from_env().reports_dir)
+    create_link_artifact(store.uri(*pdf_parts), link_text=pdf_parts[-1], key="daily-briefing-pdf")
+
+
+def mappable_date(lake: Lake, symbol: str, target: date, extract_problem: str) -> date:
+    """The date to map for ``symbol`` (``target``, or the latest before it whose inputs are
+    complete); raises DailyBriefingError when the lake has no such date."""
+    latest = latest_mappable_date(lake, symbol, target)
+    if latest is None:
+        raise DailyBriefingError(
+            f"{symbol}: no complete day of inputs in the 30 days before {target}; "
+            "check the archive URL and network, then re-run"
+            + (f". The extract said: {extract_problem}" if extract_problem else "")
+        )
+    if latest != target:
+        get_run_logger().warning(
+            "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
+        )
+    return latest
 
 
 @flow(name="daily-briefing")
@@ -75,6 +85,11 @@ def daily_briefing(
     symbols = symbols or ["BTCUSDT"]
     target = day or datetime.now(UTC).date()
     logger = get_run_logger()
+    settings = Settings.from_env()
+    if settings.dask_address:
+        from flows.cluster import require_scheduler
+
+        require_scheduler(settings.dask_address)  # before anything is fetched or written
     extract_problem = ""
     # one day more than the window, so yesterday's map is complete if today's cannot be made
     first = target - timedelta(days=WARMUP_DAYS + 1)
@@ -84,14 +99,15 @@ def daily_briefing(
         except (ExtractIncompleteError, SourceError) as exc:
             extract_problem = str(exc)
             logger.warning("continuing with what the lake has: %s", exc)
-    lake = Lake(Settings.from_env().lake)
-    if more_than_binance(venues):
+    lake = Lake(settings.lake)
+    by_symbol = {}
+    if more_than_binance(venues):  # every venue's REST days, each venue's map and their sum
         failed = extract_rest(venues, symbols, first, target)
         by_symbol = {s: _venue_maps(lake, s, venues, target, failed) for s in symbols}
-        mapped = {s: vm.day for s, vm in by_symbol.items()}
+        mapped = {s: maps.day for s, maps in by_symbol.items()}
     else:
-        by_symbol = {}
-        mapped = {s: _binance_map(lake, s, target, extract_problem) for s in symbols}
+        mapped = {s: mappable_date(lake, s, target, extract_problem) for s in symbols}
+        _binance_maps(settings, mapped)
     briefings: list[str] = []
     fetch_market_wide(symbols)  # once, whatever dates the symbols are mapped for
     for briefing_day in sorted(set(mapped.values())):
@@ -99,34 +115,28 @@ def daily_briefing(
         score_before_briefings(day_symbols, briefing_day, briefing_day)  # never raises
         context(briefing_day, day_symbols, fetch_coinglass=False)
         coverage = {s: by_symbol[s].as_dict() for s in day_symbols if s in by_symbol}
-        paths = render_briefing(briefing_day, day_symbols, venues=coverage or None)
-        briefings += paths
-        publish_artifacts(lake, briefing_day, day_symbols, paths, "all" if coverage else "binance")
+        briefings += render_briefing(briefing_day, day_symbols, venues=coverage or None)
+        publish_artifacts(lake, briefing_day, day_symbols, "all" if coverage else "binance")
         if send:
             email_briefing(briefing_day, day_symbols)  # skipped when no SMTP host is configured
     result = {"mapped": mapped, "briefings": briefings}
     if by_symbol:
-        result["venues"] = {s: vm.as_dict() for s, vm in by_symbol.items()}
+        result["venues"] = {s: maps.as_dict() for s, maps in by_symbol.items()}
     return result
 
 
-def _binance_map(lake: Lake, symbol: str, target: date, extract_problem: str) -> date:
-    """Map Binance's latest complete date (the archive-only job); raises when there is none."""
-    latest = latest_mappable_date(lake, symbol, target)
-    if latest is None:
-        raise DailyBriefingError(
-            f"{symbol}: no complete day of inputs in the 30 days before {target}; "
-            "check the archive URL and network, then re-run"
-            + (f". The extract said: {extract_problem}" if extract_problem else "")
-        )
-    if latest != target:
-        get_run_logger().warning(
-            "%s: inputs for %s are not complete yet; mapping %s", symbol, target, latest
-        )
-    missing = liqmap([symbol], latest, latest, heatmaps="last")[symbol]["missing"]
-    if missing:
-        raise DailyBriefingError(missing_lines(symbol, missing)[0])
-    return latest
+def _binance_maps(settings: Settings, mapped: dict[str, date]) -> None:
+    """Each symbol's Binance map of its date (on Dask with LIQBRIEF_DASK_ADDRESS); raises
+    when a date has no map."""
+    if settings.dask_address:
+        from flows.daily_cluster import maps_on_cluster
+
+        missing = maps_on_cluster(settings.dask_address, mapped)
+    else:
+        missing = {s: liqmap([s], d, d, heatmaps="last")[s]["missing"] for s, d in mapped.items()}
+    for symbol in mapped:
+        if missing[symbol]:
+            raise DailyBriefingError(missing_lines(symbol, missing[symbol])[0])
 
 
 def _venue_maps(lake: Lake, symbol: str, venues: list[str], target: date, failed: dict):

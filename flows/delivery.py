@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from delivery.message import build_message
 from delivery.smtp import DeliveryError, SentLedger, SmtpSettings, send
 from flows.briefing import (
-    briefing_paths,
+    briefing_names,
     load_briefing_inputs,
     rendered_symbols,
     write_briefing,
@@ -18,6 +18,7 @@ from liqbrief.settings import Settings
 from reports.briefing import build_briefing
 from reports.email_summary import headline, summary_html, summary_text
 from sources.retry_policy import RetryPolicy
+from store.artefacts import ArtefactStore
 from store.lake import Lake
 
 
@@ -36,8 +37,9 @@ def deliver_briefing(
     ledger = SentLedger(settings.reports_dir, day)
     if not force and set(smtp.recipients) <= set(ledger.sent()):
         return {"sent": [], "already_sent": list(smtp.recipients)}
-    _, pdf_path = briefing_paths(settings.reports_dir, day)
-    if not pdf_path.exists():
+    store = ArtefactStore(settings.reports_dir)
+    _, pdf_parts = briefing_names(day)
+    if not store.exists(*pdf_parts):
         write_briefing(lake, day, symbols, settings.reports_dir)
     symbols = rendered_symbols(settings.reports_dir, day) or symbols  # what the PDF holds
     briefing = build_briefing(load_briefing_inputs(lake, day, symbols), charts_on=False)
@@ -48,7 +50,7 @@ def deliver_briefing(
             return {"sent": [], "already_sent": list(smtp.recipients)}
         message = build_message(
             day, headline(briefing), summary_text(briefing), summary_html(briefing),
-            pdf_path.read_bytes(), smtp.sender, todo,
+            store.read_bytes(*pdf_parts), smtp.sender, todo,
         )  # fmt: skip
         accepted = send(message, smtp, todo, retry)
         ledger.record(accepted, message["Message-ID"])

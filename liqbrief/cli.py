@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -333,8 +332,10 @@ def brief(
     day: DayOpt = None,
     symbols: SymbolsOpt = "BTCUSDT",
     out: Annotated[
-        Path | None,
-        typer.Option(file_okay=False, help="Output directory (default $LIQBRIEF_REPORTS_DIR)."),
+        str | None,
+        typer.Option(
+            help="Output directory or s3://bucket/prefix (default $LIQBRIEF_REPORTS_DIR)."
+        ),
     ] = None,
     send: Annotated[
         bool, typer.Option("--send", help="E-mail the PDF to LIQBRIEF_DESK_TO afterwards.")
@@ -550,7 +551,11 @@ def lake_verify(
 
 def main() -> None:
     """The `liqbrief` entry point: exit 2 for usage errors, 1 for failures, no traceback."""
-    raise SystemExit(run(app))
+    from store.object_store import release_object_stores
+
+    code = run(app)
+    release_object_stores()
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from annotated_types import Ge, Le
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from store.object_store import is_uri, require_reachable, uri_problem
+
 DEFAULT_LAKE = "./lake"
 DEFAULT_BINANCE_ARCHIVE_URL = "https://data.binance.vision"
 MAX_RENDER_WORKERS = max(2, os.cpu_count() or 1)  # more processes than cores only add memory
@@ -40,6 +42,7 @@ KNOWN_VENUES = ("binance", "bybit", "okx")
 DEFAULT_COINGLASS_EXCHANGES = "Binance,OKX,Bybit,Bitget,Gate,HTX,Hyperliquid,Bitmex,CoinEx,Bitfinex"
 EARLIEST_COINGLASS_HISTORY = date(2015, 1, 1)  # before any futures history Coinglass holds
 _EXCHANGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,39}")
+_DASK_ADDRESS = re.compile(r"tcp://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
 _PRINTABLE_KEY = re.compile(r"[\x21-\x7e]{8,256}")
 # URI schemes pyarrow.fs.FileSystem.from_uri recognises (Arrow's FileSystemFromUri); checked
 # by name, because from_uri itself may reach the network (an S3 bucket's region)
@@ -105,6 +108,9 @@ class Settings(BaseSettings):
     # where `liqbrief record` spools frames before compacting them into the lake (local disk);
     # unset: "recorder-spool" beside a local lake, ./recorder-spool for an object-store lake
     spool_dir: str | None = None
+    # the Dask scheduler backfills and the daily job fan out to: "local" (a LocalCluster
+    # sized to this machine) or tcp://host:port; unset, they run on this machine alone
+    dask_address: str | None = None
 
     @field_validator(
         "binance_archive_url", "fred_api_url", "fred_csv_url", "coinglass_url",
@@ -172,6 +178,19 @@ class Settings(BaseSettings):
             raise SettingsError(f"LIQBRIEF_SPOOL_DIR={where!r}: {problem}")
         return self.spool_path
 
+    @field_validator("dask_address")
+    @classmethod
+    def dask_address_is_local_or_tcp(cls, value: str | None) -> str | None:
+        if value is None or value == "local":
+            return value
+        match = _DASK_ADDRESS.fullmatch(value)
+        if not match or not 1 <= int(match["port"]) <= 65535:
+            raise ValueError(
+                "use local (a cluster on this machine) or a scheduler's tcp://host:port, "
+                "e.g. tcp://10.0.0.5:8786; unset it to run without Dask"
+            )
+        return value
+
     @field_validator("lake")
     @classmethod
     def lake_is_a_path_or_known_uri(cls, value: str) -> str:
@@ -180,6 +199,15 @@ class Settings(BaseSettings):
                 "unknown URI scheme; use a local path or a file://, s3://, gs://, abfs:// or "
                 "hdfs:// URI"
             )
+        if value.lower().startswith("s3://") and uri_problem(value):
+            raise ValueError(uri_problem(value))
+        return value
+
+    @field_validator("reports_dir")
+    @classmethod
+    def reports_dir_is_a_path_or_s3(cls, value: str) -> str:
+        if is_uri(value) and uri_problem(value):
+            raise ValueError(uri_problem(value))
         return value
 
     @field_validator("coinglass_api_key")
@@ -230,16 +258,25 @@ class Settings(BaseSettings):
         problem = lake_problem(self.lake, writable)
         if problem:
             raise SettingsError(f"LIQBRIEF_LAKE={self.lake!r}: {problem}")
+        if self.lake.lower().startswith("s3://"):
+            require_reachable("LIQBRIEF_LAKE", self.lake)  # ObjectStoreError: exit 1
 
-    def require_reports_dir(self, out: Path | str | None = None) -> Path:
-        """The directory briefings are written to (``out``, else LIQBRIEF_REPORTS_DIR),
-        refused before any work if it is a file or cannot be created or written."""
+    def require_reports_dir(self, out: Path | str | None = None) -> str:
+        """Where briefings are written (``out``, else LIQBRIEF_REPORTS_DIR), refused before
+        any work if it is a file or cannot be created or written, or (an s3:// prefix) its
+        bucket is missing or the store refuses the credentials (ObjectStoreError: exit 1)."""
         name, where = ("--out", str(out)) if out is not None else (
             "LIQBRIEF_REPORTS_DIR", self.reports_dir)  # fmt: skip
+        if is_uri(where):
+            problem = uri_problem(where)
+            if problem:
+                raise SettingsError(f"{name}={where!r}: {problem}")
+            require_reachable(name, where)
+            return where
         problem = directory_problem(where, writable=True, name=name)
         if problem:
             raise SettingsError(f"{name}={where!r}: {problem}")
-        return Path(where)
+        return where
 
 
 def _relevant_environment() -> tuple[tuple[str, str], ...]:

@@ -40,5 +40,9 @@ class NoRunFailuresOnTerminal(logging.Filter):
 
 
 def keep_run_failures_off_terminal() -> None:
-    """Use liqbrief's Prefect logging configuration unless the user chose one."""
+    """Use liqbrief's Prefect logging configuration unless the user chose one. A Dask
+    cluster's own bookkeeping (workers joining and leaving, in this process and in the
+    workers a "local" cluster starts) stays at warnings unless debugging or chosen."""
     os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(LOGGING_CONFIG))
+    if not debugging():
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")

@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from liqbrief.symbols import validate_symbol
 from store.lake import Lake
+from store.object_store import read_whole
 
 
 def probes_path(lake: Lake, venue: str, dataset: str, symbol: str) -> str:
@@ -26,8 +27,7 @@ def probes_path(lake: Lake, venue: str, dataset: str, symbol: str) -> str:
 def read_absences(lake: Lake, venue: str, dataset: str, symbol: str) -> dict[date, datetime]:
     """Each recorded absent day and when the archive last answered 404 for it."""
     try:
-        with lake.fs.open_input_stream(probes_path(lake, venue, dataset, symbol)) as f:
-            record = json.loads(f.read())
+        record = json.loads(read_whole(lake.fs, probes_path(lake, venue, dataset, symbol)))
         return {
             date.fromisoformat(day): datetime.fromisoformat(checked_at)
             for day, checked_at in record["absent"].items()

@@ -17,6 +17,7 @@ import posixpath
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,9 +33,11 @@ from store.datasets import DATASETS, Dataset, unit_key
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
+from store.object_store import filesystem_from_uri, is_local_filesystem, read_whole
 from store.units import UnitManifest, read_unit
 
 DATA_FILE = "data.parquet"
+OBJECT_STORE_CONCURRENCY = 16  # requests in flight per read on an object store
 
 
 def days_between(start: date, end: date) -> list[date]:
@@ -88,9 +91,11 @@ class Lake:
 
     def __init__(self, root: str) -> None:
         if "://" in root:
-            self.fs, self.root = pafs.FileSystem.from_uri(root)
+            self.fs, self.root = filesystem_from_uri(root)
         else:
             self.fs, self.root = pafs.LocalFileSystem(), str(Path(root).resolve())
+        # an object store has no rename: each object is written once, whole (one PUT)
+        self.is_local = is_local_filesystem(self.fs)
 
     # -- paths -------------------------------------------------------------
     def partition_dir(self, ds: Dataset, symbol: str, day: date) -> str:
@@ -123,7 +128,12 @@ class Lake:
 
     # -- writes ------------------------------------------------------------
     def _atomic_write(self, final_path: str, write) -> None:
-        """Write to a hidden temporary file beside the target, then rename over it."""
+        """On disk: write a hidden temporary file beside the target, then rename over it.
+        On an object store: write the object itself; the store shows it only once the
+        upload completes (a killed writer leaves the old object or none, and no temporary)."""
+        if not self.is_local:
+            write(final_path)
+            return
         directory = posixpath.dirname(final_path)
         self.fs.create_dir(directory, recursive=True)
         self._sweep_stale_temporaries(final_path)
@@ -161,11 +171,11 @@ class Lake:
 
     def write_day(self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry) -> LedgerEntry:
         """Replace one day's partition with ``table`` (idempotent), then record it in the
-        ledger with the data file's SHA-256; return the record written."""
+        ledger with the data file's SHA-256 and size, the record last; return it."""
         if not table.schema.equals(ds.schema):
             raise ValueError(f"{ds.name}: table schema does not match the lake schema")
         raw = parquet_bytes(table)
-        entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest())
+        entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest(), data_bytes=len(raw))
         ledger = self.ledger_path(ds, entry.symbol, day)
         with contextlib.suppress(FileNotFoundError):
             self.fs.delete_file(ledger)  # a crash below must not leave the old record vouching
@@ -197,7 +207,8 @@ class Lake:
             f"symbol={symbol}",
             f"date={day.isoformat()}.{uuid.uuid4().hex[:8]}.parquet",
         )
-        self.fs.create_dir(posixpath.dirname(target), recursive=True)
+        if self.is_local:
+            self.fs.create_dir(posixpath.dirname(target), recursive=True)
         with contextlib.suppress(FileNotFoundError):
             self.fs.delete_file(self.ledger_path(ds, symbol, day))
         self.fs.move(self.data_path(ds, symbol, day), target)
@@ -211,21 +222,29 @@ class Lake:
 
     # -- reads -------------------------------------------------------------
     def ingested_days(self, ds: Dataset, symbol: str, days: Iterable[date]) -> set[date]:
-        """The days whose data file and ledger record both exist (one metadata call each);
-        for datasets replaced as a unit, also named by the unit's manifest."""
-        days = list(days)
-        if not days:
-            return set()
-        data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in days])
-        ledger = self.fs.get_file_info([self.ledger_path(ds, symbol, d) for d in days])
-        present = {
-            d
-            for d, fi, li in zip(days, data, ledger, strict=True)
-            if fi.type == pafs.FileType.File and li.type == pafs.FileType.File
-        }
+        """The days whose data file exists and whose ledger record vouches for it (same
+        size); for datasets replaced as a unit, also named by the unit's manifest."""
+        present = set(self.vouched_entries(ds, symbol, days, check_size=True))
         if ds.unit is not None:
             present = {d for d in present if self._manifest_names(ds, symbol, d)}
         return present
+
+    def vouched_entries(
+        self, ds: Dataset, symbol: str, days: Iterable[date], check_size: bool = False
+    ) -> dict[date, LedgerEntry | None]:
+        """Each day whose data file and ledger record exist (and, if ``check_size``, the
+        record holds the file's size), with its record: the record read first, then one
+        metadata call for the days that have one, never a listing. None for an unreadable
+        record (trusted as before; `liqbrief lake verify` names it). Reads check more than
+        the size: a whole file's SHA-256 (object stores, units) or its schema (local)."""
+        recorded = self._recorded_entries(ds, symbol, list(days))  # absent: one request
+        data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in recorded])
+        vouched: dict[date, LedgerEntry | None] = {}
+        for (day, entry), info in zip(recorded.items(), data, strict=True):
+            sized = not check_size or entry is None or entry.data_bytes in (None, info.size)
+            if info.type == pafs.FileType.File and sized:
+                vouched[day] = entry
+        return vouched
 
     def stored_days(self, ds: Dataset, symbol: str) -> list[date]:
         """Every day with a ledger record for this dataset and symbol, sorted (one listing)."""
@@ -252,8 +271,7 @@ class Lake:
     def _record(self, path: str, parse, errors, problem: str, ds: Dataset, symbol: str, day: date):
         """A small JSON record beside the data: None if absent, parsed, or a named error."""
         try:
-            with self.fs.open_input_stream(path) as f:
-                return parse(f.read())
+            return parse(read_whole(self.fs, path))
         except FileNotFoundError:
             return None
         except errors as exc:
@@ -275,12 +293,31 @@ class Lake:
         if columns is not None:
             names = [ds.time_column, *(c for c in columns if c != ds.time_column)]
             schema = pa.schema([ds.schema.field(name) for name in names])
-        present = sorted(self.ingested_days(ds, symbol, days_between(start, end)))
+        days = days_between(start, end)
+        if ds.unit is not None:
+            vouched = self.vouched_entries(ds, symbol, days)
+            present = sorted(d for d in vouched if self._manifest_names(ds, symbol, d))
+            parts = self._each(lambda d: self._read_unit_file(ds, symbol, d), present)
+        elif not self.is_local:  # whole objects, SHA-checked: one GET each
+            recorded = self._recorded_entries(ds, symbol, days)
+            items = sorted(recorded.items())
+            read = self._each(lambda item: self._read_vouched(ds, symbol, *item), items)
+            parts = [t for t in read if t is not None]
+        else:
+            return self._scan_local(
+                ds, symbol, sorted(self.vouched_entries(ds, symbol, days)), schema
+            )
+        if not parts:
+            return schema.empty_table()
+        return pa.concat_tables(parts).select(schema.names).sort_by(ds.time_column)
+
+    def _scan_local(
+        self, ds: Dataset, symbol: str, present: list[date], schema: pa.Schema
+    ) -> pa.Table:
+        """Local day files in one multi-threaded scan (sizes checked by the caller; a
+        file on disk is replaced by rename, so it is whole)."""
         if not present:
             return schema.empty_table()
-        if ds.unit is not None:
-            parts = [self._read_unit_file(ds, symbol, d) for d in present]
-            return pa.concat_tables(parts).select(schema.names).sort_by(ds.time_column)
         # one multi-threaded scan over the day files, not a reader per file
         paths = {self.data_path(ds, symbol, d): d for d in present}
         scan = pads.dataset(list(paths), schema=ds.schema, format="parquet", filesystem=self.fs)
@@ -293,6 +330,54 @@ class Lake:
                 self.read_checked_file(ds, symbol, day, path)
             raise
         return table.sort_by(ds.time_column)
+
+    def _recorded_entries(
+        self, ds: Dataset, symbol: str, days: list[date]
+    ) -> dict[date, LedgerEntry | None]:
+        """The days with a ledger record (None: unreadable), asked one by one (in parallel on
+        an object store): there the record's read says whether the day exists, and the data
+        object's own read checks it (no HEAD of the data, no listing)."""
+
+        def record_of(day: date) -> tuple[date, LedgerEntry | None, bool]:
+            try:
+                entry = self.ledger_entry(ds, symbol, day)
+            except CorruptPartitionError:
+                return day, None, True
+            return day, entry, entry is not None
+
+        return {day: entry for day, entry, found in self._each(record_of, days) if found}
+
+    def _each(self, fn, items: list) -> list:
+        """``fn`` over ``items`` in order; on an object store in threads, since each call
+        waits on round trips (the requests are the same, only in flight together)."""
+        if self.is_local or len(items) < 2:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(min(OBJECT_STORE_CONCURRENCY, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+    def _read_vouched(
+        self, ds: Dataset, symbol: str, day: date, entry: LedgerEntry | None, attempts: int = 3
+    ) -> pa.Table | None:
+        """A day's object read whole and checked against its record's SHA-256 (what an
+        object-store read costs anyway: one GET). A writer replacing the day meanwhile
+        changes the record: read again from the new one; a day that lost its record (the
+        writer is between its two writes) reads as absent, never as a partial day."""
+        path = self.data_path(ds, symbol, day)
+        for attempt in range(attempts):
+            sha = entry.data_sha256 if entry is not None else None
+            try:
+                return self.read_checked_file(ds, symbol, day, path, sha, "ledger entry")
+            except CorruptPartitionError:
+                try:
+                    current = self.ledger_entry(ds, symbol, day)
+                except CorruptPartitionError:
+                    current = entry
+                if current is None:
+                    return None
+                if current == entry or attempt == attempts - 1:
+                    raise
+                entry = current
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_file_schema(self, ds: Dataset, symbol: str, day: date, fragment) -> None:
         try:
@@ -316,8 +401,7 @@ class Lake:
         """One stored file, whole, checked against the schema (and ``sha256`` if given, the
         hash its ``recorded_by`` holds: "manifest" or "ledger entry")."""
         try:
-            with self.fs.open_input_stream(path) as f:
-                raw = f.read()
+            raw = read_whole(self.fs, path)
         except FileNotFoundError:
             raise CorruptPartitionError(
                 corrupt_partition(path, "is missing", dataset_key(ds), symbol, day)

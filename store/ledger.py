@@ -40,6 +40,7 @@ class LedgerEntry:
     # the source_url of rows this write replaced from another source (the archive's day
     # replacing a venue's REST rows, "rest:binance:…"); None when it replaced nothing else
     replaces: str | None = None
+    data_bytes: int | None = None  # the stored data file's size; readers compare it (None: older)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()

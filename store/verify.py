@@ -23,6 +23,7 @@ from liqbrief.symbols import InvalidSymbolError, validate_symbol
 from store.datasets import DATASETS, Dataset
 from store.errors import CorruptPartitionError, repair_command
 from store.lake import DATA_FILE, Lake, day_of_name, schema_problem
+from store.object_store import read_whole
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,7 @@ def partition_problem(lake: Lake, ds: Dataset, symbol: str, day: date) -> tuple[
     if entry is None:
         return "has no ledger record (a write stopped before recording it)", False
     try:
-        with lake.fs.open_input_stream(lake.data_path(ds, symbol, day)) as f:
-            raw = f.read()
+        raw = read_whole(lake.fs, lake.data_path(ds, symbol, day))
     except FileNotFoundError:
         return "is missing although the ledger records it", False
     digest = hashlib.sha256(raw).hexdigest()

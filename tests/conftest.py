@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.s3_server import S3Server
 from sources.retry_policy import RetryPolicy
 from store.lake import Lake
 
@@ -38,6 +39,26 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3 API (moto_server) on loopback for the whole session, killed at the end."""
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, monkeypatch) -> S3Server:
+    """The session's S3 server with the AWS settings pointing at it, and a fresh bucket
+    for this test (``s3.bucket``)."""
+    import uuid
+
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    s3_server.bucket = f"t-{uuid.uuid4().hex[:16]}"
+    s3_server.create_bucket(s3_server.bucket)
+    return s3_server
 
 
 def lake_files(root: Path) -> list[str]:

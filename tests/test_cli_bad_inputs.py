@@ -12,6 +12,7 @@ import hashlib
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas as pd
 import pytest
 
 from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.s3_server import S3Server
 from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from sources.retry_policy import RetryPolicy
@@ -32,6 +34,11 @@ TODAY = datetime.now(UTC).date()
 FUTURE = (TODAY + timedelta(days=800)).isoformat()
 PREFECT_INFO = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| INFO +\| ")
 SMTP = {"LIQBRIEF_SMTP_HOST": "127.0.0.1", "LIQBRIEF_DESK_TO": "desk@example.com"}
+# the session's S3 server ({s3}), one that refuses every key ({s3_refusing}), none at all
+S3 = {"AWS_ENDPOINT_URL": "{s3}", "AWS_ACCESS_KEY_ID": "testing-key",
+      "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_REGION": "us-east-1"}  # fmt: skip
+S3_REFUSING = S3 | {"AWS_ENDPOINT_URL": "{s3_refusing}"}
+NO_S3 = S3 | {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,24 @@ ROWS: list[BadInput] = [
     BadInput(("brief", "--out", "/proc/liqbrief-out"), 2, "--out='/proc/liqbrief-out': cannot be created"),
     BadInput(("send",), 2, "point LIQBRIEF_REPORTS_DIR at a directory", {**SMTP, "LIQBRIEF_REPORTS_DIR": "{tmp}/a-file"}),
     BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "cannot be created: ", {"LIQBRIEF_REPORTS_DIR": "{tmp}/a-file/briefings"}),
+    # object storage: the URI's form checked with the settings (2); the bucket and the
+    # credentials checked once before any work (1), one line naming the setting
+    BadInput(("map",), 2, "LIQBRIEF_LAKE='s3:///lake': names no bucket; use s3://bucket/prefix", {"LIQBRIEF_LAKE": "s3:///lake"}),
+    BadInput(("daily",), 2, "LIQBRIEF_REPORTS_DIR='gs://b/out': use a local directory or an s3://bucket/prefix URI", {"LIQBRIEF_REPORTS_DIR": "gs://b/out"}),
+    BadInput(("brief",), 2, "LIQBRIEF_REPORTS_DIR='s3://': names no bucket", {"LIQBRIEF_REPORTS_DIR": "s3://"}),
+    BadInput(("extract",), 1, "LIQBRIEF_LAKE='s3://no-such-bucket/lake': bucket 'no-such-bucket' does not exist", {"LIQBRIEF_LAKE": "s3://no-such-bucket/lake", **S3}),
+    BadInput(("lake", "verify"), 1, "bucket 'no-such-bucket' does not exist", {"LIQBRIEF_LAKE": "s3://no-such-bucket/lake", **S3}),
+    BadInput(("brief",), 1, "LIQBRIEF_REPORTS_DIR='s3://no-such-bucket/out': bucket 'no-such-bucket' does not exist", {"LIQBRIEF_REPORTS_DIR": "s3://no-such-bucket/out", **S3}),
+    BadInput(("brief", "--out", "s3:///briefings"), 2, "--out='s3:///briefings': names no bucket"),
+    BadInput(("brief", "--out", "s3://no-such-bucket/x"), 1, "--out='s3://no-such-bucket/x': bucket 'no-such-bucket' does not exist", S3),
+    BadInput(("send",), 1, "bucket 'no-such-bucket' does not exist", {"LIQBRIEF_REPORTS_DIR": "s3://no-such-bucket/out", **SMTP, **S3}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 1, "refused the credentials", {"LIQBRIEF_LAKE": "s3://lake/lake", **S3_REFUSING}),
+    BadInput(("daily",), 1, "refused the credentials", {"LIQBRIEF_REPORTS_DIR": "s3://lake/out", **S3_REFUSING}),
+    BadInput(("context",), 1, "LIQBRIEF_LAKE='s3://lake/lake': cannot reach the store at http://127.0.0.1:9", {"LIQBRIEF_LAKE": "s3://lake/lake", **NO_S3}),
+    # the Dask scheduler: a malformed address (usage), or none answering there (a failure)
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "LIQBRIEF_DASK_ADDRESS='tcp://nowhere': use local", {"LIQBRIEF_DASK_ADDRESS": "tcp://nowhere"}),
+    BadInput(("daily",), 2, "LIQBRIEF_DASK_ADDRESS='127.0.0.1:8786': use local", {"LIQBRIEF_DASK_ADDRESS": "127.0.0.1:8786"}),
+    BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 1, "LIQBRIEF_DASK_ADDRESS='tcp://127.0.0.1:9': no Dask scheduler answers there", {"LIQBRIEF_DASK_ADDRESS": "tcp://127.0.0.1:9"}),
     # a lake URI pyarrow does not know
     BadInput(("extract",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
     BadInput(("map",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
@@ -219,7 +244,7 @@ def tree_digest(root: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> dict:
+def world(tmp_path_factory, s3_server) -> Iterator[dict]:
     """A scratch directory with a lake holding a few real (synthetic-archive) days and a
     reports directory holding an earlier briefing."""
     tmp = tmp_path_factory.mktemp("bad-inputs")
@@ -242,7 +267,9 @@ def world(tmp_path_factory) -> dict:
     (tmp / "a-file").write_text("not a directory")
     (tmp / "odd-spool" / "recorder.lock").mkdir(parents=True)  # a directory where the lock goes
     env = cli_env(tmp)
-    return {"tmp": tmp, "env": env, "trees": [tmp / "lake", tmp / "reports"]}
+    with S3Server(require_auth=True) as refusing:
+        yield {"tmp": tmp, "env": env, "trees": [tmp / "lake", tmp / "reports"],
+               "s3": s3_server.endpoint_url, "s3_refusing": refusing.endpoint_url}  # fmt: skip
 
 
 def run_cli(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -266,7 +293,8 @@ def test_the_table_is_big_enough_to_matter() -> None:
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
 def test_bad_input_gets_one_clear_line_and_changes_nothing(row: BadInput, world: dict) -> None:
     before = [tree_digest(t) for t in world["trees"]]
-    env = world["env"] | {k: v.format(tmp=world["tmp"]) for k, v in row.env.items()}
+    places = {name: world[name] for name in ("tmp", "s3", "s3_refusing")}
+    env = world["env"] | {k: v.format(**places) for k, v in row.env.items()}
     result = run_cli(row.args, env, world["tmp"])
     output = result.stdout + result.stderr
     assert result.returncode == row.code, output

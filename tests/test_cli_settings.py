@@ -27,6 +27,11 @@ from liqbrief.settings import Settings, SettingsError, lake_problem
         ("LIQBRIEF_FRED_CSV_URL", "https://", "with a host"),
         ("LIQBRIEF_LAKE", "foo://x", "LIQBRIEF_LAKE='foo://x': unknown URI scheme; use a local path"),
         ("LIQBRIEF_LAKE", "ftp://host/lake", "unknown URI scheme"),
+        ("LIQBRIEF_DASK_ADDRESS", "tcp://10.0.0.5", "LIQBRIEF_DASK_ADDRESS='tcp://10.0.0.5': use local"),
+        ("LIQBRIEF_DASK_ADDRESS", "tcp://10.0.0.5:0", "a scheduler's tcp://host:port"),
+        ("LIQBRIEF_DASK_ADDRESS", "tcp://10.0.0.5:65536", "a scheduler's tcp://host:port"),
+        ("LIQBRIEF_DASK_ADDRESS", "inproc://x", "use local"),
+        ("LIQBRIEF_DASK_ADDRESS", "LOCAL", "use local"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_is_one_line_naming_it(monkeypatch, name, value, message) -> None:
@@ -89,9 +94,9 @@ def test_the_reports_dir_is_checked_and_the_check_leaves_nothing(
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "new" / "briefings"))
     settings = Settings.from_env()
-    assert settings.require_reports_dir() == tmp_path / "new" / "briefings"
+    assert settings.require_reports_dir() == str(tmp_path / "new" / "briefings")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing created or left
-    assert settings.require_reports_dir(tmp_path) == tmp_path
+    assert settings.require_reports_dir(tmp_path) == str(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
     with pytest.raises(
         SettingsError, match=r"^--out='.*file': is a file, not a directory; point --out"
@@ -103,3 +108,11 @@ def test_the_reports_dir_is_checked_and_the_check_leaves_nothing(
         Settings.from_env().model_copy(
             update={"reports_dir": "/proc/briefings"}
         ).require_reports_dir()
+
+
+@pytest.mark.parametrize(
+    "address", ["local", "tcp://10.0.0.5:8786", "tcp://dask-scheduler:1", "tcp://[::1]:65535"]
+)
+def test_dask_addresses_that_are_accepted(monkeypatch, address: str) -> None:
+    monkeypatch.setenv("LIQBRIEF_DASK_ADDRESS", address)
+    assert Settings.from_env().dask_address == address

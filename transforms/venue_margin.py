@@ -65,7 +65,15 @@ def as_margin_rules(brackets: pd.DataFrame | MarginRules) -> MarginRules:
 
 
 def check_venue_brackets(brackets: pd.DataFrame, venue: Venue) -> pd.DataFrame:
-    """Binance's and Bybit's deductions follow cum_k = cum_(k−1) + floor_k·Δmmr; OKX has none."""
+    """Binance's and Bybit's deductions follow cum_k = cum_(k−1) + floor_k·Δmmr; OKX has none.
+
+    A Bybit snapshot may carry no deduction at all (cum 0 on every tier): in the risk-limit
+    era before ``mmDeduction`` the tier's rate applied to the whole position."""
+    if venue == "bybit" and "cum" in brackets and "effective_from" in brackets:
+        cum = pd.to_numeric(brackets["cum"])
+        no_deduction = cum.eq(0).groupby(brackets["effective_from"]).transform("all")
+        check_brackets(brackets[~no_deduction])
+        return brackets
     if venue != "okx":
         return check_brackets(brackets)
     cum = brackets.get("cum")

@@ -69,7 +69,7 @@ def test_the_pdf_arrives_attached_with_the_summary(env: Path) -> None:
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "liqbrief-2024-03-06.pdf"
-    assert attachment.get_content() == briefing_paths(env, DAY)[1].read_bytes()
+    assert attachment.get_content() == Path(briefing_paths(env, DAY)[1]).read_bytes()
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     assert "If BTC drops below" in text and "Macro:" in text and "<h2" in html
@@ -291,9 +291,9 @@ def test_two_concurrent_senders_send_each_recipient_one_email(env: Path, lake_di
 def test_an_unreadable_sent_ledger_stops_the_send_with_a_clear_error(env: Path) -> None:
     from delivery.smtp import SentLedgerError
 
-    ledger = SentLedger(env, DAY)
-    ledger.path.parent.mkdir(parents=True)
-    ledger.path.write_text('{"desk@example.com": "2024-03-06T07:00:00+00:00 <id>"')  # cut short
+    ledger_path = Path(SentLedger(env, DAY).path)
+    ledger_path.parent.mkdir(parents=True)
+    ledger_path.write_text('{"desk@example.com": "2024-03-06T07:00:00+00:00 <id>"')  # cut short
     inbox = Inbox()
     controller = start_smtp(inbox)
     try:

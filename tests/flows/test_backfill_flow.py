@@ -110,7 +110,7 @@ def test_worker_processes_render_the_same_bytes_as_the_flow_process(world, monke
         out / "2024-02-07" / "liqbrief-2024-02-07.html",
         out / "2024-02-07" / "liqbrief-2024-02-07.pdf",
     )
-    assert [p.read_bytes() for p in here] == [p.read_bytes() for p in there]
+    assert [Path(p).read_bytes() for p in here] == [p.read_bytes() for p in there]
 
 
 def test_the_progress_counts_days_not_the_extract_files(world) -> None:

@@ -34,7 +34,8 @@ def lake(tmp_path_factory) -> Lake:
 
 @pytest.fixture(scope="module")
 def rendered(lake: Lake, tmp_path_factory) -> tuple[Path, Path]:
-    return write_briefing(lake, DAY, ["BTCUSDT", "ETHUSDT"], tmp_path_factory.mktemp("out"))
+    paths = write_briefing(lake, DAY, ["BTCUSDT", "ETHUSDT"], tmp_path_factory.mktemp("out"))
+    return tuple(Path(p) for p in paths)
 
 
 def pdf_text(path: Path) -> str:

@@ -40,7 +40,7 @@ def lake(demo: Path, tmp_path: Path) -> Lake:
 
 def render(lake: Lake, out: Path) -> tuple[str, str]:
     """The briefing's HTML and its PDF's text (whitespace collapsed)."""
-    html, pdf = write_briefing(lake, DAY, [SYMBOL], out)
+    html, pdf = (Path(p) for p in write_briefing(lake, DAY, [SYMBOL], out))
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
     ).stdout

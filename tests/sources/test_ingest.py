@@ -324,6 +324,18 @@ def test_an_absurd_range_is_refused_before_any_request(
     assert mirror.requests == [] and lake_files(tmp_path / "lake") == []
 
 
+def test_a_plain_rerun_refetches_a_day_whose_file_lost_its_recorded_size(
+    lake: Lake, mirror: ArchiveMirror
+) -> None:
+    mirror.add(build_archive(["BTCUSDT"], ["metrics"], START, END))
+    run(lake, mirror, ["metrics"])
+    Path(lake.data_path(DATASETS["metrics"], "BTCUSDT", START)).write_bytes(b"cut short")
+    mirror.requests.clear()
+    report = run(lake, mirror, ["metrics"])
+    assert report.count("skipped") == 2 and report.count("ingested") == 1
+    assert len(lake.read(DATASETS["metrics"], "BTCUSDT", START, END)) == 3 * 288
+
+
 def test_force_refetches_a_stored_corrupt_day_and_reads_then_work(
     lake: Lake, mirror: ArchiveMirror
 ) -> None:
@@ -332,7 +344,7 @@ def test_force_refetches_a_stored_corrupt_day_and_reads_then_work(
     mirror.add(build_archive(["BTCUSDT"], ["metrics"], START, END))
     run(lake, mirror, ["metrics"])
     broken = Path(lake.data_path(DATASETS["metrics"], "BTCUSDT", START))
-    broken.write_bytes(b"not parquet at all")
+    broken.write_bytes(b"x" * broken.stat().st_size)  # the size its record holds
     with pytest.raises(CorruptPartitionError, match="--force") as error:
         lake.read(DATASETS["metrics"], "BTCUSDT", START, END)
     assert str(broken) in str(error.value)

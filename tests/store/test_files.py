@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from store.artefacts import ArtefactStore
 from store.files import atomic_write_bytes
 
 
@@ -49,7 +50,7 @@ def test_files_get_the_umasks_mode_like_the_lake_not_0600(
     finally:
         os.umask(previous)
     assert stat.S_IMODE(briefing.stat().st_mode) == mode
-    assert stat.S_IMODE(ledger.path.stat().st_mode) == mode
+    assert stat.S_IMODE(Path(ledger.path).stat().st_mode) == mode
 
 
 def test_a_briefing_rewrite_that_dies_between_its_files_is_not_complete(
@@ -63,16 +64,18 @@ def test_a_briefing_rewrite_that_dies_between_its_files_is_not_complete(
     day = date(2024, 3, 6)
     lake = build_demo_lake(tmp_path / "lake", day, ["BTCUSDT"], history_days=35)
     out = tmp_path / "out"
-    html_path, pdf_path = briefing_flow.write_briefing(lake, day, ["BTCUSDT"], out)
-    real_write, written = briefing_flow.atomic_write_bytes, []
+    html_path, pdf_path = (
+        Path(p) for p in briefing_flow.write_briefing(lake, day, ["BTCUSDT"], out)
+    )
+    real_write, written = ArtefactStore.write_bytes, []
 
-    def die_after_the_first_file(path: Path, data: bytes) -> Path:
+    def die_after_the_first_file(store: ArtefactStore, data: bytes, *parts: str) -> str:
         if written:
             raise OSError("killed between the briefing's files")
-        written.append(path)
-        return real_write(path, data + b"\n")  # a different render than the first
+        written.append(parts)
+        return real_write(store, data + b"\n", *parts)  # a different render than the first
 
-    monkeypatch.setattr(briefing_flow, "atomic_write_bytes", die_after_the_first_file)
+    monkeypatch.setattr(ArtefactStore, "write_bytes", die_after_the_first_file)
     with pytest.raises(OSError, match="killed"):
         briefing_flow.write_briefing(lake, day, ["BTCUSDT"], out)
     assert pdf_path.exists() and not html_path.exists()  # the new PDF, and not "complete"

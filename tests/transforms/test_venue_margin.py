@@ -68,16 +68,61 @@ def test_bybit_help_centre_worked_example() -> None:
     assert float(venue_liquidation_price("bybit", "long", 20_000, 50, 0.005, 0, 20_000)) == 19_700
 
 
-def test_bybit_large_position_uses_its_risk_limit_deduction() -> None:
-    # N = 3,000,000 falls in risk limit 2 (2M–4M): mmr 1 %, deduction 2,000,000·(1 % − 0.5 %)
-    # = 10,000. 20x long 100,000·(1 − 0.05 + 0.01 − 10,000/3,000,000) = 95,666.67;
-    # short 100,000·(1 + 0.05 − 0.01 + 1/300) = 104,333.33
+def test_bybit_large_position_pays_its_risk_limit_rate_on_the_whole_position() -> None:
+    # Shipped table of 2022-04-17 (ccxt PR #12873; tier 2 verbatim in the SDK capture):
+    # N = 3,000,000 falls in risk limit 2 (2M–4M): mmr 1 %, no deduction (cum 0), 57.14x cap.
+    # 20x long 100,000·(1 − 0.05 + 0.01) = 96,000.00; short 100,000·(1 + 0.05 − 0.01) = 104,000.00
     rules, _ = load_margin_rules("BTCUSDT", "bybit")
     row = bracket_for(rules.brackets, date(2024, 1, 1), 3_000_000)
-    assert (row["mmr"], row["cum"]) == (0.01, 10_000)
+    assert (row["mmr"], row["cum"], row["max_leverage"]) == (0.01, 0, 57.14)
     sides = np.array([True, False])
     got = venue_liquidation_price("bybit", sides, E, 20, row["mmr"], row["cum"], 3_000_000)
-    assert np.round(got, 2).tolist() == [95_666.67, 104_333.33]
+    assert np.round(got, 2).tolist() == [96_000.00, 104_000.00]
+
+
+def test_bybit_tiers_are_dated_and_the_earlier_table_serves_earlier_days() -> None:
+    # N = 1,500,000 on 2022-03-01 is tier 2 of the 2022-02-24 table (1M steps, ccxt PR #12095):
+    # mmr 1 %, 66.67x; on 2022-05-01 it is tier 1 of the 2022-04-17 table (2M steps): 0.5 %, 100x.
+    # 20x long: 100,000·(1 − 0.05 + 0.01) = 96,000.00, then 100,000·(1 − 0.05 + 0.005) = 95,500.00
+    rules, _ = load_margin_rules("BTCUSDT", "bybit")
+    before = bracket_for(rules.brackets, date(2022, 3, 1), 1_500_000)
+    after = bracket_for(rules.brackets, date(2022, 5, 1), 1_500_000)
+    assert (before["mmr"], before["max_leverage"]) == (0.01, 66.67)
+    assert (after["mmr"], after["max_leverage"]) == (0.005, 100)
+    got = [
+        float(venue_liquidation_price("bybit", "long", E, 20, row["mmr"], 0, 1_500_000))
+        for row in (before, after)
+    ]
+    assert np.round(got, 2).tolist() == [96_000.00, 95_500.00]
+    with pytest.raises(ValueError, match="snapshots start on 2022-02-24"):
+        bracket_for(rules.brackets, date(2022, 2, 23), 10_000)
+
+
+def test_bybit_file_matches_the_cited_captures() -> None:
+    """Rows the sources quote verbatim: (cap, mmr, max leverage) of 2022-04-17 tiers 16–18
+    (ccxt issue #17055, v5 API) and 29–30 (ccxt PR #12873); all 30 tiers, none skipped."""
+    rules, _ = load_margin_rules("BTCUSDT", "bybit")
+    table = rules.brackets[rules.brackets["effective_from"] == "2022-04-17"].set_index("bracket")
+    assert table.index.tolist() == list(range(1, 31))
+    assert (table["notional_floor"].iloc[1:].to_numpy() == table["notional_cap"].iloc[:-1]).all()
+    quoted = {
+        16: (32e6, 0.08, 8.16),
+        17: (34e6, 0.085, 7.69),
+        18: (36e6, 0.09, 7.27),
+        29: (58e6, 0.145, 4.55),
+        30: (60e6, 0.15, 4.4),
+    }
+    for tier, expected in quoted.items():
+        assert tuple(table.loc[tier, ["notional_cap", "mmr", "max_leverage"]]) == expected
+    assert rules.brackets["source"].str.contains(r"https://github\.com/ccxt/ccxt/").all()
+
+
+def test_bybit_deduction_is_all_or_follows_the_rule() -> None:
+    rules, _ = load_margin_rules("BTCUSDT", "bybit")
+    broken = rules.brackets.copy()
+    broken.loc[broken.index[3], "cum"] = 5
+    with pytest.raises(ValueError, match="does not follow"):
+        check_venue_brackets(broken, "bybit")
 
 
 def test_okx_large_position_uses_its_tier_rate_on_the_whole_position() -> None:
@@ -93,6 +138,17 @@ def test_okx_large_position_uses_its_tier_rate_on_the_whole_position() -> None:
     # a tier's maximum is inclusive: exactly 20,000 contracts is still tier 1
     at_cap = tier_terms(rules, np.array(["2024-01-01"], "datetime64[D]"), np.array([E]), 20e6)
     assert at_cap[0][0] == 0.005
+
+
+def test_okx_vectors_at_btc_usdt_swap_tier_1_of_2022_02_11() -> None:
+    # OKX's own position-tiers answer for BTC-USDT (SWAP), printed 2022-02-11T23:45:19Z in
+    # ccxt/ccxt PR #11938: tier 1 = 0–500 contracts, mmr 0.004, imr 0.008, maxLever 125.
+    # (The shipped okx/BTCUSDT.csv is not that table: its full middle tiers were not found.)
+    # 100x long 99,000/0.996 = 99,397.59; short 101,000/1.004 = 100,597.61
+    # 125x long 99,200/0.996 = 99,598.39; short 100,800/1.004 = 100,398.41
+    sides = np.array([True, False, True, False])
+    got = venue_liquidation_price("okx", sides, E, np.array([100, 100, 125, 125]), 0.004, 0, N)
+    assert np.round(got, 2).tolist() == [99_397.59, 100_597.61, 99_598.39, 100_398.41]
 
 
 def test_okx_taker_fee_moves_the_price_towards_entry() -> None:

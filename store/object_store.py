@@ -1,0 +1,110 @@
+"""Object-store roots (``s3://bucket/prefix``): recognising them, and checking once at
+start that the bucket exists and the credentials are accepted, so a run fails with one line
+before any work instead of a traceback from its first write.
+
+pyarrow's S3FileSystem reads the standard AWS settings (AWS_ENDPOINT_URL,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), so MinIO, Ceph, R2 and AWS all work.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+
+import pyarrow.fs as pafs
+
+OBJECT_SCHEMES = ("s3",)  # object stores the reports directory may name
+_MISSING = ("RESOURCE_NOT_FOUND", "NO_SUCH_KEY", "NoSuchKey")
+_REFUSED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY", "SIGNATURE_DOES_NOT_MATCH", "FORBIDDEN")
+_REFUSED_CODES = ("AWS Error [code 15]", "AWS Error [code 24]", "HTTP status 403")
+
+
+class ObjectStoreError(RuntimeError):
+    """The object store named by a setting cannot be used (no bucket, refused, unreachable)."""
+
+
+def is_uri(root: str) -> bool:
+    """A ``scheme://`` root (any pyarrow filesystem), as opposed to a local path."""
+    return "://" in str(root)
+
+
+def filesystem_from_uri(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem of a URI and the path in it. On S3 an object is opened
+    lazily (``allow_delayed_open``), so a small object is one PutObject instead of a
+    three-request multipart upload; either way it appears only when complete."""
+    if uri.lower().startswith("s3://") and "?" not in uri:
+        fs, path = pafs.FileSystem.from_uri(uri + "?allow_delayed_open=true")
+        return fs, path
+    return pafs.FileSystem.from_uri(uri)
+
+
+def read_whole(fs: pafs.FileSystem, path: str) -> bytes:
+    """A file's bytes; FileNotFoundError when it is absent (a lazily opened object reports
+    a missing key only when read, as an OSError naming the AWS error)."""
+    try:
+        with fs.open_input_stream(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if any(code in str(exc) for code in _MISSING):
+            raise FileNotFoundError(path) from None
+        raise
+
+
+def is_local_filesystem(fs: pafs.FileSystem) -> bool:
+    return isinstance(fs, pafs.LocalFileSystem)
+
+
+def bucket_of(uri: str) -> str:
+    """The bucket of ``s3://bucket/prefix`` ("" if the URI names none)."""
+    return uri.split("://", 1)[1].split("/", 1)[0]
+
+
+def uri_problem(uri: str) -> str | None:
+    """What is wrong with an object-store URI's form, or None (no network)."""
+    scheme = uri.split("://", 1)[0].lower()
+    if scheme not in OBJECT_SCHEMES:
+        return "use a local directory or an s3://bucket/prefix URI"
+    if not bucket_of(uri) or any(c.isspace() for c in uri):
+        return "names no bucket; use s3://bucket/prefix"
+    return None
+
+
+def require_reachable(name: str, uri: str) -> None:
+    """Raise ObjectStoreError (one line: which setting, what is wrong, what to do) unless
+    the bucket of ``uri`` exists and the store accepts the credentials (one HEAD request)."""
+    where = os.environ.get("AWS_ENDPOINT_URL", "AWS's default endpoint")
+    bucket = bucket_of(uri)
+    try:
+        fs, _ = filesystem_from_uri(uri)
+        found = fs.get_file_info(bucket)
+    except (OSError, ValueError) as exc:
+        text = str(exc)
+        if any(code in text for code in _REFUSED + _REFUSED_CODES):
+            raise ObjectStoreError(
+                f"{name}={uri!r}: the store at {where} refused the credentials "
+                "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); set ones that may read and write "
+                f"bucket {bucket!r}"
+            ) from None
+        raise ObjectStoreError(
+            f"{name}={uri!r}: cannot reach the store at {where} ({text.splitlines()[0]}); "
+            "check AWS_ENDPOINT_URL and the network"
+        ) from None
+    if found.type == pafs.FileType.NotFound:
+        raise ObjectStoreError(
+            f"{name}={uri!r}: bucket {bucket!r} does not exist at {where}; create it or point "
+            f"{name} at an existing bucket"
+        )
+
+
+def release_object_stores() -> None:
+    """Shut pyarrow's S3 client down while the interpreter is still whole. Left to the
+    interpreter's exit, the AWS SDK was seen (rarely, on a loaded machine) to abort the
+    process after its work was done ("terminate called without an active exception",
+    exit -6); every write is closed by then, so finishing early loses nothing."""
+    if "pyarrow._s3fs" not in sys.modules:
+        return
+    gc.collect()  # filesystems held only by reference cycles go first
+    pafs.ensure_s3_finalized()

@@ -1,0 +1,183 @@
+"""A backfill on a real Dask cluster (a distributed LocalCluster of two worker processes):
+the same files as the single-machine path; a worker killed mid-run, then a re-run,
+completes every day exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+
+from flows.backfill import BackfillFailedError, backfill
+from flows.cluster import WarmWorker
+from flows.daily import daily_briefing
+from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.fred_server import FredServer
+from liqbrief.testing.synthetic_archive import build_archive
+from tests.conftest import cli_env
+
+pytestmark = [pytest.mark.flow, pytest.mark.server]
+DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
+SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+# the lake's tables the backfill writes: maps, context, track record (data, not ledgers)
+COMPARED = ("liqmap_", "market_context", "records", "macro_", "validation")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Client]:
+    """Two single-threaded worker processes, as a small real cluster would have."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as local,
+        Client(local) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sources() -> Iterator[dict[str, str]]:
+    """A loopback archive (two symbols, 2024-01-01 .. 2024-02-12) and FRED."""
+    archive = build_archive(SYMBOLS, DATASETS, date(2024, 1, 1), date(2024, 2, 12), monthly=False)
+    with ArchiveMirror(archive) as mirror:
+        fred = FredServer({"DGS2": pd.DataFrame({"date": ["2024-02-01"], "value": [4.3]})})
+        with fred:
+            yield {
+                "LIQBRIEF_BINANCE_ARCHIVE_URL": mirror.base_url,
+                "LIQBRIEF_FRED_CSV_URL": fred.base_url,
+            }
+
+
+def use(where: Path, sources: dict[str, str], monkeypatch, address: str | None) -> None:
+    for name, value in sources.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(where / "lake"))
+    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(where / "out"))
+    monkeypatch.delenv("FRED_API_KEY", raising=False)
+    monkeypatch.delenv("COINGLASS_API_KEY", raising=False)
+    if address:
+        monkeypatch.setenv("LIQBRIEF_DASK_ADDRESS", address)
+    else:
+        monkeypatch.delenv("LIQBRIEF_DASK_ADDRESS", raising=False)
+
+
+def produced(where: Path) -> dict[str, bytes]:
+    """The tables' parquet files and the HTML briefings, by relative path."""
+    lake = where / "lake"
+    tables = {
+        p.relative_to(lake).as_posix(): p.read_bytes()
+        for p in lake.rglob("*.parquet")
+        if p.relative_to(lake).parts[1].startswith(COMPARED)
+    }
+    html = {p.relative_to(where).as_posix(): p.read_bytes() for p in where.rglob("*.html")}
+    return tables | html
+
+
+def briefings(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+def test_the_cluster_writes_the_same_files_as_one_machine(
+    prefect_harness, cluster: Client, sources, tmp_path: Path, monkeypatch
+) -> None:
+    start, end = date(2024, 2, 5), date(2024, 2, 7)
+    use(tmp_path / "single", sources, monkeypatch, None)
+    single = backfill(start, end, SYMBOLS)
+    use(tmp_path / "dask", sources, monkeypatch, cluster.scheduler.address)
+    on_cluster = backfill(start, end, SYMBOLS)
+    assert (
+        single == on_cluster == {"done": ["2024-02-05", "2024-02-06", "2024-02-07"], "skipped": []}
+    )
+    expected, got = produced(tmp_path / "single"), produced(tmp_path / "dask")
+    assert sum(name.endswith(".html") for name in got) == 3
+    assert any("liqmap_bins" in name for name in got) and any("records" in name for name in got)
+    assert sorted(got) == sorted(expected)
+    assert [name for name in expected if got[name] != expected[name]] == []
+
+
+def test_the_daily_job_maps_its_symbols_on_the_cluster_as_one_machine_does(
+    prefect_harness, cluster: Client, sources, tmp_path: Path, monkeypatch
+) -> None:
+    day = date(2024, 2, 12)
+    use(tmp_path / "single", sources, monkeypatch, None)
+    single = daily_briefing(day, SYMBOLS, send=False)
+    use(tmp_path / "dask", sources, monkeypatch, cluster.scheduler.address)
+    on_cluster = daily_briefing(day, SYMBOLS, send=False)
+    assert single["mapped"] == on_cluster["mapped"] == dict.fromkeys(SYMBOLS, day)
+    expected, got = produced(tmp_path / "single"), produced(tmp_path / "dask")
+    assert sum("liqmap_heatmap" in name for name in got) == 2  # one per symbol, on the workers
+    assert sorted(got) == sorted(expected)
+    assert [name for name in expected if got[name] != expected[name]] == []
+
+
+def kill_a_busy_worker_after_the_first_pdf(client: Client, out: Path, killed: list[int]) -> None:
+    """Wait for the first briefing, then SIGKILL a worker that has a task in flight."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any(out.rglob("*.pdf")):
+        time.sleep(0.05)
+    while time.monotonic() < deadline:
+        busy = [address for address, keys in client.processing().items() if keys]
+        if busy:
+            victim = client.run(os.getpid, workers=busy[:1])[busy[0]]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+            return
+        time.sleep(0.01)
+
+
+def test_a_worker_killed_mid_run_then_a_rerun_completes_every_day_once(
+    prefect_harness, cluster: Client, sources, tmp_path: Path, monkeypatch
+) -> None:
+    start, end = date(2024, 2, 5), date(2024, 2, 12)
+    days = [f"2024-02-{d:02d}" for d in range(5, 13)]
+    use(tmp_path, sources, monkeypatch, cluster.scheduler.address)
+    killed: list[int] = []
+    killer = threading.Thread(
+        target=kill_a_busy_worker_after_the_first_pdf, args=(cluster, tmp_path / "out", killed)
+    )
+    killer.start()
+    try:
+        first = backfill(start, end, SYMBOLS)["done"]
+    except BackfillFailedError:  # the days whose tasks died with the worker
+        first = [d for d in days if (tmp_path / "out" / d / f"liqbrief-{d}.pdf").exists()]
+    killer.join()
+    assert killed, "no worker was killed while it had a task in flight"
+    second = backfill(start, end, SYMBOLS)
+    assert sorted(first + second["done"]) == days  # every day once: none twice, none lost
+    assert second["skipped"] == sorted(first)
+    assert briefings(tmp_path / "out") == [
+        f"{d}/liqbrief-{d}.{ext}" for d in days for ext in ("html", "pdf")
+    ]  # no temporary or partial file left beside them
+    leftovers = [p for p in (tmp_path / "lake").rglob("*.tmp")]
+    assert leftovers == []
+    cluster.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
+    warmed = cluster.run(lambda dask_worker: WarmWorker.name in dask_worker.plugins)
+    assert list(warmed.values()) == [True, True]  # the restarted one too: set up when it joined
+
+
+def test_the_cli_with_a_local_cluster_briefs_the_days_and_keeps_dask_quiet(
+    sources, tmp_path: Path
+) -> None:
+    """`local` starts a LocalCluster sized to the machine for the run: as a user runs it."""
+    env = cli_env(tmp_path, **sources, LIQBRIEF_DASK_ADDRESS="local")
+    done = subprocess.run(
+        [sys.executable, "-m", "liqbrief.cli", "backfill", "--start", "2024-02-05", "--end", "2024-02-05"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "done: 1 day(s)" in done.stderr
+    assert "(Dask, " in done.stderr  # the renders ran on the cluster's workers
+    assert briefings(tmp_path / "reports") == [
+        "2024-02-05/liqbrief-2024-02-05.html", "2024-02-05/liqbrief-2024-02-05.pdf"
+    ]  # fmt: skip
+    assert "| INFO    | distributed." not in done.stderr  # workers joining and leaving
