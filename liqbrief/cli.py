@@ -223,7 +223,8 @@ def daily(
 
     chosen_venues = venues_option(venues, Settings.from_env())
     if at is not None:
-        run_intraday(at, list(symbols), day is not None, chosen_venues)
+        # LIQBRIEF_VENUES does not stop an hour's snapshot; an explicit --venues must be Binance
+        run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None)
         return
     # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
     mappable_from(list(symbols), day or today(), "--date", extra_days=1)
