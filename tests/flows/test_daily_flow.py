@@ -20,17 +20,20 @@ def test_daily_maps_the_latest_complete_date_when_yesterday_is_missing(
 ) -> None:
     tmp_path = daily_sources  # the archive has everything up to 2024-02-08; 2024-02-09 is not there
     monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(tmp_path / "out"))
-    result = daily_briefing(date(2024, 2, 10), ["BTCUSDT"])
+    state = daily_briefing(date(2024, 2, 10), ["BTCUSDT"], return_state=True)
+    result, run_id = state.result(), state.state_details.flow_run_id
     assert result["mapped"] == {"BTCUSDT": date(2024, 2, 9)}
     html, pdf = (Path(p) for p in result["briefings"])
     assert html.name == "liqbrief-2024-02-09.html" and pdf.read_bytes().startswith(b"%PDF")
     import asyncio
 
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    async def artifacts():
+    async def artifacts():  # this run's own (other flow tests share the harness's database)
+        only_this_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
         async with get_client() as client:
-            return await client.read_artifacts()
+            return await client.read_artifacts(artifact_filter=only_this_run)
 
     found = {a.key: a for a in asyncio.run(artifacts()) if a.key}
     assert "If BTC drops below" in found["daily-headline"].data
