@@ -20,17 +20,8 @@ from store.datasets import DATASETS
 from store.lake import Lake
 from store.realised import read_coverage, read_realised
 from store.units import read_unit
+from transforms.context.chart_series import oi_history, price_path
 from transforms.context.macro import calendar_warning
-from transforms.context.market import daily_closing_oi
-
-OI_HISTORY_DAYS = 90
-
-
-def hourly_path(klines: pd.DataFrame) -> pd.DataFrame:
-    if klines.empty:
-        return pd.DataFrame(columns=["time", "close"])
-    hourly = klines.set_index("open_time")["close"].resample("1h").last().dropna()
-    return pd.DataFrame({"time": hourly.index + pd.Timedelta(hours=1), "close": hourly.to_numpy()})
 
 
 def coinglass_snapshots(lake: Lake, day: date, symbol: str):
@@ -132,13 +123,26 @@ def realised_stored(lake: Lake, day: date, symbol: str) -> bool:
     return has_evidence(lake, symbol, day - timedelta(days=WINDOW_DAYS), day - timedelta(days=1))
 
 
+def chart_series_of(lake: Lake, day: date, symbol: str) -> pd.DataFrame:
+    """D's chart series, stored with its market context since the context step cuts them;
+    a context written before that is refused with what to run, not drawn without charts."""
+    from reports.briefing import BriefingDataError
+
+    series = lake.read(DATASETS["chart_series"], symbol, day, day)
+    if series.empty:  # a context always has some: it needs D − 1's inputs
+        raise BriefingDataError(
+            f"the lake's context of {symbol} on {day} has no chart series (it was written by an "
+            f"older liqbrief): run `liqbrief context --date {day} --symbols {symbol}` first"
+        )
+    return series
+
+
 def load_briefing_inputs(lake: Lake, day: date, symbols: list[str], venues: dict | None = None):
     """The date's frames; a symbol in ``venues`` (the daily job's coverage of its venues)
     is briefed on the aggregated map ("all") of those venues."""
     from reports.briefing import BriefingInputs
 
     inputs = BriefingInputs(day=day, symbols=symbols)
-    yesterday = day - timedelta(days=1)
     for symbol in symbols:
         unit = "liqmap"
         if venues and symbol in venues:
@@ -155,21 +159,15 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str], venues: dict
             bins = liqmap["liqmap_bins"]
             inputs.bins[symbol] = bins[bins["window"] == "7d"]
             inputs.heatmaps[symbol] = liqmap["liqmap_heatmap"]
-            week = lake.read(
-                DATASETS["klines_5m"], symbol, day - timedelta(days=7), yesterday, ["close"]
-            )
-            inputs.price_paths[symbol] = hourly_path(week)
         market = lake.read(DATASETS["market_context"], symbol, day, day)
         if len(market):
             inputs.market[symbol] = market
+            series = chart_series_of(lake, day, symbol)
+            inputs.price_paths[symbol] = price_path(series)
+            inputs.oi_history[symbol] = oi_history(series)
         records = lake.read(DATASETS["records"], symbol, day, day)
         if len(records):
             inputs.records[symbol] = records
-            start = day - timedelta(days=OI_HISTORY_DAYS)
-            oi = lake.read(
-                DATASETS["metrics"], symbol, start, yesterday, ["sum_open_interest_value"]
-            )
-            inputs.oi_history[symbol] = daily_closing_oi(oi)
         inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol)
         inputs.validation[symbol] = validation_summary(lake, day, symbol)
         if inputs.validation[symbol].empty and realised_stored(lake, day, symbol):
