@@ -17,7 +17,7 @@ from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import parts_from_stream, streamed_pass
 from transforms.liqmap.map_tables import LiquidationMaps, MapParts
 
-START = date(2024, 1, 1)
+START = date(2025, 8, 1)  # the shipped OKX tiers start 2025-07-23
 DATES = [START + timedelta(days=d) for d in (31, 32, 33)]
 KEYS = ["date", "window", "bin_lo", "side", "tier"]
 
