@@ -31,6 +31,7 @@ SUMMED_COLUMNS = (
     "mark_fallback_minutes", "price_missing_minutes",
 )  # fmt: skip
 WINDOW_NAMES = list(WINDOWS)
+HOUR_US = 3_600_000_000
 
 
 def aggregate_label(venues: list[str] | tuple[str, ...] = VENUES) -> str:
@@ -51,20 +52,20 @@ def aggregate_parts(
     tiers = np.unique(np.concatenate([by_venue[v].tiers for v in venues])) if venues else []
     out = MapParts(np.asarray(tiers, np.int64))
     out.missing = _missing(by_venue, venues, dated, common)
-    bins = _bins_by_map(by_venue, venues, common, out.tiers)
-    for day in sorted(common):
-        ref = next(v for v in venues if day in dated[v])  # Binance first (VENUES order)
-        for window_index, window in enumerate(WINDOW_NAMES):
-            reference = rows[ref][(day, window)]
-            size = float(reference["bin_size"])
-            k, side, tier, usd = _summed(bins.get((day, window_index), []), size, len(out.tiers))
-            out.bins.append((day, window_index, k * size, (k + 1) * size, side, tier, usd))
-            summed = [rows[v][(day, window)] for v in venues]
-            out.summary_rows.append(
-                _summary_row(
-                    reference, summed, (k, side, tier, usd), len(out.tiers), symbol, config
-                )
-            )
+    # every map of a common date takes its grid from the reference venue: Binance first
+    maps = [(day, i, w) for day in sorted(common) for i, w in enumerate(WINDOW_NAMES)]
+    references = [rows[venues[0]][(day, window)] for day, _, window in maps]
+    sizes = np.array([float(r["bin_size"]) for r in references])
+    summed_maps = _summed(_cells_by_venue(by_venue, venues, maps, out.tiers), sizes, out.tiers)
+    for (day, window_index, window), reference, size, cells in zip(
+        maps, references, sizes.tolist(), summed_maps, strict=True
+    ):
+        k, side, tier, usd = cells
+        out.bins.append((day, window_index, k * size, (k + 1) * size, side, tier, usd))
+        summed = [rows[v][(day, window)] for v in venues]
+        out.summary_rows.append(
+            _summary_row(reference, summed, cells, len(out.tiers), symbol, config)
+        )
     out.heat = _summed_heat(by_venue, venues, common, rows)
     return out
 
@@ -80,32 +81,48 @@ def _missing(by_venue, venues, dated, common) -> dict[date, str]:
     return missing
 
 
-def _bins_by_map(by_venue, venues, common, tiers) -> dict[tuple, list]:
-    """Each (date, window) map's cells of every venue: (bin_lo, side, union tier, notional)."""
-    by_map: dict[tuple, list] = {}
+def _cells_by_venue(by_venue, venues, maps, tiers) -> tuple[np.ndarray, ...]:
+    """Every venue's cells in the maps asked for, as flat arrays (map number, bin_lo, side,
+    union tier, notional), venue by venue in VENUES order: the order cells are added in."""
+    number = {(day, window_index): m for m, (day, window_index, _) in enumerate(maps)}
+    pieces = []
     for v in venues:
-        venue_tiers = np.asarray(by_venue[v].tiers)
+        union_tier = np.searchsorted(tiers, np.asarray(by_venue[v].tiers))  # venue → union
         for day, window_index, lo, _hi, side, tier, usd in by_venue[v].bins:
-            if day in common:
-                union_tier = np.searchsorted(tiers, venue_tiers[np.asarray(tier, np.int64)])
-                by_map.setdefault((day, window_index), []).append((lo, side, union_tier, usd))
-    return by_map
+            m = number.get((day, window_index))
+            if m is not None:
+                pieces.append((np.full(len(lo), m), lo, side, union_tier[tier], usd))
+    if not pieces:
+        return np.zeros(0, np.int64), np.zeros(0), *[np.zeros(0, np.int64)] * 2, np.zeros(0)
+    return tuple(np.concatenate([p[i] for p in pieces]) for i in range(5))
 
 
-def _summed(parts: list, size: float, n_tiers: int) -> tuple[np.ndarray, ...]:
-    """(bin index, side, tier, notional) of the non-empty summed cells, in cell order."""
-    empty = np.zeros(0, np.int64)
-    lo, side, tier, usd = (
-        (np.concatenate([p[i] for p in parts]) for i in range(4)) if parts else [empty] * 4
-    )
-    if not len(lo):  # no venue has a cell in this map
-        return empty, empty, empty, np.zeros(0)
-    k = np.floor(np.asarray(lo, float) / size + 1e-9).astype(np.int64)
-    first = int(k.min())
-    key = ((k - first) * 2 + np.asarray(side, np.int64)) * n_tiers + np.asarray(tier, np.int64)
-    total = np.bincount(key, weights=np.asarray(usd, float))  # dense over the map's bins
-    cells = np.flatnonzero(total)
-    return first + cells // (2 * n_tiers), (cells // n_tiers) % 2, cells % n_tiers, total[cells]
+def _summed(cells, sizes: np.ndarray, tiers: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """Per map, (bin index, side, tier, notional) of its non-empty summed cells in cell order.
+
+    All maps in one bincount: each map owns a dense block of (bin, side, tier) slots from its
+    lowest to its highest bin, so a cell's slot is block offset + its place in the block; a
+    slot adds its cells in input order (Binance, Bybit, OKX), as a per-map sum would."""
+    number, lo, side, tier, usd = cells
+    n_maps, n_tiers = len(sizes), max(len(tiers), 1)
+    k = np.floor(np.asarray(lo, float) / sizes[number] + 1e-9).astype(np.int64)
+    first = np.full(n_maps, np.iinfo(np.int64).max)
+    last = np.full(n_maps, np.iinfo(np.int64).min)
+    np.minimum.at(first, number, k)
+    np.maximum.at(last, number, k)
+    width = np.where(last >= first, last - first + 1, 0) * 2 * n_tiers
+    offset = np.concatenate([[0], np.cumsum(width)])
+    key = offset[number] + ((k - first[number]) * 2 + side.astype(np.int64)) * n_tiers + tier
+    total = np.bincount(key, weights=np.asarray(usd, float), minlength=int(offset[-1]))
+    slots = np.flatnonzero(total)
+    owner = np.searchsorted(offset, slots, side="right") - 1
+    place = slots - offset[owner]
+    columns = (first[owner] + place // (2 * n_tiers), (place // n_tiers) % 2, place % n_tiers)
+    bounds = np.searchsorted(owner, np.arange(n_maps + 1), side="left")
+    return [
+        (*(c[a:b] for c in columns), total[slots[a:b]])
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    ]
 
 
 def _summary_row(reference, rows, summed, n_tiers, symbol, config) -> dict:
@@ -149,7 +166,7 @@ def _summed_heat(by_venue, venues, common, rows) -> list:
         if not len(hour):
             continue
         k = np.floor(lo / size + 1e-9).astype(np.int64)
-        hours, hour_index = np.unique(hour, return_inverse=True)  # 168 hours: cheap
+        hours, hour_index = _hour_index(hour)
         k0, width = int(k.min()), int(k.max() - k.min() + 1)
         key = (hour_index * width + (k - k0)) * 2 + np.asarray(side, np.int64)
         total = np.bincount(key, weights=usd)
@@ -160,3 +177,16 @@ def _summed_heat(by_venue, venues, common, rows) -> list:
              total[cells])
         )  # fmt: skip
     return out
+
+
+def _hour_index(hour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hours present and each cell's rank among them (np.unique's answer): the heatmaps
+    are hourly, so arithmetic on the hour replaces sorting every cell's hour."""
+    start = int(hour.min())
+    offset = hour - start
+    if (offset % HOUR_US).any():  # not on one hourly grid: sort
+        return np.unique(hour, return_inverse=True)
+    index = offset // HOUR_US
+    present = np.zeros(int(index.max()) + 1, bool)
+    present[index] = True
+    return start + np.flatnonzero(present) * HOUR_US, (np.cumsum(present) - 1)[index]
