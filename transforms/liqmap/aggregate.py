@@ -16,6 +16,7 @@ a few array operations per map, not a group-by over the venues' frames (bench/ve
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 
@@ -55,17 +56,16 @@ def aggregate_parts(
     # every map of a common date takes its grid from the reference venue: Binance first
     maps = [(day, i, w) for day in sorted(common) for i, w in enumerate(WINDOW_NAMES)]
     references = [rows[venues[0]][(day, window)] for day, _, window in maps]
-    sizes = np.array([float(r["bin_size"]) for r in references])
-    summed_maps = _summed(_cells_by_venue(by_venue, venues, maps, out.tiers), sizes, out.tiers)
-    for (day, window_index, window), reference, size, cells in zip(
-        maps, references, sizes.tolist(), summed_maps, strict=True
+    grid = _reference_grids(references, config)
+    cells = _cells_by_venue(by_venue, venues, maps, out.tiers)
+    summed_maps, blocks = _summed(cells, grid, out.tiers)
+    for (day, window_index, window), reference, size, summed_cells, block in zip(
+        maps, references, grid[0].tolist(), summed_maps, blocks, strict=True
     ):
-        k, side, tier, usd = cells
+        k, side, tier, usd = summed_cells
         out.bins.append((day, window_index, k * size, (k + 1) * size, side, tier, usd))
         summed = [rows[v][(day, window)] for v in venues]
-        out.summary_rows.append(
-            _summary_row(reference, summed, cells, len(out.tiers), symbol, config)
-        )
+        out.summary_rows.append(_summary_row(reference, summed, block, symbol, config))
     out.heat = _summed_heat(by_venue, venues, common, rows)
     return out
 
@@ -97,20 +97,31 @@ def _cells_by_venue(by_venue, venues, maps, tiers) -> tuple[np.ndarray, ...]:
     return tuple(np.concatenate([p[i] for p in pieces]) for i in range(5))
 
 
-def _summed(cells, sizes: np.ndarray, tiers: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-    """Per map, (bin index, side, tier, notional) of its non-empty summed cells in cell order.
+def _reference_grids(references, config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per map the reference bin size and the bins of its ±range around P0 (a map's curves
+    span at least these, also where no venue has a cell)."""
+    sizes = np.array([float(r["bin_size"]) for r in references])
+    p0 = np.array([float(r["p0"]) for r in references])
+    lo = [int(np.floor(p * (1 - config.range_pct) / s)) for p, s in zip(p0, sizes, strict=True)]
+    hi = [int(np.floor(p * (1 + config.range_pct) / s)) for p, s in zip(p0, sizes, strict=True)]
+    return sizes, np.array(lo, np.int64), np.array(hi, np.int64)
+
+
+def _summed(cells, grid, tiers: np.ndarray) -> tuple[list, list]:
+    """Per map, (bin index, side, tier, notional) of its non-empty summed cells in cell order,
+    and its dense (bin, side, tier) block with the first bin's index.
 
     All maps in one bincount: each map owns a dense block of (bin, side, tier) slots from its
-    lowest to its highest bin, so a cell's slot is block offset + its place in the block; a
-    slot adds its cells in input order (Binance, Bybit, OKX), as a per-map sum would."""
+    lowest to its highest bin (at least its ±range), so a cell's slot is block offset + its
+    place in the block; a slot adds its cells in input order (Binance, Bybit, OKX), as a
+    per-map sum would; the blocks are the maps' cells for their key levels."""
     number, lo, side, tier, usd = cells
-    n_maps, n_tiers = len(sizes), max(len(tiers), 1)
+    sizes, first, last = (a.copy() for a in grid)
+    n_tiers = max(len(tiers), 1)
     k = np.floor(np.asarray(lo, float) / sizes[number] + 1e-9).astype(np.int64)
-    first = np.full(n_maps, np.iinfo(np.int64).max)
-    last = np.full(n_maps, np.iinfo(np.int64).min)
     np.minimum.at(first, number, k)
     np.maximum.at(last, number, k)
-    width = np.where(last >= first, last - first + 1, 0) * 2 * n_tiers
+    width = (last - first + 1) * 2 * n_tiers
     offset = np.concatenate([[0], np.cumsum(width)])
     key = offset[number] + ((k - first[number]) * 2 + side.astype(np.int64)) * n_tiers + tier
     total = np.bincount(key, weights=np.asarray(usd, float), minlength=int(offset[-1]))
@@ -118,24 +129,21 @@ def _summed(cells, sizes: np.ndarray, tiers: np.ndarray) -> list[tuple[np.ndarra
     owner = np.searchsorted(offset, slots, side="right") - 1
     place = slots - offset[owner]
     columns = (first[owner] + place // (2 * n_tiers), (place // n_tiers) % 2, place % n_tiers)
-    bounds = np.searchsorted(owner, np.arange(n_maps + 1), side="left")
-    return [
-        (*(c[a:b] for c in columns), total[slots[a:b]])
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    bounds = np.searchsorted(owner, np.arange(len(sizes) + 1), side="left").tolist()
+    starts, ends = offset[:-1].tolist(), offset[1:].tolist()
+    summed = [(*(c[a:b] for c in columns), total[slots[a:b]]) for a, b in pairwise(bounds)]
+    blocks = [
+        (int(f), total[a:b].reshape(-1, 2, n_tiers))
+        for f, a, b in zip(first.tolist(), starts, ends, strict=True)
     ]
+    return summed, blocks
 
 
-def _summary_row(reference, rows, summed, n_tiers, symbol, config) -> dict:
+def _summary_row(reference, rows, block, symbol, config) -> dict:
     """Key levels of the summed cells on the reference P0; coverage and estimates summed."""
-    k, side, tier, usd = summed
+    first, cells = block
     size, p0 = float(reference["bin_size"]), float(reference["p0"])
-    lo = int(np.floor(p0 * (1 - config.range_pct) / size))
-    hi = int(np.floor(p0 * (1 + config.range_pct) / size))
-    if len(k):
-        lo, hi = min(lo, int(k.min())), max(hi, int(k.max()))
-    cells = np.zeros((hi - lo + 1, 2, max(n_tiers, 1)))
-    cells[k - lo, side, tier] = usd  # the cells are distinct
-    edges = (lo + np.arange(hi - lo + 2)) * size
+    edges = (first + np.arange(len(cells) + 1)) * size
     row = {"date": reference["date"], "symbol": symbol, "venue": AGGREGATE_VENUE}
     row["window"] = reference["window"]
     row |= key_levels(cells, edges, p0, grid_for(symbol, p0, config)[1])
