@@ -37,7 +37,8 @@ def longs_below(long_bins: np.ndarray, edges: np.ndarray, prices, p0: float) -> 
     starts = edges[:-1]
     firsts = np.searchsorted(starts, np.asarray(prices, float) - 1e-9, side="left")
     stop = int(np.searchsorted(starts, p0, side="left"))  # bins starting below P0
-    return [float(long_bins[first:stop].sum()) for first in firsts.tolist()]
+    total = np.add.reduce  # ndarray.sum() without its Python wrapper: same sum, less overhead
+    return [float(total(long_bins[first:stop])) for first in firsts.tolist()]
 
 
 def shorts_above(short_bins: np.ndarray, edges: np.ndarray, prices, p0: float) -> list[float]:
@@ -45,7 +46,8 @@ def shorts_above(short_bins: np.ndarray, edges: np.ndarray, prices, p0: float) -
     ends = edges[1:]
     first = int(np.searchsorted(ends, p0, side="right"))  # bins ending above P0
     lasts = np.searchsorted(ends, np.asarray(prices, float) + 1e-9, side="right")
-    return [float(short_bins[first:last].sum()) for last in lasts.tolist()]
+    total = np.add.reduce
+    return [float(total(short_bins[first:last])) for last in lasts.tolist()]
 
 
 def round_levels(
