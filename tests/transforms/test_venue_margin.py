@@ -121,7 +121,36 @@ def test_bybit_file_matches_the_cited_captures() -> None:
     }
     for tier, expected in quoted.items():
         assert tuple(table.loc[tier, ["notional_cap", "mmr", "max_leverage"]]) == expected
-    assert rules.brackets["source"].str.contains(r"https://github\.com/ccxt/ccxt/").all()
+    cited = rules.brackets["source"][rules.brackets["effective_from"] < "2025-01-01"]
+    assert cited.str.contains(r"https://github\.com/ccxt/ccxt/").all()
+
+
+def test_bybit_2025_risk_limits_carry_their_deduction() -> None:
+    """The v5 risk limits of 2025-12-29 (freqtrade's cache, mmDeduction included): 35 limits,
+    the deduction following Bybit's rule, and a position's price using it.
+    N = 3,000,000 is limit 3 (2.6M–3.2M): mmr 0.63 %, deduction 3,020, 80x;
+    MM = 3,000,000·0.0063 − 3,020 = 15,880 = 0.52933 % of N.
+    20x long 100,000·(1 − 0.05 + 0.0063 − 3,020/3,000,000) = 95,529.33; short 104,470.67"""
+    rules, _ = load_margin_rules("BTCUSDT", "bybit")
+    table = rules.brackets[rules.brackets["effective_from"] == "2025-12-29"].set_index("bracket")
+    assert table.index.tolist() == list(range(1, 36))
+    quoted = {  # riskLimitValue, maintenanceMargin, maxLeverage, mmDeduction
+        1: (2_000_000, 0.005, 100, 0),
+        2: (2_600_000, 0.0056, 90, 1_200),
+        9: (10_000_000, 0.013, 45, 46_000),
+        35: (1_200_000_000, 0.6, 1, 226_382_000),
+    }
+    for tier, expected in quoted.items():
+        assert tuple(table.loc[tier, ["notional_cap", "mmr", "max_leverage", "cum"]]) == expected
+    assert table["source"].str.contains("30f372055f2e4695ecd9d75d0d2cd39319579ce1").all()
+    row = bracket_for(rules.brackets, date(2026, 1, 5), 3_000_000)
+    assert (row["mmr"], row["cum"], row["max_leverage"]) == (0.0063, 3_020, 80)
+    sides = np.array([True, False])
+    got = venue_liquidation_price("bybit", sides, E, 20, row["mmr"], row["cum"], 3_000_000)
+    assert np.round(got, 2).tolist() == [95_529.33, 104_470.67]
+    # the day before the capture still uses the 2022 table: limit 2 (2M–4M), 1 %, no deduction
+    before = bracket_for(rules.brackets, date(2025, 12, 28), 3_000_000)
+    assert (before["mmr"], before["cum"]) == (0.01, 0)
 
 
 def test_bybit_deduction_is_all_or_follows_the_rule() -> None:
