@@ -214,17 +214,21 @@ def daily(
         ),
     ] = None,
     at: AtOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was mapped and written as JSON.")
+    ] = False,
 ) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
 
     The e-mail is sent when LIQBRIEF_SMTP_HOST is set. With --at: the Binance book as of
-    that UTC hour, printed (no briefing)."""
+    that UTC hour, stored as the hour's map and briefed beside the day's briefing
+    (<date>/liqbrief-<date>T<HHMM>.html/.pdf; no e-mail)."""
     from liqbrief.cli_venues import print_daily_venues, run_intraday, venues_option
 
     chosen_venues = venues_option(venues, Settings.from_env())
     if at is not None:
         # LIQBRIEF_VENUES does not stop an hour's snapshot; an explicit --venues must be Binance
-        run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None)
+        run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None, as_json)
         return
     # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
     mappable_from(list(symbols), day or today(), "--date", extra_days=1)
@@ -233,6 +237,9 @@ def daily(
     from flows.daily import daily_briefing
 
     result = daily_briefing(day, list(symbols), venues=chosen_venues)
+    if as_json:
+        typer.echo(strict_json(result))
+        return
     if "venues" in result:
         print_daily_venues(result)
     for symbol, mapped_day in result["mapped"].items():

@@ -208,7 +208,7 @@ AtOpt = Annotated[
         "--at",
         metavar="YYYY-MM-DDTHH:00",
         callback=whole_past_hour,
-        help="Map the book as of this whole UTC hour (REST for the hours the archive lacks); "
-        "prints the key levels, no briefing.",
+        help="Map the book as of this whole UTC hour (REST for the hours the archive lacks), "
+        "store that hour's map and write its briefing beside the day's; prints the key levels.",
     ),
 ]
