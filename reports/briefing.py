@@ -196,18 +196,16 @@ def _market_table(symbol: str, row: dict) -> Table:
     return Table(["", "", "", ""], rows)
 
 
-def _records_table(
-    symbol: str, records: dict[tuple[str, str], dict], binance_map: bool = False
-) -> Table:
-    """The records rows; ``binance_map``: the briefing's map is an aggregate, so the model's
+def _records_table(symbol: str, records: dict[tuple[str, str], dict], map_owner: str = "") -> Table:
+    """The records rows; ``map_owner``: the briefing's map is another, so the model's
     records (of Binance's map) say whose map they are."""
     rows = []
     for key, label in RECORD_LABELS.items():
         r = records.get(key)
         if not r:
             continue
-        if binance_map and key[1].startswith("cum_"):
-            label = label.replace("(estimated)", "Binance map (estimated)")
+        if map_owner and key[1].startswith("cum_"):
+            label = label.replace("(estimated)", f"{map_owner} (estimated)")
         known = r["value"] == r["value"]
         rows.append(
             [
@@ -297,11 +295,11 @@ def build_section(
         ]
         section.map_svg = "" if not charts_on else charts.liquidation_map_chart(
             inputs.bins.get(symbol, pd.DataFrame()), summary["p0"], levels,
-            f"{section.name} estimated liquidation map, {WINDOW} cohorts ({section.map_label})", chart_format,
+            f"{section.name} estimated liquidation map, {WINDOW} cohorts ({section.map_label}){_hour_of(inputs)}", chart_format,
         )  # fmt: skip
         section.heatmap_svg = "" if not charts_on else charts.heatmap_chart(
             inputs.heatmaps.get(symbol, pd.DataFrame()), inputs.price_paths.get(symbol, pd.DataFrame()),
-            f"{section.name} liquidation heatmap, last 7 days", chart_format,
+            f"{section.name} liquidation heatmap, last 7 days{_hour_of(inputs, ' to ')}", chart_format,
         )  # fmt: skip
     market = inputs.market.get(symbol)
     market_row = None if market is None or market.empty else market.iloc[0].to_dict()
@@ -319,8 +317,7 @@ def build_section(
         chart_format, title_window=WINDOW,
     )  # fmt: skip
     if records:
-        aggregated = section.map_label != BINANCE_MAP_LABEL  # the records are Binance's
-        section.records = _records_table(symbol, records, binance_map=aggregated)
+        section.records = _records_table(symbol, records, _records_map_owner(section, inputs))
         oi = records.get((BINANCE, "oi_usd"), {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
@@ -331,6 +328,14 @@ def build_section(
             f"no records for {inputs.day} — run `liqbrief context --date {inputs.day}`"
         )
     return section
+
+
+def _records_map_owner(section: SymbolSection, inputs: BriefingInputs) -> str:
+    """Whose map the model's records are when it is not the one briefed: Binance's (beside
+    an aggregate), the date's 00:00 map (beside an hour's)."""
+    if section.map_label != BINANCE_MAP_LABEL:
+        return "Binance map"
+    return "" if inputs.at is None else "00:00 map"
 
 
 def _add_venues(
@@ -367,6 +372,10 @@ def _add_market_wide(
             symbol, records, market, records_sentence(symbol, binance), snaps
         )
         section.records_note = market_wide.records_note(records, snaps)
+        if inputs.at is not None:  # beside the hour's map: the day's records, and said so
+            section.records_line = (
+                f"Daily, as of 00:00 UTC {inputs.day:%d %b %Y}: {section.records_line}"
+            )
     section.coverage = market_wide.coverage_lines(symbol, snaps, market, records, inputs.day)
     summary_frame = inputs.summaries.get(symbol)
     if summary_frame is not None and not summary_frame.empty:
@@ -491,8 +500,9 @@ def build_briefing(
     )
 
 
-def _hour_of(inputs: BriefingInputs) -> str:
-    return "" if inputs.at is None else f", {inputs.at:%H:%M} UTC"
+def _hour_of(inputs: BriefingInputs, before: str = ", ") -> str:
+    """ ", 14:00 UTC" for an intraday snapshot's title; "" for the day's."""
+    return "" if inputs.at is None else f"{before}{inputs.at:%H:%M} UTC"
 
 
 def _cutoff(inputs: BriefingInputs) -> str:
