@@ -119,17 +119,23 @@ def intraday_map(lake: Lake, symbol: str, at: datetime, venue: str = "binance") 
             symbol=symbol, last_1m=inputs["klines_1m"],
         )  # fmt: skip
     except ValueError as exc:
-        raise NoIntradayMapError(f"no map for {symbol} at {at:%Y-%m-%dT%H:%M}: {exc}") from None
+        raise NoIntradayMapError(no_map_line(symbol, at, str(exc), WARMUP_DAYS + 1)) from None
     model = MapModel(symbol, config, brackets_source, streamed, venue)
     maps = parts_of(model, [day], [day]).frames(symbol, venue)
     if maps.missing:
-        why = next(iter(maps.missing.values()))
-        raise NoIntradayMapError(
-            f"no map for {symbol} at {at:%Y-%m-%dT%H:%M}: {why}; run `liqbrief extract --venues "
-            f"binance --symbols {symbol} --start {day - timedelta(days=1)} --end {day}` first"
-        )
+        raise NoIntradayMapError(no_map_line(symbol, at, next(iter(maps.missing.values())), 1))
     summary = maps.summary.loc[maps.summary["window"] == "7d"].iloc[0].to_dict()
     return IntradayMap(at, summary, rest_days_of(sources), maps, sources, config.fingerprint())
+
+
+def no_map_line(symbol: str, at: datetime, why: str, days_back: int) -> str:
+    """Why the hour has no map, and the extract that fills the ``days_back`` days before it."""
+    day = at.date()
+    return (
+        f"no map for {symbol} at {at:%Y-%m-%dT%H:%M}: {why.rstrip('.')}; run `liqbrief extract "
+        f"--venues binance --symbols {symbol} --start {day - timedelta(days=days_back)} --end "
+        f"{day}` first (the archive, and Binance REST for the days it lacks)"
+    )
 
 
 def write_hour_map(lake: Lake, symbol: str, snapshot: IntradayMap) -> str:

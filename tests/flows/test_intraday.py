@@ -220,3 +220,15 @@ def test_the_hour_map_is_its_own_unit_rewritten_whole_and_rerendered_as_mapped(
         "Book as of 14:00 UTC 04 Feb 2024; from Binance REST (the archive lacks them): "
         "04 Feb 00:00 – 04 Feb 14:00 UTC" in " ".join(page_1.split())
     )
+
+
+def test_an_hour_without_inputs_says_which_extract_fills_it(tmp_path: Path) -> None:
+    from flows.intraday import NoIntradayMapError
+
+    with pytest.raises(NoIntradayMapError) as raised:
+        intraday_map(Lake(str(tmp_path / "lake")), "BTCUSDT", AT)
+    assert str(raised.value).startswith("no map for BTCUSDT at 2024-02-04T14:00: ")
+    assert (
+        "run `liqbrief extract --venues binance --symbols BTCUSDT --start 2024-01-04 --end 2024-02-04`"
+        in str(raised.value)
+    )
