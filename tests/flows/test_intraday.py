@@ -27,6 +27,7 @@ from liqbrief.testing.synthetic_archive import build_archive
 from reports.briefing import build_briefing
 from reports.render import render_html
 from sources.binance_archive.ingest import ingest
+from store.artefacts import ArtefactStore
 from store.datasets import DATASETS, map_dataset
 from store.lake import Lake
 from store.ledger import LedgerEntry
@@ -186,7 +187,7 @@ def test_the_hour_briefing_html_reads_nothing_after_the_hour(
 
 
 def test_the_hour_map_is_its_own_unit_rewritten_whole_and_rerendered_as_mapped(
-    context_lake: Path, tmp_path: Path
+    context_lake: Path, tmp_path: Path, s3
 ) -> None:
     root = tmp_path / "lake"
     shutil.copytree(context_lake, root)
@@ -210,12 +211,18 @@ def test_the_hour_map_is_its_own_unit_rewritten_whole_and_rerendered_as_mapped(
     assert stored["intraday/1400/liqmap_heatmap"].num_rows > 0
     # the archive publishes the day: the ledger no longer says REST, the stored map still does
     perturb(lake, after=True, source="https://data.binance.vision/test")
-    html, pdf = write_briefing(lake, DAY, ["BTCUSDT"], tmp_path / "out", at=AT)
-    assert Path(html).name == "liqbrief-2024-02-04T1400.html" and Path(pdf).is_file()
-    assert briefing_names(DAY)[0][1] == "liqbrief-2024-02-04.html"  # the day's, untouched
+    store = ArtefactStore(f"s3://{s3.bucket}/briefings")  # the reports on an object store
+    day_html = briefing_names(DAY)[0]
+    store.write_bytes(b"<html>the day's 00:00 briefing</html>", *day_html)
+    html, pdf = write_briefing(lake, DAY, ["BTCUSDT"], store.root, at=AT)
+    assert (html, pdf) == tuple(store.location(*parts) for parts in briefing_names(DAY, AT))
+    assert pdf == f"s3://{s3.bucket}/briefings/2024-02-04/liqbrief-2024-02-04T1400.pdf"
+    assert store.read_bytes(*day_html) == b"<html>the day's 00:00 briefing</html>"
+    (tmp_path / "hour.pdf").write_bytes(store.read_bytes(*briefing_names(DAY, AT)[1]))
     page_1 = subprocess.run(
-        ["pdftotext", "-f", "1", "-l", "1", pdf, "-"], capture_output=True, text=True, check=True
-    ).stdout
+        ["pdftotext", "-f", "1", "-l", "1", tmp_path / "hour.pdf", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
     assert (
         "Book as of 14:00 UTC 04 Feb 2024; from Binance REST (the archive lacks them): "
         "04 Feb 00:00 – 04 Feb 14:00 UTC" in " ".join(page_1.split())
