@@ -202,11 +202,21 @@ def intraday_snapshot(at: datetime, symbols: list[str], brief: bool = True) -> d
 def brief_hour(at: datetime, symbols: list[str]) -> list[str]:
     """The day's track record, context and macro as of 00:00 (the daily job's steps, its
     tables), then the hour's briefing from the stored hour maps: [html, pdf] locations."""
-    from flows.briefing import render_briefing
+    from prefect.artifacts import create_link_artifact
+
+    from flows.briefing import briefing_names, render_briefing
     from flows.context import context
     from flows.validate import score_before_briefings
+    from liqbrief.settings import Settings
+    from store.artefacts import ArtefactStore
 
     day = at.date()
     score_before_briefings(symbols, day, day)  # never raises
     context(day, symbols, fetch_coinglass=False)
-    return render_briefing(day, symbols, at=at)
+    paths = render_briefing(day, symbols, at=at)
+    _, pdf_parts = briefing_names(day, at)
+    store = ArtefactStore(Settings.from_env().reports_dir)
+    create_link_artifact(
+        store.uri(*pdf_parts), link_text=pdf_parts[-1], key="intraday-briefing-pdf"
+    )
+    return paths

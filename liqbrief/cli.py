@@ -215,7 +215,10 @@ def daily(
     ] = None,
     at: AtOpt = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print what was mapped and written as JSON.")
+        bool,
+        typer.Option(
+            "--json", help="With --at: print the hour's map and the briefing's paths as JSON."
+        ),
     ] = False,
 ) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
@@ -230,6 +233,8 @@ def daily(
         # LIQBRIEF_VENUES does not stop an hour's snapshot; an explicit --venues must be Binance
         run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None, as_json)
         return
+    if as_json:
+        raise typer.BadParameter("--json goes with --at (an hour's snapshot)", param_hint="--json")
     # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
     mappable_from(list(symbols), day or today(), "--date", extra_days=1)
     _settings(lake_writable=True, writes_briefings=True)
@@ -237,9 +242,6 @@ def daily(
     from flows.daily import daily_briefing
 
     result = daily_briefing(day, list(symbols), venues=chosen_venues)
-    if as_json:
-        typer.echo(strict_json(result))
-        return
     if "venues" in result:
         print_daily_venues(result)
     for symbol, mapped_day in result["mapped"].items():
