@@ -267,6 +267,12 @@ def require_usable_maps(inputs) -> None:
     map always has a price: the engine writes none without one.)"""
     from reports.briefing import BriefingDataError
 
+    if not inputs.summaries and inputs.at is not None:
+        raise BriefingDataError(
+            f"no map of {inputs.at:%H:%M} UTC {inputs.day} stored for {','.join(inputs.symbols)}: "
+            f"run `liqbrief daily --at {inputs.at:%Y-%m-%dT%H:%M} --symbols "
+            f"{','.join(inputs.symbols)}`"
+        )
     if not inputs.summaries:
         wanted = ",".join(inputs.symbols)
         raise BriefingDataError(

@@ -17,6 +17,7 @@ from liqbrief import progress
 from liqbrief.cli_map import print_map
 from liqbrief.cli_params import (
     AtOpt,
+    BriefAtOpt,
     DayOpt,
     EndOpt,
     HeatmapDates,
@@ -350,8 +351,16 @@ def brief(
     send: Annotated[
         bool, typer.Option("--send", help="E-mail the PDF to LIQBRIEF_DESK_TO afterwards.")
     ] = False,
+    at: BriefAtOpt = None,
 ) -> None:
-    """Render the HTML and PDF briefing of a date from the lake and print their paths."""
+    """Render the HTML and PDF briefing of a date from the lake and print their paths.
+
+    With --at: of that hour's stored map (`daily --at`), beside the date's briefing."""
+    if at is not None and (day is not None or send):
+        raise typer.BadParameter(
+            "--at re-renders an hour's briefing: give it without --date and --send",
+            param_hint="--at",
+        )
     settings = _settings(lake_writable=False)
     reports_dir = settings.require_reports_dir(out)
     smtp = _smtp_settings() if send else None
@@ -360,8 +369,8 @@ def brief(
     from flows.briefing import write_briefing
     from store.lake import Lake
 
-    on = day or today()
-    paths = write_briefing(Lake(settings.lake), on, list(symbols), reports_dir)
+    on = at.date() if at is not None else day or today()
+    paths = write_briefing(Lake(settings.lake), on, list(symbols), reports_dir, at=at)
     for path in paths:
         typer.echo(str(path))
     if send:

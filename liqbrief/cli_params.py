@@ -202,6 +202,15 @@ def whole_past_hour(value: str | None) -> datetime | None:
     return at
 
 
+BriefAtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        metavar="YYYY-MM-DDTHH:00",
+        callback=whole_past_hour,
+        help="Re-render the briefing of this hour's stored map (written by `daily --at`).",
+    ),
+]
 AtOpt = Annotated[
     str | None,
     typer.Option(

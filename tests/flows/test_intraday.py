@@ -18,9 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
-from flows.briefing import briefing_names, load_briefing_inputs, write_briefing
+from flows.briefing import briefing_names, load_briefing_inputs
 from flows.intraday import intraday_map, write_hour_map
+from liqbrief.cli import app
 from liqbrief.json_output import strict_json
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.synthetic_archive import build_archive
@@ -187,7 +189,7 @@ def test_the_hour_briefing_html_reads_nothing_after_the_hour(
 
 
 def test_the_hour_map_is_its_own_unit_rewritten_whole_and_rerendered_as_mapped(
-    context_lake: Path, tmp_path: Path, s3
+    context_lake: Path, tmp_path: Path, s3, monkeypatch
 ) -> None:
     root = tmp_path / "lake"
     shutil.copytree(context_lake, root)
@@ -214,7 +216,10 @@ def test_the_hour_map_is_its_own_unit_rewritten_whole_and_rerendered_as_mapped(
     store = ArtefactStore(f"s3://{s3.bucket}/briefings")  # the reports on an object store
     day_html = briefing_names(DAY)[0]
     store.write_bytes(b"<html>the day's 00:00 briefing</html>", *day_html)
-    html, pdf = write_briefing(lake, DAY, ["BTCUSDT"], store.root, at=AT)
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(root))
+    run = CliRunner().invoke(app, ["brief", "--at", "2024-02-04T14:00", "--out", store.root])
+    assert run.exit_code == 0, run.output
+    html, pdf = run.stdout.split()  # `brief --at`: the stored hour's briefing, re-rendered
     assert (html, pdf) == tuple(store.location(*parts) for parts in briefing_names(DAY, AT))
     assert pdf == f"s3://{s3.bucket}/briefings/2024-02-04/liqbrief-2024-02-04T1400.pdf"
     assert store.read_bytes(*day_html) == b"<html>the day's 00:00 briefing</html>"
