@@ -175,7 +175,8 @@ def intraday_snapshot(at: datetime, symbols: list[str], brief: bool = True) -> d
     """The archive up to the day before the hour, Binance's REST days the archive lacks (a
     day fetched before it ended is completed), then each symbol's map at the hour, stored as
     the hour's unit; with ``brief``, the day's own context (as of 00:00) and the hour's
-    briefing. Returns {symbol: {"summary", "cutoff", "unit"}, "briefing": [html, pdf]}."""
+    briefing. Returns {"symbols": {symbol: {"summary", "cutoff", "unit"}}, "briefing":
+    [html, pdf] (with ``brief``)}."""
     from flows.daily import EXTRACT_DATASETS
     from flows.extract import ExtractIncompleteError, extract
     from flows.venues import extract_venues
@@ -189,11 +190,16 @@ def intraday_snapshot(at: datetime, symbols: list[str], brief: bool = True) -> d
         get_run_logger().warning("continuing with what the lake has: %s", exc)
     extract_venues(["binance"], symbols, first, at.date())
     lake = Lake(Settings.from_env().lake)
-    out: dict = {}
+    mapped = {}
     for symbol in symbols:
         snapshot = intraday_map(lake, symbol, at)
         unit = write_hour_map(lake, symbol, snapshot)
-        out[symbol] = {"summary": snapshot.summary, "cutoff": snapshot.cutoff_line(), "unit": unit}
+        mapped[symbol] = {
+            "summary": snapshot.summary,
+            "cutoff": snapshot.cutoff_line(),
+            "unit": unit,
+        }
+    out: dict = {"symbols": mapped}
     if brief:
         out["briefing"] = brief_hour(at, symbols)
     return out

@@ -133,13 +133,12 @@ def run_intraday(
     from flows.intraday import intraday_snapshot
 
     result = intraday_snapshot(at, symbols)
-    html, pdf = result.pop("briefing")
+    html, pdf = result["briefing"]
     if as_json:
-        typer.echo(
-            strict_json({"at": at, "symbols": result, "briefing": {"html": html, "pdf": pdf}})
-        )
+        out = {"at": at, "symbols": result["symbols"], "briefing": {"html": html, "pdf": pdf}}
+        typer.echo(strict_json(out))
         return
-    for symbol, mapped in result.items():
+    for symbol, mapped in result["symbols"].items():
         typer.echo(mapped["cutoff"])
         for line in map_lines(symbol, "7d", mapped["summary"] | {"date": f"{at:%Y-%m-%d}"}):
             typer.echo(line.replace(" 00:00 UTC,", f" {at:%H:%M} UTC,", 1))
