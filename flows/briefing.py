@@ -21,17 +21,8 @@ from store.datasets import DATASETS, intraday_venue
 from store.lake import Lake
 from store.realised import read_coverage, read_realised
 from store.units import read_unit
+from transforms.context.chart_series import PRICE_PATH_DAYS, hourly_path, oi_history, price_path
 from transforms.context.macro import calendar_warning
-from transforms.context.market import daily_closing_oi
-
-OI_HISTORY_DAYS = 90
-
-
-def hourly_path(klines: pd.DataFrame) -> pd.DataFrame:
-    if klines.empty:
-        return pd.DataFrame(columns=["time", "close"])
-    hourly = klines.set_index("open_time")["close"].resample("1h").last().dropna()
-    return pd.DataFrame({"time": hourly.index + pd.Timedelta(hours=1), "close": hourly.to_numpy()})
 
 
 def coinglass_snapshots(lake: Lake, day: date, symbol: str, at: datetime | None = None):
@@ -147,13 +138,11 @@ def realised_stored(lake: Lake, day: date, symbol: str) -> bool:
 
 
 def read_map(lake: Lake, inputs, symbol: str, unit: str, at: datetime | None = None) -> None:
-    """The map as one run wrote it (summary, bins and heatmap from one manifest) and the
-    price path its heatmap is drawn with: the 7 days to 00:00 of the date, or to ``at``
-    (an intraday snapshot's; bars that closed by the hour, nothing after it)."""
-    day = inputs.day
+    """The map as one run wrote it: summary, bins and heatmap from one manifest (an
+    intraday snapshot's also its cut-off line, from the sources stored with it)."""
     liqmap = {
         name.split("/")[-1]: table.sort_by(DATASETS[name].time_column).to_pandas()
-        for name, table in read_unit(lake, unit, symbol, day).items()
+        for name, table in read_unit(lake, unit, symbol, inputs.day).items()
     }
     summary = liqmap["liqmap_summary"]
     if not len(summary):
@@ -162,14 +151,8 @@ def read_map(lake: Lake, inputs, symbol: str, unit: str, at: datetime | None = N
     bins = liqmap["liqmap_bins"]
     inputs.bins[symbol] = bins[bins["window"] == "7d"]
     inputs.heatmaps[symbol] = liqmap["liqmap_heatmap"]
-    last = day if at is not None else day - timedelta(days=1)
-    ds = DATASETS["klines_5m"]
-    week = lake.read(ds, symbol, day - timedelta(days=7), last, ["close"])
     if at is not None:
-        closed = week[ds.time_column] + pd.Timedelta(seconds=ds.bar_seconds) <= pd.Timestamp(at)
-        week = week.loc[closed]
         inputs.intraday_cutoff[symbol] = intraday_cutoff(at, liqmap.get("liqmap_sources"))
-    inputs.price_paths[symbol] = hourly_path(week)
 
 
 def intraday_cutoff(at: datetime, sources: pd.DataFrame | None) -> str:
@@ -178,6 +161,33 @@ def intraday_cutoff(at: datetime, sources: pd.DataFrame | None) -> str:
     from flows.intraday import cutoff_line, rest_days_of
 
     return cutoff_line(at, rest_days_of(sources if sources is not None else pd.DataFrame()))
+
+
+def path_to_hour(lake: Lake, symbol: str, week: pd.DataFrame, at: datetime) -> pd.DataFrame:
+    """An intraday heatmap's price path: the stored week to 00:00 of the date, then the
+    date's hours closed by ``at`` (nothing after it), the 7 days before ``at`` kept."""
+    ds = DATASETS["klines_5m"]
+    day = at.date()
+    today = lake.read(ds, symbol, day, day, ["close"])
+    closed = today[ds.time_column] + pd.Timedelta(seconds=ds.bar_seconds) <= pd.Timestamp(at)
+    path = pd.concat([week, hourly_path(today.loc[closed])], ignore_index=True)
+    path["time"] = pd.to_datetime(path["time"], utc=True)
+    since = pd.Timestamp(at) - pd.Timedelta(days=PRICE_PATH_DAYS)
+    return path.loc[path["time"] > since].reset_index(drop=True)
+
+
+def chart_series_of(lake: Lake, day: date, symbol: str) -> pd.DataFrame:
+    """D's chart series, stored with its market context since the context step cuts them;
+    a context written before that is refused with what to run, not drawn without charts."""
+    from reports.briefing import BriefingDataError
+
+    series = lake.read(DATASETS["chart_series"], symbol, day, day)
+    if series.empty:  # a context always has some: it needs D − 1's inputs
+        raise BriefingDataError(
+            f"the lake's context of {symbol} on {day} has no chart series (it was written by an "
+            f"older liqbrief): run `liqbrief context --date {day} --symbols {symbol}` first"
+        )
+    return series
 
 
 def load_briefing_inputs(
@@ -193,7 +203,6 @@ def load_briefing_inputs(
     from reports.briefing import BriefingInputs
 
     inputs = BriefingInputs(day=day, symbols=symbols, at=at)
-    yesterday = day - timedelta(days=1)
     for symbol in symbols:
         unit = "liqmap" if at is None else f"{intraday_venue(at.hour)}/liqmap"
         if venues and symbol in venues:
@@ -203,14 +212,14 @@ def load_briefing_inputs(
         market = lake.read(DATASETS["market_context"], symbol, day, day)
         if len(market):
             inputs.market[symbol] = market
+            series = chart_series_of(lake, day, symbol)
+            inputs.price_paths[symbol] = price_path(series)
+            if at is not None and symbol in inputs.summaries:  # the heatmap runs to the hour
+                inputs.price_paths[symbol] = path_to_hour(lake, symbol, price_path(series), at)
+            inputs.oi_history[symbol] = oi_history(series)
         records = lake.read(DATASETS["records"], symbol, day, day)
         if len(records):
             inputs.records[symbol] = records
-            start = day - timedelta(days=OI_HISTORY_DAYS)
-            oi = lake.read(
-                DATASETS["metrics"], symbol, start, yesterday, ["sum_open_interest_value"]
-            )
-            inputs.oi_history[symbol] = daily_closing_oi(oi)
         inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol, at)
         inputs.validation[symbol] = validation_summary(lake, day, symbol)
         if inputs.validation[symbol].empty and realised_stored(lake, day, symbol):

@@ -293,12 +293,18 @@ RECORDS_SCHEMA = pa.schema(
     ]
 )
 
+# the series a date's charts draw (transforms/context/chart_series.py), cut by the context step
+CHART_SERIES_SCHEMA = pa.schema(
+    [*_KEYS, ("series", pa.string()), ("time", UTC_TIME), ("value", pa.float64())]
+)
+
 for _d in [
     Dataset("fred", "fred_observations", FRED_SCHEMA, "date", None),
     Dataset("binance", "market_context", MARKET_CONTEXT_SCHEMA, "date", None),
     Dataset("macro", "macro_context", MACRO_CONTEXT_SCHEMA, "series", None),
     Dataset("macro", "macro_events", MACRO_EVENTS_SCHEMA, "event_date", None),
     Dataset("binance", "records", RECORDS_SCHEMA, "metric", None),
+    Dataset("binance", "chart_series", CHART_SERIES_SCHEMA, "time", None),
 ]:
     DATASETS[_d.name] = _d
 
