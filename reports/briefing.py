@@ -281,8 +281,6 @@ def build_section(
         section.key_levels = _key_levels(summary)
         section.warnings = _coverage_warnings(summary)
         _add_venues(section, inputs.venue_maps.get(symbol), summary, inputs.market.get(symbol))
-        if inputs.at is not None:  # the map is the hour's; context and records the day's
-            section.market_label = f" — daily, as of 00:00 UTC {inputs.day:%d %b %Y}"
         if inputs.heatmaps.get(symbol, pd.DataFrame()).empty:
             section.warnings.append(
                 f"no heatmap stored for {inputs.day} — run `liqbrief liqmap --symbols {symbol} "
@@ -301,6 +299,8 @@ def build_section(
             inputs.heatmaps.get(symbol, pd.DataFrame()), inputs.price_paths.get(symbol, pd.DataFrame()),
             f"{section.name} liquidation heatmap, last 7 days{_hour_of(inputs, ' to ')}", chart_format,
         )  # fmt: skip
+    if inputs.at is not None:  # the map is the hour's; context and records the day's
+        section.market_label = f" — daily, as of 00:00 UTC {inputs.day:%d %b %Y}"
     market = inputs.market.get(symbol)
     market_row = None if market is None or market.empty else market.iloc[0].to_dict()
     if market_row is None:
