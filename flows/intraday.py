@@ -218,7 +218,7 @@ def brief_hour(at: datetime, symbols: list[str]) -> list[str]:
 
     day = at.date()
     score_before_briefings(symbols, day, day)  # never raises
-    context(day, symbols, fetch_coinglass=False)
+    context(day, symbols)  # Coinglass's daily bars to D − 1 too (its later snapshots not shown)
     paths = render_briefing(day, symbols, at=at)
     _, pdf_parts = briefing_names(day, at)
     store = ArtefactStore(Settings.from_env().reports_dir)
