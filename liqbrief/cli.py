@@ -17,6 +17,7 @@ from liqbrief import progress
 from liqbrief.cli_map import print_map
 from liqbrief.cli_params import (
     AtOpt,
+    BriefAtOpt,
     DayOpt,
     EndOpt,
     HeatmapDates,
@@ -214,18 +215,27 @@ def daily(
         ),
     ] = None,
     at: AtOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="With --at: print the hour's map and the briefing's paths as JSON."
+        ),
+    ] = False,
 ) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
 
     The e-mail is sent when LIQBRIEF_SMTP_HOST is set. With --at: the Binance book as of
-    that UTC hour, printed (no briefing)."""
+    that UTC hour, stored as the hour's map and briefed beside the day's briefing
+    (<date>/liqbrief-<date>T<HHMM>.html/.pdf; no e-mail)."""
     from liqbrief.cli_venues import print_daily_venues, run_intraday, venues_option
 
     chosen_venues = venues_option(venues, Settings.from_env())
     if at is not None:
         # LIQBRIEF_VENUES does not stop an hour's snapshot; an explicit --venues must be Binance
-        run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None)
+        run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None, as_json)
         return
+    if as_json:
+        raise typer.BadParameter("--json goes with --at (an hour's snapshot)", param_hint="--json")
     # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
     mappable_from(list(symbols), day or today(), "--date", extra_days=1)
     _settings(lake_writable=True, writes_briefings=True)
@@ -341,8 +351,16 @@ def brief(
     send: Annotated[
         bool, typer.Option("--send", help="E-mail the PDF to LIQBRIEF_DESK_TO afterwards.")
     ] = False,
+    at: BriefAtOpt = None,
 ) -> None:
-    """Render the HTML and PDF briefing of a date from the lake and print their paths."""
+    """Render the HTML and PDF briefing of a date from the lake and print their paths.
+
+    With --at: of that hour's stored map (`daily --at`), beside the date's briefing."""
+    if at is not None and (day is not None or send):
+        raise typer.BadParameter(
+            "--at re-renders an hour's briefing: give it without --date and --send",
+            param_hint="--at",
+        )
     settings = _settings(lake_writable=False)
     reports_dir = settings.require_reports_dir(out)
     smtp = _smtp_settings() if send else None
@@ -351,8 +369,8 @@ def brief(
     from flows.briefing import write_briefing
     from store.lake import Lake
 
-    on = day or today()
-    paths = write_briefing(Lake(settings.lake), on, list(symbols), reports_dir)
+    on = at.date() if at is not None else day or today()
+    paths = write_briefing(Lake(settings.lake), on, list(symbols), reports_dir, at=at)
     for path in paths:
         typer.echo(str(path))
     if send:
