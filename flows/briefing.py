@@ -5,6 +5,7 @@ snapshot's, of the hour's stored map: ``…/liqbrief-<date>T<HHMM>.{html,pdf}`` 
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -203,28 +204,15 @@ def load_briefing_inputs(
     from reports.briefing import BriefingInputs
 
     inputs = BriefingInputs(day=day, symbols=symbols, at=at)
-    for symbol in symbols:
-        unit = "liqmap" if at is None else f"{intraday_venue(at.hour)}/liqmap"
-        if venues and symbol in venues:
-            unit = "all/liqmap"
-            inputs.venue_maps[symbol] = venue_coverage(lake, day, symbol, venues[symbol])
-        read_map(lake, inputs, symbol, unit, at)
-        market = lake.read(DATASETS["market_context"], symbol, day, day)
-        if len(market):
-            inputs.market[symbol] = market
-            series = chart_series_of(lake, day, symbol)
-            inputs.price_paths[symbol] = price_path(series)
-            if at is not None and symbol in inputs.summaries:  # the heatmap runs to the hour
-                inputs.price_paths[symbol] = path_to_hour(lake, symbol, price_path(series), at)
-            inputs.oi_history[symbol] = oi_history(series)
-        records = lake.read(DATASETS["records"], symbol, day, day)
-        if len(records):
-            inputs.records[symbol] = records
-        inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol, at)
-        inputs.validation[symbol] = validation_summary(lake, day, symbol)
-        if inputs.validation[symbol].empty and realised_stored(lake, day, symbol):
-            inputs.unvalidated.add(symbol)
-        inputs.realised[symbol] = realised_yesterday(lake, day, symbol)
+
+    def one_symbol(symbol: str) -> BriefingInputs:
+        part = BriefingInputs(day=day, symbols=[symbol], at=at)
+        load_symbol_inputs(lake, part, symbol, venues)
+        return part
+
+    # the symbols' reads are independent: concurrent on an object store, merged in order
+    for part in lake.each(one_symbol, symbols):
+        merge_symbol_inputs(inputs, part)
     if inputs.venue_maps:
         inputs.rest_note = rest_note(lake, day, list(inputs.venue_maps))
     inputs.macro = lake.read(DATASETS["macro_context"], MACRO_SYMBOL, day, day)
@@ -233,6 +221,41 @@ def load_briefing_inputs(
     if warning:
         inputs.notes.append(warning)
     return inputs
+
+
+def merge_symbol_inputs(inputs, part) -> None:
+    """Add one symbol's frames to ``inputs``: every by-symbol field (a dict or a set)."""
+    for f in fields(part):
+        value = getattr(part, f.name)
+        if isinstance(value, dict | set):
+            getattr(inputs, f.name).update(value)
+
+
+def load_symbol_inputs(lake: Lake, inputs, symbol: str, venues: dict | None) -> None:
+    """One symbol's map (the day's, the hour's, or the venues' aggregate), context, records,
+    market-wide snapshots, track record and D − 1's realised liquidations."""
+    day, at = inputs.day, inputs.at
+    unit = "liqmap" if at is None else f"{intraday_venue(at.hour)}/liqmap"
+    if venues and symbol in venues:
+        unit = "all/liqmap"
+        inputs.venue_maps[symbol] = venue_coverage(lake, day, symbol, venues[symbol])
+    read_map(lake, inputs, symbol, unit, at)
+    market = lake.read(DATASETS["market_context"], symbol, day, day)
+    if len(market):
+        inputs.market[symbol] = market
+        series = chart_series_of(lake, day, symbol)
+        inputs.price_paths[symbol] = price_path(series)
+        if at is not None and symbol in inputs.summaries:  # the heatmap runs to the hour
+            inputs.price_paths[symbol] = path_to_hour(lake, symbol, price_path(series), at)
+        inputs.oi_history[symbol] = oi_history(series)
+    records = lake.read(DATASETS["records"], symbol, day, day)
+    if len(records):
+        inputs.records[symbol] = records
+    inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol, at)
+    inputs.validation[symbol] = validation_summary(lake, day, symbol)
+    if inputs.validation[symbol].empty and realised_stored(lake, day, symbol):
+        inputs.unvalidated.add(symbol)
+    inputs.realised[symbol] = realised_yesterday(lake, day, symbol)
 
 
 def briefing_names(

@@ -360,6 +360,21 @@ def write_symbol_context(
     return records
 
 
+def write_symbols_context(
+    lake: Lake,
+    day: date,
+    histories: dict[str, MarketHistory],
+    previous: dict[str, pd.DataFrame | None],
+) -> dict[str, pd.DataFrame]:
+    """``write_symbol_context`` of each symbol of ``histories`` for D; each symbol's records
+    chain is its own, so on an object store they are written concurrently."""
+
+    def one(symbol: str) -> pd.DataFrame:
+        return write_symbol_context(lake, symbol, day, histories[symbol], previous[symbol])
+
+    return dict(zip(histories, lake.each(one, list(histories)), strict=True))
+
+
 @task(task_run_name="context-{symbol}-{day}")
 def symbol_context(symbol: str, day: date) -> dict[str, int]:
     lake = Lake(Settings.from_env().lake)
@@ -388,11 +403,8 @@ def context_for_days(days: list[date], symbols: list[str]) -> dict[date, str]:
         chained = i > 0 and days[i - 1] == day - timedelta(days=1) and days[i - 1] not in failures
         try:
             check_context_date(lake, day, symbols)
-            for symbol in symbols:
-                previous = records[symbol] if chained else None
-                records[symbol] = write_symbol_context(
-                    lake, symbol, day, histories[symbol], previous
-                )
+            previous = records if chained else dict.fromkeys(symbols)
+            records = write_symbols_context(lake, day, histories, previous)
             years = _fred_years(day)
             in_years = known[known_year.between(years.start, years.stop - 1).to_numpy()]
             write_macro_tables(lake, day, in_years, calendar)

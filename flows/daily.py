@@ -30,6 +30,7 @@ from sources.errors import SourceError
 from store.artefacts import ArtefactStore
 from store.datasets import map_dataset
 from store.lake import Lake
+from store.read_cache import snapshot_reads
 
 EXTRACT_DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 
@@ -84,12 +85,19 @@ def daily_briefing(
     ``venues`` beyond Binance: their REST days too, and the briefing on their aggregated map."""
     symbols = symbols or ["BTCUSDT"]
     target = day or datetime.now(UTC).date()
-    logger = get_run_logger()
     settings = Settings.from_env()
     if settings.dask_address:
         from flows.cluster import require_scheduler
 
         require_scheduler(settings.dask_address)  # before anything is fetched or written
+    with snapshot_reads(settings.lake):  # the map, the scoring and the context read inputs once
+        return _daily(settings, target, symbols, send, venues)
+
+
+def _daily(
+    settings: Settings, target: date, symbols: list[str], send: bool, venues: list[str] | None
+) -> dict:
+    logger = get_run_logger()
     extract_problem = ""
     # one day more than the window, so yesterday's map is complete if today's cannot be made
     first = target - timedelta(days=WARMUP_DAYS + 1)

@@ -115,7 +115,6 @@ def write_maps(
     """Replace each date's map (bins, summary and heatmap) as one unit, manifest last: a
     date without a heatmap this run loses the old one, a date without a summary row is not
     written; return rows written."""
-    written = 0
     now = datetime.now(UTC).isoformat(timespec="seconds")
     run_id = uuid.uuid4().hex
     keys = {name: dataset_key(map_dataset(venue, name)) for name in OUTPUTS}
@@ -123,32 +122,27 @@ def write_maps(
         keys[name]: _tables_by_day(frame, map_dataset(venue, name))
         for name, frame in _frames(maps).items()
     }
-    for day in dates:
-        if day not in by_day[keys["liqmap_summary"]]:
-            continue
-        empty_bins = map_dataset(venue, "liqmap_bins").schema.empty_table()
+    unit = unit_key(map_dataset(venue, "liqmap_bins"))
+    empty_bins = map_dataset(venue, "liqmap_bins").schema.empty_table()
+
+    def write_date(day: date) -> int:
         tables = {name: days[day] for name, days in by_day.items() if day in days}
         tables.setdefault(keys["liqmap_bins"], empty_bins)
         entries = {
             name: LedgerEntry(
-                venue=venue,
-                dataset=name,
-                symbol=symbol,
-                date=day.isoformat(),
-                source_url=MAP_ENGINE_SOURCE,
-                source_sha256="",
-                rows=table.num_rows,
-                duplicates_dropped=0,
-                missing_rows=0,
-                ingested_at=now,
+                venue=venue, dataset=name, symbol=symbol, date=day.isoformat(),
+                source_url=MAP_ENGINE_SOURCE, source_sha256="", rows=table.num_rows,
+                duplicates_dropped=0, missing_rows=0, ingested_at=now,
                 config_fingerprint=config.fingerprint(),
             )
             for name, table in tables.items()
-        }
-        unit = unit_key(map_dataset(venue, "liqmap_bins"))
+        }  # fmt: skip
         write_unit(lake, unit, day, tables, entries, config.fingerprint(), run_id)
-        written += sum(t.num_rows for t in tables.values())
-    return written
+        return sum(t.num_rows for t in tables.values())
+
+    # each date is its own unit: written concurrently on an object store
+    mapped = [day for day in dates if day in by_day[keys["liqmap_summary"]]]
+    return sum(lake.each(write_date, mapped))
 
 
 def _frames(maps: LiquidationMaps) -> dict[str, pd.DataFrame]:

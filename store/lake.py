@@ -247,7 +247,7 @@ class Lake:
             self._read_from_store(ds, symbol, days)
         held = self._snapshot_held(ds, symbol, days)  # verified by this run already
         vouched = {d: entry for d, (entry, _) in held.items()}
-        asked = [d for d in days if d not in vouched]
+        asked = [d for d in days if d not in vouched and not self._known_absent(ds, symbol, d)]
         recorded = self._recorded_entries(ds, symbol, asked)  # absent: one request
         data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in recorded])
         for (day, entry), info in zip(recorded.items(), data, strict=True):
@@ -307,7 +307,7 @@ class Lake:
         if ds.unit is not None:
             vouched = self.vouched_entries(ds, symbol, days)
             present = sorted(d for d in vouched if self._manifest_names(ds, symbol, d))
-            parts = self._each(lambda d: self._read_unit_file(ds, symbol, d), present)
+            parts = self.each(lambda d: self._read_unit_file(ds, symbol, d), present)
         elif not self.is_local:
             parts = self._read_from_store(ds, symbol, days)
         else:
@@ -353,15 +353,24 @@ class Lake:
         date order; days the run's snapshot holds are not asked for again."""
         snapshot = active_snapshot(self.root)
         tables = {d: table for d, (_, table) in self._snapshot_held(ds, symbol, days).items()}
-        recorded = self._recorded_entries(ds, symbol, [d for d in days if d not in tables])
+        asked = [d for d in days if d not in tables and not self._known_absent(ds, symbol, d)]
+        recorded = self._recorded_entries(ds, symbol, asked)
+        if snapshot is not None:
+            for day in set(asked) - set(recorded):
+                snapshot.put_absent(self.data_path(ds, symbol, day))
         items = sorted(recorded.items())
-        read = self._each(lambda item: self._read_vouched(ds, symbol, *item), items)
+        read = self.each(lambda item: self._read_vouched(ds, symbol, *item), items)
         for (day, entry), table in zip(items, read, strict=True):
             if table is not None:
                 tables[day] = table
                 if snapshot is not None:
                     snapshot.put(self.data_path(ds, symbol, day), entry, table)
         return [tables[d] for d in sorted(tables)]
+
+    def _known_absent(self, ds: Dataset, symbol: str, day: date) -> bool:
+        """Whether the run's snapshot found no record of this day (False without one)."""
+        snapshot = active_snapshot(self.root)
+        return snapshot is not None and snapshot.is_absent(self.data_path(ds, symbol, day))
 
     def _forget(self, ds: Dataset, symbol: str, day: date) -> None:
         """A write or delete of this process: the run's snapshot must read the day anew."""
@@ -383,11 +392,12 @@ class Lake:
                 return day, None, True
             return day, entry, entry is not None
 
-        return {day: entry for day, entry, found in self._each(record_of, days) if found}
+        return {day: entry for day, entry, found in self.each(record_of, days) if found}
 
-    def _each(self, fn, items: list) -> list:
-        """``fn`` over ``items`` in order; on an object store in threads, since each call
-        waits on round trips (the requests are the same, only in flight together)."""
+    def each(self, fn, items: list) -> list:
+        """``fn`` over ``items``, results in order; on an object store in threads, since each
+        call waits on round trips (the requests are the same, only in flight together).
+        For independent work only: writes of different days or datasets, reads."""
         if self.is_local or len(items) < 2:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(min(OBJECT_STORE_CONCURRENCY, len(items))) as pool:

@@ -9,8 +9,9 @@ table), up to a byte budget, least recently used first out.
 
 What a run sees is then a snapshot: each day as it was when the run first read it, and the
 run's own writes (a write or delete in this process drops the day from the snapshot, so the
-next read fetches what was written). Absent days are not remembered: a day another process
-writes during the run is found when next asked for. The snapshot ends with the run: a
+next read fetches what was written). Absent days are remembered alike: a run sees the lake
+as of its first look, so a day another process writes meanwhile is not seen by this run
+(snapshot isolation; the run's own writes always are). The snapshot ends with the run: a
 long-lived process (a Dask worker, `serve`) never carries one into the next run. A local
 lake never uses one: the operating system's page cache does this job there.
 """
@@ -37,7 +38,16 @@ class ReadSnapshot:
         self.held_bytes = 0
         self.hits = 0
         self._days: OrderedDict[str, tuple[LedgerEntry | None, pa.Table]] = OrderedDict()
+        self._absent: set[str] = set()  # data paths whose day had no ledger record
         self._lock = threading.Lock()
+
+    def is_absent(self, path: str) -> bool:
+        with self._lock:
+            return path in self._absent
+
+    def put_absent(self, path: str) -> None:
+        with self._lock:
+            self._absent.add(path)
 
     def get(self, path: str) -> tuple[LedgerEntry | None, pa.Table] | None:
         with self._lock:
@@ -61,6 +71,7 @@ class ReadSnapshot:
     def forget(self, path: str) -> None:
         with self._lock:
             self._drop(path)
+            self._absent.discard(path)
 
     def _drop(self, path: str) -> None:
         held = self._days.pop(path, None)

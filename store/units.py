@@ -83,15 +83,18 @@ def write_unit(
     symbol = next(iter(entries.values())).symbol
     first = DATASETS[names[0]]
     _remove(lake, lake.manifest_path(first, symbol, day))
-    files: dict[str, UnitFile] = {}
-    for name in names:
+
+    def replace_file(name: str) -> tuple[str, UnitFile] | None:
         ds = DATASETS[name]
-        if name in tables:
-            written = lake.write_day(ds, day, tables[name], entries[name])
-            # a manifest names files by their dataset's bare name (one manifest per venue)
-            files[ds.name] = UnitFile(sha256=written.data_sha256 or "", rows=written.rows)
-        else:
+        if name not in tables:
             lake.delete_day(ds, symbol, day)
+            return None
+        written = lake.write_day(ds, day, tables[name], entries[name])
+        # a manifest names files by their dataset's bare name (one manifest per venue)
+        return ds.name, UnitFile(sha256=written.data_sha256 or "", rows=written.rows)
+
+    # the files are independent objects (concurrent on an object store); the manifest last
+    files = dict(f for f in lake.each(replace_file, list(names)) if f is not None)
     manifest = UnitManifest(
         unit=unit,
         symbol=symbol,

@@ -46,6 +46,22 @@ def test_a_run_reads_each_day_once_and_its_own_writes_anew(s3: S3Server) -> None
     assert s3.request_count() > outside  # read from the store again
 
 
+def test_an_absent_day_is_asked_once_per_run_and_the_runs_own_write_is_seen(
+    s3: S3Server,
+) -> None:
+    uri = f"s3://{s3.bucket}/lake"
+    lake = Lake(uri)
+    lake.write_day(FUNDING, DAYS[0], funding_table(DAYS[0], [0.1], [0]), entry(DAYS[0], 1))
+    with snapshot_reads(uri):
+        assert rates(lake) == pytest.approx([0.1])
+        before = s3.request_count()
+        assert rates(lake) == pytest.approx([0.1])
+        assert lake.ingested_days(FUNDING, "BTCUSDT", DAYS) == {DAYS[0]}
+        assert s3.request_count() == before  # the absent days were not asked again
+        lake.write_day(FUNDING, DAYS[2], funding_table(DAYS[2], [0.3], [0]), entry(DAYS[2], 1))
+        assert rates(lake) == pytest.approx([0.1, 0.3])
+
+
 def test_a_corrupt_day_is_refused_within_a_run_as_outside_one(s3: S3Server) -> None:
     from store.errors import CorruptPartitionError
 
