@@ -338,9 +338,9 @@ def _add_venues(
     section.sentences.append(coverage_sentence(section.symbol, coverage, float(all_market)))
     section.venue_split = split_table(coverage, summary["p0"])
     section.venue_split_note = (
-        f"Each venue's estimated positions within ±2/5 % of the aggregated map's price "
-        f"{price(summary['p0'])} ({VENUE_LABELS[coverage.members[0]]} mark); the venues' rows "
-        f"sum to the {coverage.label} row, the key levels' figures."
+        f"Estimated, within ±2/5 % of {price(summary['p0'])} "
+        f"({VENUE_LABELS[coverage.members[0]]} mark); the venues sum to the "
+        f"{coverage.label} row, the key levels' figures."  # one line: the page holds methods
     )
     section.warnings += absent_warnings(coverage)
 

@@ -134,6 +134,13 @@ def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
     assert "Binance + Bybit + OKX" not in text  # never the three when one is missing
     assert "each venue's share" in text and "Share of ±5 %" in text
     assert "Binance USD-M" not in text.split("Methods")[0]
+    # a desk's two pages: the summary, then the detail page holding the split and the methods
+    # box (the split once pushed the methods box alone onto a third page)
+    pages = text.split("\f")[:-1]
+    assert len(pages) == 2 and "page 2 of 2" in pages[1]
+    assert (
+        "BTC in detail" in pages[1] and "each venue's share" in pages[1] and "Methods." in pages[1]
+    )
 
 
 def test_the_intraday_snapshot_maps_the_last_hour_from_binance_rest(
