@@ -134,7 +134,8 @@ def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
     assert "Binance + Bybit + OKX" not in text  # never the three when one is missing
     assert "each venue's share" in text and "Share of ±5 %" in text
     assert "Binance USD-M" not in text.split("Methods")[0]
-    assert "-0.0 %" not in text and "+0.0 %" not in text  # no level at the mark in the table
+    levels = text.split("If price drops below")[1].split("largest bin")[0]
+    assert "0.0 %" not in levels  # no round level at the mark in the thresholds table
     # a desk's two pages: the summary, then the detail page holding the split and the methods
     # box (the split once pushed the methods box alone onto a third page)
     pages = text.split("\f")[:-1]
