@@ -341,18 +341,36 @@ def brief(
     send: Annotated[
         bool, typer.Option("--send", help="E-mail the PDF to LIQBRIEF_DESK_TO afterwards.")
     ] = False,
+    venues: Annotated[
+        str | None,
+        typer.Option(
+            "--venues",
+            metavar="VENUES",
+            help="Comma-separated, from binance, bybit, okx: brief on the date's stored map of "
+            "these venues (default: the venues its stored aggregated map sums, if it has one; "
+            "venues of LIQBRIEF_VENUES not in it are named).",
+        ),
+    ] = None,
 ) -> None:
-    """Render the HTML and PDF briefing of a date from the lake and print their paths."""
+    """Render the HTML and PDF briefing of a date from the lake and print their paths.
+
+    A date the daily job mapped with --venues is briefed on that aggregated map again."""
+    from liqbrief.cli_venues import venues_option
+
     settings = _settings(lake_writable=False)
+    asked = venues_option(venues, settings)
     reports_dir = settings.require_reports_dir(out)
     smtp = _smtp_settings() if send else None
     if send and smtp is None:
         raise SettingsError(NO_SMTP_HOST)
     from flows.briefing import write_briefing
+    from flows.briefing_venues import briefed_venues
     from store.lake import Lake
 
     on = day or today()
-    paths = write_briefing(Lake(settings.lake), on, list(symbols), reports_dir)
+    lake = Lake(settings.lake)
+    by_symbol = briefed_venues(lake, on, list(symbols), asked, explicit=venues is not None)
+    paths = write_briefing(lake, on, list(symbols), reports_dir, by_symbol or None)
     for path in paths:
         typer.echo(str(path))
     if send:

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from liqbrief.testing.synthetic_market import synthetic_market
 from sources.reference_data import load_margin_rules
-from transforms.liqmap.aggregate import SUMMED_COLUMNS, aggregate_label, aggregate_parts
+from transforms.liqmap.aggregate import (
+    SUMMED_COLUMNS,
+    aggregate_label,
+    aggregate_members,
+    aggregate_parts,
+)
 from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import parts_from_stream, streamed_pass
 from transforms.liqmap.map_tables import LiquidationMaps, MapParts
@@ -174,3 +179,15 @@ def test_property_aggregate_is_the_sum(p0s, cells, okx_misses_a_day) -> None:
         assert got_total.sum() == pytest.approx(float(want.sum()), rel=1e-12)
     assert (summary["cum_long_5pct"] <= summary["long_total_usd"] * (1 + 1e-12)).all()
     assert (summary["est_liquidated_usd"] == 3.0).all()
+
+
+@pytest.mark.parametrize("members", [("binance", "bybit"), ("bybit", "okx"), ("binance", "bybit", "okx")])  # fmt: skip
+def test_the_stored_row_names_the_venues_it_sums(members) -> None:
+    """`brief` reads the venues of a date's stored aggregated map back from its row."""
+    day = date(2025, 1, 1)
+    parts = {v: fake_parts(v, 100_000.0, [(1000, 0, 10, 5.0)], [day]) for v in members}
+    rows = aggregate_parts(parts, "BTCUSDT").summary_rows
+    assert {aggregate_members(r["brackets_source"]) == list(members) for r in rows} == {True}
+    assert aggregate_members("binance: BTCUSDT.csv; okx: okx/BTCUSDT.csv (fallback for X)") == [
+        "binance", "okx",
+    ]  # fmt: skip
