@@ -10,11 +10,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from liqbrief.testing.archive_mirror import ArchiveMirror
+from liqbrief.testing.demo_lake import build_demo_lake
 from liqbrief.testing.s3_server import S3Server
 from sources.retry_policy import RetryPolicy
 from store.lake import Lake
@@ -110,3 +112,23 @@ def cli_env(root: Path, **overrides: str) -> dict[str, str]:
         "LIQBRIEF_BINANCE_ARCHIVE_URL": "http://127.0.0.1:9", "LIQBRIEF_FRED_URL": "http://127.0.0.1:9",
         "LIQBRIEF_FRED_CSV_URL": "http://127.0.0.1:9", "LIQBRIEF_COINGLASS_URL": "http://127.0.0.1:9",
     } | overrides  # fmt: skip
+
+
+@functools.cache
+def _built_demo_lake(day: date, symbols: tuple[str, ...], history_days: int, map_days: int) -> Path:
+    root = Path(tempfile.mkdtemp(prefix="liqbrief-demo-lake-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    build_demo_lake(root / "lake", day, list(symbols), history_days, map_days)
+    return root / "lake"
+
+
+def demo_lake(
+    root: str | Path, day: date, symbols: list[str], history_days: int = 40, map_days: int = 1
+) -> Lake:
+    """build_demo_lake()'s lake at ``root``: built once per session for the same arguments
+    (through the real ingest, engine and context code, ~10 s each) and copied, so each
+    caller owns its copy and may change it."""
+    shutil.copytree(
+        _built_demo_lake(day, tuple(symbols), history_days, map_days), root, dirs_exist_ok=True
+    )
+    return Lake(str(root))

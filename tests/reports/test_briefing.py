@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from flows.briefing import load_briefing_inputs, write_briefing
 from liqbrief.cli import app
-from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import BriefingDataError, build_briefing
 from reports.formatting import price, usd
 from reports.narrative import headline_levels
 from reports.render import render_html, render_pdf
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.conftest import demo_lake
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 3, 6)
@@ -28,9 +28,7 @@ DAY = date(2024, 3, 6)
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory) -> Lake:
-    return build_demo_lake(
-        tmp_path_factory.mktemp("brief") / "lake", DAY, ["BTCUSDT"], history_days=35
-    )
+    return demo_lake(tmp_path_factory.mktemp("brief") / "lake", DAY, ["BTCUSDT"], history_days=35)
 
 
 @pytest.fixture(scope="module")
