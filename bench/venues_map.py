@@ -23,7 +23,7 @@ from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import parts_from_stream, streamed_pass
 from transforms.venue_margin import VENUES
 
-START = date(2024, 1, 1)
+START = date(2025, 8, 1)  # the shipped OKX tiers start 2025-07-23
 SEEDS = {"binance": 1, "bybit": 2, "okx": 3}
 BOOK = {"binance": 1.0, "bybit": 0.6, "okx": 0.4}
 

@@ -41,6 +41,7 @@ from sources.errors import SourceError
 from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
+from store.read_cache import snapshot_reads
 
 TASK_THREADS = 4  # threads only wait on render workers; the workers bound the CPU use
 CHUNK_DAYS = 16  # maps and context of this many days are computed, then their renders start
@@ -261,14 +262,16 @@ def backfill(
 
         require_scheduler(settings.dask_address)  # before anything is fetched or written
     if todo:
-        clock = time.perf_counter()
-        bring_inputs_up_to_date(symbols, todo)
-        get_run_logger().info("extract: %.1f s", time.perf_counter() - clock)
-        if settings.dask_address:
-            from flows.backfill_cluster import brief_days_on_cluster
+        # the inputs check, the engine pass, the scoring and the context read each day once
+        with snapshot_reads(settings.lake):
+            clock = time.perf_counter()
+            bring_inputs_up_to_date(symbols, todo)
+            get_run_logger().info("extract: %.1f s", time.perf_counter() - clock)
+            if settings.dask_address:
+                from flows.backfill_cluster import brief_days_on_cluster
 
-            brief_days_on_cluster(settings.dask_address, todo, symbols, send, ledger)
-        else:
-            workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
-            brief_days(todo, symbols, send, ledger, workers)
+                brief_days_on_cluster(settings.dask_address, todo, symbols, send, ledger)
+            else:
+                workers = settings.render_workers if len(todo) >= 2 * settings.render_workers else 1
+                brief_days(todo, symbols, send, ledger, workers)
     return publish_summary(ledger, f"backfill {start}..{end} {', '.join(symbols)}")

@@ -37,6 +37,7 @@ from flows.validate import score_before_briefings
 from liqbrief.settings import Settings
 from sources.reference_calendar import load_calendar
 from store.lake import Lake
+from store.read_cache import snapshot_reads
 from transforms.context.macro import known_vintages
 
 CHUNK_DAYS = 16  # as flows/backfill.py: maps of this many days are cut, then their context
@@ -83,7 +84,12 @@ def symbol_days(symbol: str, todo: list[date], environment: dict[str, str]) -> d
     """One engine pass over ``todo`` for ``symbol``: maps a chunk at a time, then the
     chunk's context; the error of each day that cannot be briefed."""
     adopt_environment(environment)
-    lake = Lake(Settings.from_env().lake)
+    root = Settings.from_env().lake
+    with snapshot_reads(root):  # the pass, the maps and the context read the inputs once
+        return _symbol_days(Lake(root), symbol, todo)
+
+
+def _symbol_days(lake: Lake, symbol: str, todo: list[date]) -> dict[date, str]:
     try:
         model = model_for(lake, symbol, todo[0], todo[-1])
         history = MarketHistory(lake, symbol, todo[0], todo[-1])

@@ -1,10 +1,11 @@
 """The briefing step: read the date's tables from the lake, build, render HTML and PDF,
-write both atomically to ``<reports dir>/<date>/liqbrief-<date>.{html,pdf}``."""
+write both atomically to ``<reports dir>/<date>/liqbrief-<date>.{html,pdf}`` (an intraday
+snapshot's, of the hour's stored map: ``…/liqbrief-<date>T<HHMM>.{html,pdf}`` beside it)."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -16,42 +17,46 @@ from liqbrief.settings import Settings
 from liqbrief.symbols import coin_of
 from sources.reference_calendar import load_calendar
 from store.artefacts import ArtefactStore
-from store.datasets import DATASETS
+from store.datasets import DATASETS, intraday_venue
 from store.lake import Lake
 from store.realised import read_coverage, read_realised
 from store.units import read_unit
+from transforms.context.chart_series import PRICE_PATH_DAYS, hourly_path, oi_history, price_path
 from transforms.context.macro import calendar_warning
-from transforms.context.market import daily_closing_oi
-
-OI_HISTORY_DAYS = 90
 
 
-def hourly_path(klines: pd.DataFrame) -> pd.DataFrame:
-    if klines.empty:
-        return pd.DataFrame(columns=["time", "close"])
-    hourly = klines.set_index("open_time")["close"].resample("1h").last().dropna()
-    return pd.DataFrame({"time": hourly.index + pd.Timedelta(hours=1), "close": hourly.to_numpy()})
-
-
-def coinglass_snapshots(lake: Lake, day: date, symbol: str):
+def coinglass_snapshots(lake: Lake, day: date, symbol: str, at: datetime | None = None):
     """What Coinglass gave for the symbol's coin (empty frames without a key): the outcomes
     of the fetch that explains ``day`` (``latest_fetch_day``), and ``day``'s own
-    open-interest exchange list and liquidation map."""
+    open-interest exchange list and liquidation map; with ``at``, only what was fetched by
+    then (a snapshot fetched later in the day is not the hour's)."""
     from reports.market_wide import CoinglassSnapshots
 
     coin = coin_of(symbol)
     status_day = latest_fetch_day(lake, coin, day)
     status = DATASETS["fetch_status"]
     return CoinglassSnapshots(
-        lake.read(status, coin, status_day, status_day) if status_day else pd.DataFrame(),
         *(
-            lake.read(DATASETS[name], coin, day, day)
-            for name in ("oi_exchange_list", "liquidation_map")
+            fetched_by(frame, at)
+            for frame in (
+                lake.read(status, coin, status_day, status_day) if status_day else pd.DataFrame(),
+                *(
+                    lake.read(DATASETS[name], coin, day, day)
+                    for name in ("oi_exchange_list", "liquidation_map")
+                ),
+            )
         ),
         fetched_on=status_day,
         history_start=history_starts(lake, coin),
         liquidation_exchanges=liquidation_exchanges(lake, coin, day - timedelta(days=1)),
     )
+
+
+def fetched_by(frame: pd.DataFrame, at: datetime | None) -> pd.DataFrame:
+    """The rows fetched at or before ``at`` (all without one)."""
+    if at is None or frame.empty:
+        return frame
+    return frame.loc[frame["fetched_at"] <= pd.Timestamp(at)].reset_index(drop=True)
 
 
 HISTORY_SERIES = ("oi_aggregated_1d", "liquidations_binance_1d", "liquidations_all_1d")
@@ -132,45 +137,90 @@ def realised_stored(lake: Lake, day: date, symbol: str) -> bool:
     return has_evidence(lake, symbol, day - timedelta(days=WINDOW_DAYS), day - timedelta(days=1))
 
 
-def load_briefing_inputs(lake: Lake, day: date, symbols: list[str], venues: dict | None = None):
+def read_map(lake: Lake, inputs, symbol: str, unit: str, at: datetime | None = None) -> None:
+    """The map as one run wrote it: summary, bins and heatmap from one manifest (an
+    intraday snapshot's also its cut-off line, from the sources stored with it)."""
+    liqmap = {
+        name.split("/")[-1]: table.sort_by(DATASETS[name].time_column).to_pandas()
+        for name, table in read_unit(lake, unit, symbol, inputs.day).items()
+    }
+    summary = liqmap["liqmap_summary"]
+    if not len(summary):
+        return
+    inputs.summaries[symbol] = summary
+    bins = liqmap["liqmap_bins"]
+    inputs.bins[symbol] = bins[bins["window"] == "7d"]
+    inputs.heatmaps[symbol] = liqmap["liqmap_heatmap"]
+    if at is not None:
+        inputs.intraday_cutoff[symbol] = intraday_cutoff(at, liqmap.get("liqmap_sources"))
+
+
+def intraday_cutoff(at: datetime, sources: pd.DataFrame | None) -> str:
+    """The hour's cut-off line from the sources stored with its map (what the ledger said
+    when it was mapped, whatever the archive has published since)."""
+    from flows.intraday import cutoff_line, rest_days_of
+
+    return cutoff_line(at, rest_days_of(sources if sources is not None else pd.DataFrame()))
+
+
+def path_to_hour(lake: Lake, symbol: str, week: pd.DataFrame, at: datetime) -> pd.DataFrame:
+    """An intraday heatmap's price path: the stored week to 00:00 of the date, then the
+    date's hours closed by ``at`` (nothing after it), the 7 days before ``at`` kept."""
+    ds = DATASETS["klines_5m"]
+    day = at.date()
+    today = lake.read(ds, symbol, day, day, ["close"])
+    closed = today[ds.time_column] + pd.Timedelta(seconds=ds.bar_seconds) <= pd.Timestamp(at)
+    path = pd.concat([week, hourly_path(today.loc[closed])], ignore_index=True)
+    path["time"] = pd.to_datetime(path["time"], utc=True)
+    since = pd.Timestamp(at) - pd.Timedelta(days=PRICE_PATH_DAYS)
+    return path.loc[path["time"] > since].reset_index(drop=True)
+
+
+def chart_series_of(lake: Lake, day: date, symbol: str) -> pd.DataFrame:
+    """D's chart series, stored with its market context since the context step cuts them;
+    a context written before that is refused with what to run, not drawn without charts."""
+    from reports.briefing import BriefingDataError
+
+    series = lake.read(DATASETS["chart_series"], symbol, day, day)
+    if series.empty:  # a context always has some: it needs D − 1's inputs
+        raise BriefingDataError(
+            f"the lake's context of {symbol} on {day} has no chart series (it was written by an "
+            f"older liqbrief): run `liqbrief context --date {day} --symbols {symbol}` first"
+        )
+    return series
+
+
+def load_briefing_inputs(
+    lake: Lake,
+    day: date,
+    symbols: list[str],
+    venues: dict | None = None,
+    at: datetime | None = None,
+):
     """The date's frames; a symbol in ``venues`` (the daily job's coverage of its venues)
-    is briefed on the aggregated map ("all") of those venues."""
+    is briefed on the aggregated map ("all") of those venues; with ``at`` (a whole UTC hour
+    of ``day``) on the hour's stored map, the rest (context, records, macro) the day's own."""
     from reports.briefing import BriefingInputs
 
-    inputs = BriefingInputs(day=day, symbols=symbols)
-    yesterday = day - timedelta(days=1)
+    inputs = BriefingInputs(day=day, symbols=symbols, at=at)
     for symbol in symbols:
-        unit = "liqmap"
+        unit = "liqmap" if at is None else f"{intraday_venue(at.hour)}/liqmap"
         if venues and symbol in venues:
             unit = "all/liqmap"
             inputs.venue_maps[symbol] = venue_coverage(lake, day, symbol, venues[symbol])
-        # the date's map as one run wrote it: summary, bins and heatmap from one manifest
-        liqmap = {
-            name.split("/")[-1]: table.sort_by(DATASETS[name].time_column).to_pandas()
-            for name, table in read_unit(lake, unit, symbol, day).items()
-        }
-        summary = liqmap["liqmap_summary"]
-        if len(summary):
-            inputs.summaries[symbol] = summary
-            bins = liqmap["liqmap_bins"]
-            inputs.bins[symbol] = bins[bins["window"] == "7d"]
-            inputs.heatmaps[symbol] = liqmap["liqmap_heatmap"]
-            week = lake.read(
-                DATASETS["klines_5m"], symbol, day - timedelta(days=7), yesterday, ["close"]
-            )
-            inputs.price_paths[symbol] = hourly_path(week)
+        read_map(lake, inputs, symbol, unit, at)
         market = lake.read(DATASETS["market_context"], symbol, day, day)
         if len(market):
             inputs.market[symbol] = market
+            series = chart_series_of(lake, day, symbol)
+            inputs.price_paths[symbol] = price_path(series)
+            if at is not None and symbol in inputs.summaries:  # the heatmap runs to the hour
+                inputs.price_paths[symbol] = path_to_hour(lake, symbol, price_path(series), at)
+            inputs.oi_history[symbol] = oi_history(series)
         records = lake.read(DATASETS["records"], symbol, day, day)
         if len(records):
             inputs.records[symbol] = records
-            start = day - timedelta(days=OI_HISTORY_DAYS)
-            oi = lake.read(
-                DATASETS["metrics"], symbol, start, yesterday, ["sum_open_interest_value"]
-            )
-            inputs.oi_history[symbol] = daily_closing_oi(oi)
-        inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol)
+        inputs.coinglass[symbol] = coinglass_snapshots(lake, day, symbol, at)
         inputs.validation[symbol] = validation_summary(lake, day, symbol)
         if inputs.validation[symbol].empty and realised_stored(lake, day, symbol):
             inputs.unvalidated.add(symbol)
@@ -185,10 +235,14 @@ def load_briefing_inputs(lake: Lake, day: date, symbols: list[str], venues: dict
     return inputs
 
 
-def briefing_names(day: date) -> tuple[tuple[str, str], tuple[str, str]]:
-    """The HTML's and the PDF's parts under the reports directory: ``<day>/liqbrief-<day>.*``."""
+def briefing_names(
+    day: date, at: datetime | None = None
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The HTML's and the PDF's parts under the reports directory: ``<day>/liqbrief-<day>.*``,
+    or an hour's ``<day>/liqbrief-<day>T1400.*`` (never the day's 00:00 briefing)."""
     folder = day.isoformat()
-    return (folder, f"liqbrief-{day}.html"), (folder, f"liqbrief-{day}.pdf")
+    stem = f"liqbrief-{day}" if at is None else f"liqbrief-{day}T{at:%H%M}"
+    return (folder, f"{stem}.html"), (folder, f"{stem}.pdf")
 
 
 def briefing_paths(reports_dir: str | Path, day: date) -> tuple[str, str]:
@@ -222,6 +276,12 @@ def require_usable_maps(inputs) -> None:
     map always has a price: the engine writes none without one.)"""
     from reports.briefing import BriefingDataError
 
+    if not inputs.summaries and inputs.at is not None:
+        raise BriefingDataError(
+            f"no map of {inputs.at:%H:%M} UTC {inputs.day} stored for {','.join(inputs.symbols)}: "
+            f"run `liqbrief daily --at {inputs.at:%Y-%m-%dT%H:%M} --symbols "
+            f"{','.join(inputs.symbols)}`"
+        )
     if not inputs.summaries:
         wanted = ",".join(inputs.symbols)
         raise BriefingDataError(
@@ -232,20 +292,26 @@ def require_usable_maps(inputs) -> None:
 
 
 def write_briefing(
-    lake: Lake, day: date, symbols: list[str], out_dir: str | Path, venues: dict | None = None
+    lake: Lake,
+    day: date,
+    symbols: list[str],
+    out_dir: str | Path,
+    venues: dict | None = None,
+    at: datetime | None = None,
 ) -> tuple[str, str]:
-    """Build and render one briefing; both files appear only when both are complete (the
-    HTML last: a day with both files is done). Their locations (paths or s3:// URIs)."""
+    """Build and render one briefing (of the hour ``at``'s map, with one); both files appear
+    only when both are complete (the HTML last: a day with both files is done). Their
+    locations (paths or s3:// URIs)."""
     from reports.briefing import build_briefing
     from reports.render import render_html, render_pdf
 
-    inputs = load_briefing_inputs(lake, day, symbols, venues)
+    inputs = load_briefing_inputs(lake, day, symbols, venues, at)
     require_usable_maps(inputs)
     briefing = build_briefing(inputs, chart_format=Settings.from_env().chart_format)
     html = render_html(briefing)
     pdf = render_pdf(html)
     store = ArtefactStore(out_dir)
-    html_parts, pdf_parts = briefing_names(day)
+    html_parts, pdf_parts = briefing_names(day, at)
     # the HTML marks the pair complete: removed first, written last, so a crash in between
     # never leaves a new HTML beside an old PDF that a backfill would count as done
     store.delete(*html_parts)
@@ -255,9 +321,13 @@ def write_briefing(
 
 @task(task_run_name="render-briefing-{day}")
 def render_briefing(
-    day: date, symbols: list[str], out_dir: str | None = None, venues: dict | None = None
+    day: date,
+    symbols: list[str],
+    out_dir: str | None = None,
+    venues: dict | None = None,
+    at: datetime | None = None,
 ) -> list[str]:
     settings = Settings.from_env()
     lake = Lake(settings.lake)
-    paths = write_briefing(lake, day, symbols, out_dir or settings.reports_dir, venues)
+    paths = write_briefing(lake, day, symbols, out_dir or settings.reports_dir, venues, at)
     return [str(p) for p in paths]

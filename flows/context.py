@@ -25,6 +25,7 @@ from sources.retry_policy import RetryPolicy
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
+from transforms.context.chart_series import OI_HISTORY_DAYS, PRICE_PATH_DAYS, chart_series
 from transforms.context.macro import (
     calendar_warning,
     known_vintages,
@@ -200,6 +201,13 @@ def bars_before(frames: dict[str, pd.DataFrame], day: date) -> dict[str, pd.Data
 # -- context tables -----------------------------------------------------------------------
 WINDOW_DAYS = 8  # market context reads the 8 days before D (7-day changes need the 8th)
 MARKET_DATASETS = ("metrics", "klines_5m", "funding_rate")
+# how far before a range's first date each input is read: the context's window, and for
+# open interest the chart series' 90 days
+HISTORY_DAYS = {
+    "metrics": max(WINDOW_DAYS, OI_HISTORY_DAYS),
+    "klines_5m": max(WINDOW_DAYS, PRICE_PATH_DAYS),
+    "funding_rate": WINDOW_DAYS,
+}
 
 
 class MarketHistory:
@@ -214,20 +222,27 @@ class MarketHistory:
         self, lake: Lake, symbol: str, first: date, last: date, market_wide: bool = True
     ) -> None:
         self.lake, self.symbol, self.coin = lake, symbol, coin_of(symbol)
-        start, end = first - timedelta(days=WINDOW_DAYS), last - timedelta(days=1)
+        end = last - timedelta(days=1)
         self.frames = {
-            name: lake.read(DATASETS[name], symbol, start, end) for name in MARKET_DATASETS
+            name: lake.read(DATASETS[name], symbol, first - timedelta(days=days), end)
+            for name, days in HISTORY_DAYS.items()
         }
         self.coinglass = read_coinglass_daily(lake, self.coin, end) if market_wide else {}
         self._known: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
         self._year_starts: dict[int, pd.DataFrame] = {}
 
-    def window(self, name: str, day: date) -> pd.DataFrame:
-        """Rows of ``name`` from 00:00 UTC of D − WINDOW_DAYS to before 00:00 UTC of D."""
+    def window(self, name: str, day: date, days: int = WINDOW_DAYS) -> pd.DataFrame:
+        """Rows of ``name`` from 00:00 UTC of D − ``days`` to before 00:00 UTC of D."""
         frame = self.frames[name]
         times = frame[DATASETS[name].time_column]
-        lo, hi = (pd.Timestamp(d, tz="UTC") for d in (day - timedelta(days=WINDOW_DAYS), day))
+        lo, hi = (pd.Timestamp(d, tz="UTC") for d in (day - timedelta(days=days), day))
         return frame.iloc[times.searchsorted(lo, side="left") : times.searchsorted(hi, side="left")]
+
+    def chart_series(self, day: date) -> pd.DataFrame:
+        """D's chart series (the hourly close of the week before D, the daily open interest
+        of the 90 days before D), sliced from the history read once."""
+        week = self.window("klines_5m", day, PRICE_PATH_DAYS)
+        return chart_series(day, self.symbol, week, self.window("metrics", day, OI_HISTORY_DAYS))
 
     def year_start(self, year: int) -> pd.DataFrame:
         if year not in self._year_starts:
@@ -333,6 +348,7 @@ def write_symbol_context(
     the caller holds them, else the lake's, else folded over the lake). Returns D's records."""
     market = history.market(day)
     _write(lake, "market_context", symbol, day, market, "liqbrief:market-context")
+    _write(lake, "chart_series", symbol, day, history.chart_series(day), "liqbrief:chart-series")
     yesterday = day - timedelta(days=1)
     if previous is None:
         previous = _stored_records(lake, symbol, yesterday)

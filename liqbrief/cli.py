@@ -17,6 +17,7 @@ from liqbrief import progress
 from liqbrief.cli_map import print_map
 from liqbrief.cli_params import (
     AtOpt,
+    BriefAtOpt,
     DayOpt,
     EndOpt,
     HeatmapDates,
@@ -214,18 +215,27 @@ def daily(
         ),
     ] = None,
     at: AtOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="With --at: print the hour's map and the briefing's paths as JSON."
+        ),
+    ] = False,
 ) -> None:
     """The daily job: extract, map the latest complete date, context, briefing, e-mail.
 
     The e-mail is sent when LIQBRIEF_SMTP_HOST is set. With --at: the Binance book as of
-    that UTC hour, printed (no briefing)."""
+    that UTC hour, stored as the hour's map and briefed beside the day's briefing
+    (<date>/liqbrief-<date>T<HHMM>.html/.pdf; no e-mail)."""
     from liqbrief.cli_venues import print_daily_venues, run_intraday, venues_option
 
     chosen_venues = venues_option(venues, Settings.from_env())
     if at is not None:
         # LIQBRIEF_VENUES does not stop an hour's snapshot; an explicit --venues must be Binance
-        run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None)
+        run_intraday(at, list(symbols), day is not None, chosen_venues if venues else None, as_json)
         return
+    if as_json:
+        raise typer.BadParameter("--json goes with --at (an hour's snapshot)", param_hint="--json")
     # its extract starts a day before the warm-up (yesterday's map, if today's cannot be made)
     mappable_from(list(symbols), day or today(), "--date", extra_days=1)
     _settings(lake_writable=True, writes_briefings=True)
@@ -341,6 +351,7 @@ def brief(
     send: Annotated[
         bool, typer.Option("--send", help="E-mail the PDF to LIQBRIEF_DESK_TO afterwards.")
     ] = False,
+    at: BriefAtOpt = None,
     venues: Annotated[
         str | None,
         typer.Option(
@@ -354,9 +365,19 @@ def brief(
 ) -> None:
     """Render the HTML and PDF briefing of a date from the lake and print their paths.
 
-    A date the daily job mapped with --venues is briefed on that aggregated map again."""
+    With --at: of that hour's stored map (`daily --at`), beside the date's briefing. A date
+    the daily job mapped with --venues is briefed on that aggregated map again."""
     from liqbrief.cli_venues import venues_option
 
+    if at is not None and (day is not None or send):
+        raise typer.BadParameter(
+            "--at re-renders an hour's briefing: give it without --date and --send",
+            param_hint="--at",
+        )
+    if at is not None and venues is not None and venues.strip().lower() != "binance":
+        raise typer.BadParameter(
+            "an hour's briefing maps Binance's book only (--venues binance)", param_hint="--at"
+        )
     settings = _settings(lake_writable=False)
     asked = venues_option(venues, settings)
     reports_dir = settings.require_reports_dir(out)
@@ -367,10 +388,12 @@ def brief(
     from flows.briefing_venues import briefed_venues
     from store.lake import Lake
 
-    on = day or today()
+    on = at.date() if at is not None else day or today()
     lake = Lake(settings.lake)
-    by_symbol = briefed_venues(lake, on, list(symbols), asked, explicit=venues is not None)
-    paths = write_briefing(lake, on, list(symbols), reports_dir, by_symbol or None)
+    by_symbol = (
+        {} if at is not None else briefed_venues(lake, on, list(symbols), asked, venues is not None)
+    )
+    paths = write_briefing(lake, on, list(symbols), reports_dir, by_symbol or None, at=at)
     for path in paths:
         typer.echo(str(path))
     if send:

@@ -202,13 +202,22 @@ def whole_past_hour(value: str | None) -> datetime | None:
     return at
 
 
+BriefAtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        metavar="YYYY-MM-DDTHH:00",
+        callback=whole_past_hour,
+        help="Re-render the briefing of this hour's stored map (written by `daily --at`).",
+    ),
+]
 AtOpt = Annotated[
     str | None,
     typer.Option(
         "--at",
         metavar="YYYY-MM-DDTHH:00",
         callback=whole_past_hour,
-        help="Map the book as of this whole UTC hour (REST for the hours the archive lacks); "
-        "prints the key levels, no briefing.",
+        help="Map the book as of this whole UTC hour (REST for the hours the archive lacks), "
+        "store that hour's map and write its briefing beside the day's; prints the key levels.",
     ),
 ]

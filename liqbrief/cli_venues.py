@@ -111,10 +111,14 @@ def print_daily_venues(result: dict) -> None:
             typer.echo(f"  missing venue {venue}: {why}")
 
 
-def run_intraday(at, symbols: list[str], date_given: bool, venues: list[str] | None) -> None:
-    """`daily --at`: checks, then the Binance book as of the hour and its cut-off line."""
+def run_intraday(
+    at, symbols: list[str], date_given: bool, venues: list[str] | None, as_json: bool = False
+) -> None:
+    """`daily --at`: checks, then the Binance book as of the hour, stored and briefed; prints
+    each symbol's cut-off line and key levels, then the briefing's paths (or all as JSON)."""
     from liqbrief.cli_map import map_lines
     from liqbrief.cli_params import mappable_from
+    from liqbrief.json_output import strict_json
 
     if date_given:
         raise typer.BadParameter("give --at or --date, not both", param_hint="--at")
@@ -125,9 +129,18 @@ def run_intraday(at, symbols: list[str], date_given: bool, venues: list[str] | N
     mappable_from(symbols, at.date(), "--at", extra_days=1)
     settings = Settings.from_env()
     settings.require_lake(writable=True)
+    settings.require_reports_dir()
     from flows.intraday import intraday_snapshot
 
-    for symbol, result in intraday_snapshot(at, symbols).items():
-        typer.echo(result["cutoff"])
-        for line in map_lines(symbol, "7d", result["summary"] | {"date": f"{at:%Y-%m-%d}"}):
+    result = intraday_snapshot(at, symbols)
+    html, pdf = result["briefing"]
+    if as_json:
+        out = {"at": at, "symbols": result["symbols"], "briefing": {"html": html, "pdf": pdf}}
+        typer.echo(strict_json(out))
+        return
+    for symbol, mapped in result["symbols"].items():
+        typer.echo(mapped["cutoff"])
+        for line in map_lines(symbol, "7d", mapped["summary"] | {"date": f"{at:%Y-%m-%d}"}):
             typer.echo(line.replace(" 00:00 UTC,", f" {at:%H:%M} UTC,", 1))
+    typer.echo(html)
+    typer.echo(pdf)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
@@ -80,6 +80,9 @@ class BriefingInputs:
     # symbols briefed on an aggregated map of several venues (the daily job's --venues)
     venue_maps: dict[str, VenueCoverage] = field(default_factory=dict)
     rest_note: str = ""  # the cut-off line's days from REST (with venue_maps only)
+    # an intraday snapshot's hour (`daily --at`): the maps are the hour's, the rest the day's
+    at: datetime | None = None
+    intraday_cutoff: dict[str, str] = field(default_factory=dict)  # by symbol: "Book as of …"
 
 
 @dataclass
@@ -126,6 +129,8 @@ class Briefing:
     track_record_intro: str = ""  # what the page-1 track record measures (with data only)
     track_record: list[str] = field(default_factory=list)  # one line per symbol, or one
     map_label: str = BINANCE_MAP_LABEL
+    at: datetime | None = None  # an intraday snapshot's hour
+    asof: str = ""  # its page-1 line: the book's hour and which hours came from REST
 
 
 def _level_label(value: float, levels: list[tuple[float, float]]) -> str:
@@ -201,18 +206,16 @@ def _market_table(symbol: str, row: dict) -> Table:
     return Table(["", "", "", ""], rows)
 
 
-def _records_table(
-    symbol: str, records: dict[tuple[str, str], dict], binance_map: bool = False
-) -> Table:
-    """The records rows; ``binance_map``: the briefing's map is an aggregate, so the model's
+def _records_table(symbol: str, records: dict[tuple[str, str], dict], map_owner: str = "") -> Table:
+    """The records rows; ``map_owner``: the briefing's map is another, so the model's
     records (of Binance's map) say whose map they are."""
     rows = []
     for key, label in RECORD_LABELS.items():
         r = records.get(key)
         if not r:
             continue
-        if binance_map and key[1].startswith("cum_"):
-            label = label.replace("(estimated)", "Binance map (estimated)")
+        if map_owner and key[1].startswith("cum_"):
+            label = label.replace("(estimated)", f"{map_owner} (estimated)")
         known = r["value"] == r["value"]
         rows.append(
             [
@@ -300,12 +303,14 @@ def build_section(
         ]
         section.map_svg = "" if not charts_on else charts.liquidation_map_chart(
             inputs.bins.get(symbol, pd.DataFrame()), summary["p0"], levels,
-            f"{section.name} estimated liquidation map, {WINDOW} cohorts ({section.map_label})", chart_format,
+            f"{section.name} estimated liquidation map, {WINDOW} cohorts ({section.map_label}){_hour_of(inputs)}", chart_format,
         )  # fmt: skip
         section.heatmap_svg = "" if not charts_on else charts.heatmap_chart(
             inputs.heatmaps.get(symbol, pd.DataFrame()), inputs.price_paths.get(symbol, pd.DataFrame()),
-            f"{section.name} liquidation heatmap, last 7 days", chart_format,
+            f"{section.name} liquidation heatmap, last 7 days{_hour_of(inputs, ' to ')}", chart_format,
         )  # fmt: skip
+    if inputs.at is not None:  # the map is the hour's; context and records the day's
+        section.market_label = f" — daily, as of 00:00 UTC {inputs.day:%d %b %Y}"
     market = inputs.market.get(symbol)
     market_row = None if market is None or market.empty else market.iloc[0].to_dict()
     if market_row is None:
@@ -322,7 +327,7 @@ def build_section(
         chart_format, title_window=WINDOW,
     )  # fmt: skip
     if records:
-        section.records = _records_table(symbol, records, binance_map=bool(section.market_label))
+        section.records = _records_table(symbol, records, _records_map_owner(section, inputs))
         oi = records.get((BINANCE, "oi_usd"), {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
@@ -333,6 +338,14 @@ def build_section(
             f"no records for {inputs.day} — run `liqbrief context --date {inputs.day}`"
         )
     return section
+
+
+def _records_map_owner(section: SymbolSection, inputs: BriefingInputs) -> str:
+    """Whose map the model's records are when it is not the one briefed: Binance's (beside
+    an aggregate), the date's 00:00 map (beside an hour's)."""
+    if section.map_label != BINANCE_MAP_LABEL:
+        return "Binance map"
+    return "" if inputs.at is None else "00:00 map"
 
 
 def _add_venues(
@@ -369,12 +382,17 @@ def _add_market_wide(
             symbol, records, market, records_sentence(symbol, binance), snaps
         )
         section.records_note = market_wide.records_note(records, snaps)
+        if inputs.at is not None:  # beside the hour's map: the day's records, and said so
+            section.records_line = (
+                f"Daily, as of 00:00 UTC {inputs.day:%d %b %Y}: {section.records_line}"
+            )
     section.coverage = market_wide.coverage_lines(symbol, snaps, market, records, inputs.day)
     summary_frame = inputs.summaries.get(symbol)
     if summary_frame is not None and not summary_frame.empty:
         summary = summary_frame.set_index("window").loc[WINDOW].to_dict()
+        ours_at = "00:00" if inputs.at is None else f"{inputs.at:%H:%M}"
         section.coinglass_map, section.coinglass_map_note = market_wide.map_comparison(
-            summary, snaps
+            summary, snaps, ours_at
         )
 
 
@@ -454,7 +472,6 @@ def build_briefing(
     intro, track_lines = track_record.track_record_block(
         inputs.symbols, inputs.validation, inputs.day, inputs.unvalidated
     )
-    cutoff_day = inputs.day - timedelta(days=1)
     labels = list(dict.fromkeys(s.map_label for s in sections if s.sentences))
     map_label = "; ".join(labels) or BINANCE_MAP_LABEL
     warnings = (
@@ -464,9 +481,8 @@ def build_briefing(
     )
     return Briefing(
         day=inputs.day,
-        title=f"Liquidation briefing — {inputs.day:%A %d %B %Y}",
-        cutoff=f"Data to 23:59 UTC {cutoff_day:%d %b %Y}; map snapshot 00:00 UTC {inputs.day:%d %b %Y}"
-        + inputs.rest_note,
+        title=f"Liquidation briefing — {inputs.day:%A %d %B %Y}" + _hour_of(inputs),
+        cutoff=_cutoff(inputs),
         sections=sections,
         macro_line=macro_line,
         macro=macro_table,
@@ -483,12 +499,62 @@ def build_briefing(
             "mark price touches that price, and when contracts are closed each side's survivors shrink by "
             "its voluntary closes over the contracts it still held. Each date's price grid comes from that "
             "date's own price, never a later one.",
+            *_intraday_methods(inputs),
             *[line for s in sections for line in s.coverage],
         ],
         track_record_intro=intro,
         track_record=track_lines,
         map_label=map_label,
+        at=inputs.at,
+        asof=_asof_line(inputs),
     )
+
+
+def _hour_of(inputs: BriefingInputs, before: str = ", ") -> str:
+    """ ", 14:00 UTC" for an intraday snapshot's title; "" for the day's."""
+    return "" if inputs.at is None else f"{before}{inputs.at:%H:%M} UTC"
+
+
+def _cutoff(inputs: BriefingInputs) -> str:
+    """What the briefing knows: to 00:00 of the date, or (intraday) the map to the hour
+    and the daily tables to 00:00."""
+    day = inputs.day
+    if inputs.at is None:
+        cutoff_day = day - timedelta(days=1)
+        return (
+            f"Data to 23:59 UTC {cutoff_day:%d %b %Y}; map snapshot 00:00 UTC {day:%d %b %Y}"
+            + inputs.rest_note
+        )
+    return (
+        f"Intraday: map snapshot {inputs.at:%H:%M} UTC {day:%d %b %Y}, nothing after it read; "
+        f"market context, records, macro and track record as of 00:00 UTC {day:%d %b %Y}"
+    )
+
+
+def _asof_line(inputs: BriefingInputs) -> str:
+    """Page 1's "Book as of 14:00 UTC 25 Nov 2026; from Binance REST …" (one line when the
+    symbols share it, else one clause per symbol)."""
+    if inputs.at is None:
+        return ""
+    lines = [inputs.intraday_cutoff[s] for s in inputs.symbols if s in inputs.intraday_cutoff]
+    if len(set(lines)) <= 1:
+        return lines[0] if lines else f"Book as of {inputs.at:%H:%M} UTC: no map stored"
+    return "; ".join(
+        f"{s}: {inputs.intraday_cutoff[s]}" for s in inputs.symbols if s in inputs.intraday_cutoff
+    )
+
+
+def _intraday_methods(inputs: BriefingInputs) -> list[str]:
+    if inputs.at is None:
+        return []
+    return [
+        f"Intraday snapshot: the map is the book at {inputs.at:%H:%M} UTC — open-interest "
+        "readings stamped by then and bars closed by then, nothing later; for the hours the "
+        "Binance archive has not published, the same series from Binance's REST API (the "
+        "line under the title names them). The heatmap runs to the hour; market context, "
+        "records, macro, the track record and yesterday's realised liquidations are the "
+        f"day's own, as of 00:00 UTC {inputs.day:%d %b %Y}."
+    ]
 
 
 def _venue_method(map_label: str) -> str:

@@ -362,7 +362,9 @@ def _map_rows(snaps: CoinglassSnapshots) -> tuple[pd.DataFrame, str]:
     return frame, ""
 
 
-def map_comparison(summary: dict, snaps: CoinglassSnapshots) -> tuple[Table | None, str]:
+def map_comparison(
+    summary: dict, snaps: CoinglassSnapshots, ours_at: str = "00:00"
+) -> tuple[Table | None, str]:
     """Our cumulative longs/shorts at ±2/3/5 % (7d cohorts) beside Coinglass's, and the
     ratio; None when no Coinglass map was stored for the date, or (with a note saying so)
     when it has no level near the reference price. Both are estimates."""
@@ -371,7 +373,7 @@ def map_comparison(summary: dict, snaps: CoinglassSnapshots) -> tuple[Table | No
         return None, ""
     p_cg = reference_price(rows, summary["p0"])
     own_price = "last_price" in rows and rows["last_price"].notna().any()
-    around = f"its last price {price(p_cg)}" if own_price else f"our 00:00 mark {price(p_cg)}"
+    around = f"its last price {price(p_cg)}" if own_price else f"our {ours_at} mark {price(p_cg)}"
     theirs = cumulative_table(rows, p_cg)
     widest = max(DISTANCES_PCT)
     if theirs[f"cum_long_{widest}pct"] + theirs[f"cum_short_{widest}pct"] <= 0:
@@ -398,6 +400,6 @@ def map_comparison(summary: dict, snaps: CoinglassSnapshots) -> tuple[Table | No
     at = pd.Timestamp(rows["fetched_at"].iloc[0]).tz_convert("UTC")
     note = (
         f"Coinglass's map fetched {at:%d %b %H:%M} UTC, summed around {around}; "
-        f"ours at 00:00 UTC around mark {price(summary['p0'])}. Both are model estimates."
+        f"ours at {ours_at} UTC around mark {price(summary['p0'])}. Both are model estimates."
     )
     return table, note

@@ -174,6 +174,37 @@ for _venue in MAP_VENUES[1:]:
         )
 
 
+# The intraday snapshot's map (`daily --at 2026-11-25T14:00`, Binance's book as of a whole UTC
+# hour): one unit per hour, "intraday/<HH>00/liqmap" under <lake>/intraday/<HH>00/liqmap_*/
+# symbol=…/date=…, so an hour never touches the date's 00:00 map nor another hour's. Beside the
+# three map tables, liqmap_sources: the source of each input day the map read (the ledger's at
+# mapping time), so a re-render names the hours REST gave even after the archive replaced them.
+LIQMAP_SOURCES_SCHEMA = pa.schema(
+    [
+        *_KEYS,
+        ("input", pa.string()),  # "metrics", "klines_5m", "mark_klines_1m"
+        ("input_date", pa.date32()),
+        ("source_url", pa.string()),  # the ledger's: an archive URL or "rest:binance:…"
+    ]
+)
+INTRADAY_HOURS = tuple(f"{hour:02d}00" for hour in range(24))
+for _hour in INTRADAY_HOURS:
+    for _name in ("liqmap_bins", "liqmap_summary", "liqmap_heatmap"):
+        _base = DATASETS[_name]
+        DATASETS[f"intraday/{_hour}/{_name}"] = Dataset(
+            f"intraday/{_hour}", _name, _base.schema, _base.time_column, None, unit="liqmap"
+        )
+    DATASETS[f"intraday/{_hour}/liqmap_sources"] = Dataset(
+        f"intraday/{_hour}", "liqmap_sources", LIQMAP_SOURCES_SCHEMA, "input_date", None,
+        unit="liqmap",
+    )  # fmt: skip
+
+
+def intraday_venue(hour: int) -> str:
+    """The lake's place for the map of a whole UTC hour: "intraday/1400"."""
+    return f"intraday/{INTRADAY_HOURS[hour]}"
+
+
 def map_dataset(venue: str, name: str) -> Dataset:
     """A map dataset of one venue or of "all" (Binance's keep their bare names)."""
     return DATASETS[name if venue == "binance" else f"{venue}/{name}"]
@@ -262,12 +293,18 @@ RECORDS_SCHEMA = pa.schema(
     ]
 )
 
+# the series a date's charts draw (transforms/context/chart_series.py), cut by the context step
+CHART_SERIES_SCHEMA = pa.schema(
+    [*_KEYS, ("series", pa.string()), ("time", UTC_TIME), ("value", pa.float64())]
+)
+
 for _d in [
     Dataset("fred", "fred_observations", FRED_SCHEMA, "date", None),
     Dataset("binance", "market_context", MARKET_CONTEXT_SCHEMA, "date", None),
     Dataset("macro", "macro_context", MACRO_CONTEXT_SCHEMA, "series", None),
     Dataset("macro", "macro_events", MACRO_EVENTS_SCHEMA, "event_date", None),
     Dataset("binance", "records", RECORDS_SCHEMA, "metric", None),
+    Dataset("binance", "chart_series", CHART_SERIES_SCHEMA, "time", None),
 ]:
     DATASETS[_d.name] = _d
 

@@ -35,6 +35,9 @@ def repair_command(dataset: str, symbol: str, start: date, end: date) -> str | N
             f"liqbrief extract --venues {venue} --symbols {symbol} --datasets {name} "
             f"--start {start} --end {end} --force"
         )
+    if venue.startswith("intraday/"):  # an hour's map: "intraday/1400/liqmap_bins"
+        hour = venue.removeprefix("intraday/")
+        return f"liqbrief daily --symbols {symbol} --at {start}T{hour[:2]}:{hour[2:]}"
     if name in MAP_DATASETS:  # "bybit/liqmap_bins", "all/liqmap_summary", …
         return f"liqbrief liqmap --venue {venue} --symbols {symbol} --start {start} --end {end}"
     if name == "recorder_messages":  # counts of frames received: only the recorder makes them

@@ -34,6 +34,7 @@ from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
 from store.object_store import filesystem_from_uri, is_local_filesystem, read_whole
+from store.read_cache import active_snapshot
 from store.units import UnitManifest, read_unit
 
 DATA_FILE = "data.parquet"
@@ -177,6 +178,7 @@ class Lake:
         raw = parquet_bytes(table)
         entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest(), data_bytes=len(raw))
         ledger = self.ledger_path(ds, entry.symbol, day)
+        self._forget(ds, entry.symbol, day)
         with contextlib.suppress(FileNotFoundError):
             self.fs.delete_file(ledger)  # a crash below must not leave the old record vouching
         self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
@@ -207,6 +209,7 @@ class Lake:
             f"symbol={symbol}",
             f"date={day.isoformat()}.{uuid.uuid4().hex[:8]}.parquet",
         )
+        self._forget(ds, symbol, day)
         if self.is_local:
             self.fs.create_dir(posixpath.dirname(target), recursive=True)
         with contextlib.suppress(FileNotFoundError):
@@ -216,6 +219,7 @@ class Lake:
 
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
         """Remove a day's ledger record, then its data file (absent ones are fine)."""
+        self._forget(ds, symbol, day)
         for path in (self.ledger_path(ds, symbol, day), self.data_path(ds, symbol, day)):
             with contextlib.suppress(FileNotFoundError):
                 self.fs.delete_file(path)
@@ -237,9 +241,15 @@ class Lake:
         metadata call for the days that have one, never a listing. None for an unreadable
         record (trusted as before; `liqbrief lake verify` names it). Reads check more than
         the size: a whole file's SHA-256 (object stores, units) or its schema (local)."""
-        recorded = self._recorded_entries(ds, symbol, list(days))  # absent: one request
+        days = list(days)
+        if ds.unit is None and not self.is_local and active_snapshot(self.root) is not None:
+            # one GET more than the HEAD, and the run's next read of these days is free
+            self._read_from_store(ds, symbol, days)
+        held = self._snapshot_held(ds, symbol, days)  # verified by this run already
+        vouched = {d: entry for d, (entry, _) in held.items()}
+        asked = [d for d in days if d not in vouched]
+        recorded = self._recorded_entries(ds, symbol, asked)  # absent: one request
         data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in recorded])
-        vouched: dict[date, LedgerEntry | None] = {}
         for (day, entry), info in zip(recorded.items(), data, strict=True):
             sized = not check_size or entry is None or entry.data_bytes in (None, info.size)
             if info.type == pafs.FileType.File and sized:
@@ -298,11 +308,8 @@ class Lake:
             vouched = self.vouched_entries(ds, symbol, days)
             present = sorted(d for d in vouched if self._manifest_names(ds, symbol, d))
             parts = self._each(lambda d: self._read_unit_file(ds, symbol, d), present)
-        elif not self.is_local:  # whole objects, SHA-checked: one GET each
-            recorded = self._recorded_entries(ds, symbol, days)
-            items = sorted(recorded.items())
-            read = self._each(lambda item: self._read_vouched(ds, symbol, *item), items)
-            parts = [t for t in read if t is not None]
+        elif not self.is_local:
+            parts = self._read_from_store(ds, symbol, days)
         else:
             return self._scan_local(
                 ds, symbol, sorted(self.vouched_entries(ds, symbol, days)), schema
@@ -330,6 +337,37 @@ class Lake:
                 self.read_checked_file(ds, symbol, day, path)
             raise
         return table.sort_by(ds.time_column)
+
+    def _snapshot_held(
+        self, ds: Dataset, symbol: str, days: list[date]
+    ) -> dict[date, tuple[LedgerEntry | None, pa.Table]]:
+        """The days the run's read snapshot holds (none without one): record and table."""
+        snapshot = active_snapshot(self.root)
+        if snapshot is None:
+            return {}
+        held = ((d, snapshot.get(self.data_path(ds, symbol, d))) for d in days)
+        return {d: found for d, found in held if found is not None}
+
+    def _read_from_store(self, ds: Dataset, symbol: str, days: list[date]) -> list[pa.Table]:
+        """Day objects read whole and SHA-checked (the ledger record, then the data), in
+        date order; days the run's snapshot holds are not asked for again."""
+        snapshot = active_snapshot(self.root)
+        tables = {d: table for d, (_, table) in self._snapshot_held(ds, symbol, days).items()}
+        recorded = self._recorded_entries(ds, symbol, [d for d in days if d not in tables])
+        items = sorted(recorded.items())
+        read = self._each(lambda item: self._read_vouched(ds, symbol, *item), items)
+        for (day, entry), table in zip(items, read, strict=True):
+            if table is not None:
+                tables[day] = table
+                if snapshot is not None:
+                    snapshot.put(self.data_path(ds, symbol, day), entry, table)
+        return [tables[d] for d in sorted(tables)]
+
+    def _forget(self, ds: Dataset, symbol: str, day: date) -> None:
+        """A write or delete of this process: the run's snapshot must read the day anew."""
+        snapshot = active_snapshot(self.root)
+        if snapshot is not None:
+            snapshot.forget(self.data_path(ds, symbol, day))
 
     def _recorded_entries(
         self, ds: Dataset, symbol: str, days: list[date]

@@ -212,6 +212,7 @@ ROWS: list[BadInput] = [
     BadInput(("daily", "--venues", "binance,kraken"), 2, "unknown venue 'kraken'; choose from binance, bybit, okx"),
     BadInput(("daily", "--venues", ","), 2, "unknown venue (none given)"),
     BadInput(("brief", "--venues", "kraken"), 2, "unknown venue 'kraken'; choose from binance, bybit, okx"),
+    BadInput(("brief", "--at", "2024-02-05T14:00", "--venues", "bybit"), 2, "an hour's briefing maps Binance's book only"),
     BadInput(("brief", "--date", "2024-03-03", "--venues", "binance,bybit"), 1, "no Binance + Bybit map of BTCUSDT for 2024-03-03: run `liqbrief daily --venues binance,bybit --symbols BTCUSDT --date 2024-03-03`"),
     # daily --at: a whole UTC hour, not in the future, alone (issue 14's intraday snapshot)
     BadInput(("daily", "--at", "2024-02-05T14:30"), 2, "2024-02-05T14:30 is not a whole hour: use 2024-02-05T14:00"),
@@ -219,6 +220,9 @@ ROWS: list[BadInput] = [
     BadInput(("daily", "--at", "2024-02-05 14h"), 2, "use a UTC hour like 2026-11-25T14:00"),
     BadInput(("daily", "--at", "2024-02-05T14:00", "--date", "2024-02-05"), 2, "give --at or --date, not both"),
     BadInput(("daily", "--at", "2024-02-05T14:00", "--venues", "bybit"), 2, "maps Binance's book only"),
+    BadInput(("daily", "--json"), 2, "--json goes with --at (an hour's snapshot)"),
+    BadInput(("brief", "--at", "2024-03-03T14:00"), 1, "no map of 14:00 UTC 2024-03-03 stored for BTCUSDT: run `liqbrief daily --at 2024-03-03T14:00 --symbols BTCUSDT`"),
+    BadInput(("brief", "--at", "2024-03-03T14:00", "--send"), 2, "--at re-renders an hour's briefing: give it without --date and --send"),
     BadInput(("extract",), 2, "LIQBRIEF_VENUES='binance,ftx': must be a comma-separated list of binance, bybit, okx ('ftx' is not one)", {"LIQBRIEF_VENUES": "binance,ftx"}),
     BadInput(("extract", "--venues", "bybit"), 2, "LIQBRIEF_BYBIT_URL='api.bybit.com': must be an http(s) URL", {"LIQBRIEF_BYBIT_URL": "api.bybit.com"}),
     BadInput(("extract",), 2, "LIQBRIEF_OKX_URL='ws://okx': must be an http(s) URL", {"LIQBRIEF_OKX_URL": "ws://okx"}),

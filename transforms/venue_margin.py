@@ -11,7 +11,10 @@ bybit    long  LP = E − (IM − MM)/Q,  short LP = E + (IM − MM)/Q, with IM 
          https://testnet.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract
          (worked example: long 1 BTC at 20,000, 50x, MMR 0.5 % → 19,700) and "Liquidation Price
          Calculation under Isolated Mode (Unified Trading Account)",
-         https://www.kbybit.com/en/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account
+         https://www.kbybit.com/en/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account;
+         the deduction is the risk limit's mmDeduction: "Maintenance Margin = Position Value ×
+         Maintenance Margin Rate − Maintenance Margin Deduction" (Bybit, "Margin Parameters",
+         https://bybit-tr.com/en-TR/announcement-info/margin-parameters)
 okx      liquidation when (margin + PnL) / (ctVal·|sz|·mark·(mmr + fee)) ≤ 100 % (isolated,
          USDT-margined), with margin = ctVal·|sz|·E/L: long E·(1 − 1/L)/(1 − mmr − fee),
          short E·(1 + 1/L)/(1 + mmr + fee); the rate of the position tier applies to the whole

@@ -29,6 +29,7 @@ SYMBOL = "BTCUSDT"
 OUTPUTS = {
     "market_context": SYMBOL,
     "records": SYMBOL,
+    "chart_series": SYMBOL,
     "macro_context": MACRO_SYMBOL,
     "macro_events": MACRO_SYMBOL,
 }

@@ -184,19 +184,28 @@ def brief_renders_the_stored_venues(root: Path, daily_html: str) -> None:
 def test_the_intraday_snapshot_maps_the_last_hour_from_binance_rest(
     prefect_harness, live_edge: Path, monkeypatch
 ) -> None:
-    from flows.intraday import intraday_snapshot
+    """`daily --at <this hour> --json`: the hour mapped, stored and briefed beside the day."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from liqbrief.cli import app
 
     at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with VenueStandin("binance") as binance:
         monkeypatch.setenv("LIQBRIEF_BINANCE_FAPI_URL", binance.base_url)
-        result = intraday_snapshot(at, ["BTCUSDT"])["BTCUSDT"]
+        run = CliRunner().invoke(app, ["daily", "--at", f"{at:%Y-%m-%dT%H:%M}", "--json"])
         asked = binance.total_requests
+    assert run.exit_code == 0, run.output
+    output = json.loads(run.stdout)
     assert asked > 0
     first_rest = TODAY - timedelta(days=2)  # the archive ends three days ago
-    assert result["cutoff"] == (
+    cutoff = (
         f"Book as of {at:%H:%M} UTC {at:%d %b %Y}; from Binance REST (the archive lacks them): "
         f"{first_rest:%d %b} 00:00 – {at:%d %b %H:%M} UTC"
     )
+    result = output["symbols"]["BTCUSDT"]
+    assert result["cutoff"] == cutoff and result["unit"] == f"intraday/{at:%H}00/liqmap"
     summary = result["summary"]
     assert summary["long_total_usd"] > 0 and summary["short_total_usd"] > 0
     # P0 is the mark price of the last minute before the hour, as the stand-in served it
@@ -205,3 +214,18 @@ def test_the_intraday_snapshot_maps_the_last_hour_from_binance_rest(
     closed = marks[marks["open_time"] < pd.Timestamp(at)]
     if len(closed):  # (at 00:00 the last minute is yesterday's)
         assert summary["p0"] == pytest.approx(closed["close"].iloc[-1])
+    # the briefing of the hour, beside (never over) the day's, its page 1 naming the REST hours
+    folder = live_edge / "out" / f"{at:%Y-%m-%d}"
+    stem = f"liqbrief-{at:%Y-%m-%d}T{at:%H}00"
+    assert output["briefing"] == {
+        "html": str(folder / f"{stem}.html"),
+        "pdf": str(folder / f"{stem}.pdf"),
+    }
+    assert sorted(p.name for p in folder.iterdir()) == [f"{stem}.html", f"{stem}.pdf"]
+    page_1 = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", output["briefing"]["pdf"], "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    flat = " ".join(page_1.split())
+    assert cutoff in flat and f"{at:%H:%M} UTC" in flat.split("Executive summary")[0]
+    assert f"Records. Daily, as of 00:00 UTC {at:%d %b %Y}" in flat

@@ -31,7 +31,7 @@ from tests.conftest import FAST_RETRY, lake_files
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 
 DATASETS_IN = ["metrics", "klines_5m", "mark_klines_1m"]
-DAY = date(2024, 2, 4)
+DAY = date(2025, 9, 4)  # the shipped OKX tiers start 2025-07-23
 SCALE = {"bybit": 0.5, "okx": 0.3}
 KEYS = ["window", "bin_lo", "side", "tier"]
 
@@ -53,10 +53,10 @@ def copy_as_venue(lake: Lake, venue: str, scale: float, first: date, last: date)
 @pytest.fixture(scope="module")
 def venues_lake(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("liqmap-venues") / "lake"
-    first, last = date(2024, 1, 5), date(2024, 2, 3)
+    first, last = date(2025, 8, 5), date(2025, 9, 3)
     with ArchiveMirror(build_archive(["BTCUSDT"], DATASETS_IN, first, last, monthly=False)) as m:
         report = ingest(Lake(str(root)), m.base_url, ["BTCUSDT"], DATASETS_IN, first, last,
-                        retry=FAST_RETRY, today=date(2024, 6, 1))  # fmt: skip
+                        retry=FAST_RETRY, today=date(2026, 1, 1))  # fmt: skip
     assert not report.problems
     for venue, scale in SCALE.items():
         copy_as_venue(Lake(str(root)), venue, scale, first, last)
@@ -128,6 +128,6 @@ def test_a_venue_without_inputs_says_which_extract_to_run(tmp_path, monkeypatch)
     out = CliRunner().invoke(app, ["map", "--date", str(DAY), "--venue", "okx"])
     assert out.exit_code == 1
     assert (
-        "run `liqbrief extract --venues okx --symbols BTCUSDT --start 2024-01-05 --end 2024-02-03`"
+        "run `liqbrief extract --venues okx --symbols BTCUSDT --start 2025-08-05 --end 2025-09-03`"
         in out.output
     )

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from liqbrief.testing.synthetic_market import synthetic_market
 from sources.reference_data import load_margin_rules
 from transforms.liqmap.aggregate import (
+    HOUR_US,
     SUMMED_COLUMNS,
+    _hour_index,
     aggregate_label,
     aggregate_members,
     aggregate_parts,
@@ -22,7 +24,7 @@ from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import parts_from_stream, streamed_pass
 from transforms.liqmap.map_tables import LiquidationMaps, MapParts
 
-START = date(2024, 1, 1)
+START = date(2025, 8, 1)  # the shipped OKX tiers start 2025-07-23
 DATES = [START + timedelta(days=d) for d in (31, 32, 33)]
 KEYS = ["date", "window", "bin_lo", "side", "tier"]
 
@@ -179,6 +181,33 @@ def test_property_aggregate_is_the_sum(p0s, cells, okx_misses_a_day) -> None:
         assert got_total.sum() == pytest.approx(float(want.sum()), rel=1e-12)
     assert (summary["cum_long_5pct"] <= summary["long_total_usd"] * (1 + 1e-12)).all()
     assert (summary["est_liquidated_usd"] == 3.0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    hours=st.lists(st.integers(0, 200), min_size=1, max_size=60),
+    off_grid=st.booleans(),
+)
+def test_hour_index_is_numpys_unique(hours, off_grid) -> None:
+    """The heatmap sum's arithmetic hour index answers as np.unique does, on the hourly grid
+    and (by falling back to it) off it."""
+    hour = 1_700_000_000_000_000 + np.array(hours, np.int64) * HOUR_US
+    if off_grid:
+        hour[0] += 1
+    got_hours, got_index = _hour_index(hour)
+    want_hours, want_index = np.unique(hour, return_inverse=True)
+    assert got_hours.tolist() == want_hours.tolist() and got_index.tolist() == want_index.tolist()
+
+
+def test_frame_labels_are_the_strings_pandas_would_infer(aggregated) -> None:
+    """The string columns are taken by index from a few names: same dtype and values as a
+    column of Python strings."""
+    bins = aggregated.bins
+    for column in ("symbol", "venue", "window", "side"):
+        inferred = pd.Series(bins[column].tolist())
+        assert bins[column].dtype == inferred.dtype
+        assert bins[column].tolist() == inferred.tolist()
+    assert set(bins["window"]) == set(WINDOWS) and set(bins["side"]) == {"long", "short"}
 
 
 @pytest.mark.parametrize("members", [("binance", "bybit"), ("bybit", "okx"), ("binance", "bybit", "okx")])  # fmt: skip

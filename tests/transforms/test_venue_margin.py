@@ -38,17 +38,21 @@ BYBIT_VECTORS = [
     ("long", 100, 99_500.00),
     ("short", 100, 100_500.00),
 ]
-# OKX tier 1 (mmr 0.5 %): 10x long 90,000/0.995 = 90,452.26; short 110,000/1.005 = 109,452.74;
-#   50x long 98,000/0.995 = 98,492.46; short 102,000/1.005 = 101,492.54;
-#   100x long 99,000/0.995 = 99,497.49; short 101,000/1.005 = 100,497.51
+# OKX BTC-USDT-SWAP tier 1 of the shipped 2025-07-23 table (0–1,000 contracts, mmr 0.4 %,
+# imr 1 %, 100x; data/maintenance_brackets/README.md), by hand from the formula above:
+#   10x  long 90,000/0.996 = 90,361.45;  short 110,000/1.004 = 109,561.75
+#   50x  long 98,000/0.996 = 98,393.57;  short 102,000/1.004 = 101,593.63
+#   100x long 99,000/0.996 = 99,397.59;  short 101,000/1.004 = 100,597.61
+OKX_TIER_1_MMR = 0.004
 OKX_VECTORS = [
-    ("long", 10, 90_452.26),
-    ("short", 10, 109_452.74),
-    ("long", 50, 98_492.46),
-    ("short", 50, 101_492.54),
-    ("long", 100, 99_497.49),
-    ("short", 100, 100_497.51),
+    ("long", 10, 90_361.45),
+    ("short", 10, 109_561.75),
+    ("long", 50, 98_393.57),
+    ("short", 50, 101_593.63),
+    ("long", 100, 99_397.59),
+    ("short", 100, 100_597.61),
 ]
+OKX_DAY = np.array(["2025-08-01"], "datetime64[D]")  # the shipped OKX table starts 2025-07-23
 
 
 @pytest.mark.parametrize(("side", "leverage", "expected"), BYBIT_VECTORS)
@@ -59,7 +63,10 @@ def test_bybit_vectors(side, leverage, expected) -> None:
 
 @pytest.mark.parametrize(("side", "leverage", "expected"), OKX_VECTORS)
 def test_okx_vectors(side, leverage, expected) -> None:
-    got = float(venue_liquidation_price("okx", side, E, leverage, 0.005, 0.0, N))
+    rules, _ = load_margin_rules("BTCUSDT", "okx")
+    mmr, cum, max_lev = tier_terms(rules, OKX_DAY, np.array([E]), N)  # 10 contracts: tier 1
+    assert (mmr[0], cum[0], max_lev[0]) == (OKX_TIER_1_MMR, 0.0, 100.0)
+    got = float(venue_liquidation_price("okx", side, E, leverage, mmr[0], cum[0], N))
     assert round(got, 2) == expected
 
 
@@ -114,7 +121,36 @@ def test_bybit_file_matches_the_cited_captures() -> None:
     }
     for tier, expected in quoted.items():
         assert tuple(table.loc[tier, ["notional_cap", "mmr", "max_leverage"]]) == expected
-    assert rules.brackets["source"].str.contains(r"https://github\.com/ccxt/ccxt/").all()
+    cited = rules.brackets["source"][rules.brackets["effective_from"] < "2025-01-01"]
+    assert cited.str.contains(r"https://github\.com/ccxt/ccxt/").all()
+
+
+def test_bybit_2025_risk_limits_carry_their_deduction() -> None:
+    """The v5 risk limits of 2025-12-29 (freqtrade's cache, mmDeduction included): 35 limits,
+    the deduction following Bybit's rule, and a position's price using it.
+    N = 3,000,000 is limit 3 (2.6M–3.2M): mmr 0.63 %, deduction 3,020, 80x;
+    MM = 3,000,000·0.0063 − 3,020 = 15,880 = 0.52933 % of N.
+    20x long 100,000·(1 − 0.05 + 0.0063 − 3,020/3,000,000) = 95,529.33; short 104,470.67"""
+    rules, _ = load_margin_rules("BTCUSDT", "bybit")
+    table = rules.brackets[rules.brackets["effective_from"] == "2025-12-29"].set_index("bracket")
+    assert table.index.tolist() == list(range(1, 36))
+    quoted = {  # riskLimitValue, maintenanceMargin, maxLeverage, mmDeduction
+        1: (2_000_000, 0.005, 100, 0),
+        2: (2_600_000, 0.0056, 90, 1_200),
+        9: (10_000_000, 0.013, 45, 46_000),
+        35: (1_200_000_000, 0.6, 1, 226_382_000),
+    }
+    for tier, expected in quoted.items():
+        assert tuple(table.loc[tier, ["notional_cap", "mmr", "max_leverage", "cum"]]) == expected
+    assert table["source"].str.contains("30f372055f2e4695ecd9d75d0d2cd39319579ce1").all()
+    row = bracket_for(rules.brackets, date(2026, 1, 5), 3_000_000)
+    assert (row["mmr"], row["cum"], row["max_leverage"]) == (0.0063, 3_020, 80)
+    sides = np.array([True, False])
+    got = venue_liquidation_price("bybit", sides, E, 20, row["mmr"], row["cum"], 3_000_000)
+    assert np.round(got, 2).tolist() == [95_529.33, 104_470.67]
+    # the day before the capture still uses the 2022 table: limit 2 (2M–4M), 1 %, no deduction
+    before = bracket_for(rules.brackets, date(2025, 12, 28), 3_000_000)
+    assert (before["mmr"], before["cum"]) == (0.01, 0)
 
 
 def test_bybit_deduction_is_all_or_follows_the_rule() -> None:
@@ -126,24 +162,46 @@ def test_bybit_deduction_is_all_or_follows_the_rule() -> None:
 
 
 def test_okx_large_position_uses_its_tier_rate_on_the_whole_position() -> None:
-    # 21,000 contracts of 0.01 BTC at 100,000 = N 21,000,000 USD: tier 2 (20,001–22,000), mmr 1 %.
-    # 20x long 95,000/0.99 = 95,959.60; short 105,000/1.01 = 103,960.40
+    # 30,000 contracts of 0.01 BTC at 100,000 = N 30,000,000 USD: tier 4 (20,000.01–40,000),
+    # mmr 1.25 %, 40x. 20x long 95,000/0.9875 = 96,202.53; short 105,000/1.0125 = 103,703.70
     rules, _ = load_margin_rules("BTCUSDT", "okx")
-    mmr, cum, max_lev = tier_terms(
-        rules, np.array(["2024-01-01"], "datetime64[D]"), np.array([E]), 21_000_000
-    )
-    assert (mmr[0], cum[0], max_lev[0]) == (0.01, 0.0, 66.66)
-    got = venue_liquidation_price("okx", np.array([True, False]), E, 20, mmr[0], 0.0, 21e6)
-    assert np.round(got, 2).tolist() == [95_959.60, 103_960.40]
-    # a tier's maximum is inclusive: exactly 20,000 contracts is still tier 1
-    at_cap = tier_terms(rules, np.array(["2024-01-01"], "datetime64[D]"), np.array([E]), 20e6)
-    assert at_cap[0][0] == 0.005
+    mmr, cum, max_lev = tier_terms(rules, OKX_DAY, np.array([E]), 30_000_000)
+    assert (mmr[0], cum[0], max_lev[0]) == (0.0125, 0.0, 40.0)
+    got = venue_liquidation_price("okx", np.array([True, False]), E, 20, mmr[0], 0.0, 30e6)
+    assert np.round(got, 2).tolist() == [96_202.53, 103_703.70]
+    # a tier's maximum is inclusive: exactly 20,000 contracts is still tier 3 (0.75 %, 50x)
+    at_cap = tier_terms(rules, OKX_DAY, np.array([E]), 20e6)
+    assert (at_cap[0][0], at_cap[2][0]) == (0.0075, 50.0)
+
+
+def test_okx_file_matches_the_cited_captures() -> None:
+    """Rows both freqtrade caches print verbatim (maxSz contracts, mmr, maxLever), all 99 tiers
+    contiguous, none skipped; earlier days have no OKX table and are refused, not guessed."""
+    rules, _ = load_margin_rules("BTCUSDT", "okx")
+    table = rules.brackets.set_index("bracket")
+    assert table.index.tolist() == list(range(1, 100))
+    assert set(table["effective_from"]) == {"2025-07-23"} and rules.contract_value == 0.01
+    assert (table["notional_floor"].iloc[1:].to_numpy() == table["notional_cap"].iloc[:-1]).all()
+    quoted = {
+        1: (1_000, 0.004, 100),
+        2: (5_000, 0.005, 66.66),
+        3: (20_000, 0.0075, 50),
+        11: (180_000, 0.0475, 16.66),
+        52: (1_000_000, 0.2525, 3.77),
+        99: (1_940_000, 0.4875, 2),
+    }
+    for tier, expected in quoted.items():
+        assert tuple(table.loc[tier, ["notional_cap", "mmr", "max_leverage"]]) == expected
+    assert rules.brackets["source"].str.contains("3bc2238fedb634cb97f08d5bfd81edd9d76011ae").all()
+    with pytest.raises(ValueError, match="snapshots start on 2025-07-23"):
+        tier_terms(rules, np.array(["2025-07-22"], "datetime64[D]"), np.array([E]), N)
 
 
 def test_okx_vectors_at_btc_usdt_swap_tier_1_of_2022_02_11() -> None:
     # OKX's own position-tiers answer for BTC-USDT (SWAP), printed 2022-02-11T23:45:19Z in
     # ccxt/ccxt PR #11938: tier 1 = 0–500 contracts, mmr 0.004, imr 0.008, maxLever 125.
-    # (The shipped okx/BTCUSDT.csv is not that table: its full middle tiers were not found.)
+    # (The shipped okx/BTCUSDT.csv starts later, 2025-07-23: the 2022 table's middle tiers were
+    # not printed, so it is not shipped; its tier 1 checks the formula at 125x.)
     # 100x long 99,000/0.996 = 99,397.59; short 101,000/1.004 = 100,597.61
     # 125x long 99,200/0.996 = 99,598.39; short 100,800/1.004 = 100,398.41
     sides = np.array([True, False, True, False])
@@ -170,7 +228,8 @@ def test_venues_agree_on_ordering_and_ablations_are_shared() -> None:
 
 def test_okx_tiers_with_a_deduction_are_refused() -> None:
     rules, _ = load_margin_rules("BTCUSDT", "okx")
-    broken = rules.brackets.assign(cum=[0, 5])
+    broken = rules.brackets.copy()
+    broken.loc[broken.index[1], "cum"] = 5
     with pytest.raises(ValueError, match="no maintenance deduction"):
         check_venue_brackets(broken, "okx")
 
@@ -186,7 +245,7 @@ def test_a_bad_okx_tier_file_names_the_file(tmp_path, monkeypatch) -> None:
 
 
 def _one_opening_bar() -> tuple[pd.DataFrame, pd.DataFrame]:
-    times = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:05"], utc=True)
+    times = pd.to_datetime(["2025-08-01 00:00", "2025-08-01 00:05"], utc=True)
     metrics = pd.DataFrame(
         {"create_time": times, "sum_open_interest": [100.0, 110.0], "sum_open_interest_value": 0.0}
     )
@@ -204,7 +263,7 @@ def _one_opening_bar() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.parametrize(
     ("venue", "long_10x", "long_100x"),
-    [("bybit", 90_500.00, 99_500.00), ("okx", 90_452.26, 99_497.49)],
+    [("bybit", 90_500.00, 99_500.00), ("okx", 90_361.45, 99_397.59)],
 )
 def test_the_engine_opens_each_venues_cohorts_at_its_own_price(venue, long_10x, long_100x) -> None:
     """The same engine, the venue's formula; the 125x share of the mix trades at the venue's

@@ -16,6 +16,7 @@ a few array operations per map, not a group-by over the venues' frames (bench/ve
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 
@@ -32,6 +33,7 @@ SUMMED_COLUMNS = (
     "mark_fallback_minutes", "price_missing_minutes",
 )  # fmt: skip
 WINDOW_NAMES = list(WINDOWS)
+HOUR_US = 3_600_000_000
 
 
 def aggregate_label(venues: list[str] | tuple[str, ...] = VENUES) -> str:
@@ -52,20 +54,19 @@ def aggregate_parts(
     tiers = np.unique(np.concatenate([by_venue[v].tiers for v in venues])) if venues else []
     out = MapParts(np.asarray(tiers, np.int64))
     out.missing = _missing(by_venue, venues, dated, common)
-    bins = _bins_by_map(by_venue, venues, common, out.tiers)
-    for day in sorted(common):
-        ref = next(v for v in venues if day in dated[v])  # Binance first (VENUES order)
-        for window_index, window in enumerate(WINDOW_NAMES):
-            reference = rows[ref][(day, window)]
-            size = float(reference["bin_size"])
-            k, side, tier, usd = _summed(bins.get((day, window_index), []), size, len(out.tiers))
-            out.bins.append((day, window_index, k * size, (k + 1) * size, side, tier, usd))
-            summed = [rows[v][(day, window)] for v in venues]
-            out.summary_rows.append(
-                _summary_row(
-                    reference, summed, (k, side, tier, usd), len(out.tiers), symbol, config
-                )
-            )
+    # every map of a common date takes its grid from the reference venue: Binance first
+    maps = [(day, i, w) for day in sorted(common) for i, w in enumerate(WINDOW_NAMES)]
+    references = [rows[venues[0]][(day, window)] for day, _, window in maps]
+    grid = _reference_grids(references, config)
+    cells = _cells_by_venue(by_venue, venues, maps, out.tiers)
+    summed_maps, blocks = _summed(cells, grid, out.tiers)
+    for (day, window_index, window), reference, size, summed_cells, block in zip(
+        maps, references, grid[0].tolist(), summed_maps, blocks, strict=True
+    ):
+        k, side, tier, usd = summed_cells
+        out.bins.append((day, window_index, k * size, (k + 1) * size, side, tier, usd))
+        summed = [rows[v][(day, window)] for v in venues]
+        out.summary_rows.append(_summary_row(reference, summed, block, symbol, config))
     out.heat = _summed_heat(by_venue, venues, common, rows)
     return out
 
@@ -81,45 +82,69 @@ def _missing(by_venue, venues, dated, common) -> dict[date, str]:
     return missing
 
 
-def _bins_by_map(by_venue, venues, common, tiers) -> dict[tuple, list]:
-    """Each (date, window) map's cells of every venue: (bin_lo, side, union tier, notional)."""
-    by_map: dict[tuple, list] = {}
+def _cells_by_venue(by_venue, venues, maps, tiers) -> tuple[np.ndarray, ...]:
+    """Every venue's cells in the maps asked for, as flat arrays (map number, bin_lo, side,
+    union tier, notional), venue by venue in VENUES order: the order cells are added in."""
+    number = {(day, window_index): m for m, (day, window_index, _) in enumerate(maps)}
+    pieces = []
     for v in venues:
-        venue_tiers = np.asarray(by_venue[v].tiers)
+        union_tier = np.searchsorted(tiers, np.asarray(by_venue[v].tiers))  # venue → union
         for day, window_index, lo, _hi, side, tier, usd in by_venue[v].bins:
-            if day in common:
-                union_tier = np.searchsorted(tiers, venue_tiers[np.asarray(tier, np.int64)])
-                by_map.setdefault((day, window_index), []).append((lo, side, union_tier, usd))
-    return by_map
+            m = number.get((day, window_index))
+            if m is not None:
+                pieces.append((np.full(len(lo), m), lo, side, union_tier[tier], usd))
+    if not pieces:
+        return np.zeros(0, np.int64), np.zeros(0), *[np.zeros(0, np.int64)] * 2, np.zeros(0)
+    return tuple(np.concatenate([p[i] for p in pieces]) for i in range(5))
 
 
-def _summed(parts: list, size: float, n_tiers: int) -> tuple[np.ndarray, ...]:
-    """(bin index, side, tier, notional) of the non-empty summed cells, in cell order."""
-    empty = np.zeros(0, np.int64)
-    lo, side, tier, usd = (
-        (np.concatenate([p[i] for p in parts]) for i in range(4)) if parts else [empty] * 4
-    )
-    if not len(lo):  # no venue has a cell in this map
-        return empty, empty, empty, np.zeros(0)
-    k = np.floor(np.asarray(lo, float) / size + 1e-9).astype(np.int64)
-    first = int(k.min())
-    key = ((k - first) * 2 + np.asarray(side, np.int64)) * n_tiers + np.asarray(tier, np.int64)
-    total = np.bincount(key, weights=np.asarray(usd, float))  # dense over the map's bins
-    cells = np.flatnonzero(total)
-    return first + cells // (2 * n_tiers), (cells // n_tiers) % 2, cells % n_tiers, total[cells]
+def _reference_grids(references, config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per map the reference bin size and the bins of its ±range around P0 (a map's curves
+    span at least these, also where no venue has a cell)."""
+    sizes = np.array([float(r["bin_size"]) for r in references])
+    p0 = np.array([float(r["p0"]) for r in references])
+    lo = [int(np.floor(p * (1 - config.range_pct) / s)) for p, s in zip(p0, sizes, strict=True)]
+    hi = [int(np.floor(p * (1 + config.range_pct) / s)) for p, s in zip(p0, sizes, strict=True)]
+    return sizes, np.array(lo, np.int64), np.array(hi, np.int64)
 
 
-def _summary_row(reference, rows, summed, n_tiers, symbol, config) -> dict:
+def _summed(cells, grid, tiers: np.ndarray) -> tuple[list, list]:
+    """Per map, (bin index, side, tier, notional) of its non-empty summed cells in cell order,
+    and its dense (bin, side, tier) block with the first bin's index.
+
+    All maps in one bincount: each map owns a dense block of (bin, side, tier) slots from its
+    lowest to its highest bin (at least its ±range), so a cell's slot is block offset + its
+    place in the block; a slot adds its cells in input order (Binance, Bybit, OKX), as a
+    per-map sum would; the blocks are the maps' cells for their key levels."""
+    number, lo, side, tier, usd = cells
+    sizes, first, last = (a.copy() for a in grid)
+    n_tiers = max(len(tiers), 1)
+    k = np.floor(np.asarray(lo, float) / sizes[number] + 1e-9).astype(np.int64)
+    np.minimum.at(first, number, k)
+    np.maximum.at(last, number, k)
+    width = (last - first + 1) * 2 * n_tiers
+    offset = np.concatenate([[0], np.cumsum(width)])
+    key = offset[number] + ((k - first[number]) * 2 + side.astype(np.int64)) * n_tiers + tier
+    total = np.bincount(key, weights=np.asarray(usd, float), minlength=int(offset[-1]))
+    slots = np.flatnonzero(total)
+    owner = np.searchsorted(offset, slots, side="right") - 1
+    place = slots - offset[owner]
+    columns = (first[owner] + place // (2 * n_tiers), (place // n_tiers) % 2, place % n_tiers)
+    bounds = np.searchsorted(owner, np.arange(len(sizes) + 1), side="left").tolist()
+    starts, ends = offset[:-1].tolist(), offset[1:].tolist()
+    summed = [(*(c[a:b] for c in columns), total[slots[a:b]]) for a, b in pairwise(bounds)]
+    blocks = [
+        (int(f), total[a:b].reshape(-1, 2, n_tiers))
+        for f, a, b in zip(first.tolist(), starts, ends, strict=True)
+    ]
+    return summed, blocks
+
+
+def _summary_row(reference, rows, block, symbol, config) -> dict:
     """Key levels of the summed cells on the reference P0; coverage and estimates summed."""
-    k, side, tier, usd = summed
+    first, cells = block
     size, p0 = float(reference["bin_size"]), float(reference["p0"])
-    lo = int(np.floor(p0 * (1 - config.range_pct) / size))
-    hi = int(np.floor(p0 * (1 + config.range_pct) / size))
-    if len(k):
-        lo, hi = min(lo, int(k.min())), max(hi, int(k.max()))
-    cells = np.zeros((hi - lo + 1, 2, max(n_tiers, 1)))
-    cells[k - lo, side, tier] = usd  # the cells are distinct
-    edges = (lo + np.arange(hi - lo + 2)) * size
+    edges = (first + np.arange(len(cells) + 1)) * size
     row = {"date": reference["date"], "symbol": symbol, "venue": AGGREGATE_VENUE}
     row["window"] = reference["window"]
     row |= key_levels(cells, edges, p0, grid_for(symbol, p0, config)[1])
@@ -158,7 +183,7 @@ def _summed_heat(by_venue, venues, common, rows) -> list:
         if not len(hour):
             continue
         k = np.floor(lo / size + 1e-9).astype(np.int64)
-        hours, hour_index = np.unique(hour, return_inverse=True)  # 168 hours: cheap
+        hours, hour_index = _hour_index(hour)
         k0, width = int(k.min()), int(k.max() - k.min() + 1)
         key = (hour_index * width + (k - k0)) * 2 + np.asarray(side, np.int64)
         total = np.bincount(key, weights=usd)
@@ -169,3 +194,16 @@ def _summed_heat(by_venue, venues, common, rows) -> list:
              total[cells])
         )  # fmt: skip
     return out
+
+
+def _hour_index(hour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hours present and each cell's rank among them (np.unique's answer): the heatmaps
+    are hourly, so arithmetic on the hour replaces sorting every cell's hour."""
+    start = int(hour.min())
+    offset = hour - start
+    if (offset % HOUR_US).any():  # not on one hourly grid: sort
+        return np.unique(hour, return_inverse=True)
+    index = offset // HOUR_US
+    present = np.zeros(int(index.max()) + 1, bool)
+    present[index] = True
+    return start + np.flatnonzero(present) * HOUR_US, (np.cumsum(present) - 1)[index]

@@ -21,18 +21,33 @@ def side_curves(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def cumulative_long_at(long_bins: np.ndarray, edges: np.ndarray, price: float, p0: float) -> float:
     """Long notional in bins whose lower edge is at or above ``price`` and below ``p0``."""
-    first = int(np.searchsorted(edges[:-1], price - 1e-9, side="left"))
-    stop = int(np.searchsorted(edges[:-1], p0, side="left"))  # bins starting below P0
-    return float(long_bins[first:stop].sum())
+    return longs_below(long_bins, edges, [price], p0)[0]
 
 
 def cumulative_short_at(
     short_bins: np.ndarray, edges: np.ndarray, price: float, p0: float
 ) -> float:
     """Short notional in bins whose upper edge is at or below ``price`` and above ``p0``."""
-    first = int(np.searchsorted(edges[1:], p0, side="right"))  # bins ending above P0
-    last = int(np.searchsorted(edges[1:], price + 1e-9, side="right"))
-    return float(short_bins[first:last].sum())
+    return shorts_above(short_bins, edges, [price], p0)[0]
+
+
+def longs_below(long_bins: np.ndarray, edges: np.ndarray, prices, p0: float) -> list[float]:
+    """C_L at each of ``prices``: the bins are located for all prices in one search (a map
+    asks for seven), each sum over its own slice as before."""
+    starts = edges[:-1]
+    firsts = np.searchsorted(starts, np.asarray(prices, float) - 1e-9, side="left")
+    stop = int(np.searchsorted(starts, p0, side="left"))  # bins starting below P0
+    total = np.add.reduce  # ndarray.sum() without its Python wrapper: same sum, less overhead
+    return [float(total(long_bins[first:stop])) for first in firsts.tolist()]
+
+
+def shorts_above(short_bins: np.ndarray, edges: np.ndarray, prices, p0: float) -> list[float]:
+    """C_S at each of ``prices``, located in one search."""
+    ends = edges[1:]
+    first = int(np.searchsorted(ends, p0, side="right"))  # bins ending above P0
+    lasts = np.searchsorted(ends, np.asarray(prices, float) + 1e-9, side="right")
+    total = np.add.reduce
+    return [float(total(short_bins[first:last])) for last in lasts.tolist()]
 
 
 def round_levels(
@@ -52,22 +67,28 @@ def key_levels(
     """The summary row of one map (see README for each key)."""
     longs, shorts = side_curves(cells)
     row: dict[str, float] = {"p0": p0}
-    for pct in PCT_LEVELS:
-        row[f"cum_long_{pct}pct"] = cumulative_long_at(longs, edges, p0 * (1 - pct / 100), p0)
-        row[f"cum_short_{pct}pct"] = cumulative_short_at(shorts, edges, p0 * (1 + pct / 100), p0)
     below, above = round_levels(p0, round_step)
+    pct_longs = [p0 * (1 - pct / 100) for pct in PCT_LEVELS]
+    pct_shorts = [p0 * (1 + pct / 100) for pct in PCT_LEVELS]
+    long_at = longs_below(longs, edges, pct_longs + below, p0)
+    short_at = shorts_above(shorts, edges, pct_shorts + above, p0)
+    for i, pct in enumerate(PCT_LEVELS):
+        row[f"cum_long_{pct}pct"] = long_at[i]
+        row[f"cum_short_{pct}pct"] = short_at[i]
+    n = len(PCT_LEVELS)
     for k, (lo, hi) in enumerate(zip(below, above, strict=True), start=1):
         row[f"round_below_{k}"] = lo
-        row[f"cum_long_round_below_{k}"] = cumulative_long_at(longs, edges, lo, p0)
+        row[f"cum_long_round_below_{k}"] = long_at[n + k - 1]
         row[f"round_above_{k}"] = hi
-        row[f"cum_short_round_above_{k}"] = cumulative_short_at(shorts, edges, hi, p0)
-    mids = (edges[:-1] + edges[1:]) / 2
+        row[f"cum_short_round_above_{k}"] = short_at[n + k - 1]
     for side, bins in (("long", longs), ("short", shorts)):
-        k = int(np.argmax(bins)) if bins.size and bins.max() > 0 else -1
-        row[f"{side}_cluster_price"] = float(mids[k]) if k >= 0 else float("nan")
+        k = int(np.argmax(bins)) if bins.size else -1
+        k = k if k >= 0 and bins[k] > 0 else -1  # the largest bin, if any is non-empty
+        mid = (edges[k] + edges[k + 1]) / 2 if k >= 0 else None  # that bin's midpoint
+        row[f"{side}_cluster_price"] = float(mid) if k >= 0 else float("nan")
         row[f"{side}_cluster_usd"] = float(bins[k]) if k >= 0 else 0.0
         row[f"{side}_cluster_distance_pct"] = (
-            float((mids[k] / p0 - 1) * 100) if k >= 0 else float("nan")
+            float((mid / p0 - 1) * 100) if k >= 0 else float("nan")
         )
         row[f"{side}_total_usd"] = float(bins.sum())
     short5 = row["cum_short_5pct"]
