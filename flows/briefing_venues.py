@@ -1,14 +1,18 @@
 """The briefing's venue inputs for an aggregated map: each member venue's 7d bins of the
-date and its open interest at the snapshot (the last 5-minute reading of D − 1)."""
+date and its open interest at the snapshot (the last 5-minute reading of D − 1); and, for
+`liqbrief brief`, which venues a date's stored aggregated map sums."""
 
 from __future__ import annotations
 
 import math
 from datetime import date, timedelta
 
+from reports.briefing import BriefingDataError
 from reports.venues import VenueCoverage
 from store.datasets import map_dataset, market_dataset
 from store.lake import Lake
+from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_label, aggregate_members
+from transforms.venue_margin import VENUES
 
 WINDOW = "7d"
 
@@ -56,3 +60,50 @@ def rest_note(lake: Lake, day: date, symbols: list[str]) -> str:
         return ""
     span = f"{days[0]:%d %b}" if len(days) == 1 else f"{days[0]:%d %b}–{days[-1]:%d %b}"
     return f"; Binance {span} from REST (not yet in the archive)"
+
+
+def stored_members(lake: Lake, day: date, symbol: str) -> list[str] | None:
+    """The venues the stored aggregated map ("all") of ``day`` sums, or None without one."""
+    summary = lake.read(map_dataset(AGGREGATE_VENUE, "liqmap_summary"), symbol, day, day)
+    rows = summary[summary["window"] == WINDOW]
+    return aggregate_members(str(rows.iloc[0]["brackets_source"])) if len(rows) else None
+
+
+def briefed_venues(
+    lake: Lake, day: date, symbols: list[str], asked: list[str] | None, explicit: bool
+) -> dict[str, dict]:
+    """`brief`'s venues, as `daily --venues` gives them to the briefing: {symbol: {"members",
+    "absent"}} for each symbol briefed on its stored aggregated map (the others on Binance's
+    map). ``asked``: --venues (``explicit``) or LIQBRIEF_VENUES beyond Binance, else None.
+    A venue asked for but not in the stored map is named; an explicit --venues the stored
+    map does not match, or without one, is a BriefingDataError (nothing is rendered)."""
+    if explicit and asked == ["binance"]:
+        return {}  # Binance's map alone, as asked
+    out = {}
+    for symbol in symbols:
+        members = stored_members(lake, day, symbol)
+        if explicit and members is None:
+            raise BriefingDataError(
+                f"no {aggregate_label(asked)} map of {symbol} for {day}: "
+                f"run `{daily_command(asked, symbol, day)}`"
+            )
+        if members is None:
+            continue  # a date mapped before (or without) the venues: Binance's map
+        if explicit and not set(members) <= set(asked):
+            raise BriefingDataError(
+                f"the stored map of {symbol} for {day} is {aggregate_label(members)}, not "
+                f"{aggregate_label(asked)}: brief it with --venues {','.join(members)}, or map "
+                f"the venues asked for with `{daily_command(asked, symbol, day)}`"
+            )
+        absent = {
+            v: f"not in the stored map of {day}; `{daily_command(asked, symbol, day)}` maps it"
+            for v in VENUES
+            if v in (asked or [])
+            if v not in members
+        }
+        out[symbol] = {"members": members, "absent": absent}
+    return out
+
+
+def daily_command(venues: list[str], symbol: str, day: date) -> str:
+    return f"liqbrief daily --venues {','.join(venues)} --symbols {symbol} --date {day}"

@@ -11,6 +11,7 @@ from liqbrief.settings import Settings
 from sources.binance_archive.ingest import IngestReport, ingest
 from sources.binance_archive.layout import ARCHIVE_DATASETS, check_archive_range
 from sources.binance_archive.snapshot_ingest import snapshot_coverage
+from sources.retry_policy import RetryPolicy
 from store.lake import Lake
 
 # liquidation_snapshot is asked for by name only: the archive withdrew those files (it would 404)
@@ -35,6 +36,7 @@ def extract_dataset(
         end,
         concurrency=settings.download_concurrency,
         force=force,
+        retry=RetryPolicy(attempts=settings.http_attempts),  # tries per request, as documented
     )
 
 

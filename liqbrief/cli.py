@@ -352,25 +352,48 @@ def brief(
         bool, typer.Option("--send", help="E-mail the PDF to LIQBRIEF_DESK_TO afterwards.")
     ] = False,
     at: BriefAtOpt = None,
+    venues: Annotated[
+        str | None,
+        typer.Option(
+            "--venues",
+            metavar="VENUES",
+            help="Comma-separated, from binance, bybit, okx: brief on the date's stored map of "
+            "these venues (default: the venues its stored aggregated map sums, if it has one; "
+            "venues of LIQBRIEF_VENUES not in it are named).",
+        ),
+    ] = None,
 ) -> None:
     """Render the HTML and PDF briefing of a date from the lake and print their paths.
 
-    With --at: of that hour's stored map (`daily --at`), beside the date's briefing."""
+    With --at: of that hour's stored map (`daily --at`), beside the date's briefing. A date
+    the daily job mapped with --venues is briefed on that aggregated map again."""
+    from liqbrief.cli_venues import venues_option
+
     if at is not None and (day is not None or send):
         raise typer.BadParameter(
             "--at re-renders an hour's briefing: give it without --date and --send",
             param_hint="--at",
         )
+    if at is not None and venues is not None and venues.strip().lower() != "binance":
+        raise typer.BadParameter(
+            "an hour's briefing maps Binance's book only (--venues binance)", param_hint="--at"
+        )
     settings = _settings(lake_writable=False)
+    asked = venues_option(venues, settings)
     reports_dir = settings.require_reports_dir(out)
     smtp = _smtp_settings() if send else None
     if send and smtp is None:
         raise SettingsError(NO_SMTP_HOST)
     from flows.briefing import write_briefing
+    from flows.briefing_venues import briefed_venues
     from store.lake import Lake
 
     on = at.date() if at is not None else day or today()
-    paths = write_briefing(Lake(settings.lake), on, list(symbols), reports_dir, at=at)
+    lake = Lake(settings.lake)
+    by_symbol = (
+        {} if at is not None else briefed_venues(lake, on, list(symbols), asked, venues is not None)
+    )
+    paths = write_briefing(lake, on, list(symbols), reports_dir, by_symbol or None, at=at)
     for path in paths:
         typer.echo(str(path))
     if send:

@@ -142,7 +142,21 @@ def _level_label(value: float, levels: list[tuple[float, float]]) -> str:
     return label
 
 
-def _key_levels(summary: dict) -> Table:
+def _away_from_mark(level: float, p0: float) -> bool:
+    """A level whose distance reads 0.0 % (within 0.05 % of the mark) is where price already
+    is, not a threshold it has to travel to: the table leaves it out (no "-0.0 %, $0" row)."""
+    return round((level / p0 - 1) * 100, 1) != 0
+
+
+def _level_cells(levels: list[tuple[float, float]], p0: float, count: int) -> list[list[str]]:
+    """Price, distance and dollars of each level, nearest first, blank rows to ``count``."""
+    cells = [
+        [_level_label(v, levels), pct((v / p0 - 1) * 100), usd(usd_at)] for v, usd_at in levels
+    ]
+    return cells + [["", "", ""]] * (count - len(cells))
+
+
+def key_levels_table(summary: dict) -> Table:
     """Round levels and ±2/5 % on each side, nearest first, and the largest cluster."""
     p0 = summary["p0"]
     below = [(summary[f"round_below_{k}"], summary[f"cum_long_round_below_{k}"]) for k in (1, 2, 3)]
@@ -151,18 +165,14 @@ def _key_levels(summary: dict) -> Table:
         (summary[f"round_above_{k}"], summary[f"cum_short_round_above_{k}"]) for k in (1, 2, 3)
     ]
     above += [(p0 * (1 + p / 100), summary[f"cum_short_{p}pct"]) for p in (2, 5)]
-    below.sort(key=lambda level: -level[0])
-    above.sort(key=lambda level: level[0])
+    below = sorted((lv for lv in below if _away_from_mark(lv[0], p0)), key=lambda lv: -lv[0])
+    above = sorted((lv for lv in above if _away_from_mark(lv[0], p0)), key=lambda lv: lv[0])
+    count = max(len(below), len(above))
     rows = [
-        [
-            _level_label(lo, below),
-            pct((lo / p0 - 1) * 100),
-            usd(long_usd),
-            _level_label(hi, above),
-            pct((hi / p0 - 1) * 100),
-            usd(short_usd),
-        ]
-        for (lo, long_usd), (hi, short_usd) in zip(below, above, strict=True)
+        lo + hi
+        for lo, hi in zip(
+            _level_cells(below, p0, count), _level_cells(above, p0, count), strict=True
+        )
     ]
     rows.append(
         [
@@ -278,7 +288,7 @@ def build_section(
     else:
         summary = summary_frame.set_index("window").loc[WINDOW].to_dict()
         section.sentences = summary_sentences(symbol, summary)
-        section.key_levels = _key_levels(summary)
+        section.key_levels = key_levels_table(summary)
         section.warnings = _coverage_warnings(summary)
         _add_venues(section, inputs.venue_maps.get(symbol), summary, inputs.market.get(symbol))
         if inputs.heatmaps.get(symbol, pd.DataFrame()).empty:
@@ -351,9 +361,9 @@ def _add_venues(
     section.sentences.append(coverage_sentence(section.symbol, coverage, float(all_market)))
     section.venue_split = split_table(coverage, summary["p0"])
     section.venue_split_note = (
-        f"Each venue's estimated positions within ±2/5 % of the aggregated map's price "
-        f"{price(summary['p0'])} ({VENUE_LABELS[coverage.members[0]]} mark); the venues' rows "
-        f"sum to the {coverage.label} row, the key levels' figures."
+        f"Estimated, within ±2/5 % of {price(summary['p0'])} "
+        f"({VENUE_LABELS[coverage.members[0]]} mark); the venues sum to the "
+        f"{coverage.label} row, the key levels' figures."  # one line: the page holds methods
     )
     section.warnings += absent_warnings(coverage)
 

@@ -30,7 +30,7 @@ def template_environment() -> Environment:
     )
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def _css(name: str) -> str:
     return (TEMPLATES / name).read_text()
 
@@ -40,7 +40,12 @@ def render_html(briefing: Briefing) -> str:
     return (
         template_environment()
         .get_template("briefing.html.j2")
-        .render(briefing=briefing, css=_css("briefing.css"), screen_css=_css("briefing-screen.css"))
+        .render(
+            briefing=briefing,
+            css=_css("briefing.css"),
+            screen_css=_css("briefing-screen.css"),
+            venues_css=_css("briefing-venues.css"),  # inlined only in a venues briefing
+        )
     )
 
 

@@ -211,6 +211,9 @@ ROWS: list[BadInput] = [
     BadInput(("extract", "--venues", "okx", "--end", FUTURE), 2, "is in the future"),
     BadInput(("daily", "--venues", "binance,kraken"), 2, "unknown venue 'kraken'; choose from binance, bybit, okx"),
     BadInput(("daily", "--venues", ","), 2, "unknown venue (none given)"),
+    BadInput(("brief", "--venues", "kraken"), 2, "unknown venue 'kraken'; choose from binance, bybit, okx"),
+    BadInput(("brief", "--at", "2024-02-05T14:00", "--venues", "bybit"), 2, "an hour's briefing maps Binance's book only"),
+    BadInput(("brief", "--date", "2024-03-03", "--venues", "binance,bybit"), 1, "no Binance + Bybit map of BTCUSDT for 2024-03-03: run `liqbrief daily --venues binance,bybit --symbols BTCUSDT --date 2024-03-03`"),
     # daily --at: a whole UTC hour, not in the future, alone (issue 14's intraday snapshot)
     BadInput(("daily", "--at", "2024-02-05T14:30"), 2, "2024-02-05T14:30 is not a whole hour: use 2024-02-05T14:00"),
     BadInput(("daily", "--at", f"{FUTURE}T00:00"), 2, "is in the future"),

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from liqbrief.testing.demo_lake import build_demo_lake
 from liqbrief.testing.smtp_inbox import Inbox, start_smtp
-from tests.conftest import cli_env
+from tests.conftest import cli_env, demo_lake
 
 pytestmark = pytest.mark.server
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +34,7 @@ def strict_loads(text: str):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cli-runs")
-    build_demo_lake(root / "lake", DAY, ["BTCUSDT"])
+    demo_lake(root / "lake", DAY, ["BTCUSDT"])
     return root
 
 

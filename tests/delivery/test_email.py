@@ -12,7 +12,6 @@ from delivery.message import InvalidRecipientError, parse_recipients
 from delivery.smtp import DeliveryError, SentLedger, SmtpConfigError, SmtpSettings
 from flows.briefing import briefing_paths
 from flows.delivery import deliver_briefing
-from liqbrief.testing.demo_lake import build_demo_lake
 from liqbrief.testing.smtp_inbox import (
     Inbox,
     free_port,
@@ -21,6 +20,7 @@ from liqbrief.testing.smtp_inbox import (
     start_smtp,
 )
 from sources.retry_policy import RetryPolicy
+from tests.conftest import demo_lake
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 3, 6)
@@ -31,7 +31,7 @@ SECRET = "s3cret-pa55word"
 @pytest.fixture(scope="module")
 def lake_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("mail") / "lake"
-    build_demo_lake(root, DAY, ["BTCUSDT"], history_days=35)
+    demo_lake(root, DAY, ["BTCUSDT"], history_days=35)
     return root
 
 

@@ -1,10 +1,15 @@
 """A backfill on a real Dask cluster (a distributed LocalCluster of two worker processes):
 the same files as the single-machine path; a worker killed mid-run, then a re-run,
-completes every day exactly once."""
+completes every day exactly once.
+
+The archive inputs are ingested once for the module and each run starts from a copy of that
+lake (the extract runs on the machine, never on the cluster: downloading them again per run
+proved nothing here and cost most of the module's time)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,11 +29,14 @@ from flows.daily import daily_briefing
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
-from tests.conftest import cli_env
+from sources.binance_archive.ingest import ingest
+from store.lake import Lake
+from tests.conftest import FAST_RETRY, cli_env
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+ARCHIVE = (date(2024, 1, 1), date(2024, 2, 12))  # the mirror's days
 # the lake's tables the backfill writes: maps, context, track record (data, not ledgers)
 COMPARED = ("liqmap_", "market_context", "records", "macro_", "validation")
 
@@ -48,7 +56,7 @@ def cluster() -> Iterator[Client]:
 @pytest.fixture(scope="module")
 def sources() -> Iterator[dict[str, str]]:
     """A loopback archive (two symbols, 2024-01-01 .. 2024-02-12) and FRED."""
-    archive = build_archive(SYMBOLS, DATASETS, date(2024, 1, 1), date(2024, 2, 12), monthly=False)
+    archive = build_archive(SYMBOLS, DATASETS, *ARCHIVE, monthly=False)
     with ArchiveMirror(archive) as mirror:
         fred = FredServer({"DGS2": pd.DataFrame({"date": ["2024-02-01"], "value": [4.3]})})
         with fred:
@@ -58,7 +66,21 @@ def sources() -> Iterator[dict[str, str]]:
             }
 
 
-def use(where: Path, sources: dict[str, str], monkeypatch, address: str | None) -> None:
+@pytest.fixture(scope="module")
+def built_lake(sources: dict[str, str], tmp_path_factory) -> Path:
+    """Every archive input of the mirror's days for both symbols, ingested once."""
+    root = tmp_path_factory.mktemp("built") / "lake"
+    report = ingest(Lake(str(root)), sources["LIQBRIEF_BINANCE_ARCHIVE_URL"], SYMBOLS, DATASETS,
+                    *ARCHIVE, retry=FAST_RETRY, today=date(2025, 1, 1))  # fmt: skip
+    assert not report.problems
+    return root
+
+
+def use(
+    where: Path, sources: dict[str, str], monkeypatch, address: str | None, built: Path
+) -> None:
+    """Run in ``where``: a copy of the built lake, the loopback sources, Dask or not."""
+    shutil.copytree(built, where / "lake")
     for name, value in sources.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LIQBRIEF_LAKE", str(where / "lake"))
@@ -88,12 +110,12 @@ def briefings(out: Path) -> list[str]:
 
 
 def test_the_cluster_writes_the_same_files_as_one_machine(
-    prefect_harness, cluster: Client, sources, tmp_path: Path, monkeypatch
+    prefect_harness, cluster: Client, sources, built_lake: Path, tmp_path: Path, monkeypatch
 ) -> None:
     start, end = date(2024, 2, 5), date(2024, 2, 7)
-    use(tmp_path / "single", sources, monkeypatch, None)
+    use(tmp_path / "single", sources, monkeypatch, None, built_lake)
     single = backfill(start, end, SYMBOLS)
-    use(tmp_path / "dask", sources, monkeypatch, cluster.scheduler.address)
+    use(tmp_path / "dask", sources, monkeypatch, cluster.scheduler.address, built_lake)
     on_cluster = backfill(start, end, SYMBOLS)
     assert (
         single == on_cluster == {"done": ["2024-02-05", "2024-02-06", "2024-02-07"], "skipped": []}
@@ -106,12 +128,12 @@ def test_the_cluster_writes_the_same_files_as_one_machine(
 
 
 def test_the_daily_job_maps_its_symbols_on_the_cluster_as_one_machine_does(
-    prefect_harness, cluster: Client, sources, tmp_path: Path, monkeypatch
+    prefect_harness, cluster: Client, sources, built_lake: Path, tmp_path: Path, monkeypatch
 ) -> None:
     day = date(2024, 2, 12)
-    use(tmp_path / "single", sources, monkeypatch, None)
+    use(tmp_path / "single", sources, monkeypatch, None, built_lake)
     single = daily_briefing(day, SYMBOLS, send=False)
-    use(tmp_path / "dask", sources, monkeypatch, cluster.scheduler.address)
+    use(tmp_path / "dask", sources, monkeypatch, cluster.scheduler.address, built_lake)
     on_cluster = daily_briefing(day, SYMBOLS, send=False)
     assert single["mapped"] == on_cluster["mapped"] == dict.fromkeys(SYMBOLS, day)
     expected, got = produced(tmp_path / "single"), produced(tmp_path / "dask")
@@ -136,11 +158,11 @@ def kill_a_busy_worker_after_the_first_pdf(client: Client, out: Path, killed: li
 
 
 def test_a_worker_killed_mid_run_then_a_rerun_completes_every_day_once(
-    prefect_harness, cluster: Client, sources, tmp_path: Path, monkeypatch
+    prefect_harness, cluster: Client, sources, built_lake: Path, tmp_path: Path, monkeypatch
 ) -> None:
     start, end = date(2024, 2, 5), date(2024, 2, 12)
     days = [f"2024-02-{d:02d}" for d in range(5, 13)]
-    use(tmp_path, sources, monkeypatch, cluster.scheduler.address)
+    use(tmp_path, sources, monkeypatch, cluster.scheduler.address, built_lake)
     killed: list[int] = []
     killer = threading.Thread(
         target=kill_a_busy_worker_after_the_first_pdf, args=(cluster, tmp_path / "out", killed)
@@ -166,10 +188,11 @@ def test_a_worker_killed_mid_run_then_a_rerun_completes_every_day_once(
 
 
 def test_the_cli_with_a_local_cluster_briefs_the_days_and_keeps_dask_quiet(
-    sources, tmp_path: Path
+    sources, built_lake: Path, tmp_path: Path
 ) -> None:
     """`local` starts a LocalCluster sized to the machine for the run: as a user runs it."""
     env = cli_env(tmp_path, **sources, LIQBRIEF_DASK_ADDRESS="local")
+    shutil.copytree(built_lake, tmp_path / "lake")
     done = subprocess.run(
         [sys.executable, "-m", "liqbrief.cli", "backfill", "--start", "2024-02-05", "--end", "2024-02-05"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,

@@ -13,11 +13,11 @@ import pytest
 from flows.briefing import load_briefing_inputs
 from flows.liqmap import build_liquidation_maps
 from liqbrief.testing import track_record as tr
-from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import build_briefing
 from reports.track_record import track_record_block
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.conftest import demo_lake
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 3, 6)
@@ -31,7 +31,7 @@ WRITTEN: dict[date, pd.DataFrame] = {}  # the liquidations the fixture stored, b
 def lake(tmp_path_factory) -> Lake:
     """A demo lake mapped on DAY only, with summaries and liquidations around it."""
     root = tmp_path_factory.mktemp("inputs") / "lake"
-    lake = build_demo_lake(root, DAY, [SYMBOL], history_days=35)
+    lake = demo_lake(root, DAY, [SYMBOL], history_days=35)
     p0 = float(lake.read(DATASETS["liqmap_summary"], SYMBOL, DAY, DAY)["p0"].iloc[0])
     for offset in (-1, 0, 1):
         day = DAY + timedelta(days=offset)

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from flows.briefing import load_briefing_inputs
-from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import BriefingDataError
 from store.datasets import DATASETS
+from tests.conftest import demo_lake
 from transforms.context.chart_series import OI_HISTORY_DAYS, PRICE_PATH_DAYS, hourly_path
 from transforms.context.market import daily_closing_oi
 
@@ -27,7 +27,7 @@ SYMBOL = "BTCUSDT"
 def test_the_charts_points_are_the_raw_inputs_points_and_an_old_context_is_refused(
     tmp_path: Path,
 ) -> None:
-    lake = build_demo_lake(tmp_path / "lake", DAY, [SYMBOL], history_days=35)
+    lake = demo_lake(tmp_path / "lake", DAY, [SYMBOL], history_days=35)
     inputs = load_briefing_inputs(lake, DAY, [SYMBOL])
     yesterday = DAY - timedelta(days=1)
     metrics = lake.read(DATASETS["metrics"], SYMBOL, DAY - timedelta(days=OI_HISTORY_DAYS), yesterday)  # fmt: skip

@@ -17,9 +17,9 @@ from flows.context import (
     symbol_context,
 )
 from flows.liqmap import build_liquidation_maps
-from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.conftest import demo_lake
 from tests.flows.test_context_coinglass import write_coinglass
 from tests.transforms.test_context_coinglass import real_coinglass
 
@@ -59,7 +59,7 @@ def context_tables(lake: Lake) -> dict[tuple[str, date], pd.DataFrame]:
 def test_batched_context_equals_the_day_by_day_tables(
     tmp_path: Path, monkeypatch, coinglass: bool
 ) -> None:
-    lake = build_demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
+    lake = demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
     build_liquidation_maps.fn(SYMBOL, DAYS[0], DAYS[-1], "none")
     if coinglass:  # the real daily liquidation bars (2022-08-17 on) in the lake
@@ -124,7 +124,7 @@ def count_coinglass_reads(monkeypatch) -> dict[str, int]:
 
 
 def test_a_failing_day_is_reported_and_the_rest_are_written(tmp_path: Path, monkeypatch) -> None:
-    lake = build_demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
+    lake = demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
     build_liquidation_maps.fn(SYMBOL, DAYS[0], DAYS[-1], "none")
     summary = Path(lake.data_path(DATASETS["liqmap_summary"], SYMBOL, DAYS[-1]))
@@ -140,7 +140,7 @@ def test_a_failing_day_is_reported_and_the_rest_are_written(tmp_path: Path, monk
 def test_a_day_after_the_lakes_data_fails_in_a_batch_and_writes_nothing(
     tmp_path: Path, monkeypatch
 ) -> None:
-    lake = build_demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
+    lake = demo_lake(tmp_path / "lake", DAYS[-1], [SYMBOL], history_days=40)
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
     beyond = [DAYS[-1], date(2024, 1, 8)]  # the demo lake's data end on 5 Jan
     forget_context(lake)

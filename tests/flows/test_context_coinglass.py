@@ -15,10 +15,10 @@ import pytest
 
 from flows.context import symbol_context
 from flows.liqmap import build_liquidation_maps
-from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
 from store.lake import Lake
 from store.ledger import LedgerEntry
+from tests.conftest import demo_lake
 from tests.transforms.test_context_coinglass import real_coinglass
 from transforms.context.market import MARKET_WIDE_COLUMNS
 from transforms.context.records import ALL_MARKET, BINANCE, MARKET_WIDE_KEYS, records_by_key
@@ -59,7 +59,7 @@ def stored(lake: Lake, name: str, day: date = DAY) -> bytes:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cg") / "lake"
-    build_demo_lake(root, DAY, [SYMBOL], history_days=12)
+    demo_lake(root, DAY, [SYMBOL], history_days=12)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LIQBRIEF_LAKE", str(root))
         build_liquidation_maps.fn(SYMBOL, DAYS[0], DAY, "none")  # the est_* records' maps

@@ -11,9 +11,9 @@ import pytest
 
 from flows.context import symbol_context
 from flows.liqmap import build_liquidation_maps
-from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.conftest import demo_lake
 
 pytestmark = pytest.mark.server
 
@@ -32,7 +32,7 @@ def forget_records(lake: Lake, days: list[date]) -> None:
 
 
 def test_records_chained_and_folded_are_identical(tmp_path: Path, monkeypatch) -> None:
-    lake = build_demo_lake(tmp_path / "lake", DAY, [SYMBOL], history_days=12)
+    lake = demo_lake(tmp_path / "lake", DAY, [SYMBOL], history_days=12)
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
     days = [DAY - timedelta(days=k) for k in (3, 2, 1, 0)]
     build_liquidation_maps.fn(SYMBOL, days[0], DAY, "none")

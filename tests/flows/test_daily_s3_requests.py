@@ -22,8 +22,10 @@ from store.lake import Lake
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 # both histories reach further back than the longest window the daily job reads (90 days of
-# open interest): any difference in requests would come from the history's length itself
-HISTORY_STARTS = (date(2023, 11, 4), date(2023, 10, 5))
+# open interest): any difference in requests would come from the history's length itself.
+# The longer one adds a week and a month (October): a read per day or per month of history
+# would show (a month of extra days proved no more and took longer to build and fill)
+HISTORY_STARTS = (date(2023, 11, 4), date(2023, 10, 28))
 LAST_ARCHIVED = date(2024, 2, 8)
 
 

@@ -9,6 +9,7 @@ OKX/Bybit fetch costs minutes under ccxt's rate limiter: bench/venues.py)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -134,6 +135,50 @@ def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
     assert "Binance + Bybit + OKX" not in text  # never the three when one is missing
     assert "each venue's share" in text and "Share of ±5 %" in text
     assert "Binance USD-M" not in text.split("Methods")[0]
+    levels = text.split("If price drops below")[1].split("largest bin")[0]
+    assert "0.0 %" not in levels  # no round level at the mark in the thresholds table
+    # a desk's two pages: the summary, then the detail page holding the split and the methods
+    # box (the split once pushed the methods box alone onto a third page)
+    pages = text.split("\f")[:-1]
+    assert len(pages) == 2 and "page 2 of 2" in pages[1]
+    assert (
+        "BTC in detail" in pages[1] and "each venue's share" in pages[1] and "Methods." in pages[1]
+    )
+    brief_renders_the_stored_venues(live_edge, Path(pdf).with_suffix(".html").read_text())
+
+
+def brief_renders_the_stored_venues(root: Path, daily_html: str) -> None:
+    """`liqbrief brief` of the date again (in the same lake): on the aggregated map the day
+    stored, with its venues, as `daily --venues` briefed it; an explicit --venues chooses."""
+    from typer.testing import CliRunner
+
+    from liqbrief.cli import app
+
+    def brief(*args: str, **env: str):
+        out = root / f"brief{len(list(root.glob('brief*')))}"
+        result = CliRunner().invoke(app, ["brief", "--date", str(TODAY), "--out", str(out), *args], env=env)  # fmt: skip
+        html = out / str(TODAY) / f"liqbrief-{TODAY}.html"
+        return result, html.read_text() if html.exists() else ""
+
+    # no --venues and LIQBRIEF_VENUES unset: the stored map's venues, byte for byte the daily's
+    # briefing but for OKX, which the daily named as asked for and brief was not asked about
+    result, html = brief(LIQBRIEF_VENUES="binance")
+    assert result.exit_code == 0, result.output
+    assert "estimated model values, Binance + Bybit" in html and "venue-split" in html
+    assert "Missing: OKX" not in html and "Binance + Bybit BTCUSDT perpetuals" in html
+    # LIQBRIEF_VENUES names OKX too (as the daily job's default): named as not in the map
+    result, html = brief(LIQBRIEF_VENUES="binance,bybit,okx")
+    assert result.exit_code == 0, result.output
+    assert "Missing: OKX" in html and "OKX left out of the Binance + Bybit map: not in the stored map" in html  # fmt: skip
+    strip = re.compile(r"OKX left out of the Binance \+ Bybit map: [^<]*")
+    assert strip.sub("", html) == strip.sub("", daily_html)  # the daily's briefing, re-rendered
+    # an explicit --venues binance: Binance's own map, as before the venues
+    result, html = brief("--venues", "binance", LIQBRIEF_VENUES="binance,bybit,okx")
+    assert result.exit_code == 0 and "Binance USD-M" in html and "venue-split" not in html
+    # an explicit --venues the stored map does not sum: one line, nothing rendered
+    result, html = brief("--venues", "bybit,okx")
+    assert result.exit_code == 1 and html == ""
+    assert f"the stored map of BTCUSDT for {TODAY} is Binance + Bybit, not Bybit + OKX" in result.output  # fmt: skip
 
 
 def test_the_intraday_snapshot_maps_the_last_hour_from_binance_rest(

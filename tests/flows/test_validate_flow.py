@@ -17,12 +17,11 @@ import pytest
 
 from flows.validate import validate
 from liqbrief.cli_validate import table_lines
-from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
 from store.lake import Lake
 from store.ledger import LedgerEntry
 from store.realised import liquidation_id, merge_coverage, merge_realised
-from tests.conftest import cli_env
+from tests.conftest import cli_env, demo_lake
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 
@@ -66,7 +65,7 @@ def demo(tmp_path_factory) -> Path:
     """The demo lake, realised liquidations of the three scored days, the recorder's
     coverage (the middle day only until noon) and one Coinglass daily bar."""
     root = tmp_path_factory.mktemp("validate")
-    lake = build_demo_lake(root / "lake", DAY, ["BTCUSDT"])
+    lake = demo_lake(root / "lake", DAY, ["BTCUSDT"])
     for k, day in enumerate(SCORED):
         merge_realised(lake, "binance", "BTCUSDT", realised_rows(lake, day, k), "test")
     midnight = [pd.Timestamp(d, tz="UTC") for d in SCORED]

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from flows.briefing import coinglass_snapshots, load_briefing_inputs, write_briefing
-from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import build_briefing
 from reports.email_summary import summary_html, summary_text
 from reports.formatting import usd
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.conftest import demo_lake
 from tests.reports import coinglass_lake as cg
 
 pytestmark = [
@@ -35,7 +35,7 @@ BAD_KEY = "Coinglass refused COINGLASS_API_KEY (HTTP 401 Invalid API key): check
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cg") / "lake"
-    build_demo_lake(root, DAY, ["BTCUSDT"], history_days=35)
+    demo_lake(root, DAY, ["BTCUSDT"], history_days=35)
     return root
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from flows.briefing import write_briefing
 from liqbrief.testing import track_record as tr
-from liqbrief.testing.demo_lake import build_demo_lake
 from store.datasets import DATASETS
 from store.lake import Lake
+from tests.conftest import demo_lake
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 3, 6)
@@ -28,7 +28,7 @@ SYMBOL = "BTCUSDT"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("track") / "lake"
-    build_demo_lake(root, DAY, [SYMBOL], history_days=35, map_days=2)
+    demo_lake(root, DAY, [SYMBOL], history_days=35, map_days=2)
     return root
 
 

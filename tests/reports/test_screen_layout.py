@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from flows.briefing import load_briefing_inputs
-from liqbrief.testing.demo_lake import build_demo_lake
 from reports.briefing import build_briefing
 from reports.render import render_html
+from tests.conftest import demo_lake
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -35,7 +35,7 @@ A4_COLUMN_PX = 184 / 25.4 * 96  # A4 less the 13 mm side margins, in CSS pixels 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("screen")
-    lake = build_demo_lake(root / "lake", DAY, ["BTCUSDT"], history_days=35)
+    lake = demo_lake(root / "lake", DAY, ["BTCUSDT"], history_days=35)
     path = root / "briefing.html"
     path.write_text(render_html(build_briefing(load_briefing_inputs(lake, DAY, ["BTCUSDT"]))))
     return path

@@ -59,10 +59,10 @@ def test_a_briefing_rewrite_that_dies_between_its_files_is_not_complete(
     """A crash after one of the two files must not leave an HTML and a PDF of different
     renders side by side (a backfill counts a day with both files as done)."""
     import flows.briefing as briefing_flow
-    from liqbrief.testing.demo_lake import build_demo_lake
+    from tests.conftest import demo_lake
 
     day = date(2024, 3, 6)
-    lake = build_demo_lake(tmp_path / "lake", day, ["BTCUSDT"], history_days=35)
+    lake = demo_lake(tmp_path / "lake", day, ["BTCUSDT"], history_days=35)
     out = tmp_path / "out"
     html_path, pdf_path = (
         Path(p) for p in briefing_flow.write_briefing(lake, day, ["BTCUSDT"], out)

@@ -17,6 +17,7 @@ from transforms.liqmap.aggregate import (
     SUMMED_COLUMNS,
     _hour_index,
     aggregate_label,
+    aggregate_members,
     aggregate_parts,
 )
 from transforms.liqmap.config import WINDOWS, ModelConfig
@@ -207,3 +208,15 @@ def test_frame_labels_are_the_strings_pandas_would_infer(aggregated) -> None:
         assert bins[column].dtype == inferred.dtype
         assert bins[column].tolist() == inferred.tolist()
     assert set(bins["window"]) == set(WINDOWS) and set(bins["side"]) == {"long", "short"}
+
+
+@pytest.mark.parametrize("members", [("binance", "bybit"), ("bybit", "okx"), ("binance", "bybit", "okx")])  # fmt: skip
+def test_the_stored_row_names_the_venues_it_sums(members) -> None:
+    """`brief` reads the venues of a date's stored aggregated map back from its row."""
+    day = date(2025, 1, 1)
+    parts = {v: fake_parts(v, 100_000.0, [(1000, 0, 10, 5.0)], [day]) for v in members}
+    rows = aggregate_parts(parts, "BTCUSDT").summary_rows
+    assert {aggregate_members(r["brackets_source"]) == list(members) for r in rows} == {True}
+    assert aggregate_members("binance: BTCUSDT.csv; okx: okx/BTCUSDT.csv (fallback for X)") == [
+        "binance", "okx",
+    ]  # fmt: skip

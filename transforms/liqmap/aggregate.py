@@ -26,6 +26,7 @@ from transforms.liqmap.map_tables import MapParts
 from transforms.venue_margin import VENUE_LABELS, VENUES
 
 AGGREGATE_VENUE = "all"
+SOURCES_SEPARATOR = "; "  # between the venues' "venue: tier file" in brackets_source
 SUMMED_COLUMNS = (
     "est_liquidated_long_usd", "est_liquidated_short_usd", "est_liquidated_usd",
     "oi_missing_bars", "kline_missing_bars", "shrink_clamped_bars",
@@ -151,8 +152,16 @@ def _summary_row(reference, rows, block, symbol, config) -> dict:
     row |= {"p0_from_last_price": reference["p0_from_last_price"], "bin_size": size}
     sources = [f"{r['venue']}: {r['brackets_source']}" for r in rows if "brackets_source" in r]
     if sources:
-        row["brackets_source"] = "; ".join(sources)
+        row["brackets_source"] = SOURCES_SEPARATOR.join(sources)
     return row
+
+
+def aggregate_members(brackets_source: str) -> list[str]:
+    """The venues an aggregated summary row sums, read back from its ``brackets_source``
+    ("binance: BTCUSDT.csv; bybit: bybit/BTCUSDT.csv": one "venue: file" per venue, as
+    ``_summary_row`` writes it), in the aggregate's order."""
+    named = {part.split(": ", 1)[0] for part in brackets_source.split(SOURCES_SEPARATOR)}
+    return [v for v in VENUES if v in named]
 
 
 def _summed_heat(by_venue, venues, common, rows) -> list:
