@@ -120,13 +120,17 @@ def _entry(ds: Dataset, symbol: str, day: date, rows: int, fingerprint: str) -> 
 
 def write_days(lake: Lake, ds: Dataset, symbol: str, frame: pd.DataFrame) -> int:
     """Replace each date's partition with the frame's rows of that date (one atomic write
-    per date, in date order); returns the rows written."""
+    per date; the dates are independent, so concurrent on an object store); returns the
+    rows written."""
     fingerprint = ModelConfig(tiers=load_tier_mix()).fingerprint()
     table = pa.Table.from_pandas(frame[ds.schema.names], schema=ds.schema, preserve_index=False)
     days = frame["date"].to_numpy()
-    for day in sorted(set(frame["date"])):
+
+    def write_date(day: date) -> None:
         rows = table.filter(pa.array(days == day))
         lake.write_day(ds, day, rows, _entry(ds, symbol, day, rows.num_rows, fingerprint))
+
+    lake.each(write_date, sorted(set(frame["date"])))
     return table.num_rows
 
 
