@@ -116,13 +116,34 @@ def test_the_same_lake_gives_identical_html_and_pdf(lake: Lake) -> None:
 # The Binance-only briefing's HTML for the demo lake, byte for byte: a venues-only change (the
 # split's style and markup, issue 14) must leave it alone. Change it only with a change meant
 # for every briefing, and say why in the commit.
-BINANCE_ONLY_HTML_SHA256 = "8a89578d4b8c905944570b7aa48c2ca71a70f06a25f3698f7b6336bd2a50ef17"
+# Changed once since: a briefing of several symbols moves its macro table after the details
+# (page 1 holds their summaries; before, a second symbol pushed the coverage box onto a page
+# of its own).
+BINANCE_ONLY_HTML_SHA256 = "58913d1e81bcc159746e8c53a3b48f2102cfca00832c58a12173de2e28486540"
 
 
 def test_a_binance_only_briefing_is_byte_for_byte_the_pinned_html(lake: Lake) -> None:
     html = render_html(build_briefing(load_briefing_inputs(lake, DAY, ["BTCUSDT", "ETHUSDT"])))
     assert "venue-split" not in html and "each venue" not in html
     assert hashlib.sha256(html.encode()).hexdigest() == BINANCE_ONLY_HTML_SHA256
+
+
+def pages_of(path: Path) -> list[str]:
+    """Each PDF page's text, whitespace folded (pdftotext splits pages with a form feed)."""
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return [re.sub(r"\s+", " ", page).strip() for page in text.split("\f") if page.strip()]
+
+
+def test_several_symbols_keep_page_one_whole_and_the_macro_series_after_the_details(
+    rendered,
+) -> None:
+    pages = pages_of(rendered[1])
+    assert "Executive summary" in pages[0] and "Macro." in pages[0]
+    assert "the table after the symbols' details" in pages[0]
+    assert "Fed funds target" not in pages[0]  # the series are not on page 1
+    for page in pages[1:]:  # no page of a stray box: each holds a detail or the series
+        assert "in detail" in page or "Macro and calendar: the series" in page, page[:200]
+    assert "Fed funds target" in pages[-1] and "Methods." in pages[-1]
 
 
 def test_nothing_at_all_is_a_clear_error(tmp_path: Path) -> None:
