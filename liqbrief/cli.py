@@ -36,6 +36,7 @@ from liqbrief.cli_params import (
     positive_finite,
     symbols_option,
     today,
+    venues_opt,
     yesterday,
 )
 from liqbrief.cli_record import record_command
@@ -206,12 +207,10 @@ def daily(
     day: DayOpt = None,
     venues: Annotated[
         str | None,
-        typer.Option(
-            "--venues",
-            metavar="VENUES",
-            help="Comma-separated, from binance, bybit, okx (default LIQBRIEF_VENUES): the "
+        venues_opt(
+            "Comma-separated, from binance, bybit, okx (default LIQBRIEF_VENUES): the "
             "venues whose books the briefing's map sums (Binance + Bybit + OKX); a venue "
-            "that cannot be fetched is named in the briefing.",
+            "that cannot be fetched is named in the briefing."
         ),
     ] = None,
     at: AtOpt = None,
@@ -354,12 +353,10 @@ def brief(
     at: BriefAtOpt = None,
     venues: Annotated[
         str | None,
-        typer.Option(
-            "--venues",
-            metavar="VENUES",
-            help="Comma-separated, from binance, bybit, okx: brief on the date's stored map of "
+        venues_opt(
+            "Comma-separated, from binance, bybit, okx: brief on the date's stored map of "
             "these venues (default: the venues its stored aggregated map sums, if it has one; "
-            "venues of LIQBRIEF_VENUES not in it are named).",
+            "venues of LIQBRIEF_VENUES not in it are named)."
         ),
     ] = None,
 ) -> None:

@@ -177,8 +177,15 @@ SymbolOpt = Annotated[
     str,
     typer.Option("--symbol", parser=symbol_option, metavar="TICKER", help="Ticker, e.g. BTCUSDT."),
 ]
+
+
 # The date options are typed datetime (typer parses the format); their callback hands the
 # command a checked `date`.
+def venues_opt(help_text: str):
+    """A ``--venues`` option (comma-separated venue names, checked by the command)."""
+    return typer.Option("--venues", metavar="VENUES", help=help_text)
+
+
 DayOpt = Annotated[datetime | None, _date("--date", "Date (UTC, YYYY-MM-DD), default today.")]
 StartOpt = Annotated[datetime | None, _date("--start", "First day (UTC, YYYY-MM-DD).")]
 EndOpt = Annotated[datetime | None, _date("--end", "Last day (UTC, YYYY-MM-DD).")]
