@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from datetime import date, timedelta
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -345,6 +346,26 @@ def test_cumulative_curves_stop_at_the_snapshot_price() -> None:
     assert cumulative_short_at(shorts, edges, 103.0, 100.5) == 13.0
     assert cumulative_short_at(shorts, edges, 105.0, 100.5) == 13.0
     assert cumulative_long_at(longs, edges, 100.5, 100.5) == 0.0
+
+
+def test_cumulative_curves_never_shrink_further_from_p0() -> None:
+    """A price further from P0 only adds non-negative bins, so C_L and C_S must never come out
+    smaller, not even in the last bit (separate slice sums did: a hypothesis run found
+    93632606.75229067 after 93632606.75229068). Lognormal bins with gaps, like a real map."""
+    from transforms.liqmap.key_levels import longs_below, shorts_above
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(9, 400))
+        values = rng.lognormal(15, 2, n) * (rng.random(n) < 0.7)
+        edges = np.arange(n + 1, dtype=float) * 10.0 + 1000.0
+        p0 = float(rng.uniform(edges[0], edges[-1]))
+        longs = longs_below(values, edges, np.linspace(p0, edges[0] - 5.0, 80), p0)
+        shorts = shorts_above(values, edges, np.linspace(p0, edges[-1] + 5.0, 80), p0)
+        assert all(b >= a for a, b in pairwise(longs))
+        assert all(b >= a for a, b in pairwise(shorts))
+        assert longs[-1] == pytest.approx(values[edges[:-1] < p0].sum(), rel=1e-12)
+        assert shorts[-1] == pytest.approx(values[edges[1:] > p0].sum(), rel=1e-12)
 
 
 def test_tier_mixes_must_sum_to_one() -> None:

@@ -32,22 +32,23 @@ def cumulative_short_at(
 
 
 def longs_below(long_bins: np.ndarray, edges: np.ndarray, prices, p0: float) -> list[float]:
-    """C_L at each of ``prices``: the bins are located for all prices in one search (a map
-    asks for seven), each sum over its own slice as before."""
+    """C_L at each of ``prices``, read off one running sum from P0 downwards: a deeper price
+    adds bins to the same total, so C_L can never shrink by a rounding (separate slice sums
+    could, in the last bit)."""
     starts = edges[:-1]
     firsts = np.searchsorted(starts, np.asarray(prices, float) - 1e-9, side="left")
     stop = int(np.searchsorted(starts, p0, side="left"))  # bins starting below P0
-    total = np.add.reduce  # ndarray.sum() without its Python wrapper: same sum, less overhead
-    return [float(total(long_bins[first:stop])) for first in firsts.tolist()]
+    running = np.append(np.cumsum(long_bins[:stop][::-1])[::-1], 0.0)  # running[i]: bins i..stop
+    return [float(running[min(first, stop)]) for first in firsts.tolist()]
 
 
 def shorts_above(short_bins: np.ndarray, edges: np.ndarray, prices, p0: float) -> list[float]:
-    """C_S at each of ``prices``, located in one search."""
+    """C_S at each of ``prices``, read off one running sum from P0 upwards (see longs_below)."""
     ends = edges[1:]
     first = int(np.searchsorted(ends, p0, side="right"))  # bins ending above P0
     lasts = np.searchsorted(ends, np.asarray(prices, float) + 1e-9, side="right")
-    total = np.add.reduce
-    return [float(total(short_bins[first:last])) for last in lasts.tolist()]
+    running = np.concatenate(([0.0], np.cumsum(short_bins[first:])))  # running[j]: j bins
+    return [float(running[max(last - first, 0)]) for last in lasts.tolist()]
 
 
 def round_levels(
