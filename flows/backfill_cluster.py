@@ -6,7 +6,9 @@ What fans out, and what stays in order:
   date order inside the task; a symbol's context needs its own maps, no other symbol's);
 - per symbol, the track record (scored from the inputs, not the maps);
 - one task for the macro tables of every day (no symbol in them);
-- then every day's briefing, one task per day, once all of the above are in the lake.
+- then the days' briefings, in batches of consecutive days (about eight batches per worker:
+  a Prefect task run's bookkeeping costs a fifth of a render), once all of the above are in
+  the lake; a day that fails does not fail its batch.
 Each task writes the lake itself and returns a small dict of failures by day. The tables
 and briefings are the same as the single-machine path's (flows/backfill.py).
 """
@@ -22,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from prefect_dask import DaskTaskRunner
 
-from flows.backfill import DayLedger, collect, mail_earlier_days, write_chunk_maps
+from flows.backfill import DayLedger, mail_earlier_days, write_chunk_maps
 from flows.cluster import adopt_environment, dask_runner, worker_environment
 from flows.context import (
     MarketHistory,
@@ -31,6 +33,7 @@ from flows.context import (
     write_macro_tables,
     write_symbol_context,
 )
+from flows.delivery import email_briefing
 from flows.liqmap import model_for
 from flows.render_workers import write_briefing_of_day
 from flows.validate import score_before_briefings
@@ -41,6 +44,7 @@ from store.read_cache import snapshot_reads
 from transforms.context.macro import known_vintages
 
 CHUNK_DAYS = 16  # as flows/backfill.py: maps of this many days are cut, then their context
+BATCHES_PER_WORKER = 8  # render batches per worker (see render_batches)
 
 
 def _chunks(days: list[date]) -> list[list[date]]:
@@ -138,12 +142,56 @@ def track_record(symbol: str, first: date, last: date, environment: dict[str, st
     return score_before_briefings([symbol], first, last)[symbol]
 
 
-@task(task_run_name="brief-{day}", cache_policy=NO_CACHE)
-def brief_day_on_worker(day: date, symbols: list[str], environment: dict[str, str]) -> str:
-    """Build, render and write one day's briefing on a worker; the PDF's path."""
+def _batch_run_name() -> str:
+    days = task_run.parameters["days"]
+    return f"briefs-{days[0]}-to-{days[-1]}"
+
+
+@task(task_run_name=_batch_run_name, cache_policy=NO_CACHE)
+def brief_batch_on_worker(
+    days: list[date], symbols: list[str], environment: dict[str, str]
+) -> dict[date, str]:
+    """Build, render and write a batch of days' briefings on a worker, one after another;
+    the error of each day that failed ("" for the others: a day never fails its batch)."""
     adopt_environment(environment)
     settings = Settings.from_env()
-    return write_briefing_of_day(settings.lake, day, symbols, settings.reports_dir)
+    outcome: dict[date, str] = {}
+    for day in days:
+        try:
+            write_briefing_of_day(settings.lake, day, symbols, settings.reports_dir)
+            outcome[day] = ""
+        except Exception as exc:
+            outcome[day] = _error(exc)
+    return outcome
+
+
+def render_batches(days: list[date], workers: int) -> list[list[date]]:
+    """The days cut into about BATCHES_PER_WORKER batches per worker: a Prefect task run
+    costs ~0.1 s of API work on a small machine (bench/scale.py), a render ~0.5 s, so one
+    task per day would spend a sixth of the renders on bookkeeping; enough batches remain
+    that the workers finish together."""
+    size = max(1, -(-len(days) // (max(workers, 1) * BATCHES_PER_WORKER)))
+    return [days[i : i + size] for i in range(0, len(days), size)]
+
+
+def collect_batches(pending: list, ledger: DayLedger, symbols: list[str], send: bool) -> None:
+    """Settle each day of each batch as its batch finishes (e-mailing it if asked); a batch
+    whose task died (its worker lost too often) fails its days, which a re-run retries."""
+    for days, future in pending:
+        try:
+            outcome = future.result()
+        except Exception as exc:
+            outcome = dict.fromkeys(days, _error(exc))
+        for day in days:
+            if outcome.get(day, "not rendered"):
+                ledger.settle(day, f"failed: {outcome.get(day, 'not rendered')}")
+                continue
+            try:
+                if send:
+                    email_briefing(day, symbols)
+                ledger.settle(day, "done")
+            except Exception as exc:
+                ledger.settle(day, f"failed: {_error(exc)}")
 
 
 def prepare_days(runner: DaskTaskRunner, todo: list[date], symbols: list[str]) -> dict[date, str]:
@@ -189,15 +237,19 @@ def brief_days_on_cluster(
         workers = len(runner.client.scheduler_info(n_workers=-1)["workers"])
         if send:
             mail_earlier_days(ledger, symbols)
-        pending = {}
+        ready = []
         for day, error in prepare_days(runner, todo, symbols).items():
             if error:
                 ledger.settle(day, f"failed: {error}")
             else:
-                parameters = {"day": day, "symbols": symbols, "environment": worker_environment()}
-                pending[day] = runner.submit(brief_day_on_worker, parameters)
+                ready.append(day)
         logger.info("maps and context on the cluster: %.1f s", time.perf_counter() - clock)
-        collect(pending, ledger, symbols, send, wait=True)
+        environment = worker_environment()
+        pending = [
+            (days, runner.submit(brief_batch_on_worker, {"days": days, "symbols": symbols, "environment": environment}))
+            for days in render_batches(ready, workers)
+        ]  # fmt: skip
+        collect_batches(pending, ledger, symbols, send)
     logger.info(
         "maps, context and briefings (Dask, %d workers): %.1f s",
         workers,

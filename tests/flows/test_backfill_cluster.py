@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +24,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 from flows.backfill import BackfillFailedError, backfill
-from flows.cluster import WarmWorker
+from flows.backfill_cluster import brief_batch_on_worker, render_batches
+from flows.cluster import WarmWorker, worker_environment
 from flows.daily import daily_briefing
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
@@ -125,6 +126,32 @@ def test_the_cluster_writes_the_same_files_as_one_machine(
     assert any("liqmap_bins" in name for name in got) and any("records" in name for name in got)
     assert sorted(got) == sorted(expected)
     assert [name for name in expected if got[name] != expected[name]] == []
+    a_day_fails_alone_in_its_batch(tmp_path / "dask", monkeypatch)
+
+
+def a_day_fails_alone_in_its_batch(where: Path, monkeypatch) -> None:
+    """A render batch whose first day has lost its map: that day fails with the reason, the
+    next day of the same batch is still briefed (the batch task itself succeeds)."""
+    shutil.rmtree(where / "lake/binance/liqmap_summary/symbol=BTCUSDT/date=2024-02-05")
+    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(where / "batch-out"))
+    days = [date(2024, 2, 5), date(2024, 2, 6)]
+    outcome = brief_batch_on_worker.fn(days, SYMBOLS, worker_environment())
+    assert "BTCUSDT" in outcome[days[0]] and outcome[days[1]] == "", outcome
+    assert briefings(where / "batch-out") == [
+        "2024-02-06/liqbrief-2024-02-06.html", "2024-02-06/liqbrief-2024-02-06.pdf"
+    ]  # fmt: skip
+
+
+def test_render_batches_cover_every_day_once_in_order_about_eight_per_worker() -> None:
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(180)]
+    for workers, count in ((1, 8), (2, 15), (3, 23), (64, 180)):  # 23, 12, 8, 1 days each
+        batches = render_batches(days, workers)
+        assert [d for batch in batches for d in batch] == days
+        assert len(batches) == count, workers
+        assert (
+            len({len(batch) for batch in batches[:-1]}) == 1 >= len(batches[-1]) / len(batches[0])
+        )
+    assert render_batches([], 2) == [] and render_batches(days[:3], 2) == [[d] for d in days[:3]]
 
 
 def test_the_daily_job_maps_its_symbols_on_the_cluster_as_one_machine_does(
