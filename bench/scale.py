@@ -11,7 +11,8 @@ flow run over the range into a fresh reports directory:
                    before the clock; the warm lake uploaded to it, not timed), one machine.
 Prints wall time, per-day cost and, for a cluster, the scheduler's overhead per task (no-op
 tasks through the same path: plain Dask, and Prefect tasks on Dask); for S3, the store's
-requests per day by method (counted from the server's access log). The machine is shared:
+requests per day by method (counted from the server's access log) and the CPU time the S3
+server itself used (a real store's would be elsewhere). The machine is shared:
 the load average is printed with each figure.
 
 Targets (2-core machine): (b) within 15 % of (a); (c) within 30 % of (a).
@@ -151,9 +152,10 @@ def s3(bench: Bench) -> Figures:
         os.environ.update(server.environment())
         remote, path = pafs.FileSystem.from_uri("s3://bench/lake")
         pafs.copy_files(str(bench.warm_lake), path, pafs.LocalFileSystem(), remote)
-        before = server.request_count()
+        before, server_cpu = server.request_count(), server.cpu_seconds()
         try:
             wall, days = timed_backfill(bench, "s3", "s3://bench/lake", "s3://bench/out")
+            server_cpu = server.cpu_seconds() - server_cpu
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -165,6 +167,7 @@ def s3(bench: Bench) -> Figures:
     note = f"S3 requests: {sum(by_method.values()):,} in all, per day " + ", ".join(
         f"{m} {n:.0f}" for m, n in per_day.items()
     )
+    note += f"; the S3 server's own CPU {server_cpu:.1f} s (on the same cores)"
     return Figures(wall, days, {}, note)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from store.files import atomic_write_bytes
-from store.object_store import filesystem_from_uri, is_uri, read_whole
+from store.object_store import delete_whole, filesystem_from_uri, is_uri, read_whole
 
 
 class ArtefactStore:
@@ -71,7 +71,7 @@ class ArtefactStore:
             self.local.joinpath(*parts).unlink(missing_ok=True)
             return
         with contextlib.suppress(FileNotFoundError):
-            self.fs.delete_file(self._key(parts))
+            delete_whole(self.fs, self._key(parts))
 
     def lock_path(self, *parts: str) -> Path:
         """A local file to lock for the artefact: beside it on disk; for an object (a lock

@@ -33,7 +33,7 @@ from store.datasets import DATASETS, Dataset, unit_key
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary
 from store.ledger import LedgerEntry, LedgerRecordError
-from store.object_store import filesystem_from_uri, is_local_filesystem, read_whole
+from store.object_store import delete_whole, filesystem_from_uri, is_local_filesystem, read_whole
 from store.read_cache import active_snapshot
 from store.units import UnitManifest, read_unit
 
@@ -180,7 +180,7 @@ class Lake:
         ledger = self.ledger_path(ds, entry.symbol, day)
         self._forget(ds, entry.symbol, day)
         with contextlib.suppress(FileNotFoundError):
-            self.fs.delete_file(ledger)  # a crash below must not leave the old record vouching
+            delete_whole(self.fs, ledger)  # a crash below must not leave the old record vouching
         self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
         self.write_bytes(ledger, entry.to_json())
         return entry
@@ -213,7 +213,7 @@ class Lake:
         if self.is_local:
             self.fs.create_dir(posixpath.dirname(target), recursive=True)
         with contextlib.suppress(FileNotFoundError):
-            self.fs.delete_file(self.ledger_path(ds, symbol, day))
+            delete_whole(self.fs, self.ledger_path(ds, symbol, day))
         self.fs.move(self.data_path(ds, symbol, day), target)
         return target
 
@@ -222,7 +222,7 @@ class Lake:
         self._forget(ds, symbol, day)
         for path in (self.ledger_path(ds, symbol, day), self.data_path(ds, symbol, day)):
             with contextlib.suppress(FileNotFoundError):
-                self.fs.delete_file(path)
+                delete_whole(self.fs, path)
 
     # -- reads -------------------------------------------------------------
     def ingested_days(self, ds: Dataset, symbol: str, days: Iterable[date]) -> set[date]:

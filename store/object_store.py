@@ -14,6 +14,8 @@ import sys
 
 import pyarrow.fs as pafs
 
+from store.s3_requests import delete_object, get_object
+
 OBJECT_SCHEMES = ("s3",)  # object stores the reports directory may name
 _MISSING = ("RESOURCE_NOT_FOUND", "NO_SUCH_KEY", "NoSuchKey")
 _REFUSED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY", "SIGNATURE_DOES_NOT_MATCH", "FORBIDDEN")
@@ -41,7 +43,12 @@ def filesystem_from_uri(uri: str) -> tuple[pafs.FileSystem, str]:
 
 def read_whole(fs: pafs.FileSystem, path: str) -> bytes:
     """A file's bytes; FileNotFoundError when it is absent (a lazily opened object reports
-    a missing key only when read, as an OSError naming the AWS error)."""
+    a missing key only when read, as an OSError naming the AWS error). On S3 one GET, not
+    pyarrow's HEAD and GET (store/s3_requests.py)."""
+    if isinstance(fs, pafs.S3FileSystem):
+        raw = get_object(fs, path)
+        if raw is not None:
+            return raw
     try:
         with fs.open_input_stream(path) as f:
             return f.read()
@@ -51,6 +58,14 @@ def read_whole(fs: pafs.FileSystem, path: str) -> bytes:
         if any(code in str(exc) for code in _MISSING):
             raise FileNotFoundError(path) from None
         raise
+
+
+def delete_whole(fs: pafs.FileSystem, path: str) -> None:
+    """Delete a file; FileNotFoundError when it is absent, except on S3, where one
+    DeleteObject removes it if present (no HEAD before it, no directory marker after)."""
+    if isinstance(fs, pafs.S3FileSystem) and delete_object(fs, path):
+        return
+    fs.delete_file(path)
 
 
 def is_local_filesystem(fs: pafs.FileSystem) -> bool:

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from store.datasets import DATASETS, unit_key
 from store.errors import CorruptPartitionError
+from store.object_store import delete_whole
 
 if TYPE_CHECKING:
     from store.lake import Lake
@@ -110,7 +111,7 @@ def write_unit(
 
 def _remove(lake: Lake, path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        lake.fs.delete_file(path)
+        delete_whole(lake.fs, path)
 
 
 def read_unit(

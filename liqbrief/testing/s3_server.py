@@ -129,6 +129,14 @@ class S3Server:
             if m and not m.group(2).startswith("/moto-api")
         ]
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system): the share of a
+        shared machine the stand-in itself takes, which a real store would not."""
+        import psutil
+
+        times = psutil.Process(self._process.pid).cpu_times()
+        return times.user + times.system
+
     def request_count(self) -> int:
         return len(self.requests())
 

@@ -28,25 +28,27 @@ def test_a_day_is_two_objects_written_directly_and_read_back_alike(s3: S3Server)
     lake.write_day(FUNDING, DAY, funding_table(DAY, [0.5], [0]), entry(DAY, 1))
     before = s3.request_count()
     lake.write_day(FUNDING, DAY, funding_table(DAY, [0.3, 0.1], [8, 0]), entry(DAY, 2))
-    writes = [(m, p.split("/")[-1]) for m, p, _ in s3.requests()[before:] if m in ("PUT", "DELETE")]
-    # pyarrow keeps the emptied "directory" as a marker object ("" here): not a temporary
-    assert writes == [("DELETE", "2024-01-01.json"), ("PUT", ""), ("PUT", "data.parquet"),
-                      ("PUT", "2024-01-01.json")]  # one PUT per object, the record last  # fmt: skip
-    assert [k for k in s3.object_keys() if not k.endswith("/")] == [
+    writes = [(m, p.split("/")[-1]) for m, p, _ in s3.requests()[before:]]
+    # one request per object: no HEAD before the delete, no "directory" marker after it
+    assert writes == [("DELETE", "2024-01-01.json"), ("PUT", "data.parquet"),
+                      ("PUT", "2024-01-01.json")]  # the old record first, the new one last  # fmt: skip
+    assert s3.object_keys() == [
         "lake/_ledger/binance/funding_rate/symbol=BTCUSDT/2024-01-01.json",
         "lake/binance/funding_rate/symbol=BTCUSDT/date=2024-01-01/data.parquet",
-    ]  # no temporary: nothing for a sweep to find
+    ]  # no temporary (nothing for a sweep to find), no marker
     record = lake.ledger_entry(FUNDING, "BTCUSDT", DAY)
     data_key = "lake/binance/funding_rate/symbol=BTCUSDT/date=2024-01-01/data.parquet"
     head = s3.client().head_object(Bucket=s3.bucket, Key=data_key)
     assert record.data_bytes == head["ContentLength"] and len(record.data_sha256) == 64
-    assert all(s3.client().head_object(Bucket=s3.bucket, Key=k)["ContentLength"] == 0
-               for k in s3.object_keys() if k.endswith("/"))  # fmt: skip
+    read_from = s3.request_count()
     assert list(lake.read(FUNDING, "BTCUSDT", DAY, DAY)["last_funding_rate"]) == [0.1, 0.3]
+    reads = [(m, p.split("/")[-1], status) for m, p, status in s3.requests()[read_from:]]
+    assert reads == [("GET", "2024-01-01.json", 200), ("GET", "data.parquet", 200)]  # no HEADs
     read_from = s3.request_count()
     assert lake.ingested_days(FUNDING, "BTCUSDT", [DAY, DAY + timedelta(days=1)]) == {DAY}
     assert all("list-type" not in path or "max-keys=1" in path
                for _, path, _ in s3.requests()[read_from:])  # fmt: skip
+    assert sorted(s for m, _, s in s3.requests()[read_from:] if m == "GET") == [200, 404]
 
 
 def test_a_data_object_its_record_does_not_vouch_for_is_not_trusted(s3: S3Server) -> None:
