@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from liqbrief.symbols import validate_symbol
 from store.datasets import DATASETS, Dataset, unit_key
 from store.errors import CorruptPartitionError, corrupt_partition
-from store.files import is_stale_temporary
+from store.files import is_stale_temporary, temporary_name
 from store.ledger import LedgerEntry, LedgerRecordError
 from store.object_store import delete_whole, filesystem_from_uri, is_local_filesystem, read_whole
 from store.read_cache import active_snapshot
@@ -138,7 +138,7 @@ class Lake:
         directory = posixpath.dirname(final_path)
         self.fs.create_dir(directory, recursive=True)
         self._sweep_stale_temporaries(final_path)
-        tmp = posixpath.join(directory, f".{posixpath.basename(final_path)}.{uuid.uuid4().hex}.tmp")
+        tmp = posixpath.join(directory, temporary_name(posixpath.basename(final_path)))
         try:
             write(tmp)
             self.fs.move(tmp, final_path)

@@ -4,7 +4,11 @@ left beside it are swept once they are old enough not to belong to a live writer
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -13,6 +17,7 @@ import pytest
 
 from store.artefacts import ArtefactStore
 from store.files import atomic_write_bytes
+from tests.conftest import PROJECT_ROOT
 
 
 def test_the_write_replaces_the_file_and_sweeps_only_stale_temporaries(tmp_path: Path) -> None:
@@ -34,6 +39,41 @@ def test_the_write_replaces_the_file_and_sweeps_only_stale_temporaries(tmp_path:
     assert sorted(p.name for p in target.parent.iterdir()) == sorted(
         [target.name, live.name, other.name]
     )
+
+
+def test_a_temporary_whose_writer_was_killed_is_swept_at_once_a_live_ones_is_kept(
+    tmp_path: Path,
+) -> None:
+    """A writer killed mid-write (Ctrl-C stops render workers with SIGTERM) leaves its
+    temporary; the re-run's write of that file removes it without waiting an hour, since the
+    temporary names its writer's pid and host. A live writer's temporary stays."""
+    target = tmp_path / "2024-02-05" / "liqbrief-2024-02-05.html"
+    target.parent.mkdir()
+    writer = (
+        "import sys, time; from pathlib import Path; from store.files import temporary_name; "
+        "p = Path(sys.argv[1]); t = p.parent / temporary_name(p.name); t.write_bytes(b'<html'); "
+        "print(t.name, flush=True); time.sleep(60)"
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", writer, str(target)], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
+    )  # fmt: skip
+    alive = subprocess.Popen(
+        [sys.executable, "-c", writer, str(target)], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
+    )  # fmt: skip
+    try:
+        dead_name, live_name = killed.stdout.readline().strip(), alive.stdout.readline().strip()
+        killed.send_signal(signal.SIGTERM)
+        killed.wait(timeout=10)
+        atomic_write_bytes(target, b"<html>whole</html>")
+        assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, live_name])
+        assert dead_name.endswith(f".{killed.pid}@{socket.gethostname()}.tmp")
+    finally:
+        alive.kill()
+        alive.wait(timeout=10)
+    other_host = target.parent / f".{target.name}.abc.{killed.pid}@another-host.tmp"
+    other_host.write_bytes(b"<html")  # a writer on another machine sharing the directory
+    atomic_write_bytes(target, b"<html>again</html>")
+    assert other_host.exists() and not (target.parent / live_name).exists()
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
