@@ -108,12 +108,17 @@ def _symbol_days(lake: Lake, symbol: str, todo: list[date]) -> dict[date, str]:
     return errors
 
 
-def _macro_run_name() -> str:
-    todo = task_run.parameters["todo"]
-    return f"macro-context-{todo[0]}-to-{todo[-1]}"
+def _span_run_name(prefix: str, parameter: str):
+    """A task run's name from the first and last of its days: "<prefix>-<first>-to-<last>"."""
+
+    def name() -> str:
+        days = task_run.parameters[parameter]
+        return f"{prefix}-{days[0]}-to-{days[-1]}"
+
+    return name
 
 
-@task(task_run_name=_macro_run_name, cache_policy=NO_CACHE)
+@task(task_run_name=_span_run_name("macro-context", "todo"), cache_policy=NO_CACHE)
 def macro_days(
     todo: list[date], symbols: list[str], environment: dict[str, str]
 ) -> dict[date, str]:
@@ -142,12 +147,7 @@ def track_record(symbol: str, first: date, last: date, environment: dict[str, st
     return score_before_briefings([symbol], first, last)[symbol]
 
 
-def _batch_run_name() -> str:
-    days = task_run.parameters["days"]
-    return f"briefs-{days[0]}-to-{days[-1]}"
-
-
-@task(task_run_name=_batch_run_name, cache_policy=NO_CACHE)
+@task(task_run_name=_span_run_name("briefs", "days"), cache_policy=NO_CACHE)
 def brief_batch_on_worker(
     days: list[date], symbols: list[str], environment: dict[str, str]
 ) -> dict[date, str]:
