@@ -84,10 +84,11 @@ def cut_maps(
             }
             row |= snap.coverage[window]
             parts.summary_rows.append(row)
-            bin_idx, side_idx, tier_idx = np.nonzero(grid.cells)
+            filled = grid.cells != 0  # a bool mask's nonzero: a float array's costs more
+            bin_idx, side_idx, tier_idx = np.nonzero(filled)
             parts.bins.append(
                 (day, window_index, edges[bin_idx], edges[bin_idx + 1], side_idx,
-                 tier_idx, grid.cells[bin_idx, side_idx, tier_idx])
+                 tier_idx, grid.cells[filled])
             )  # fmt: skip
     mapped_heatmaps = [d for d in heatmap_dates or [] if d not in missing]
     parts.heat.extend(_heatmap_parts(maker, mapped_heatmaps, config))
@@ -129,9 +130,10 @@ def _heatmap_parts(maker: SnapshotMaker, dates: list[date], config: ModelConfig)
     parts = []
     for day, t_us in zip(dates, times.tolist(), strict=True):
         hours, edges, cells = maker.heatmap(int(t_us))
-        hour_idx, bin_idx, side_idx = np.nonzero(cells)
+        filled = cells != 0
+        hour_idx, bin_idx, side_idx = np.nonzero(filled)
         parts.append((day, hours[hour_idx], edges[bin_idx], edges[bin_idx + 1], side_idx,
-                      cells[hour_idx, bin_idx, side_idx]))  # fmt: skip
+                      cells[filled]))  # fmt: skip
     return parts
 
 
