@@ -19,7 +19,10 @@ from functools import cache
 import pyarrow.fs as pafs
 
 MISSING_CODES = ("NoSuchKey", "404", "NotFound")
-POOL_CONNECTIONS = 32  # ≥ the lake's concurrent reads (OBJECT_STORE_CONCURRENCY) per process
+# Lake.each runs up to 16 requests at once, and its work can nest once (a briefing's symbols,
+# each reading a unit's files): 16 x 16 in flight. A smaller pool drops connections with a
+# warning per request ("Connection pool is full").
+POOL_CONNECTIONS = 256
 _lock = threading.Lock()
 
 

@@ -4,6 +4,9 @@ three, and pyarrow's path kept for a filesystem the botocore client would not mi
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
 import pyarrow.fs as pafs
 import pytest
 
@@ -47,3 +50,17 @@ def test_a_filesystem_the_client_would_not_mirror_is_read_through_pyarrow(s3: S3
     before = s3.request_count()
     assert read_whole(keyed, f"{s3.bucket}/x/a.json") == b"[]"
     assert [m for m, _, _ in since(s3, before)] == ["HEAD", "GET"]  # pyarrow's own read
+
+
+def test_many_concurrent_reads_share_the_client_without_pool_warnings(
+    s3: S3Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lake's reads nest (symbols x files, 16 threads each): every one gets its bytes and
+    urllib3 never drops a connection with a warning on the user's terminal."""
+    fs, root = filesystem_from_uri(f"s3://{s3.bucket}/x")
+    for i in range(8):
+        s3.client().put_object(Bucket=s3.bucket, Key=f"x/{i}.json", Body=str(i).encode())
+    with caplog.at_level(logging.WARNING), ThreadPoolExecutor(200) as pool:
+        got = list(pool.map(lambda i: read_whole(fs, f"{root}/{i % 8}.json"), range(400)))
+    assert got == [str(i % 8).encode() for i in range(400)]
+    assert not [r.getMessage() for r in caplog.records if "pool" in r.getMessage()]
