@@ -47,9 +47,12 @@ def moto_server_command() -> list[str]:
 class S3Server:
     """``moto_server`` on loopback while the ``with`` block runs (killed at the end)."""
 
-    def __init__(self, start_timeout_s: float = 60.0, require_auth: bool = False) -> None:
+    def __init__(
+        self, start_timeout_s: float = 60.0, require_auth: bool = False, free_actions: int = 0
+    ) -> None:
         self.port = free_port()
         self.require_auth = require_auth  # refuse every key moto's IAM does not know
+        self.free_actions = free_actions  # with require_auth: requests let through unsigned
         self.start_timeout_s = start_timeout_s
         self._dir = Path(tempfile.mkdtemp(prefix="liqbrief-moto-"))
         self.log_path = self._dir / "access.log"
@@ -75,7 +78,7 @@ class S3Server:
         log = self.log_path.open("ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         if self.require_auth:
-            env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(self.free_actions)
         self._process = subprocess.Popen(
             [*moto_server_command(), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -99,6 +102,33 @@ class S3Server:
             self._process.wait(timeout=10)
             self._process = None
         shutil.rmtree(self._dir, ignore_errors=True)
+
+    def new_access_key(self, signed_by: tuple[str, str] = ("any", "any")) -> tuple[str, str]:
+        """A fresh IAM user allowed everything, and its (key id, secret): the first call
+        takes three of ``free_actions``; later ones are signed by an existing key."""
+        import boto3
+
+        iam = boto3.client(
+            "iam", endpoint_url=self.endpoint_url, region_name=REGION,
+            aws_access_key_id=signed_by[0], aws_secret_access_key=signed_by[1],
+        )  # fmt: skip
+        user = f"u{free_port()}"
+        iam.create_user(UserName=user)
+        policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'  # fmt: skip
+        iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=policy)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    def revoke(self, key: tuple[str, str]) -> None:
+        """Delete an access key (signed by itself)."""
+        import boto3
+
+        iam = boto3.client(
+            "iam", endpoint_url=self.endpoint_url, region_name=REGION,
+            aws_access_key_id=key[0], aws_secret_access_key=key[1],
+        )  # fmt: skip
+        user = iam.get_user()["User"]["UserName"]
+        iam.delete_access_key(UserName=user, AccessKeyId=key[0])
 
     def client(self):
         """A boto3 S3 client on this server."""
