@@ -10,12 +10,22 @@ import uuid
 from pathlib import Path
 
 STALE_TEMPORARY_S = 3600  # a temporary file this old belongs to a writer that died
-HOST = socket.gethostname()
+
+
+def _this_host() -> str:
+    """``hostname:pid-namespace``: a pid means nothing in another container, even one that
+    shares this hostname (docker --network host) and the directory."""
+    namespace = Path("/proc/self/ns/pid")
+    return f"{socket.gethostname()}:{namespace.stat().st_ino if namespace.exists() else 0}"
+
+
+HOST = _this_host()
 
 
 def temporary_name(final_name: str) -> str:
-    """A writer's hidden temporary for ``final_name``: ``.<final>.<random>.<pid>@<host>.tmp``,
-    so a later writer on the same host can tell that its writer is gone (killed mid-write:
+    """A writer's hidden temporary for ``final_name``: ``.<final>.<random>.<pid>@<host>.tmp``
+    (host: name and pid namespace), so a later writer on the same host can tell that its
+    writer is gone (killed mid-write:
     Ctrl-C stops the render workers with SIGTERM, a lost Dask worker with SIGKILL)."""
     return f".{final_name}.{uuid.uuid4().hex}.{os.getpid()}@{HOST}.tmp"
 
@@ -24,14 +34,14 @@ def _writer_is_gone(owner: str) -> bool:
     """Whether the ``pid@host`` that wrote a temporary is known dead (only on its own host:
     another machine's pid says nothing here)."""
     pid, _, host = owner.partition("@")
-    if host != HOST or not pid.isdigit():
+    if host != HOST or not (pid.isascii() and pid.isdigit()):
         return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
-    except OSError:
-        return False  # alive, someone else's
+    except (OSError, OverflowError, ValueError):
+        return False  # alive (someone else's), or no pid this system could have
     return False
 
 
@@ -52,7 +62,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
             if is_stale_temporary(leftover.name, path.name, leftover.stat().st_mtime, now):
                 leftover.unlink()
     tmp = path.parent / temporary_name(path.name)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from store.artefacts import ArtefactStore
-from store.files import atomic_write_bytes
+from store.files import HOST, atomic_write_bytes
 from tests.conftest import PROJECT_ROOT
 
 
@@ -66,14 +66,22 @@ def test_a_temporary_whose_writer_was_killed_is_swept_at_once_a_live_ones_is_kep
         killed.wait(timeout=10)
         atomic_write_bytes(target, b"<html>whole</html>")
         assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, live_name])
-        assert dead_name.endswith(f".{killed.pid}@{socket.gethostname()}.tmp")
+        assert dead_name.endswith(f".{killed.pid}@{HOST}.tmp")
+        assert HOST.startswith(f"{socket.gethostname()}:")
     finally:
         alive.kill()
         alive.wait(timeout=10)
-    other_host = target.parent / f".{target.name}.abc.{killed.pid}@another-host.tmp"
-    other_host.write_bytes(b"<html")  # a writer on another machine sharing the directory
+    strays = [
+        f".{target.name}.abc.{killed.pid}@another-host:1.tmp",  # another machine's writer
+        f".{target.name}.abc.{killed.pid}@{socket.gethostname()}:1.tmp",  # another container's
+        f".{target.name}.abc.99999999999999999999@{HOST}.tmp",  # no pid this system could have
+        f".{target.name}.abc.\u0663@{HOST}.tmp",  # a digit, but not an ASCII one
+    ]
+    for name in strays:
+        (target.parent / name).write_bytes(b"<html")
     atomic_write_bytes(target, b"<html>again</html>")
-    assert other_host.exists() and not (target.parent / live_name).exists()
+    assert not (target.parent / live_name).exists()  # its writer was killed since
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, *strays])
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
