@@ -6,21 +6,24 @@ What fans out, and what stays in order:
   date order inside the task; a symbol's context needs its own maps, no other symbol's);
 - per symbol, the track record (scored from the inputs, not the maps);
 - one task for the macro tables of every day (no symbol in them);
-- then the days' briefings, in batches of consecutive days (about eight batches per worker:
-  a Prefect task run's bookkeeping costs a fifth of a render), once all of the above are in
-  the lake; a day that fails does not fail its batch.
+- then the days' briefings, in batches of days (about eight batches per worker thread: a
+  Prefect task run's bookkeeping costs a fifth of a render), once all of the above are in
+  the lake; a day that fails does not fail its batch, and a batch whose worker died goes
+  out again a day per task.
 Each task writes the lake itself and returns a small dict of failures by day. The tables
 and briefings are the same as the single-machine path's (flows/backfill.py).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date
 
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.runtime import task_run
 from prefect_dask import DaskTaskRunner
 
@@ -152,7 +155,8 @@ def brief_batch_on_worker(
     days: list[date], symbols: list[str], environment: dict[str, str]
 ) -> dict[date, str]:
     """Build, render and write a batch of days' briefings on a worker, one after another;
-    the error of each day that failed ("" for the others: a day never fails its batch)."""
+    the error of each day that failed ("" for the others: a day never fails its batch),
+    its traceback logged in the task run."""
     adopt_environment(environment)
     settings = Settings.from_env()
     outcome: dict[date, str] = {}
@@ -161,37 +165,62 @@ def brief_batch_on_worker(
             write_briefing_of_day(settings.lake, day, symbols, settings.reports_dir)
             outcome[day] = ""
         except Exception as exc:
+            _task_logger().error("briefing of %s failed", day, exc_info=True)
             outcome[day] = _error(exc)
     return outcome
 
 
-def render_batches(days: list[date], workers: int) -> list[list[date]]:
-    """The days cut into about BATCHES_PER_WORKER batches per worker: a Prefect task run
-    costs ~0.1 s of API work on a small machine (bench/scale.py), a render ~0.5 s, so one
+def _task_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The task run's logger (the traceback stays in the run); the module's outside one."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def render_batches(days: list[date], slots: int) -> list[list[date]]:
+    """The days cut into about BATCHES_PER_WORKER batches per worker thread: a Prefect task
+    run costs ~0.1 s of API work on a small machine (bench/scale.py), a render ~0.5 s, so one
     task per day would spend a sixth of the renders on bookkeeping; enough batches remain
     that the workers finish together."""
-    size = max(1, -(-len(days) // (max(workers, 1) * BATCHES_PER_WORKER)))
+    size = max(1, -(-len(days) // (max(slots, 1) * BATCHES_PER_WORKER)))
     return [days[i : i + size] for i in range(0, len(days), size)]
 
 
-def collect_batches(pending: list, ledger: DayLedger, symbols: list[str], send: bool) -> None:
-    """Settle each day of each batch as its batch finishes (e-mailing it if asked); a batch
-    whose task died (its worker lost too often) fails its days, which a re-run retries."""
+def collect_batches(pending: list, ledger: DayLedger, symbols: list[str], send: bool, resubmit) -> None:  # fmt: skip
+    """Settle each day of each batch as its batch finishes (e-mailing it if asked). A batch
+    whose task died (a day that kills its worker, lost too often) goes out again a day per
+    task (``resubmit(days)``), so only that day fails; a re-run retries it."""
     for days, future in pending:
         try:
             outcome = future.result()
         except Exception as exc:
+            if len(days) > 1:
+                singles = [([day], resubmit([day])) for day in days]
+                collect_batches(singles, ledger, symbols, send, resubmit)
+                continue
             outcome = dict.fromkeys(days, _error(exc))
         for day in days:
-            if outcome.get(day, "not rendered"):
-                ledger.settle(day, f"failed: {outcome.get(day, 'not rendered')}")
-                continue
-            try:
-                if send:
-                    email_briefing(day, symbols)
-                ledger.settle(day, "done")
-            except Exception as exc:
-                ledger.settle(day, f"failed: {_error(exc)}")
+            settle_rendered(day, outcome.get(day, "not rendered"), ledger, symbols, send)
+
+
+def settle_rendered(day: date, error: str, ledger: DayLedger, symbols: list[str], send: bool) -> None:  # fmt: skip
+    """A rendered day is done once e-mailed (if asked); a day that failed says why."""
+    if error:
+        ledger.settle(day, f"failed: {error}")
+        return
+    try:
+        if send:
+            email_briefing(day, symbols)
+        ledger.settle(day, "done")
+    except Exception as exc:
+        ledger.settle(day, f"failed: {_error(exc)}")
+
+
+def cluster_threads(runner: DaskTaskRunner) -> int:
+    """The worker threads the cluster has now (an adaptive one may have grown since start)."""
+    workers = runner.client.scheduler_info(n_workers=-1)["workers"].values()
+    return sum(int(w.get("nthreads", 1)) for w in workers)
 
 
 def prepare_days(runner: DaskTaskRunner, todo: list[date], symbols: list[str]) -> dict[date, str]:
@@ -234,7 +263,6 @@ def brief_days_on_cluster(
     logger = get_run_logger()
     clock = time.perf_counter()
     with dask_runner(address) as runner:
-        workers = len(runner.client.scheduler_info(n_workers=-1)["workers"])
         if send:
             mail_earlier_days(ledger, symbols)
         ready = []
@@ -245,13 +273,16 @@ def brief_days_on_cluster(
                 ready.append(day)
         logger.info("maps and context on the cluster: %.1f s", time.perf_counter() - clock)
         environment = worker_environment()
-        pending = [
-            (days, runner.submit(brief_batch_on_worker, {"days": days, "symbols": symbols, "environment": environment}))
-            for days in render_batches(ready, workers)
-        ]  # fmt: skip
-        collect_batches(pending, ledger, symbols, send)
+
+        def submit(days: list[date]):
+            parameters = {"days": days, "symbols": symbols, "environment": environment}
+            return runner.submit(brief_batch_on_worker, parameters)
+
+        threads = cluster_threads(runner)
+        pending = [(days, submit(days)) for days in render_batches(ready, threads)]
+        collect_batches(pending, ledger, symbols, send, submit)
     logger.info(
-        "maps, context and briefings (Dask, %d workers): %.1f s",
-        workers,
+        "maps, context and briefings (Dask, %d worker threads): %.1f s",
+        threads,
         time.perf_counter() - clock,
     )

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from flows.backfill import BackfillFailedError, backfill
-from flows.backfill_cluster import brief_batch_on_worker, render_batches
+from flows.backfill_cluster import brief_batch_on_worker, collect_batches, render_batches
 from flows.cluster import WarmWorker, worker_environment
 from flows.daily import daily_briefing
 from liqbrief.testing.archive_mirror import ArchiveMirror
@@ -152,6 +153,50 @@ def test_render_batches_cover_every_day_once_in_order_about_eight_per_worker() -
             len({len(batch) for batch in batches[:-1]}) == 1 >= len(batches[-1]) / len(batches[0])
         )
     assert render_batches([], 2) == [] and render_batches(days[:3], 2) == [[d] for d in days[:3]]
+
+
+class Settled:
+    """What collect_batches tells the day ledger: each day's outcome, in order."""
+
+    def __init__(self) -> None:
+        self.days: list[tuple[date, str]] = []
+
+    def settle(self, day: date, outcome: str) -> None:
+        self.days.append((day, outcome))
+
+
+def finished(outcome: dict | None = None, error: Exception | None = None) -> Future:
+    future: Future = Future()
+    future.set_exception(error) if error else future.set_result(outcome)
+    return future
+
+
+def test_a_batch_whose_worker_died_goes_out_again_a_day_per_task() -> None:
+    """A day that kills its worker (KilledWorker after Dask's retries) fails alone: the
+    batch's other days are rendered by single-day tasks; a day failing inside its batch
+    and a day missing from a batch's answer fail with their reasons; each settles once."""
+    d = [date(2024, 2, 1) + timedelta(days=i) for i in range(5)]
+    poison = d[1]
+    resubmitted: list[list[date]] = []
+
+    def resubmit(days: list[date]) -> Future:
+        resubmitted.append(days)
+        if days == [poison]:
+            return finished(error=RuntimeError("KilledWorker: the worker died 3 times"))
+        return finished({days[0]: ""})
+
+    pending = [
+        (d[:3], finished(error=RuntimeError("KilledWorker"))),
+        (d[3:], finished({d[3]: "ValueError: no map of BTCUSDT"})),  # d[4] not in the answer
+    ]
+    ledger = Settled()
+    collect_batches(pending, ledger, SYMBOLS, False, resubmit)
+    assert resubmitted == [[d[0]], [d[1]], [d[2]]]
+    assert ledger.days == [
+        (d[0], "done"), (d[1], "failed: RuntimeError: KilledWorker: the worker died 3 times"),
+        (d[2], "done"), (d[3], "failed: ValueError: no map of BTCUSDT"),
+        (d[4], "failed: not rendered"),
+    ]  # fmt: skip
 
 
 def test_the_daily_job_maps_its_symbols_on_the_cluster_as_one_machine_does(
