@@ -30,6 +30,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from reports.formatting import price, usd
+from transforms.liqmap.key_levels import longs_below, shorts_above
 
 plt.rcParams.update(
     {
@@ -197,8 +198,10 @@ class _LiquidationMapCanvas(_Canvas):
             per_side.get("short", pd.Series(dtype=float)).reindex(grid, fill_value=0.0).to_numpy()
         )
         below, above = grid + width <= p0 + width, grid >= p0 - width
-        cum_long = np.cumsum(longs[::-1])[::-1][below]
-        cum_short = np.cumsum(shorts)[above]
+        # the curves are C_L and C_S as the key levels define them (only bins on their side
+        # of P0), read at each bin's edge
+        cum_long = np.asarray(longs_below(longs, edges, grid[below], p0))
+        cum_short = np.asarray(shorts_above(shorts, edges, grid[above] + width, p0))
         self.long_line.set_data(grid[below], cum_long)
         self.short_line.set_data(grid[above] + width, cum_short)
         self.ax.set_xlim(edges[0], edges[-1])

@@ -120,3 +120,35 @@ def test_the_heatmap_grid_is_regular_with_empty_hours_and_bins_zero() -> None:
         np.datetime64("2024-03-01T03", "h"),
     )
     assert (low, high) == (100.0, 140.0)
+
+
+def test_the_curves_are_c_l_and_c_s_of_the_key_levels() -> None:
+    """The drawn cumulative curves are C_L(p) (longs in the bins of [p, P0)) and C_S(p)
+    (shorts in the bins of (P0, p]): a long bin above P0 or a short bin below it, which the
+    key levels leave out, is not in the curves either."""
+    p0 = 60_050.0
+    bins = bins_frame(p0, 3)
+    strays = pd.DataFrame(
+        [(60_200.0, 60_300.0, "long", 5, 5e9), (59_700.0, 59_800.0, "short", 5, 5e9)],
+        columns=bins.columns,
+    )
+    frame = pd.concat([bins, strays], ignore_index=True)
+
+    def drawn():
+        charts.liquidation_map_chart(frame, p0, [], "curves")
+        canvas = charts._canvas(charts._LiquidationMapCanvas)
+        return canvas.long_line.get_data(), canvas.short_line.get_data()
+
+    (long_x, long_y), (short_x, short_y) = in_fresh_thread(drawn)
+    longs, shorts = frame[frame["side"] == "long"], frame[frame["side"] == "short"]
+    expected_long = [
+        longs.loc[(longs["bin_lo"] >= x) & (longs["bin_lo"] < p0), "notional_usd"].sum()
+        for x in long_x
+    ]
+    expected_short = [
+        shorts.loc[(shorts["bin_hi"] <= x) & (shorts["bin_hi"] > p0), "notional_usd"].sum()
+        for x in short_x
+    ]
+    assert len(long_x) > 100 and len(short_x) > 100
+    assert np.allclose(long_y, expected_long, rtol=1e-12) and max(long_y) < 5e9
+    assert np.allclose(short_y, expected_short, rtol=1e-12) and max(short_y) < 5e9
