@@ -173,11 +173,23 @@ def collect(pending: dict, ledger: DayLedger, symbols: list[str], send: bool, wa
             continue
         try:
             pending.pop(day).result()
-            if send:
-                email_briefing(day, symbols)
-            ledger.settle(day, "done")
+            error = ""
         except Exception as exc:
-            ledger.settle(day, f"failed: {type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+        settle_rendered(day, error, ledger, symbols, send)
+
+
+def settle_rendered(day: date, error: str, ledger: DayLedger, symbols: list[str], send: bool) -> None:  # fmt: skip
+    """A rendered day is done once e-mailed (if asked); a day that failed says why."""
+    if error:
+        ledger.settle(day, f"failed: {error}")
+        return
+    try:
+        if send:
+            email_briefing(day, symbols)
+        ledger.settle(day, "done")
+    except Exception as exc:
+        ledger.settle(day, f"failed: {type(exc).__name__}: {exc}")
 
 
 def mail_earlier_days(ledger: DayLedger, symbols: list[str]) -> None:

@@ -7,8 +7,8 @@ What fans out, and what stays in order:
 - per symbol, the track record (scored from the inputs, not the maps);
 - one task for the macro tables of every day (no symbol in them);
 - then the days' briefings, in batches of days (about eight batches per worker thread: a
-  Prefect task run's bookkeeping costs a fifth of a render), once all of the above are in
-  the lake; a day that fails does not fail its batch, and a batch whose worker died goes
+  Prefect task run costs 70-96 ms of API work here, bench/scale.py), once all of the above
+  are in the lake; a day that fails does not fail its batch, and a batch whose worker died goes
   out again a day per task.
 Each task writes the lake itself and returns a small dict of failures by day. The tables
 and briefings are the same as the single-machine path's (flows/backfill.py).
@@ -27,7 +27,7 @@ from prefect.exceptions import MissingContextError
 from prefect.runtime import task_run
 from prefect_dask import DaskTaskRunner
 
-from flows.backfill import DayLedger, mail_earlier_days, write_chunk_maps
+from flows.backfill import DayLedger, mail_earlier_days, settle_rendered, write_chunk_maps
 from flows.cluster import adopt_environment, dask_runner, worker_environment
 from flows.context import (
     MarketHistory,
@@ -36,7 +36,6 @@ from flows.context import (
     write_macro_tables,
     write_symbol_context,
 )
-from flows.delivery import email_briefing
 from flows.liqmap import model_for
 from flows.render_workers import write_briefing_of_day
 from flows.validate import score_before_briefings
@@ -180,9 +179,9 @@ def _task_logger() -> logging.Logger | logging.LoggerAdapter:
 
 def render_batches(days: list[date], slots: int) -> list[list[date]]:
     """The days cut into about BATCHES_PER_WORKER batches per worker thread: a Prefect task
-    run costs ~0.1 s of API work on a small machine (bench/scale.py), a render ~0.5 s, so one
-    task per day would spend a sixth of the renders on bookkeeping; enough batches remain
-    that the workers finish together."""
+    run costs 70-96 ms of API work on this 2-core machine (bench/scale.py; a task run per day
+    left the cluster 22 % behind one machine, batches 7 %); enough batches remain that the
+    workers finish together."""
     size = max(1, -(-len(days) // (max(slots, 1) * BATCHES_PER_WORKER)))
     return [days[i : i + size] for i in range(0, len(days), size)]
 
@@ -202,19 +201,6 @@ def collect_batches(pending: list, ledger: DayLedger, symbols: list[str], send: 
             outcome = dict.fromkeys(days, _error(exc))
         for day in days:
             settle_rendered(day, outcome.get(day, "not rendered"), ledger, symbols, send)
-
-
-def settle_rendered(day: date, error: str, ledger: DayLedger, symbols: list[str], send: bool) -> None:  # fmt: skip
-    """A rendered day is done once e-mailed (if asked); a day that failed says why."""
-    if error:
-        ledger.settle(day, f"failed: {error}")
-        return
-    try:
-        if send:
-            email_briefing(day, symbols)
-        ledger.settle(day, "done")
-    except Exception as exc:
-        ledger.settle(day, f"failed: {_error(exc)}")
 
 
 def cluster_threads(runner: DaskTaskRunner) -> int:

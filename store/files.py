@@ -25,8 +25,8 @@ HOST = _this_host()
 def temporary_name(final_name: str) -> str:
     """A writer's hidden temporary for ``final_name``: ``.<final>.<random>.<pid>@<host>.tmp``
     (host: name and pid namespace), so a later writer on the same host can tell that its
-    writer is gone (killed mid-write:
-    Ctrl-C stops the render workers with SIGTERM, a lost Dask worker with SIGKILL)."""
+    writer is gone (killed mid-write: Ctrl-C stops the render workers with SIGTERM, a lost
+    Dask worker with SIGKILL)."""
     return f".{final_name}.{uuid.uuid4().hex}.{os.getpid()}@{HOST}.tmp"
 
 
