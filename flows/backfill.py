@@ -31,7 +31,7 @@ from flows.briefing import briefing_complete
 from flows.context import context_for_days, extract_fred, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import DEFAULT_DATASETS, ExtractIncompleteError, extract
-from flows.liqmap import WARMUP_DAYS, MapModel, map_model, write_maps_of
+from flows.liqmap import MapModel, map_model, write_maps_of
 from flows.render_workers import render, render_workers
 from flows.validate import score_before_briefings
 from liqbrief import progress
@@ -42,6 +42,7 @@ from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
 from store.lake import Lake, days_between
 from store.read_cache import snapshot_reads
+from transforms.liqmap.passes import pass_start
 
 TASK_THREADS = 4  # threads only wait on render workers; the workers bound the CPU use
 CHUNK_DAYS = 16  # maps and context of this many days are computed, then their renders start
@@ -92,7 +93,7 @@ def bring_inputs_up_to_date(symbols: list[str], todo: list[date]) -> None:
     """Download what the map warm-up and the days need, unless the lake has it all (then the
     archive is not contacted); an archive problem leaves the affected days to fail alone."""
     logger = get_run_logger()
-    first, last = todo[0] - timedelta(days=WARMUP_DAYS + 1), todo[-1] - timedelta(days=1)
+    first, last = pass_start(todo[0] - timedelta(days=1)), todo[-1] - timedelta(days=1)
     if lake_has_inputs(Lake(Settings.from_env().lake), symbols, first, last):
         logger.info(
             "the lake holds every archive input of %s..%s: nothing to download", first, last

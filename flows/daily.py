@@ -21,7 +21,7 @@ from flows.context import context, fetch_market_wide
 from flows.daily_venues import extract_rest, latest_mappable_date, map_venues, more_than_binance
 from flows.delivery import email_briefing
 from flows.extract import ExtractIncompleteError, extract
-from flows.liqmap import WARMUP_DAYS, liqmap, missing_lines
+from flows.liqmap import liqmap, missing_lines
 from flows.validate import score_before_briefings
 from liqbrief.settings import Settings
 from liqbrief.symbols import Symbol
@@ -31,6 +31,7 @@ from store.artefacts import ArtefactStore
 from store.datasets import map_dataset
 from store.lake import Lake
 from store.read_cache import snapshot_reads
+from transforms.liqmap.passes import pass_start
 
 EXTRACT_DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 
@@ -99,8 +100,8 @@ def _daily(
 ) -> dict:
     logger = get_run_logger()
     extract_problem = ""
-    # one day more than the window, so yesterday's map is complete if today's cannot be made
-    first = target - timedelta(days=WARMUP_DAYS + 1)
+    # from the pass start of yesterday's map, so it is complete if today's cannot be made
+    first = pass_start(target - timedelta(days=1))
     if not more_than_binance(venues) or "binance" in venues:
         try:
             extract(symbols, first, target - timedelta(days=1), EXTRACT_DATASETS)

@@ -11,12 +11,13 @@ from datetime import date, timedelta
 
 from prefect import get_run_logger
 
-from flows.liqmap import WARMUP_DAYS, liqmap
+from flows.liqmap import liqmap
 from flows.venues import extract_venues
 from store.datasets import market_dataset
 from store.lake import Lake, days_between
 from transforms.liqmap.aggregate import AGGREGATE_VENUE
 from transforms.liqmap.engine import NotEnoughDataError
+from transforms.liqmap.passes import WARMUP_DAYS
 from transforms.venue_margin import VENUES
 
 MAP_INPUTS = ("metrics", "klines_5m", "mark_klines_1m")

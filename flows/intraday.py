@@ -19,15 +19,16 @@ import pandas as pd
 import pyarrow as pa
 from prefect import flow, get_run_logger
 
-from flows.liqmap import WARMUP_DAYS, MapModel, parts_of, read_inputs
-from sources.reference_data import load_margin_rules, load_tier_mix
+from flows.liqmap import model_of, parts_of, read_inputs
+from sources.reference_data import load_tier_mix
 from sources.venues.plan import REST_SOURCE_PREFIX
 from store.datasets import intraday_venue, map_dataset, market_dataset, unit_key
 from store.lake import Lake, dataset_key, days_between
 from store.ledger import MAP_ENGINE_SOURCE, LedgerEntry
 from store.units import write_unit
 from transforms.liqmap.config import ModelConfig
-from transforms.liqmap.engine import LiquidationMaps, streamed_pass
+from transforms.liqmap.engine import LiquidationMaps
+from transforms.liqmap.passes import pass_start
 
 INPUTS = ("metrics", "klines_5m", "mark_klines_1m", "klines_1m")
 
@@ -81,7 +82,7 @@ def cut_at(inputs: dict[str, pd.DataFrame], at: datetime, venue: str = "binance"
 def input_sources(lake: Lake, symbol: str, at: datetime, venue: str = "binance") -> pd.DataFrame:
     """Where each input day of the hour's map came from, as the ledger says now: one row per
     stored (input, day) of the warm-up up to the hour (liqmap_sources' columns)."""
-    days = days_between(at.date() - timedelta(days=WARMUP_DAYS), at.date())
+    days = days_between(pass_start(at.date()), at.date())
     rows = []
     for day in days:
         for name in MAPPED_INPUTS:
@@ -110,31 +111,26 @@ def intraday_map(lake: Lake, symbol: str, at: datetime, venue: str = "binance") 
     7d heatmap to the hour, and where its inputs came from."""
     day = at.date()
     config = ModelConfig(tiers=load_tier_mix(), snapshot_offset_minutes=at.hour * 60)
-    rules, brackets_source = load_margin_rules(symbol, venue)
     sources = input_sources(lake, symbol, at, venue)
     inputs = cut_at(read_inputs(lake, symbol, day, day, venue), at, venue)
     try:
-        streamed = streamed_pass(
-            inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], rules, config,
-            symbol=symbol, last_1m=inputs["klines_1m"],
-        )  # fmt: skip
+        model = model_of(symbol, inputs, config, venue)
     except ValueError as exc:
-        raise NoIntradayMapError(no_map_line(symbol, at, str(exc), WARMUP_DAYS + 1)) from None
-    model = MapModel(symbol, config, brackets_source, streamed, venue)
+        raise NoIntradayMapError(no_map_line(symbol, at, str(exc), pass_start(day))) from None
     maps = parts_of(model, [day], [day]).frames(symbol, venue)
     if maps.missing:
-        raise NoIntradayMapError(no_map_line(symbol, at, next(iter(maps.missing.values())), 1))
+        why = next(iter(maps.missing.values()))
+        raise NoIntradayMapError(no_map_line(symbol, at, why, day - timedelta(days=1)))
     summary = maps.summary.loc[maps.summary["window"] == "7d"].iloc[0].to_dict()
     return IntradayMap(at, summary, rest_days_of(sources), maps, sources, config.fingerprint())
 
 
-def no_map_line(symbol: str, at: datetime, why: str, days_back: int) -> str:
-    """Why the hour has no map, and the extract that fills the ``days_back`` days before it."""
-    day = at.date()
+def no_map_line(symbol: str, at: datetime, why: str, first: date) -> str:
+    """Why the hour has no map, and the extract that fills the days from ``first`` to it."""
     return (
         f"no map for {symbol} at {at:%Y-%m-%dT%H:%M}: {why.rstrip('.')}; run `liqbrief extract "
-        f"--venues binance --symbols {symbol} --start {day - timedelta(days=days_back)} --end "
-        f"{day}` first (the archive, and Binance REST for the days it lacks)"
+        f"--venues binance --symbols {symbol} --start {first} --end "
+        f"{at.date()}` first (the archive, and Binance REST for the days it lacks)"
     )
 
 
@@ -183,7 +179,7 @@ def intraday_snapshot(at: datetime, symbols: list[str], brief: bool = True) -> d
     from liqbrief.settings import Settings
     from sources.errors import SourceError
 
-    first = at.date() - timedelta(days=WARMUP_DAYS + 1)
+    first = pass_start(at.date() - timedelta(days=1))
     try:
         extract(symbols, first, at.date() - timedelta(days=1), EXTRACT_DATASETS)
     except (ExtractIncompleteError, SourceError) as exc:  # REST fills what it can

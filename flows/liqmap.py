@@ -1,8 +1,9 @@
 """The liqmap flow: lake inputs → liquidation-map engine → liqmap_* datasets in the lake.
 
-One pass over the history of a date range, streamed in chunks (transforms/liqmap/stream.py),
-yields every date's snapshot; the inputs are read from 30 days before the first date so the
-30-day window is full.
+The inputs of a date range are read once, from the pass start of its first date; one pass a
+calendar month, from the month's fixed start (transforms/liqmap/passes.py) and streamed in
+chunks (stream.py), yields the month's snapshots, so a date's map is the same whatever range
+it is made in.
 """
 
 from __future__ import annotations
@@ -25,75 +26,73 @@ from store.lake import Lake, dataset_key, days_between
 from store.ledger import MAP_ENGINE_SOURCE, LedgerEntry
 from store.units import write_unit
 from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_parts
-from transforms.liqmap.config import WINDOWS, ModelConfig
+from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import (
     CHUNK_DAYS,
     LiquidationMaps,
     ModelRun,
     NotEnoughDataError,
-    parts_from_stream,
-    streamed_pass,
     unmappable_dates,
 )
 from transforms.liqmap.map_tables import MapParts
-from transforms.liqmap.stream import StreamedPass
+from transforms.liqmap.passes import ENGINE_INPUTS, MonthlyPasses, pass_start
 from transforms.venue_margin import VENUES, Venue
 
-WARMUP_DAYS = max(WINDOWS.values())
 OUTPUTS = ("liqmap_bins", "liqmap_summary", "liqmap_heatmap")
 
 
 def read_inputs(
     lake: Lake, symbol: str, first: date, last: date, venue: Venue = "binance"
 ) -> dict[str, pd.DataFrame]:
-    """A venue's engine inputs from the lake: everything before the last snapshot, plus the
-    warm-up (Bybit's and OKX's in Binance's schemas, store/datasets.py market_dataset)."""
-    start, end = first - timedelta(days=WARMUP_DAYS), last
+    """A venue's engine inputs from the lake for maps of [first, last]: from the pass start
+    of ``first`` (transforms/liqmap/passes.py) through ``last`` (Bybit's and OKX's in
+    Binance's schemas, store/datasets.py market_dataset)."""
+    start = pass_start(first)
     return {
-        name: lake.read(market_dataset(venue, name), symbol, start, end)
-        for name in ("metrics", "klines_5m", "mark_klines_1m", "klines_1m")
+        name: lake.read(market_dataset(venue, name), symbol, start, last) for name in ENGINE_INPUTS
     }
 
 
 @dataclass(frozen=True)
 class MapModel:
-    """A streamed engine pass over a range of dates (and its warm-up) for a symbol: it runs
-    as far as the dates cut from it, in date order, holding only what later dates need."""
+    """The engine passes over a range of dates for a symbol: one per month from the month's
+    fixed pass start, each run as far as the dates cut from it, in date order."""
 
     symbol: str
     config: ModelConfig
     brackets_source: str
-    streamed: StreamedPass
+    passes: MonthlyPasses
     venue: Venue = "binance"
 
     @property
     def run(self) -> ModelRun:
-        """The pass as far as it has run (enough to tell which dates have fresh inputs)."""
-        return ModelRun(*self.streamed.run_parts())
+        """The inputs of the whole range, not yet run (enough to tell which dates have fresh
+        inputs)."""
+        return ModelRun(*self.passes.whole.run_parts())
+
+
+def model_of(
+    symbol: str, inputs: dict[str, pd.DataFrame], config: ModelConfig, venue: Venue = "binance"
+) -> MapModel:
+    """A venue's engine passes over ``inputs`` with its own tiers and formula
+    (transforms/venue_margin.py); refused (NotEnoughDataError) if they cannot map anything."""
+    rules, brackets_source = load_margin_rules(symbol, venue)
+    passes = MonthlyPasses(inputs, rules, config, symbol)
+    return MapModel(symbol, config, brackets_source, passes, venue)
 
 
 def model_for(
     lake: Lake, symbol: str, start: date, end: date, venue: Venue = "binance"
 ) -> MapModel:
-    """A venue's engine pass for maps of [start, end]: inputs from the warm-up before start,
-    the venue's own tiers and formula (transforms/venue_margin.py)."""
+    """A venue's engine passes for maps of [start, end], inputs read once from the lake."""
     config = ModelConfig(tiers=load_tier_mix())
-    rules, brackets_source = load_margin_rules(symbol, venue)
-    inputs = read_inputs(lake, symbol, start, end, venue)
-    streamed = streamed_pass(
-        inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], rules, config,
-        symbol=symbol, last_1m=inputs["klines_1m"],
-    )  # fmt: skip
-    return MapModel(symbol, config, brackets_source, streamed, venue)
+    return model_of(symbol, read_inputs(lake, symbol, start, end, venue), config, venue)
 
 
 def parts_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> MapParts:
     """The maps of ``dates`` before their frames are built (in date order, none before an
     earlier call's first date), each summary row naming its tier file."""
-    parts = parts_from_stream(
-        model.streamed, dates, model.config, symbol=model.symbol, venue=model.venue,
-        heatmap_dates=heatmap_dates,
-    )  # fmt: skip
+    parts = model.passes.parts(dates, heatmap_dates, venue=model.venue)
     for row in parts.summary_rows:
         row["brackets_source"] = model.brackets_source
     return parts
@@ -214,7 +213,7 @@ def _one_day_parts(lake: Lake, symbol: str, day: date, venue: Venue) -> MapParts
         model = model_for(lake, symbol, day, day, venue)
     except NotEnoughDataError as exc:
         named = "" if venue == "binance" else f"{venue} "
-        start, end = day - timedelta(days=WARMUP_DAYS), day - timedelta(days=1)
+        start, end = pass_start(day), day - timedelta(days=1)
         raise NoMapError(
             f"no {named}map for {symbol} {day}: {exc}; run "
             f"`{extract_command(symbol, venue, start, end)}`"
@@ -263,7 +262,7 @@ def _venue_model(lake: Lake, symbol: str, start: date, end: date, venue: Venue) 
     except NotEnoughDataError as exc:
         if venue == "binance":
             raise
-        first = start - timedelta(days=WARMUP_DAYS)
+        first = pass_start(start)
         raise NotEnoughDataError(
             f"{venue}: {exc}; run `{extract_command(symbol, venue, first, end)}`"
         ) from None

@@ -2,9 +2,10 @@
 keep the track record (`validation` and `validation_summary` datasets) in the lake.
 
 One task per symbol scores a whole range: one engine pass per model variant (the exact
-model and its ablations) over the range and its warm-up, not one per day. Each day's rows
-(one per variant) replace that day's partition atomically, so a re-run rewrites the same
-bytes' worth of rows and never duplicates. The summaries as of D are computed from the
+model and its ablations) per calendar month of the range, from the month's pass start as
+its maps are, not one per day. Each day's rows (one per variant) replace that day's
+partition atomically, so a re-run rewrites the same bytes' worth of rows and never
+duplicates. The summaries as of D are computed from the
 stored rows of [D − 90, D − 1] after the range is written.
 """
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.liqmap import WARMUP_DAYS, read_inputs
+from flows.liqmap import read_inputs
 from liqbrief.settings import Settings
 from liqbrief.symbols import coin_of
 from sources.reference_data import load_brackets, load_tier_mix
@@ -26,7 +27,8 @@ from store.lake import Lake, days_between
 from store.ledger import LedgerEntry
 from store.realised import days_with_data, read_coverage, read_realised
 from transforms.liqmap.config import ModelConfig
-from transforms.liqmap.engine import NotEnoughDataError, streamed_pass
+from transforms.liqmap.engine import NotEnoughDataError
+from transforms.liqmap.passes import MonthlyPasses, by_month, pass_start
 from transforms.liqmap.track_record import (
     ABLATIONS,
     Evidence,
@@ -93,19 +95,19 @@ def score_range(lake: Lake, symbol: str, start: date, end: date) -> pd.DataFrame
     frames = []
     for model in ABLATIONS:
         config = variant_config(base, model)
-        try:
-            streamed = streamed_pass(
-                inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], brackets,
-                config, symbol=symbol, last_1m=inputs["klines_1m"],
-            )  # fmt: skip
+        try:  # each month from its own pass, as its maps are (transforms/liqmap/passes.py)
+            passes = MonthlyPasses(inputs, brackets, config, symbol)
+            frames.extend(
+                score_days_streamed(
+                    passes.of_month(month), config, days, evidence, symbol=symbol, model=model
+                )
+                for month, days in by_month(dates)
+            )
         except NotEnoughDataError as exc:
             raise ValidationInputError(
                 f"cannot score {symbol} {start}..{end}: {exc}; run `liqbrief extract --symbols "
-                f"{symbol} --start {start - timedelta(days=WARMUP_DAYS)} --end {end}` first"
+                f"{symbol} --start {pass_start(start)} --end {end}` first"
             ) from None
-        frames.append(
-            score_days_streamed(streamed, config, dates, evidence, symbol=symbol, model=model)
-        )
     return pd.concat(frames, ignore_index=True)
 
 

@@ -113,25 +113,25 @@ def archive_range(start: date, end: date) -> tuple[date, date]:
 
 
 def mappable_from(symbols: list[str], first: date, flag: str, extra_days: int = 0) -> None:
-    """Refuse a first date to map whose warm-up (the longest cohort window, plus
-    ``extra_days``) starts before the archive or before the first maintenance-bracket
-    snapshot of a symbol: no data could make that map."""
+    """Refuse a first date to map (or, with ``extra_days``, the date that many days before
+    it) whose pass starts (transforms/liqmap/passes.py) before the archive or before the
+    first maintenance-bracket snapshot of a symbol: no data could make that map."""
     from sources.reference_data import load_brackets
-    from transforms.liqmap.config import WINDOWS
+    from transforms.liqmap.passes import first_mapped_on_or_after, pass_start
 
-    warmup = max(WINDOWS.values()) + extra_days
     limits = [(EARLIEST, f"the archive starts ({EARLIEST})")]
     for symbol in symbols:
         brackets, source = load_brackets(symbol)
         start = date.fromisoformat(str(brackets["effective_from"].min())[:10])
         limits.append((start, f"the first maintenance-bracket snapshot ({start}, {source})"))
-    warm_start = first - timedelta(days=warmup)
+    warm_start = pass_start(first - timedelta(days=extra_days))
     broken = [reason for start, reason in limits if warm_start < start]
     if broken:
-        earliest = max(start for start, _ in limits)
+        earliest = first_mapped_on_or_after(max(start for start, _ in limits))
         raise typer.BadParameter(
-            f"{first} cannot be mapped: its {warmup}-day warm-up starts {warm_start}, before "
-            f"{' and '.join(broken)}; use {flag} {earliest + timedelta(days=warmup)} or later",
+            f"{first} cannot be mapped: its pass starts {warm_start} (30 days before the first "
+            f"of its month), before {' and '.join(broken)}; use {flag} "
+            f"{earliest + timedelta(days=extra_days)} or later",
             param_hint=flag,
         )
 

@@ -162,12 +162,14 @@ ROWS: list[BadInput] = [
     # a lake URI pyarrow does not know
     BadInput(("extract",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
     BadInput(("map",), 2, "LIQBRIEF_LAKE='foo://x': unknown URI scheme", {"LIQBRIEF_LAKE": "foo://x"}),
-    # dates the archive cannot hold, or whose 30-day warm-up starts before the archive or
-    # before the first maintenance-bracket snapshot (2021-01-01): refused before any flow run
+    # dates the archive cannot hold, or whose pass (from 30 days before the first of the
+    # month; daily: of the day before) starts before the archive or before the first
+    # maintenance-bracket snapshot (2021-01-01): refused before any flow run
     BadInput(("extract", "--end", TODAY.isoformat()), 2, f"end {TODAY} is after yesterday"),
-    BadInput(("daily", "--date", "2019-09-01"), 2, "warm-up starts 2019-08-01, before the archive starts"),
+    BadInput(("daily", "--date", "2019-09-01"), 2, "pass starts 2019-07-02 (30 days before the first of its month), before the archive starts"),
     BadInput(("daily", "--date", "2021-01-31"), 2, "before the first maintenance-bracket snapshot (2021-01-01"),
-    BadInput(("liqmap", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-01-31 or later"),
+    BadInput(("daily", "--date", "2021-02-01"), 2, "use --date 2021-02-02 or later"),
+    BadInput(("liqmap", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-02-01 or later"),
     BadInput(("map", "--date", "2020-12-15"), 2, "2020-12-15 cannot be mapped"),
     BadInput(("backfill", "--start", "2019-09-10", "--end", "2019-09-12"), 2, "before the archive starts (2019-09-01)"),
     # the venue's limits: leverage within 1..the bracket's maximum (125x in 2024's snapshot)
@@ -199,7 +201,7 @@ ROWS: list[BadInput] = [
     BadInput(("validate", "--symbols", "BTC"), 2, "no coin in 'BTC'"),
     BadInput(("validate", "--end", TODAY.isoformat()), 2, f"{TODAY} has not ended yet"),
     BadInput(("validate", "--start", "2024-03-05", "--end", "2024-03-01"), 2, "is before --start"),
-    BadInput(("validate", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-01-31 or later"),
+    BadInput(("validate", "--start", "2020-06-01", "--end", "2020-06-02"), 2, "use --start 2021-02-01 or later"),
     BadInput(("validate",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
     BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-03"), 1, "no realised liquidations stored for BTCUSDT on binance in 2024-03-02..2024-03-03"),
     BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-02", "--json"), 1, "no Coinglass daily bars): start the recorder with `liqbrief record`"),

@@ -18,8 +18,8 @@ ARCHIVE_LAST_DAY = date(2024, 2, 8)  # the mirror has every daily file up to her
 
 @pytest.fixture
 def daily_sources(mirror: ArchiveMirror, tmp_path: Path, monkeypatch, request) -> Path:
-    """A scratch lake (tmp_path/lake) fed by the archive mirror (2024-01-10 .. 2024-02-08,
-    daily files only) and a loopback FRED with one DGS2 value; returns tmp_path."""
+    """A scratch lake (tmp_path/lake) fed by the archive mirror (2024-01-02 .. 2024-02-08,
+    daily files only: from the pass start of February's maps) and a loopback FRED with one DGS2 value; returns tmp_path."""
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
     monkeypatch.setenv("LIQBRIEF_BINANCE_ARCHIVE_URL", mirror.base_url)
     fred = FredServer({"DGS2": pd.DataFrame({"date": ["2024-02-08"], "value": [4.4]})}).__enter__()
@@ -28,7 +28,7 @@ def daily_sources(mirror: ArchiveMirror, tmp_path: Path, monkeypatch, request) -
     monkeypatch.delenv("FRED_API_KEY", raising=False)
     mirror.add(
         build_archive(
-            ["BTCUSDT"], EXTRACT_DATASETS, date(2024, 1, 10), ARCHIVE_LAST_DAY, monthly=False
+            ["BTCUSDT"], EXTRACT_DATASETS, date(2024, 1, 2), ARCHIVE_LAST_DAY, monthly=False
         )
     )
     return tmp_path

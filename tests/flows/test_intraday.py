@@ -240,7 +240,8 @@ def test_an_hour_without_inputs_says_which_extract_fills_it(tmp_path: Path) -> N
     with pytest.raises(NoIntradayMapError) as raised:
         intraday_map(Lake(str(tmp_path / "lake")), "BTCUSDT", AT)
     assert str(raised.value).startswith("no map for BTCUSDT at 2024-02-04T14:00: ")
+    # from the pass start of February's maps: 30 days before 2024-02-01
     assert (
-        "run `liqbrief extract --venues binance --symbols BTCUSDT --start 2024-01-04 --end 2024-02-04`"
+        "run `liqbrief extract --venues binance --symbols BTCUSDT --start 2024-01-02 --end 2024-02-04`"
         in str(raised.value)
     )

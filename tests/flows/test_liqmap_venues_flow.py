@@ -127,7 +127,7 @@ def test_a_venue_without_inputs_says_which_extract_to_run(tmp_path, monkeypatch)
     monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "empty"))
     out = CliRunner().invoke(app, ["map", "--date", str(DAY), "--venue", "okx"])
     assert out.exit_code == 1
-    assert (
-        "run `liqbrief extract --venues okx --symbols BTCUSDT --start 2025-08-05 --end 2025-09-03`"
+    assert (  # from the pass start of September's maps: 30 days before 2025-09-01
+        "run `liqbrief extract --venues okx --symbols BTCUSDT --start 2025-08-02 --end 2025-09-03`"
         in out.output
     )

@@ -119,7 +119,10 @@ def test_the_same_lake_gives_identical_html_and_pdf(lake: Lake) -> None:
 # Changed once since: a briefing of several symbols moves its macro table after the details
 # (page 1 holds their summaries; before, a second symbol pushed the coverage box onto a page
 # of its own).
-BINANCE_ONLY_HTML_SHA256 = "58913d1e81bcc159746e8c53a3b48f2102cfca00832c58a12173de2e28486540"
+# Changed again: a date's model pass starts 30 days before the first of its month (step 9,
+# transforms/liqmap/passes.py), so the demo lake's five more days of history enter the
+# shrink; every word and figure of the HTML is unchanged, only the two map charts moved.
+BINANCE_ONLY_HTML_SHA256 = "6f5d7dadd1a712afb13585d1fd8d11bef686fbec1a7b53d93027978870f61699"
 
 
 def test_a_binance_only_briefing_is_byte_for_byte_the_pinned_html(lake: Lake) -> None:

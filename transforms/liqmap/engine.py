@@ -151,12 +151,14 @@ def parts_from_stream(
     symbol: str,
     venue: str = "binance",
     heatmap_dates: list[date] | None = None,
+    into: MapParts | None = None,
 ) -> MapParts:
     """The maps of ``dates`` (and heatmaps of ``heatmap_dates``), the same as maps_from_run()
-    of the one pass, in date order. The pass advances ``chunk_days`` of dates at a time and
-    each group is cut as soon as it is reached, so only what a later snapshot or the shrink
-    can still need is held. Later calls must not ask for dates before this call's first."""
-    parts = MapParts(np.asarray(config.tiers.vectors()[0]))
+    of the one pass, in date order, added to ``into`` (default: new parts). The pass advances
+    ``chunk_days`` of dates at a time and each group is cut as soon as it is reached, so only
+    what a later snapshot or the shrink can still need is held. Later calls must not ask for
+    dates before this call's first."""
+    parts = into if into is not None else MapParts(np.asarray(config.tiers.vectors()[0]))
     asked, heat = set(dates), set(heatmap_dates or [])
     wanted = np.array(sorted(asked | heat), "datetime64[D]")
     group = (wanted - wanted[0]).astype(np.int64) // streamed.chunk_days if len(wanted) else wanted
