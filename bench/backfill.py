@@ -30,6 +30,7 @@ from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from store.lake import Lake
+from transforms.liqmap.passes import pass_start
 
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 
@@ -52,22 +53,21 @@ def main() -> None:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     first = date(2024, 1, 1)
     last = first + timedelta(days=args.days - 1)
+    warm_start = pass_start(first - timedelta(days=1))  # what the backfill's extract asks for
     # the harness's server services log cancelled event flushes when it shuts down: noise
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     with tempfile.TemporaryDirectory() as root:
         os.environ["LIQBRIEF_LAKE"] = str(Path(root) / "lake")
         os.environ["LIQBRIEF_REPORTS_DIR"] = str(Path(root) / "out")
         t0 = time.perf_counter()
-        files = build_archive(
-            ["BTCUSDT"], DATASETS, first - timedelta(days=31), last, monthly=False
-        )
+        files = build_archive(["BTCUSDT"], DATASETS, warm_start, last, monthly=False)
         with ArchiveMirror(files) as mirror:
             ingest(
                 Lake(os.environ["LIQBRIEF_LAKE"]),
                 mirror.base_url,
                 ["BTCUSDT"],
                 DATASETS,
-                first - timedelta(days=31),
+                warm_start,
                 last,
                 today=date(2030, 1, 1),
             )

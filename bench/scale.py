@@ -40,6 +40,7 @@ from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from store.lake import Lake
+from transforms.liqmap.passes import pass_start
 
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 ALL_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT", "DOGEUSDT"]
@@ -177,9 +178,9 @@ VARIANTS: dict[str, Callable[[Bench], Figures]] = {"single": single, "cluster": 
 def warm_lake(
     root: Path, mirror: ArchiveMirror, symbols: list[str], first: date, last: date
 ) -> Path:
-    """The archive inputs of [first − warm-up, last] ingested through the mirror."""
+    """The archive inputs the backfill of [first, last] extracts, ingested through the mirror."""
     lake = root / "warm-lake"
-    start = first - timedelta(days=31)
+    start = pass_start(first - timedelta(days=1))
     ingest(Lake(str(lake)), mirror.base_url, symbols, DATASETS, start, last, today=date(2030, 1, 1))  # fmt: skip
     return lake
 
@@ -218,7 +219,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         clock = time.perf_counter()
-        files = build_archive(symbols, DATASETS, first - timedelta(days=31), last, monthly=False)
+        files = build_archive(
+            symbols, DATASETS, pass_start(first - timedelta(days=1)), last, monthly=False
+        )
         with (
             ArchiveMirror(files) as mirror,
             FredServer(synthetic_fred(last)) as fred,

@@ -205,7 +205,7 @@ ROWS: list[BadInput] = [
     BadInput(("validate",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
     BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-03"), 1, "no realised liquidations stored for BTCUSDT on binance in 2024-03-02..2024-03-03"),
     BadInput(("validate", "--start", "2024-03-02", "--end", "2024-03-02", "--json"), 1, "no Coinglass daily bars): start the recorder with `liqbrief record`"),
-    BadInput(("validate", "--start", "2024-03-20", "--end", "2024-03-20"), 1, "cannot score BTCUSDT 2024-03-20..2024-03-20: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --symbols BTCUSDT --start 2024-02-19"),
+    BadInput(("validate", "--start", "2024-03-20", "--end", "2024-03-20"), 1, "cannot score BTCUSDT 2024-03-20..2024-03-20: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --symbols BTCUSDT --start 2024-01-31"),
     # venues (issue 14): --venues choices and the REST settings
     BadInput(("extract", "--venues", "bybit,bitmex"), 2, "unknown venue 'bitmex'; choose from binance, bybit, okx"),
     BadInput(("extract", "--venues", ","), 2, "unknown venue (none given)"),
@@ -233,9 +233,9 @@ ROWS: list[BadInput] = [
     BadInput(("brief", "--date", "2024-03-06"), 1, "no map for BTCUSDT"),
     BadInput(("map", "--date", "2024-03-06"), 1, "no map for BTCUSDT 2024-03-06: BTCUSDT: not enough open-interest or price data"),
     BadInput(("map", "--venue", "kraken"), 2, "'kraken' is not one of 'binance', 'bybit', 'okx', 'all'"),
-    BadInput(("liqmap", "--start", "2024-03-02", "--end", "2024-03-02", "--venue", "okx"), 1, "okx: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --venues okx --symbols BTCUSDT --start 2024-02-01 --end 2024-03-02`"),
+    BadInput(("liqmap", "--start", "2024-03-02", "--end", "2024-03-02", "--venue", "okx"), 1, "okx: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --venues okx --symbols BTCUSDT --start 2024-01-31 --end 2024-03-02`"),
     BadInput(("liqmap", "--venue", "bitmex"), 2, "'bitmex' is not one of 'binance', 'bybit', 'okx', 'all'"),
-    BadInput(("map", "--date", "2024-03-03", "--venue", "bybit"), 1, "no bybit map for BTCUSDT 2024-03-03: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --venues bybit --symbols BTCUSDT --start 2024-02-02 --end 2024-03-02`"),
+    BadInput(("map", "--date", "2024-03-03", "--venue", "bybit"), 1, "no bybit map for BTCUSDT 2024-03-03: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --venues bybit --symbols BTCUSDT --start 2024-01-31 --end 2024-03-02`"),
     BadInput(("map", "--date", "2024-03-03", "--venue", "all"), 1, "no map for BTCUSDT 2024-03-03: BTCUSDT: not enough open-interest or price data to build a map; run `liqbrief extract --symbols BTCUSDT"),
 ]
 # fmt: on
