@@ -39,7 +39,7 @@ from transforms.liqmap.engine import (
     run_model,
     streamed_pass,
 )
-from transforms.liqmap.passes import MonthlyPasses
+from transforms.liqmap.passes import MonthlyPasses, frames_reader
 
 START = date(2024, 1, 1)
 
@@ -74,7 +74,7 @@ def monthly_passes(market, dates, brackets) -> tuple[float, int]:
         "mark_klines_1m": market.mark_1m, "klines_1m": market.mark_1m.iloc[0:0],
     }  # fmt: skip
     t0 = time.perf_counter()
-    passes = MonthlyPasses(inputs, brackets, ModelConfig(), "BTCUSDT")
+    passes = MonthlyPasses(frames_reader(inputs), brackets, ModelConfig(), "BTCUSDT", dates[-1])
     rows = sum(
         len(passes.parts(dates[i : i + CHUNK_DAYS], []).frames("BTCUSDT", "binance").bins)
         for i in range(0, len(dates), CHUNK_DAYS)
@@ -124,7 +124,7 @@ def main() -> None:
             f"monthly passes (the flows' path: each month from 30 days before its first day, "
             f"so a date's map is the same in any range): {monthly[0]:6.2f} s best of "
             f"{args.runs} ({monthly[0] / best:.2f}x the one streamed pass; {monthly[1]:,} bin "
-            "rows)   target <= 3 s a year"
+            f"rows); process peak RSS {rss_mib():,.0f} MiB   targets <= 3 s a year, <= 819 MiB"
         )
     t0 = time.perf_counter()
     maps = engine(market, dates, brackets, chunk_days=chunk)

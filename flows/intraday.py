@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 from prefect import flow, get_run_logger
 
-from flows.liqmap import model_of, parts_of, read_inputs
+from flows.liqmap import model_of, parts_of, read_days
 from sources.reference_data import load_tier_mix
 from sources.venues.plan import REST_SOURCE_PREFIX
 from store.datasets import intraday_venue, map_dataset, market_dataset, unit_key
@@ -112,9 +112,12 @@ def intraday_map(lake: Lake, symbol: str, at: datetime, venue: str = "binance") 
     day = at.date()
     config = ModelConfig(tiers=load_tier_mix(), snapshot_offset_minutes=at.hour * 60)
     sources = input_sources(lake, symbol, at, venue)
-    inputs = cut_at(read_inputs(lake, symbol, day, day, venue), at, venue)
+
+    def read(first: date, last: date) -> dict[str, pd.DataFrame]:
+        return cut_at(read_days(lake, symbol, first, last, venue), at, venue)
+
     try:
-        model = model_of(symbol, inputs, config, venue)
+        model = model_of(symbol, read, day, day, config, venue)
     except ValueError as exc:
         raise NoIntradayMapError(no_map_line(symbol, at, str(exc), pass_start(day))) from None
     maps = parts_of(model, [day], [day]).frames(symbol, venue)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -30,33 +31,36 @@ from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import (
     CHUNK_DAYS,
     LiquidationMaps,
-    ModelRun,
     NotEnoughDataError,
-    unmappable_dates,
 )
 from transforms.liqmap.map_tables import MapParts
-from transforms.liqmap.passes import ENGINE_INPUTS, MonthlyPasses, pass_start
+from transforms.liqmap.passes import (
+    ENGINE_INPUTS,
+    InputReader,
+    MonthlyPasses,
+    by_month,
+    month_of,
+    pass_start,
+)
 from transforms.venue_margin import VENUES, Venue
 
 OUTPUTS = ("liqmap_bins", "liqmap_summary", "liqmap_heatmap")
 
 
-def read_inputs(
+def read_days(
     lake: Lake, symbol: str, first: date, last: date, venue: Venue = "binance"
 ) -> dict[str, pd.DataFrame]:
-    """A venue's engine inputs from the lake for maps of [first, last]: from the pass start
-    of ``first`` (transforms/liqmap/passes.py) through ``last`` (Bybit's and OKX's in
-    Binance's schemas, store/datasets.py market_dataset)."""
-    start = pass_start(first)
+    """A venue's engine inputs stored for the days [first, last], partition by partition
+    (Bybit's and OKX's in Binance's schemas, store/datasets.py market_dataset)."""
     return {
-        name: lake.read(market_dataset(venue, name), symbol, start, last) for name in ENGINE_INPUTS
+        name: lake.read(market_dataset(venue, name), symbol, first, last) for name in ENGINE_INPUTS
     }
 
 
 @dataclass(frozen=True)
 class MapModel:
     """The engine passes over a range of dates for a symbol: one per month from the month's
-    fixed pass start, each run as far as the dates cut from it, in date order."""
+    fixed pass start, each reading its own days and run as far as the dates cut from it."""
 
     symbol: str
     config: ModelConfig
@@ -64,29 +68,28 @@ class MapModel:
     passes: MonthlyPasses
     venue: Venue = "binance"
 
-    @property
-    def run(self) -> ModelRun:
-        """The inputs of the whole range, not yet run (enough to tell which dates have fresh
-        inputs)."""
-        return ModelRun(*self.passes.whole.run_parts())
-
 
 def model_of(
-    symbol: str, inputs: dict[str, pd.DataFrame], config: ModelConfig, venue: Venue = "binance"
-) -> MapModel:
-    """A venue's engine passes over ``inputs`` with its own tiers and formula
-    (transforms/venue_margin.py); refused (NotEnoughDataError) if they cannot map anything."""
+    symbol: str, read: InputReader, first: date, last: date, config: ModelConfig,
+    venue: Venue = "binance",
+) -> MapModel:  # fmt: skip
+    """A venue's engine passes for maps of [first, last] over the inputs ``read`` returns,
+    with its own tiers and formula (transforms/venue_margin.py); NotEnoughDataError at once
+    if the first date's month has too little to map anything."""
     rules, brackets_source = load_margin_rules(symbol, venue)
-    passes = MonthlyPasses(inputs, rules, config, symbol)
+    passes = MonthlyPasses(read, rules, config, symbol, last)
+    passes.of_month(month_of(first))  # read now: a symbol without inputs is named here
     return MapModel(symbol, config, brackets_source, passes, venue)
 
 
 def model_for(
     lake: Lake, symbol: str, start: date, end: date, venue: Venue = "binance"
 ) -> MapModel:
-    """A venue's engine passes for maps of [start, end], inputs read once from the lake."""
+    """A venue's engine passes for maps of [start, end], each month's inputs read from the
+    lake when its first date is cut."""
     config = ModelConfig(tiers=load_tier_mix())
-    return model_of(symbol, read_inputs(lake, symbol, start, end, venue), config, venue)
+    read = partial(read_days, lake, symbol, venue=venue)
+    return model_of(symbol, read, start, end, config, venue)
 
 
 def parts_of(model: MapModel, dates: list[date], heatmap_dates: list[date]) -> MapParts:
@@ -236,9 +239,7 @@ def build_liquidation_maps(
     dates = days_between(start, end)
     chosen = members if venue == AGGREGATE_VENUE and members else venues_of(venue)
     models = [_venue_model(lake, symbol, start, end, v) for v in chosen]
-    unmappable = unmappable_dates(models[0].run, dates, models[0].config)
-    mapped = [d for d in dates if d not in unmappable]
-    heatmap_dates = set({"all": mapped, "last": mapped[-1:], "none": []}[heatmaps])
+    heatmap_dates = set(_heatmap_dates(models[0], dates, heatmaps))
     rows, missing = 0, {}
     for first in range(0, len(dates), CHUNK_DAYS):  # written as cut: memory as for one chunk
         chunk = dates[first : first + CHUNK_DAYS]
@@ -253,6 +254,21 @@ def build_liquidation_maps(
     for line in missing_lines(symbol, missing, venue):
         get_run_logger().warning(line)
     return {"dates": len(dates) - len(missing), "rows": rows, "missing": missing}
+
+
+def _heatmap_dates(
+    model: MapModel, dates: list[date], heatmaps: Literal["all", "last", "none"]
+) -> list[date]:
+    """The dates to store a heatmap for: every one (a date without a map gets none), the
+    last date with a map, or none."""
+    if heatmaps != "last":
+        return dates if heatmaps == "all" else []
+    for month, days in reversed(by_month(dates)):
+        missing = model.passes.unmappable(month, days)
+        mapped = [d for d in days if d not in missing]
+        if mapped:
+            return mapped[-1:]
+    return []
 
 
 def _venue_model(lake: Lake, symbol: str, start: date, end: date, venue: Venue) -> MapModel:

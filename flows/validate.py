@@ -12,13 +12,14 @@ stored rows of [D − 90, D − 1] after the range is written.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache, partial
 
 import pandas as pd
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.liqmap import read_inputs
+from flows.liqmap import read_days
 from liqbrief.settings import Settings
 from liqbrief.symbols import coin_of
 from sources.reference_data import load_brackets, load_tier_mix
@@ -87,28 +88,52 @@ def no_evidence_line(symbols: list[str], start: date, end: date) -> str:
 
 def score_range(lake: Lake, symbol: str, start: date, end: date) -> pd.DataFrame:
     """Validation rows of every day in [start, end] and every model variant."""
-    dates = days_between(start, end)
-    inputs = read_inputs(lake, symbol, start, end)  # through the end of ``end``: its path
     brackets, _ = load_brackets(symbol)
     base = ModelConfig(tiers=load_tier_mix())
     evidence = read_evidence(lake, symbol, start, end)
-    frames = []
-    for model in ABLATIONS:
-        config = variant_config(base, model)
-        try:  # each month from its own pass, as its maps are (transforms/liqmap/passes.py)
-            passes = MonthlyPasses(inputs, brackets, config, symbol)
-            frames.extend(
+    read = lru_cache(maxsize=1)(partial(read_days, lake, symbol))  # a month's, once
+    configs = {model: variant_config(base, model) for model in ABLATIONS}
+    passes = {  # each month from its own pass, as its maps are (transforms/liqmap/passes.py)
+        model: MonthlyPasses(read, brackets, config, symbol, end)  # end: through its path
+        for model, config in configs.items()
+    }
+    frames, unscored = [], {}
+    for month, days in by_month(days_between(start, end)):
+        try:
+            month_frames = [
                 score_days_streamed(
-                    passes.of_month(month), config, days, evidence, symbol=symbol, model=model
+                    passes[model].of_month(month),
+                    config,
+                    days,
+                    evidence,
+                    symbol=symbol,
+                    model=model,
                 )
-                for month, days in by_month(dates)
-            )
+                for model, config in configs.items()
+            ]
         except NotEnoughDataError as exc:
-            raise ValidationInputError(
-                f"cannot score {symbol} {start}..{end}: {exc}; run `liqbrief extract --symbols "
-                f"{symbol} --start {pass_start(start)} --end {end}` first"
-            ) from None
+            unscored[month] = (days, str(exc))
+            continue
+        frames.extend(month_frames)
+    if unscored:
+        _report_unscored(symbol, unscored, bool(frames))
     return pd.concat(frames, ignore_index=True)
+
+
+def _report_unscored(
+    symbol: str, unscored: dict[date, tuple[list[date], str]], scored_any: bool
+) -> None:
+    """A month without inputs is skipped with a warning; no month at all is an error."""
+    first = min(days[0] for days, _ in unscored.values())
+    last = max(days[-1] for days, _ in unscored.values())
+    why = next(iter(unscored.values()))[1]
+    line = (
+        f"cannot score {symbol} {first}..{last}: {why}; run `liqbrief extract --symbols "
+        f"{symbol} --start {pass_start(first)} --end {last}` first"
+    )
+    if not scored_any:
+        raise ValidationInputError(line)
+    get_run_logger().warning(line)
 
 
 def _entry(ds: Dataset, symbol: str, day: date, rows: int, fingerprint: str) -> LedgerEntry:

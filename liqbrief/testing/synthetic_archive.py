@@ -222,6 +222,15 @@ def zip_csv(csv_name: str, content: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def metrics_csv_to_next_midnight(symbol: str, day: date) -> bytes:
+    """A day of metrics labelled as Binance's real daily files before 2026-06-25 are
+    (binance/binance-public-data#491): 00:05 through the next day's 00:00 reading. The
+    readings are metrics_csv()'s, so only the day each one is filed under differs."""
+    header, *today = [line for line in metrics_csv(symbol, day).split(b"\n") if line]
+    next_midnight = metrics_csv(symbol, day + timedelta(days=1)).split(b"\n")[1]
+    return b"\n".join([header, *today[1:], next_midnight]) + b"\n"
+
+
 def archive_entry(file: ArchiveFile, content: bytes) -> dict[str, bytes]:
     """The zip and its .CHECKSUM at their archive URL paths."""
     body = zip_csv(file.file_name.removesuffix(".zip") + ".csv", content)

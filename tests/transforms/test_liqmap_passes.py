@@ -19,7 +19,7 @@ from transforms.liqmap.passes import (
     MonthlyPasses,
     by_month,
     first_mapped_on_or_after,
-    inputs_between,
+    frames_reader,
     last_day_of_month,
     pass_start,
 )
@@ -38,9 +38,13 @@ def inputs_of(market: Market) -> dict[str, pd.DataFrame]:
     }
 
 
-def maps_of(inputs: dict[str, pd.DataFrame], dates: list[date]) -> LiquidationMaps:
-    parts = MonthlyPasses(inputs, BRACKETS, ModelConfig(), "BTCUSDT").parts(dates, dates)
-    return parts.frames("BTCUSDT", "binance")
+def maps_of(
+    inputs: dict[str, pd.DataFrame], dates: list[date], last: date | None = None
+) -> LiquidationMaps:
+    """The maps of ``dates`` as the flows make them, over inputs known up to ``last``."""
+    read = frames_reader(inputs)
+    passes = MonthlyPasses(read, BRACKETS, ModelConfig(), "BTCUSDT", last or max(dates))
+    return passes.parts(dates, dates).frames("BTCUSDT", "binance")
 
 
 def only(maps: LiquidationMaps, day: date) -> LiquidationMaps:
@@ -89,7 +93,7 @@ def test_one_pass_from_an_earlier_start_gives_another_map() -> None:
     """Why the pass start is fixed: the engine's one pass over a longer history maps the same
     date differently (older cohorts' liquidations feed step 7's shrink)."""
     whole = inputs_of(MARKET)
-    short = inputs_between(whole, DAY - timedelta(days=30), DAY)
+    short = frames_reader(whole)(DAY - timedelta(days=30), DAY)
 
     def one_pass(inputs: dict[str, pd.DataFrame]) -> bytes:
         maps = liquidation_maps(
@@ -103,9 +107,9 @@ def test_one_pass_from_an_earlier_start_gives_another_map() -> None:
 
 def test_a_dates_map_is_identical_alone_in_its_month_and_in_a_longer_range() -> None:
     whole = inputs_of(MARKET)
-    alone = maps_of(inputs_between(whole, pass_start(DAY), DAY), [DAY])
+    alone = maps_of(whole, [DAY])
     month = [date(2024, 3, d) for d in range(1, 32)]
-    in_month = maps_of(inputs_between(whole, pass_start(DAY), month[-1]), month)
+    in_month = maps_of(whole, month)
     in_range = maps_of(whole, [START + timedelta(days=d) for d in range(31, 99)])
     assert len(alone.summary) == 3 and not alone.bins.empty and not alone.heatmap.empty
     assert as_bytes(alone) == as_bytes(only(in_month, DAY)) == as_bytes(only(in_range, DAY))

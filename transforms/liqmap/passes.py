@@ -7,13 +7,15 @@ and so gives a slightly different map of the same date (about 4e-5 of the 30d to
 31-day warm-up on the synthetic market). liquidation-model.md step 9 asks for a date's map
 to be identical whether computed alone, in a month or in a year, so every date's pass starts
 on a day fixed by the date itself: the longest window (30 days) before the first of its
-month. A range is mapped by one pass per calendar month, each over its own inputs cut from
-the range's (about twice the engine work of one pass over the range); a single date reads
-31 to 61 days of inputs.
+month. A range is mapped by one pass per calendar month, each over its own inputs read for
+its own days (1.4-1.7x the engine work of one pass over the range, bench/liqmap.py); a
+single date reads 31 to 61 days of inputs. Each pass reads its days as the lake stores them
+(not cut from a longer read): an archive day's file can hold the next day's 00:00 reading.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -26,13 +28,15 @@ from transforms.liqmap.engine import (
     parts_from_stream,
     streamed_pass,
 )
-from transforms.liqmap.map_tables import MapParts
+from transforms.liqmap.map_tables import MapParts, unmappable_at
 from transforms.liqmap.stream import StreamedPass
 from transforms.venue_margin import MarginRules
 
 WARMUP_DAYS = max(WINDOWS.values())
 TIME_COLUMNS = {"metrics": "create_time"}  # the engine's inputs; every other one: open_time
 ENGINE_INPUTS = ("metrics", "klines_5m", "mark_klines_1m", "klines_1m")
+# the engine's inputs (ENGINE_INPUTS) of the days [first, last], as the lake stores them
+InputReader = Callable[[date, date], dict[str, pd.DataFrame]]
 
 
 def month_of(day: date) -> date:
@@ -62,51 +66,65 @@ def by_month(dates: list[date]) -> list[tuple[date, list[date]]]:
     return list(months.items())
 
 
-def inputs_between(
-    inputs: dict[str, pd.DataFrame], first: date, last: date
-) -> dict[str, pd.DataFrame]:
-    """The rows stamped in the days [first, last]: what the lake returns for those days."""
-    lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(last + timedelta(days=1), tz="UTC")
-    cut = {}
-    for name, frame in inputs.items():
-        times = frame[TIME_COLUMNS.get(name, "open_time")]
-        cut[name] = frame.loc[(times >= lo) & (times < hi)].reset_index(drop=True)
-    return cut
+def frames_reader(inputs: dict[str, pd.DataFrame]) -> InputReader:
+    """A reader over frames already in memory whose rows are stamped within their own day
+    (the synthetic market of the tests and benchmarks). The flows read the lake's day
+    partitions instead: an archive day can hold the next day's 00:00 reading."""
+
+    def read(first: date, last: date) -> dict[str, pd.DataFrame]:
+        lo = pd.Timestamp(first, tz="UTC")
+        hi = pd.Timestamp(last + timedelta(days=1), tz="UTC")
+        cut = {}
+        for name, frame in inputs.items():
+            times = frame[TIME_COLUMNS.get(name, "open_time")]
+            cut[name] = frame.loc[(times >= lo) & (times < hi)].reset_index(drop=True)
+        return cut
+
+    return read
 
 
 class MonthlyPasses:
-    """The engine passes of a range of dates: one streamed pass per calendar month, started at
-    pass_start() of the month, run as far as the month's dates asked for. Only the current
+    """The engine passes of a range of dates up to ``last``: one streamed pass per calendar
+    month, over the inputs ``read`` returns for the days [pass_start(month), the day after
+    the month or ``last``], run as far as the month's dates asked for. Only the current
     month's pass is held; dates must be asked for in date order, as with one streamed pass."""
 
     def __init__(
         self,
-        inputs: dict[str, pd.DataFrame],
+        read: InputReader,
         rules: pd.DataFrame | MarginRules,
         config: ModelConfig,
         symbol: str,
+        last: date,
         chunk_days: int = CHUNK_DAYS,
     ) -> None:
-        self.inputs, self.rules, self.config = inputs, rules, config
-        self.symbol, self.chunk_days = symbol, chunk_days
-        self.whole = self._pass(inputs)  # refuses inputs too short to map anything, at once
+        self.read, self.rules, self.config = read, rules, config
+        self.symbol, self.last, self.chunk_days = symbol, last, chunk_days
         self._current: tuple[date, StreamedPass] | None = None
 
-    def _pass(self, inputs: dict[str, pd.DataFrame]) -> StreamedPass:
-        return streamed_pass(
-            inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], self.rules,
-            self.config, symbol=self.symbol, last_1m=inputs["klines_1m"],
-            chunk_days=self.chunk_days,
-        )  # fmt: skip
-
     def of_month(self, month: date) -> StreamedPass:
-        """The month's pass (a new one when the month changes; the previous is let go). Its
-        inputs run to the day after the month, whose first readings close the month's last
-        day (scoring reads through a day's end); no snapshot reads beyond its own time."""
+        """The month's pass (a new one when the month changes; the previous is let go);
+        NotEnoughDataError if its inputs cannot map anything. The inputs run to the day
+        after the month (its first readings close the month's last day, which scoring reads)
+        or to ``last``; no snapshot reads beyond its own time."""
         if self._current is None or self._current[0] != month:
-            first, last = pass_start(month), last_day_of_month(month) + timedelta(days=1)
-            self._current = (month, self._pass(inputs_between(self.inputs, first, last)))
+            last = min(last_day_of_month(month) + timedelta(days=1), self.last)
+            inputs = self.read(pass_start(month), last)
+            streamed = streamed_pass(
+                inputs["metrics"], inputs["klines_5m"], inputs["mark_klines_1m"], self.rules,
+                self.config, symbol=self.symbol, last_1m=inputs["klines_1m"],
+                chunk_days=self.chunk_days,
+            )  # fmt: skip
+            self._current = (month, streamed)
         return self._current[1]
+
+    def unmappable(self, month: date, days: list[date]) -> dict[date, str]:
+        """The month's ``days`` whose snapshot lacks a fresh price or open interest, with why."""
+        try:
+            maker = self.of_month(month).run_parts()[2]
+        except NotEnoughDataError as exc:
+            return dict.fromkeys(days, str(exc))
+        return unmappable_at(maker, days, self.config)
 
     def parts(
         self, dates: list[date], heatmap_dates: list[date], *, venue: str = "binance"
