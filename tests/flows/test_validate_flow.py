@@ -121,6 +121,29 @@ def test_validate_scores_covered_hours_and_rewrites_nothing_new_on_a_rerun(
     assert lines[0].startswith("BTCUSDT binance") and lines[2].lstrip().startswith("exact")
 
 
+def test_a_month_without_inputs_is_skipped_with_the_extract_that_fills_it(
+    prefect_harness, demo: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """Each month is scored from its own pass (transforms/liqmap/passes.py): May's reads
+    2024-04-01..05-03, where the lake has nothing, so May is skipped and named; March and
+    April (whose pass reads the lake's last days) are scored."""
+    lake = demo_lake(tmp_path / "lake", DAY, ["BTCUSDT"])  # inputs up to 2024-03-05
+    merge_realised(lake, "binance", "BTCUSDT", realised_rows(lake, SCORED[0], 0), "test")
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(tmp_path / "lake"))
+    end = date(2024, 5, 3)
+    result = validate(["BTCUSDT"], SCORED[0], end)
+    assert result["BTCUSDT"]["days"] == (date(2024, 4, 30) - SCORED[0]).days + 1
+    rows = lake.read(DATASETS["validation"], "BTCUSDT", SCORED[0], end)
+    assert max(rows["date"]) == date(2024, 4, 30) and set(rows["model"]) == {
+        "exact", "naive", "single_side", "no_shrink"
+    }  # fmt: skip
+    assert (
+        "cannot score BTCUSDT 2024-05-01..2024-05-03: BTCUSDT: not enough open-interest or "
+        "price data to build a map; run `liqbrief extract --symbols BTCUSDT --start "
+        "2024-04-01 --end 2024-05-03` first"
+    ) in caplog.text
+
+
 def strict_loads(text: str):
     def refuse(token: str):
         raise ValueError(f"non-standard JSON token {token}")

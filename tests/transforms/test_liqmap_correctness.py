@@ -4,6 +4,7 @@ contracts, the per-side shrink, a grid without look-ahead, stale snapshots, leve
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -82,16 +83,21 @@ def test_a_ratio_clamped_at_zero_is_flagged() -> None:
     assert maps.bins["notional_usd"].max() < 1e-3  # the short shrank to (almost) nothing
 
 
-def perturb_after(market: Market, t: pd.Timestamp, seed: int = 99) -> Market:
-    """A different future: from t on, prices quadruple with noise and contracts jump about."""
+def perturb_market(
+    market: Market,
+    picked: Callable[[pd.Series], pd.Series],
+    scale: Callable[[pd.Series, np.random.Generator], pd.Series],
+    seed: int,
+) -> Market:
+    """Every price, volume and contract column changed by ``scale`` on the rows whose time
+    ``picked`` selects (draws in a fixed order: frame by frame, column by column)."""
     rng = np.random.default_rng(seed)
 
     def change(frame: pd.DataFrame, column: str, columns: list[str]) -> pd.DataFrame:
         frame = frame.copy()
-        later = frame[column] >= t
+        rows = picked(frame[column])
         for name in columns:
-            noise = rng.uniform(0.5, 1.5, int(later.sum()))
-            frame.loc[later, name] = frame.loc[later, name] * 4 * noise
+            frame.loc[rows, name] = scale(frame.loc[rows, name], rng)
         return frame
 
     prices = ["open", "high", "low", "close"]
@@ -100,6 +106,14 @@ def perturb_after(market: Market, t: pd.Timestamp, seed: int = 99) -> Market:
         change(market.klines_5m, "open_time", [*prices, "volume", "quote_volume"]),
         change(market.mark_1m, "open_time", prices),
     )
+
+
+def perturb_after(market: Market, t: pd.Timestamp, seed: int = 99) -> Market:
+    """A different future: from t on, prices quadruple with noise and contracts jump about."""
+    return perturb_market(
+        market, lambda times: times >= t,
+        lambda values, rng: values * 4 * rng.uniform(0.5, 1.5, len(values)), seed,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("symbol", ["BTCUSDT", "ETHUSDT"])

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 
 from liqbrief.testing.synthetic_market import Market, synthetic_market
 from tests.transforms.liqmap_cases import BRACKETS
-from tests.transforms.test_liqmap_correctness import as_bytes
+from tests.transforms.test_liqmap_correctness import as_bytes, perturb_market
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import LiquidationMaps, liquidation_maps
 from transforms.liqmap.passes import (
@@ -56,27 +55,18 @@ def only(maps: LiquidationMaps, day: date) -> LiquidationMaps:
 
 def perturb_before(market: Market, t: pd.Timestamp, seed: int = 3) -> Market:
     """A different past: before t, prices and contracts scaled by noise."""
-    rng = np.random.default_rng(seed)
-
-    def change(frame: pd.DataFrame, column: str, columns: list[str]) -> pd.DataFrame:
-        frame = frame.copy()
-        earlier = frame[column] < t
-        for name in columns:
-            frame.loc[earlier, name] *= rng.uniform(0.7, 1.3, int(earlier.sum()))
-        return frame
-
-    prices = ["open", "high", "low", "close"]
-    return Market(
-        change(market.metrics, "create_time", ["sum_open_interest", "sum_open_interest_value"]),
-        change(market.klines_5m, "open_time", [*prices, "volume", "quote_volume"]),
-        change(market.mark_1m, "open_time", prices),
-    )
+    return perturb_market(
+        market, lambda times: times < t,
+        lambda values, rng: values * rng.uniform(0.7, 1.3, len(values)), seed,
+    )  # fmt: skip
 
 
 def test_pass_start_is_the_longest_window_before_the_first_of_the_month() -> None:
     assert pass_start(date(2024, 3, 17)) == date(2024, 1, 31)
     assert pass_start(date(2024, 3, 1)) == date(2024, 1, 31)
     assert pass_start(date(2024, 2, 29)) == date(2024, 1, 2)
+    assert last_day_of_month(date(2024, 2, 1)) == last_day_of_month(date(2024, 2, 29))
+    assert last_day_of_month(date(2024, 1, 31)) == date(2024, 1, 31)
     assert last_day_of_month(date(2024, 2, 1)) == date(2024, 2, 29)
     # the first date mapped from a first stored day: the brackets' 2021-01-01, the archive's
     assert first_mapped_on_or_after(date(2021, 1, 1)) == date(2021, 2, 1)

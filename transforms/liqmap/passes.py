@@ -54,8 +54,8 @@ def first_mapped_on_or_after(day: date) -> date:
     return month if pass_start(month) >= day else last_day_of_month(month) + timedelta(days=1)
 
 
-def last_day_of_month(month: date) -> date:
-    return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+def last_day_of_month(day: date) -> date:
+    return (month_of(day) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def by_month(dates: list[date]) -> list[tuple[date, list[date]]]:
