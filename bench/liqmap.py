@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_liqmap import reference_maps
 
-from liqbrief.testing.synthetic_market import synthetic_market
+from liqbrief.testing.synthetic_market import market_reader, synthetic_market
 from sources.reference_data import load_brackets
 from transforms.liqmap.config import ModelConfig
 from transforms.liqmap.engine import (
@@ -39,7 +39,7 @@ from transforms.liqmap.engine import (
     run_model,
     streamed_pass,
 )
-from transforms.liqmap.passes import MonthlyPasses, frames_reader
+from transforms.liqmap.passes import MonthlyPasses
 
 START = date(2024, 1, 1)
 
@@ -69,12 +69,9 @@ def cut_in_chunks(market, dates, brackets, chunk_days) -> int:
 def monthly_passes(market, dates, brackets) -> tuple[float, int]:
     """The flows' path (transforms/liqmap/passes.py): one streamed pass per calendar month from
     the month's fixed start, cut CHUNK_DAYS dates at a time; (seconds, bin rows)."""
-    inputs = {
-        "metrics": market.metrics, "klines_5m": market.klines_5m,
-        "mark_klines_1m": market.mark_1m, "klines_1m": market.mark_1m.iloc[0:0],
-    }  # fmt: skip
     t0 = time.perf_counter()
-    passes = MonthlyPasses(frames_reader(inputs), brackets, ModelConfig(), "BTCUSDT", dates[-1])
+    read = market_reader(market)
+    passes = MonthlyPasses(read, brackets, ModelConfig(), "BTCUSDT", dates[-1])
     rows = sum(
         len(passes.parts(dates[i : i + CHUNK_DAYS], []).frames("BTCUSDT", "binance").bins)
         for i in range(0, len(dates), CHUNK_DAYS)

@@ -5,8 +5,8 @@ One task per symbol scores a whole range: one engine pass per model variant (the
 model and its ablations) per calendar month of the range, from the month's pass start as
 its maps are, not one per day. Each day's rows (one per variant) replace that day's
 partition atomically, so a re-run rewrites the same bytes' worth of rows and never
-duplicates. The summaries as of D are computed from the
-stored rows of [D − 90, D − 1] after the range is written.
+duplicates. The summaries as of D are computed from the stored rows of [D − 90, D − 1]
+after the range is written.
 """
 
 from __future__ import annotations

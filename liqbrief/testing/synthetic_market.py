@@ -3,8 +3,9 @@ klines aggregated from it, and 5-minute open interest — for engine tests and b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -73,3 +74,26 @@ def synthetic_market(
         }
     )
     return Market(metrics, klines, mark)
+
+
+def market_reader(market: Market) -> Callable[[date, date], dict[str, pd.DataFrame]]:
+    """The market as the engine's inputs of the days [first, last] (transforms/liqmap/passes.py
+    InputReader; no last-price 1-minute klines). Its rows are stamped within their own day, so
+    cutting by time is what a lake's day partitions hold for it."""
+
+    def read(first: date, last: date) -> dict[str, pd.DataFrame]:
+        lo = pd.Timestamp(first, tz="UTC")
+        hi = pd.Timestamp(last + timedelta(days=1), tz="UTC")
+
+        def cut(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+            return frame.loc[(frame[column] >= lo) & (frame[column] < hi)].reset_index(drop=True)
+
+        mark = cut(market.mark_1m, "open_time")
+        return {
+            "metrics": cut(market.metrics, "create_time"),
+            "klines_5m": cut(market.klines_5m, "open_time"),
+            "mark_klines_1m": mark,
+            "klines_1m": mark.iloc[0:0],
+        }
+
+    return read

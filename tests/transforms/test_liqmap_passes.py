@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from liqbrief.testing.synthetic_market import Market, synthetic_market
+from liqbrief.testing.synthetic_market import Market, market_reader, synthetic_market
 from tests.transforms.liqmap_cases import BRACKETS
 from tests.transforms.test_liqmap_correctness import as_bytes, perturb_market
 from transforms.liqmap.config import ModelConfig
@@ -18,7 +18,6 @@ from transforms.liqmap.passes import (
     MonthlyPasses,
     by_month,
     first_mapped_on_or_after,
-    frames_reader,
     last_day_of_month,
     pass_start,
 )
@@ -28,21 +27,10 @@ MARKET = synthetic_market(START, 100, seed=5, vol_per_minute=0.0009)
 DAY = date(2024, 3, 17)  # its pass starts 2024-01-31
 
 
-def inputs_of(market: Market) -> dict[str, pd.DataFrame]:
-    return {
-        "metrics": market.metrics,
-        "klines_5m": market.klines_5m,
-        "mark_klines_1m": market.mark_1m,
-        "klines_1m": market.mark_1m.iloc[0:0],
-    }
-
-
-def maps_of(
-    inputs: dict[str, pd.DataFrame], dates: list[date], last: date | None = None
-) -> LiquidationMaps:
-    """The maps of ``dates`` as the flows make them, over inputs known up to ``last``."""
-    read = frames_reader(inputs)
-    passes = MonthlyPasses(read, BRACKETS, ModelConfig(), "BTCUSDT", last or max(dates))
+def maps_of(market: Market, dates: list[date]) -> LiquidationMaps:
+    """The maps of ``dates`` as the flows make them, from inputs known up to the last."""
+    read = market_reader(market)
+    passes = MonthlyPasses(read, BRACKETS, ModelConfig(), "BTCUSDT", max(dates))
     return passes.parts(dates, dates).frames("BTCUSDT", "binance")
 
 
@@ -82,8 +70,8 @@ def test_pass_start_is_the_longest_window_before_the_first_of_the_month() -> Non
 def test_one_pass_from_an_earlier_start_gives_another_map() -> None:
     """Why the pass start is fixed: the engine's one pass over a longer history maps the same
     date differently (older cohorts' liquidations feed step 7's shrink)."""
-    whole = inputs_of(MARKET)
-    short = frames_reader(whole)(DAY - timedelta(days=30), DAY)
+    whole = market_reader(MARKET)(START, DAY)
+    short = market_reader(MARKET)(DAY - timedelta(days=30), DAY)
 
     def one_pass(inputs: dict[str, pd.DataFrame]) -> bytes:
         maps = liquidation_maps(
@@ -96,11 +84,10 @@ def test_one_pass_from_an_earlier_start_gives_another_map() -> None:
 
 
 def test_a_dates_map_is_identical_alone_in_its_month_and_in_a_longer_range() -> None:
-    whole = inputs_of(MARKET)
-    alone = maps_of(whole, [DAY])
+    alone = maps_of(MARKET, [DAY])
     month = [date(2024, 3, d) for d in range(1, 32)]
-    in_month = maps_of(whole, month)
-    in_range = maps_of(whole, [START + timedelta(days=d) for d in range(31, 99)])
+    in_month = maps_of(MARKET, month)
+    in_range = maps_of(MARKET, [START + timedelta(days=d) for d in range(31, 99)])
     assert len(alone.summary) == 3 and not alone.bins.empty and not alone.heatmap.empty
     assert as_bytes(alone) == as_bytes(only(in_month, DAY)) == as_bytes(only(in_range, DAY))
 
@@ -111,7 +98,7 @@ def test_nothing_before_the_pass_start_changes_the_map() -> None:
     cut = pd.Timestamp(pass_start(DAY), tz="UTC")
     earlier_day = date(2024, 2, 20)  # its pass starts 2024-01-02
     dates = [earlier_day, DAY]
-    base = maps_of(inputs_of(MARKET), dates)
-    changed = maps_of(inputs_of(perturb_before(MARKET, cut)), dates)
+    base = maps_of(MARKET, dates)
+    changed = maps_of(perturb_before(MARKET, cut), dates)
     assert as_bytes(only(changed, DAY)) == as_bytes(only(base, DAY))
     assert as_bytes(only(changed, earlier_day)) != as_bytes(only(base, earlier_day))

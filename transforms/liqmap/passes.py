@@ -8,7 +8,7 @@ and so gives a slightly different map of the same date (about 4e-5 of the 30d to
 to be identical whether computed alone, in a month or in a year, so every date's pass starts
 on a day fixed by the date itself: the longest window (30 days) before the first of its
 month. A range is mapped by one pass per calendar month, each over its own inputs read for
-its own days (1.4-1.7x the engine work of one pass over the range, bench/liqmap.py); a
+its own days (1.4-1.5x the engine work of one pass over the range, bench/liqmap.py); a
 single date reads 31 to 61 days of inputs. Each pass reads its days as the lake stores them
 (not cut from a longer read): an archive day's file can hold the next day's 00:00 reading.
 """
@@ -33,7 +33,6 @@ from transforms.liqmap.stream import StreamedPass
 from transforms.venue_margin import MarginRules
 
 WARMUP_DAYS = max(WINDOWS.values())
-TIME_COLUMNS = {"metrics": "create_time"}  # the engine's inputs; every other one: open_time
 ENGINE_INPUTS = ("metrics", "klines_5m", "mark_klines_1m", "klines_1m")
 # the engine's inputs (ENGINE_INPUTS) of the days [first, last], as the lake stores them
 InputReader = Callable[[date, date], dict[str, pd.DataFrame]]
@@ -64,23 +63,6 @@ def by_month(dates: list[date]) -> list[tuple[date, list[date]]]:
     for day in sorted(set(dates)):
         months.setdefault(month_of(day), []).append(day)
     return list(months.items())
-
-
-def frames_reader(inputs: dict[str, pd.DataFrame]) -> InputReader:
-    """A reader over frames already in memory whose rows are stamped within their own day
-    (the synthetic market of the tests and benchmarks). The flows read the lake's day
-    partitions instead: an archive day can hold the next day's 00:00 reading."""
-
-    def read(first: date, last: date) -> dict[str, pd.DataFrame]:
-        lo = pd.Timestamp(first, tz="UTC")
-        hi = pd.Timestamp(last + timedelta(days=1), tz="UTC")
-        cut = {}
-        for name, frame in inputs.items():
-            times = frame[TIME_COLUMNS.get(name, "open_time")]
-            cut[name] = frame.loc[(times >= lo) & (times < hi)].reset_index(drop=True)
-        return cut
-
-    return read
 
 
 class MonthlyPasses:
