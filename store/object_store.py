@@ -4,6 +4,8 @@ before any work instead of a traceback from its first write.
 
 pyarrow's S3FileSystem reads the standard AWS settings (AWS_ENDPOINT_URL,
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), so MinIO, Ceph, R2 and AWS all work.
+It does not read AWS_CA_BUNDLE (the standard setting for a store whose certificate a private
+CA signs), so that one is passed to it here, as its ``tls_ca_file_path``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from urllib.parse import parse_qsl, urlencode
 
 import pyarrow.fs as pafs
 
@@ -20,6 +23,8 @@ OBJECT_SCHEMES = ("s3",)  # object stores the reports directory may name
 _MISSING = ("RESOURCE_NOT_FOUND", "NO_SUCH_KEY", "NoSuchKey")
 _REFUSED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY", "SIGNATURE_DOES_NOT_MATCH", "FORBIDDEN")
 _REFUSED_CODES = ("AWS Error [code 15]", "AWS Error [code 24]", "HTTP status 403")
+_UNTRUSTED = ("curlCode: 60", "SSL certificate", "certificate verify failed")
+CA_BUNDLE = "AWS_CA_BUNDLE"
 
 
 class ObjectStoreError(RuntimeError):
@@ -34,11 +39,28 @@ def is_uri(root: str) -> bool:
 def filesystem_from_uri(uri: str) -> tuple[pafs.FileSystem, str]:
     """The pyarrow filesystem of a URI and the path in it. On S3 an object is opened
     lazily (``allow_delayed_open``), so a small object is one PutObject instead of a
-    three-request multipart upload; either way it appears only when complete."""
-    if uri.lower().startswith("s3://") and "?" not in uri:
-        fs, path = pafs.FileSystem.from_uri(uri + "?allow_delayed_open=true")
-        return fs, path
-    return pafs.FileSystem.from_uri(uri)
+    three-request multipart upload; either way it appears only when complete. AWS_CA_BUNDLE
+    (when set and the URI names no ``tls_ca_file_path``) is the CA file both pyarrow and
+    the botocore reads (store/s3_requests.py) trust."""
+    if not uri.lower().startswith("s3://"):
+        return pafs.FileSystem.from_uri(uri)
+    base, _, query = uri.partition("?")
+    options = {"allow_delayed_open": "true"}
+    if os.environ.get(CA_BUNDLE):
+        options["tls_ca_file_path"] = os.environ[CA_BUNDLE]
+    options |= dict(parse_qsl(query, keep_blank_values=True))  # the URI's own options win
+    return pafs.FileSystem.from_uri(f"{base}?{urlencode(options)}")
+
+
+def ca_bundle_problem() -> str | None:
+    """What is wrong with AWS_CA_BUNDLE (set but not a readable file), or None."""
+    path = os.environ.get(CA_BUNDLE)
+    if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+        return (
+            f"{CA_BUNDLE}={path!r} is not a readable file; point it at the PEM file of the CA "
+            "that signs the store's certificate, or unset it to trust the system's CAs"
+        )
+    return None
 
 
 def read_whole(fs: pafs.FileSystem, path: str) -> bytes:
@@ -74,7 +96,7 @@ def is_local_filesystem(fs: pafs.FileSystem) -> bool:
 
 def bucket_of(uri: str) -> str:
     """The bucket of ``s3://bucket/prefix`` ("" if the URI names none)."""
-    return uri.split("://", 1)[1].split("/", 1)[0]
+    return uri.split("://", 1)[1].split("?", 1)[0].split("/", 1)[0]
 
 
 def uri_problem(uri: str) -> str | None:
@@ -84,7 +106,7 @@ def uri_problem(uri: str) -> str | None:
         return "use a local directory or an s3://bucket/prefix URI"
     if not bucket_of(uri) or any(c.isspace() for c in uri):
         return "names no bucket; use s3://bucket/prefix"
-    return None
+    return ca_bundle_problem()
 
 
 def require_reachable(name: str, uri: str) -> None:
@@ -102,6 +124,11 @@ def require_reachable(name: str, uri: str) -> None:
                 f"{name}={uri!r}: the store at {where} refused the credentials "
                 "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); set ones that may read and write "
                 f"bucket {bucket!r}"
+            ) from None
+        if any(sign in text for sign in _UNTRUSTED):
+            raise ObjectStoreError(
+                f"{name}={uri!r}: the store at {where} shows a TLS certificate no trusted CA "
+                f"signs; set {CA_BUNDLE} to the PEM file of the CA that signs it"
             ) from None
         raise ObjectStoreError(
             f"{name}={uri!r}: cannot reach the store at {where} ({text.splitlines()[0]}); "

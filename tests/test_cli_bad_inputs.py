@@ -22,6 +22,7 @@ import pytest
 
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.s3_server import S3Server
+from liqbrief.testing.smtp_inbox import self_signed_certificate
 from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from sources.retry_policy import RetryPolicy
@@ -39,6 +40,7 @@ S3 = {"AWS_ENDPOINT_URL": "{s3}", "AWS_ACCESS_KEY_ID": "testing-key",
       "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_REGION": "us-east-1"}  # fmt: skip
 S3_REFUSING = S3 | {"AWS_ENDPOINT_URL": "{s3_refusing}"}
 NO_S3 = S3 | {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+S3_PRIVATE_CA = S3 | {"AWS_ENDPOINT_URL": "{s3_private_ca}"}  # https, a certificate no CA signs
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ ROWS: list[BadInput] = [
     BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 1, "refused the credentials", {"LIQBRIEF_LAKE": "s3://lake/lake", **S3_REFUSING}),
     BadInput(("daily",), 1, "refused the credentials", {"LIQBRIEF_REPORTS_DIR": "s3://lake/out", **S3_REFUSING}),
     BadInput(("context",), 1, "LIQBRIEF_LAKE='s3://lake/lake': cannot reach the store at http://127.0.0.1:9", {"LIQBRIEF_LAKE": "s3://lake/lake", **NO_S3}),
+    BadInput(("lake", "verify"), 1, "shows a TLS certificate no trusted CA signs; set AWS_CA_BUNDLE", {"LIQBRIEF_LAKE": "s3://lake/lake", **S3_PRIVATE_CA}),
+    BadInput(("map",), 2, "no-ca.pem' is not a readable file; point it at the PEM file of the CA", {"LIQBRIEF_LAKE": "s3://lake/lake", "AWS_CA_BUNDLE": "{tmp}/no-ca.pem", **S3}),
     # the Dask scheduler: a malformed address (usage), or none answering there (a failure)
     BadInput(("backfill", "--start", "2024-03-01", "--end", "2024-03-02"), 2, "LIQBRIEF_DASK_ADDRESS='tcp://nowhere': use local", {"LIQBRIEF_DASK_ADDRESS": "tcp://nowhere"}),
     BadInput(("daily",), 2, "LIQBRIEF_DASK_ADDRESS='127.0.0.1:8786': use local", {"LIQBRIEF_DASK_ADDRESS": "127.0.0.1:8786"}),
@@ -275,9 +279,11 @@ def world(tmp_path_factory, s3_server) -> Iterator[dict]:
     (tmp / "a-file").write_text("not a directory")
     (tmp / "odd-spool" / "recorder.lock").mkdir(parents=True)  # a directory where the lock goes
     env = cli_env(tmp)
-    with S3Server(require_auth=True) as refusing:
+    private_ca = self_signed_certificate(tmp_path_factory.mktemp("private-ca"))
+    with S3Server(require_auth=True) as refusing, S3Server(tls=private_ca) as untrusted:
         yield {"tmp": tmp, "env": env, "trees": [tmp / "lake", tmp / "reports"],
-               "s3": s3_server.endpoint_url, "s3_refusing": refusing.endpoint_url}  # fmt: skip
+               "s3": s3_server.endpoint_url, "s3_refusing": refusing.endpoint_url,
+               "s3_private_ca": untrusted.endpoint_url}  # fmt: skip
 
 
 def run_cli(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -301,7 +307,7 @@ def test_the_table_is_big_enough_to_matter() -> None:
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
 def test_bad_input_gets_one_clear_line_and_changes_nothing(row: BadInput, world: dict) -> None:
     before = [tree_digest(t) for t in world["trees"]]
-    places = {name: world[name] for name in ("tmp", "s3", "s3_refusing")}
+    places = {name: world[name] for name in ("tmp", "s3", "s3_refusing", "s3_private_ca")}
     env = world["env"] | {k: v.format(**places) for k, v in row.env.items()}
     result = run_cli(row.args, env, world["tmp"])
     output = result.stdout + result.stderr

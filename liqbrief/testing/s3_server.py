@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -48,9 +49,14 @@ class S3Server:
     """``moto_server`` on loopback while the ``with`` block runs (killed at the end)."""
 
     def __init__(
-        self, start_timeout_s: float = 60.0, require_auth: bool = False, free_actions: int = 0
+        self,
+        start_timeout_s: float = 60.0,
+        require_auth: bool = False,
+        free_actions: int = 0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.port = free_port()
+        self.tls = tls  # (certificate, key): serve https with them (a private CA's store)
         self.require_auth = require_auth  # refuse every key moto's IAM does not know
         self.free_actions = free_actions  # with require_auth: requests let through unsigned
         self.start_timeout_s = start_timeout_s
@@ -61,7 +67,7 @@ class S3Server:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
         """The standard AWS variables pyarrow.fs and boto3 read."""
@@ -79,8 +85,9 @@ class S3Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         if self.require_auth:
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(self.free_actions)
+        certificate = ["-c", str(self.tls[0]), "-k", str(self.tls[1])] if self.tls else []
         self._process = subprocess.Popen(
-            [*moto_server_command(), "-H", "127.0.0.1", "-p", str(self.port)],
+            [*moto_server_command(), "-H", "127.0.0.1", "-p", str(self.port), *certificate],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         log.close()
@@ -89,12 +96,18 @@ class S3Server:
             if self._process.poll() is not None:
                 raise RuntimeError(f"moto_server exited: {self.log_path.read_text()[-500:]}")
             try:
-                urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=1).close()
+                urllib.request.urlopen(
+                    f"{self.endpoint_url}/moto-api/", timeout=1, context=self._trusting()
+                ).close()
                 return self
             except OSError:
                 time.sleep(0.1)
         self.__exit__()
         raise RuntimeError(f"moto_server did not answer on port {self.port}")
+
+    def _trusting(self) -> ssl.SSLContext | None:
+        """A TLS context that trusts this server's own certificate (None for http)."""
+        return ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else None
 
     def __exit__(self, *exc: object) -> None:
         if self._process is not None:
@@ -137,6 +150,7 @@ class S3Server:
         return boto3.client(
             "s3", endpoint_url=self.endpoint_url, aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY, region_name=REGION,
+            verify=str(self.tls[0]) if self.tls else None,
         )  # fmt: skip
 
     def create_bucket(self, name: str) -> None:
