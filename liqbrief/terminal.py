@@ -2,7 +2,7 @@
 
 Usage errors (a bad option or setting) exit 2 with one line naming what is wrong; a failure
 exits 1 with one line saying what failed and where the details are; nothing prints a
-traceback unless LIQBRIEF_DEBUG=1. Ctrl-C exits 130 at once with one line (see
+traceback unless LIQBRIEF_DEBUG=1. Ctrl-C exits 130 and SIGTERM 143, at once, with one line (see
 ``interrupts_exit_at_once``).
 """
 
@@ -32,6 +32,7 @@ HELP_ASKED = "liqbrief.help_asked"
 OUR_PACKAGES = ("liqbrief", "flows", "sources", "store", "transforms", "reports", "delivery")
 FLOWLESS_COMMANDS = ("record", "lake")  # run no Prefect flow: no "Prefect run" to look in
 console = Console(stderr=True, soft_wrap=True, highlight=False)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class OneLineErrors(TyperGroup):
@@ -88,32 +89,38 @@ def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
 
 @contextmanager
 def interrupts_exit_at_once(name: str) -> Iterator[None]:
-    """While a command runs, SIGINT ends the process now: one line, exit code 130.
+    """While a command runs, SIGINT (Ctrl-C) or SIGTERM (cron, systemd, ``timeout``) ends
+    the process now: one line, exit code 130 or 143.
 
     Ctrl-C reaches the whole process group, so Prefect's ephemeral API server stops at the
     same moment; a KeyboardInterrupt would then have Prefect retry recording the crash
     against the dead server for a minute or more (and print its errors), while render
-    workers and Prefect's threads keep the process alive. Every write is atomic, so exiting
-    at once loses nothing a re-run does not redo. Our child processes are stopped too, in
-    case the signal reached this process alone.
+    workers and Prefect's threads keep the process alive. A SIGTERM to this process alone
+    would instead leave that server running. Every write is atomic, so exiting at once
+    loses nothing a re-run does not redo. Our child processes are stopped too, in case the
+    signal reached this process alone. A command that stops cleanly on a signal itself
+    (``record``, ``serve``) sets its own handlers while it runs.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set in the main thread
         return
 
-    def exit_interrupted(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing
+    def exit_at_once(signum: int, frame: object) -> None:
+        for ignored in STOP_SIGNALS:  # a second Ctrl-C or SIGTERM changes nothing
+            signal.signal(ignored, signal.SIG_IGN)
         logging.disable(logging.CRITICAL)  # Prefect's threads log nothing after our last line
         stop_child_processes()
-        console.print(f"liqbrief {name}: interrupted", markup=False)
+        word = "interrupted" if signum == signal.SIGINT else "terminated"
+        console.print(f"liqbrief {name}: {word}", markup=False)
         sys.stderr.flush()
-        os._exit(130)  # no atexit: Prefect's hooks would talk to the stopped server
+        os._exit(128 + signum)  # no atexit: Prefect's hooks would talk to the stopped server
 
-    previous = signal.signal(signal.SIGINT, exit_interrupted)
+    previous = {signum: signal.signal(signum, exit_at_once) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def stop_child_processes() -> None:

@@ -1,10 +1,14 @@
-"""The render worker pool starts all its processes when it opens, before any briefing."""
+"""The render worker pool starts all its processes when it opens, before any briefing, and
+a Ctrl-C that reaches them while they start prints nothing and kills none."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import time
 
+import flows.render_workers
 from flows.render_workers import render_workers
 
 
@@ -25,3 +29,19 @@ def test_one_worker_means_rendering_in_process() -> None:
     with render_workers(1):
         time.sleep(0.2)
         assert set(multiprocessing.active_children()) == before
+
+
+def test_a_ctrl_c_while_workers_start_is_ignored_without_a_traceback(capfd) -> None:
+    """A terminal's Ctrl-C reaches the whole process group, workers still importing too:
+    each gets SIGINT within milliseconds of its spawn (long before its imports end)."""
+    before = set(multiprocessing.active_children())
+    with render_workers(2):
+        workers = set(multiprocessing.active_children()) - before
+        assert len(workers) == 2
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGINT)
+        pool = flows.render_workers._pool
+        answered = {pool.submit(os.getpid).result(timeout=60) for _ in range(8)}
+        assert answered <= {w.pid for w in workers} and all(w.is_alive() for w in workers)
+    errors = capfd.readouterr().err
+    assert "KeyboardInterrupt" not in errors and "Traceback" not in errors, errors
