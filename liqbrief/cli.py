@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -576,12 +577,20 @@ def lake_verify(
     print the command that re-fetches each bad one; exit 1 if any is bad."""
     from store.datasets import DATASETS
     from store.lake import Lake
+    from store.object_store import is_uri
     from store.verify import print_report, verify_lake
 
     if start and end:
         start, end = checked_range(start, end)
     chosen = _datasets_option(datasets, DATASETS)
     settings = _settings(lake_writable=False)
+    if not is_uri(settings.lake) and not Path(settings.lake).exists():  # a mistyped path
+        typer.echo(
+            f"liqbrief lake verify: no lake at LIQBRIEF_LAKE={settings.lake!r}; point "
+            "LIQBRIEF_LAKE at the lake to check (nothing was checked)",
+            err=True,
+        )
+        raise typer.Exit(1)
     report = verify_lake(Lake(settings.lake), chosen, symbols, start, end)
     print_report(report, typer.echo)
     if not report.ok:

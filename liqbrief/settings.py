@@ -308,13 +308,14 @@ def directory_problem(root: str, writable: bool, name: str) -> str | None:
     path = Path(root)
     if path.exists() and not path.is_dir():
         return f"is a file, not a directory; point {name} at a directory"
-    if not writable:
-        return None
     existing = path
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir():
-        return f"cannot be created: {existing} is a file; point {name} at a directory"
+    if not existing.is_dir():  # a path inside a file: nothing can be read or made there
+        verb = "cannot be created" if writable else "cannot exist"
+        return f"{verb}: {existing} is a file; point {name} at a directory"
+    if not writable:
+        return None
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass

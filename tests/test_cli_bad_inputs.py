@@ -135,6 +135,9 @@ ROWS: list[BadInput] = [
     BadInput(("brief",), 2, "is a file, not a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file"}),
     BadInput(("brief", "--out", "a-file"), 2, "is a file"),
     BadInput(("liqmap",), 2, "cannot be created", {"LIQBRIEF_LAKE": "{tmp}/a-file/lake"}),
+    BadInput(("map", "--date", "2024-03-02"), 2, "cannot exist: ", {"LIQBRIEF_LAKE": "{tmp}/a-file/lake"}),
+    BadInput(("brief", "--date", "2024-03-02"), 2, "a-file is a file; point LIQBRIEF_LAKE at a directory", {"LIQBRIEF_LAKE": "{tmp}/a-file/lake"}),
+    BadInput(("lake", "verify"), 1, "no lake at LIQBRIEF_LAKE=", {"LIQBRIEF_LAKE": "{tmp}/no-such-lake"}),
     BadInput(("context",), 2, "cannot be created", {"LIQBRIEF_LAKE": "/proc/liqbrief-lake"}),
     # the reports directory of commands that write briefings, checked before any work
     BadInput(("daily",), 2, "LIQBRIEF_REPORTS_DIR='/proc/liqbrief-reports': cannot be created", {"LIQBRIEF_REPORTS_DIR": "/proc/liqbrief-reports"}),

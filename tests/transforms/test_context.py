@@ -64,6 +64,13 @@ def test_weekends_carry_the_last_value_and_long_gaps_are_flagged() -> None:
     assert later["stale"] and later["days_since_obs"] == 11
 
 
+def test_a_series_with_no_observation_yet_has_no_age() -> None:
+    """Not -1 days: a number a reader (or --json) would take for an age."""
+    obs = daily_series("VIXCLS", date(2024, 3, 5), [14.0])  # first value after the date
+    row = macro_context(obs, CALENDAR, date(2024, 3, 4), {"VIXCLS": "VIX"}).iloc[0]
+    assert row["stale"] and row["obs_date"] is None and pd.isna(row["days_since_obs"])
+
+
 def test_a_monthly_series_is_known_only_from_its_jobs_report_at_0830_new_york() -> None:
     obs = pd.DataFrame(
         {"series": "UNRATE", "date": [date(2024, 1, 1), date(2024, 2, 1)], "value": [3.7, 3.9]}

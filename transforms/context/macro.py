@@ -249,7 +249,7 @@ def _row(
     if i < 0:
         return {"date": as_of, "series": series, "label": label, "obs_date": None,
                 "value": np.nan, "chg_1d": np.nan, "chg_1w": np.nan, "chg_1m": np.nan,
-                "chg_ytd": np.nan, "days_since_obs": -1, "stale": True,
+                "chg_ytd": np.nan, "days_since_obs": None, "stale": True,
                 "latest_revision": False}  # fmt: skip
     assert history is not None
     value, obs_date = float(history.values[i]), history.obs_dates[i]
