@@ -1,7 +1,12 @@
 """The executive summary's sentences, chosen from the map's numbers (never hard-coded).
 
 "If BTC drops below 93,000, estimated long liquidation intensity reaches $1.06B; above
-97,000 shorts hold $248M (4.3 : 1, long-heavy). Next support cluster 89,000 ($1.13B)."
+97,000 shorts hold $248M (±5 %: 2.6 : 1, long-heavy). Largest long cluster 89,000 ($1.13B)."
+
+The book's lean is the one the key-level table and the terminal show, C_L : C_S at ±5 %
+(the same distance on both sides): the two round levels quoted before it can sit at
+different distances from price (−2.8 % against +1.7 %), so their ratio would tilt the lean.
+The clusters are the largest bins of each side, not the nearest.
 """
 
 from __future__ import annotations
@@ -22,18 +27,6 @@ class Headline:
     above: float
     short_usd: float
 
-    @property
-    def ratio(self) -> float:
-        return self.long_usd / self.short_usd if self.short_usd > 0 else math.inf
-
-    @property
-    def lean(self) -> str:
-        if self.ratio >= HEAVY_RATIO:
-            return "long-heavy"
-        if self.ratio <= 1 / HEAVY_RATIO:
-            return "short-heavy"
-        return "balanced"
-
 
 def headline_levels(summary: dict) -> Headline:
     """Pick the round thresholds (one below, one above P0) nearest 2.5 % from price."""
@@ -53,16 +46,23 @@ def headline_levels(summary: dict) -> Headline:
     )  # fmt: skip
 
 
-def _ratio_text(h: Headline) -> str:
-    if h.short_usd <= 0 and h.long_usd <= 0:
-        return "no estimated positions at either level"
-    if h.short_usd <= 0:
-        return "no shorts at risk above"
-    if h.long_usd <= 0:
-        return "no longs at risk below"
-    r = h.ratio
-    text = f"{r:.1f} : 1" if r >= 1 else f"1 : {1 / r:.1f}"
-    return f"{text}, {h.lean}"
+def lean_text(summary: dict) -> str:
+    """C_L : C_S at ±5 % and what it says ("±5 %: 2.6 : 1, long-heavy")."""
+    longs, shorts = summary["cum_long_5pct"], summary["cum_short_5pct"]
+    if shorts <= 0 and longs <= 0:
+        return "no estimated positions within ±5 %"
+    if shorts <= 0:
+        return "no shorts at risk within +5 %"
+    if longs <= 0:
+        return "no longs at risk within −5 %"
+    ratio = longs / shorts
+    text = f"{ratio:.1f} : 1" if ratio >= 1 else f"1 : {1 / ratio:.1f}"
+    lean = "balanced"
+    if ratio >= HEAVY_RATIO:
+        lean = "long-heavy"
+    elif ratio <= 1 / HEAVY_RATIO:
+        lean = "short-heavy"
+    return f"±5 %: {text}, {lean}"
 
 
 def _bin_floor(summary: dict, side: str) -> float:
@@ -76,12 +76,12 @@ def summary_sentences(symbol: str, summary: dict) -> list[str]:
     h = headline_levels(summary)
     sentences = [
         f"If {name} drops below {price(h.below)}, estimated long liquidation intensity reaches "
-        f"{usd(h.long_usd)}; above {price(h.above)} shorts hold {usd(h.short_usd)} ({_ratio_text(h)})."
+        f"{usd(h.long_usd)}; above {price(h.above)} shorts hold {usd(h.short_usd)} ({lean_text(summary)})."
     ]
     clusters = []
     if summary["long_cluster_usd"] > 0:
         clusters.append(
-            f"Next support cluster {price(_bin_floor(summary, 'long'))} ({usd(summary['long_cluster_usd'])}, "
+            f"Largest long cluster {price(_bin_floor(summary, 'long'))} ({usd(summary['long_cluster_usd'])}, "
             f"{pct(summary['long_cluster_distance_pct'])})"
         )
     if summary["short_cluster_usd"] > 0:

@@ -122,7 +122,12 @@ def test_the_same_lake_gives_identical_html_and_pdf(lake: Lake) -> None:
 # Changed again: a date's model pass starts 30 days before the first of its month (step 9,
 # transforms/liqmap/passes.py), so the demo lake's five more days of history enter the
 # shrink; every word and figure of the HTML is unchanged, only the two map charts moved.
-BINANCE_ONLY_HTML_SHA256 = "6f5d7dadd1a712afb13585d1fd8d11bef686fbec1a7b53d93027978870f61699"
+# Changed again: the headline's lean is C_L : C_S at ±5 % (the ratio the key-level table and
+# the terminal show), not the ratio of the two quoted round levels, which sat at different
+# distances ("1 : 2.4, short-heavy" became "±5 %: 1 : 1.1, balanced"); "Next support
+# cluster" became "Largest long cluster" (it is the largest bin, not the nearest). Nothing
+# else in the HTML changed.
+BINANCE_ONLY_HTML_SHA256 = "49d05c7560cce55523f19c8e34d50f41a96303f9c45ac4c00482e7934a7b763e"
 
 
 def test_a_binance_only_briefing_is_byte_for_byte_the_pinned_html(lake: Lake) -> None:
