@@ -169,9 +169,17 @@ def write_hour_map(lake: Lake, symbol: str, snapshot: IntradayMap) -> str:
     return unit
 
 
+def archive_end(at: datetime, today: date) -> date:
+    """The last day the hour's extract takes from the archive: the hour's own day once a
+    whole day has passed since it ended (the archive publishes a day some hours after its
+    end; REST reaches back only 30 days, so an older hour must come from the archive), else
+    the day before. The map is cut at the hour either way: the rest of the day is not read."""
+    return at.date() if at.date() < today - timedelta(days=1) else at.date() - timedelta(days=1)
+
+
 @flow(name="intraday-snapshot")
 def intraday_snapshot(at: datetime, symbols: list[str], brief: bool = True) -> dict:
-    """The archive up to the day before the hour, Binance's REST days the archive lacks (a
+    """The archive up to the hour's day (``archive_end``), Binance's REST days the archive lacks (a
     day fetched before it ended is completed), then each symbol's map at the hour, stored as
     the hour's unit; with ``brief``, the day's own context (as of 00:00) and the hour's
     briefing. Returns {"symbols": {symbol: {"summary", "cutoff", "unit"}}, "briefing":
@@ -184,7 +192,7 @@ def intraday_snapshot(at: datetime, symbols: list[str], brief: bool = True) -> d
 
     first = pass_start(at.date() - timedelta(days=1))
     try:
-        extract(symbols, first, at.date() - timedelta(days=1), EXTRACT_DATASETS)
+        extract(symbols, first, archive_end(at, datetime.now(UTC).date()), EXTRACT_DATASETS)
     except (ExtractIncompleteError, SourceError) as exc:  # REST fills what it can
         get_run_logger().warning("continuing with what the lake has: %s", exc)
     extract_venues(["binance"], symbols, first, at.date())

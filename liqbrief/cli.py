@@ -47,11 +47,14 @@ from liqbrief.settings import Settings, SettingsError, settings_error_line
 from liqbrief.terminal import HELP_ASKED, OneLineErrors, console, run
 from liqbrief.terminal_logging import keep_run_failures_off_terminal
 
+# Plain help (click's layout): typer's rich panels print a type beside every option, "<bool>"
+# even for a flag, which takes no value (`--json true` is refused).
 app = typer.Typer(
     cls=OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="liqbrief: the daily crypto-derivatives liquidation briefing.",
 )
 NO_SMTP_HOST = "LIQBRIEF_SMTP_HOST is not set: no server to send with (README, E-mail)"
@@ -140,7 +143,8 @@ def extract(
     ] = None,
 ) -> None:
     """Download Binance archive files into the Parquet lake (skips days already stored);
-    with --venues, also the venues' REST data (Binance's live edge, Bybit, OKX)."""
+    with --venues, also the venues' REST data (Binance's live edge, Bybit, OKX). Without
+    --start/--end: the 7 days up to yesterday (up to today with --venues)."""
     from liqbrief.cli_venues import default_venue_range, run_venue_extract, venues_option
     from sources.binance_archive.layout import ARCHIVE_DATASETS
 
@@ -552,7 +556,7 @@ def liqprice(
 app.command("record")(record_command)
 app.command("validate")(validate_command)
 
-lake_app = typer.Typer(no_args_is_help=True, help="Check the Parquet lake.")
+lake_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Check the Parquet lake.")
 app.add_typer(lake_app, name="lake")
 
 

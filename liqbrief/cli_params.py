@@ -161,7 +161,9 @@ def leverage_of_at_least_1(value: float) -> float:
 
 
 def _date(flag: str, help_text: str):
-    return typer.Option(flag, formats=DATE_FORMATS, callback=checked_day, help=help_text)
+    return typer.Option(
+        flag, formats=DATE_FORMATS, callback=checked_day, metavar="YYYY-MM-DD", help=help_text
+    )
 
 
 SymbolsOpt = Annotated[

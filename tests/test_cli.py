@@ -14,6 +14,8 @@ COMMANDS = sorted(get_command(app).commands)
 def test_every_subcommand_has_help(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+    # a flag takes no value and a date is written as the user types it
+    assert "<bool>" not in result.output and "%Y" not in result.output, result.output
 
 
 @pytest.mark.parametrize("symbol", ["../x", "BTC/USDT"])

@@ -245,3 +245,37 @@ def test_an_hour_without_inputs_says_which_extract_fills_it(tmp_path: Path) -> N
         "run `liqbrief extract --venues binance --symbols BTCUSDT --start 2024-01-02 --end 2024-02-04`"
         in str(raised.value)
     )
+
+
+def test_the_archive_serves_the_hours_own_day_once_a_day_has_passed() -> None:
+    from flows.intraday import archive_end
+
+    assert archive_end(AT, date(2024, 2, 4)) == date(2024, 2, 3)  # today: REST has its hours
+    assert archive_end(AT, date(2024, 2, 5)) == date(2024, 2, 3)  # maybe not yet published
+    assert archive_end(AT, date(2024, 2, 6)) == DAY  # published: the archive has the day
+    assert archive_end(AT, date(2026, 12, 7)) == DAY  # and REST no longer reaches it
+
+
+@pytest.mark.flow
+def test_an_hour_older_than_rest_reaches_is_mapped_from_the_archive(
+    prefect_harness, tmp_path: Path, monkeypatch
+) -> None:
+    """Binance REST reaches 30 days back; an hour of 2024 comes from the archive, its own
+    day included (REST on a closed port: asking it would fail the run)."""
+    from flows.intraday import intraday_snapshot
+
+    datasets = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
+    with ArchiveMirror(
+        build_archive(["BTCUSDT"], datasets, date(2024, 1, 2), DAY, monthly=False)
+    ) as m:
+        for name, value in {
+            "LIQBRIEF_LAKE": str(tmp_path / "lake"), "LIQBRIEF_BINANCE_ARCHIVE_URL": m.base_url,
+            "LIQBRIEF_BINANCE_FAPI_URL": "http://127.0.0.1:9", "LIQBRIEF_HTTP_ATTEMPTS": "1",
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        result = intraday_snapshot(AT, ["BTCUSDT"], brief=False)
+    mapped = result["symbols"]["BTCUSDT"]
+    assert (
+        mapped["cutoff"] == "Book as of 14:00 UTC 04 Feb 2024; every hour from the Binance archive"
+    )
+    assert mapped["summary"]["long_total_usd"] > 0 and mapped["summary"]["short_total_usd"] > 0

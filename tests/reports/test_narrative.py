@@ -41,7 +41,9 @@ def test_the_lean_is_measured_at_the_same_distance_on_both_sides() -> None:
     """The quoted round levels sit at −2.4 % and +2.8 %; the lean is C_L : C_S at ±5 %, the
     ratio the key-level table and the terminal show, not the quoted figures' 3.5 : 1."""
     balanced = SEED | {"cum_long_5pct": 6e8, "cum_short_5pct": 5e8}
-    assert "shorts hold $300M (±5 %: 1.2 : 1, balanced)." in summary_sentences("BTCUSDT", balanced)[0]
+    assert (
+        "shorts hold $300M (±5 %: 1.2 : 1, balanced)." in summary_sentences("BTCUSDT", balanced)[0]
+    )
 
 
 def test_a_short_heavy_book_and_an_empty_side() -> None:
