@@ -115,7 +115,7 @@ def _daily(
         by_symbol = {s: _venue_maps(lake, s, venues, target, failed) for s in symbols}
         mapped = {s: maps.day for s, maps in by_symbol.items()}
     else:
-        mapped = {s: mappable_date(lake, s, target, extract_problem) for s in symbols}
+        mapped, unmapped = _mappable_dates(lake, symbols, target, extract_problem)
         _binance_maps(settings, mapped)
     briefings: list[str] = []
     fetch_market_wide(symbols)  # once, whatever dates the symbols are mapped for
@@ -128,10 +128,33 @@ def _daily(
         publish_artifacts(lake, briefing_day, day_symbols, "all" if coverage else "binance")
         if send:
             email_briefing(briefing_day, day_symbols)  # skipped when no SMTP host is configured
+    if not more_than_binance(venues) and unmapped:  # the others were briefed (and sent)
+        raise DailyBriefingError(
+            "; ".join(unmapped.values())
+            + f" (briefed {', '.join(mapped)} without it: {briefings[-1] if briefings else ''})"
+        )
     result = {"mapped": mapped, "briefings": briefings}
     if by_symbol:
         result["venues"] = {s: maps.as_dict() for s, maps in by_symbol.items()}
     return result
+
+
+def _mappable_dates(
+    lake: Lake, symbols: list[str], target: date, extract_problem: str
+) -> tuple[dict[str, date], dict[str, str]]:
+    """Each symbol's date to map, and why a symbol has none: a symbol without inputs does
+    not cost the desk the others' briefing (the run still fails afterwards, naming it);
+    with none mappable, it fails now."""
+    mapped, unmapped = {}, {}
+    for symbol in symbols:
+        try:
+            mapped[symbol] = mappable_date(lake, symbol, target, extract_problem)
+        except DailyBriefingError as exc:
+            unmapped[symbol] = str(exc)
+            get_run_logger().warning("%s", exc)
+    if not mapped:
+        raise DailyBriefingError("; ".join(unmapped.values()))
+    return mapped, unmapped
 
 
 def _binance_maps(settings: Settings, mapped: dict[str, date]) -> None:

@@ -76,3 +76,23 @@ def test_the_smtp_password_can_come_from_a_prefect_secret_block(
     monkeypatch.setenv("LIQBRIEF_SMTP_PASSWORD_BLOCK", "liqbrief-smtp-test")
     settings = SmtpSettings.from_env()
     assert settings.password_value() == "from-a-block" and "from-a-block" not in repr(settings)
+
+
+def test_a_symbol_without_inputs_does_not_cost_the_others_their_briefing(
+    prefect_harness, daily_sources: Path, monkeypatch
+) -> None:
+    """The archive has no ETHUSDT files: BTCUSDT is still briefed, and the run fails after
+    it, naming ETHUSDT and the briefing it made (a cron job still alerts)."""
+    monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(daily_sources / "out"))
+    state = daily_briefing(date(2024, 2, 9), ["BTCUSDT", "ETHUSDT"], send=False, return_state=True)
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert message.startswith("ETHUSDT: no complete day of inputs in the 30 days before 2024-02-09")
+    pdf = daily_sources / "out" / "2024-02-09" / "liqbrief-2024-02-09.pdf"
+    assert f"(briefed BTCUSDT without it: {pdf})" in message
+    assert pdf.read_bytes().startswith(b"%PDF")
+    lake = Lake(str(daily_sources / "lake"))
+    assert (
+        len(lake.read(DATASETS["liqmap_summary"], "BTCUSDT", date(2024, 2, 9), date(2024, 2, 9)))
+        == 3
+    )
