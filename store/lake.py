@@ -239,7 +239,9 @@ class Lake:
         """Each day whose data file and ledger record exist (and, if ``check_size``, the
         record holds the file's size), with its record: the record read first, then one
         metadata call for the days that have one, never a listing. None for an unreadable
-        record (trusted as before; `liqbrief lake verify` names it). Reads check more than
+        record: a read trusts the data (`liqbrief lake verify` names the record), while
+        ``check_size`` (is the day stored?) does not, so an extract fetches the day again and
+        writes a good record. Reads check more than
         the size: a whole file's SHA-256 (object stores, units) or its schema (local)."""
         days = list(days)
         if ds.unit is None and not self.is_local and active_snapshot(self.root) is not None:
@@ -251,7 +253,8 @@ class Lake:
         recorded = self._recorded_entries(ds, symbol, asked)  # absent: one request
         data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in recorded])
         for (day, entry), info in zip(recorded.items(), data, strict=True):
-            sized = not check_size or entry is None or entry.data_bytes in (None, info.size)
+            # an unreadable record (None) cannot vouch for a size: not stored, so re-fetched
+            sized = not check_size or (entry is not None and entry.data_bytes in (None, info.size))
             if info.type == pafs.FileType.File and sized:
                 vouched[day] = entry
         return vouched

@@ -179,6 +179,16 @@ def test_a_truncated_partition_is_an_error_naming_the_file(lake: Lake) -> None:
     assert str(target) in str(error.value)
 
 
+def test_a_day_with_an_unreadable_record_is_not_stored_for_an_extract(lake: Lake) -> None:
+    """So the extract fetches it again (and writes a good record); a read still uses it."""
+    days = [date(2024, 1, 1), date(2024, 1, 2)]
+    for day in days:
+        lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    Path(lake.ledger_path(FUNDING, "BTCUSDT", days[0])).write_text('{"trunc')
+    assert lake.ingested_days(FUNDING, "BTCUSDT", days) == {days[1]}
+    assert len(lake.read(FUNDING, "BTCUSDT", days[0], days[0])) == 1
+
+
 def test_the_ledger_records_the_data_files_hash_and_old_records_still_read(lake: Lake) -> None:
     import hashlib
     import json
