@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[A-Za-z]{2,}")
 
@@ -44,6 +44,9 @@ def build_message(
     message["Subject"] = f"liqbrief {day.isoformat()}: {headline}"
     message["From"] = sender
     message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(
+        usegmt=True
+    )  # RFC 5322 requires it; relays may refuse mail without
     message["Message-ID"] = make_msgid(
         idstring=f"liqbrief-{day.isoformat()}", domain="liqbrief.local"
     )

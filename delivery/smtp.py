@@ -87,6 +87,15 @@ def _send_once(message: EmailMessage, settings: SmtpSettings, recipients: list[s
         return smtp.send_message(message, from_addr=settings.sender, to_addrs=recipients)
 
 
+def _what_to_do(exc: Exception) -> str:
+    """A refused login or a server without AUTH will not pass by waiting."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return "check LIQBRIEF_SMTP_USER and the password, then re-run `liqbrief send`"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return "the server offers no login: unset LIQBRIEF_SMTP_USER or use the relay's submission port"
+    return "re-run `liqbrief send` later"
+
+
 def send(
     message: EmailMessage,
     settings: SmtpSettings,
@@ -114,6 +123,6 @@ def send(
             detail = detail.replace(settings.password.get_secret_value(), "***")
         raise DeliveryError(
             f"could not send the briefing via {where} after {tried} attempt{'' if tried == 1 else 's'} "
-            f"({detail.strip()}); nothing was marked as sent — re-run `liqbrief send` later"
+            f"({detail.strip()}); nothing was marked as sent — {_what_to_do(exc)}"
         ) from None
     return [r for r in recipients if r not in refused]

@@ -194,8 +194,8 @@ def settle_rendered(day: date, error: str, ledger: DayLedger, symbols: list[str]
 
 
 def mail_earlier_days(ledger: DayLedger, symbols: list[str]) -> None:
-    """Days finished by an earlier, interrupted run may not have gone out yet (the
-    sent-ledger skips whoever already has them)."""
+    """Days an earlier run finished may not have gone out yet: it was interrupted, its
+    sending failed, or it ran without --send (the sent-ledger skips whoever has them)."""
     for day in [d for d, s in sorted(ledger.status.items()) if s == "skipped"]:
         try:
             email_briefing(day, symbols)
@@ -215,8 +215,6 @@ def brief_days(
     logger.info("track record: %s (%.1f s)", track_record, time.perf_counter() - clock)
     pending: dict = {}
     with render_workers(workers):  # the workers start up while the first chunk is mapped
-        if send:
-            mail_earlier_days(ledger, symbols)
         for start_at in range(0, len(todo), CHUNK_DAYS):
             chunk = todo[start_at : start_at + CHUNK_DAYS]
             for day, error in prepare_chunk(chunk, symbols, models, model_errors).items():
@@ -227,7 +225,7 @@ def brief_days(
             collect(pending, ledger, symbols, send, wait=False)
         collect(pending, ledger, symbols, send, wait=True)
     logger.info(
-        "maps, context and briefings (%d render workers): %.1f s",
+        "maps, context and briefings (render workers: %d): %.1f s",
         workers,
         time.perf_counter() - clock,
     )
@@ -274,6 +272,8 @@ def backfill(
         from flows.cluster import require_scheduler
 
         require_scheduler(settings.dask_address)  # before anything is fetched or written
+    if send:  # also when every day is complete: a send that failed, or a run without --send
+        mail_earlier_days(ledger, symbols)
     if todo:
         # the inputs check, the engine pass, the scoring and the context read each day once
         with snapshot_reads(settings.lake):

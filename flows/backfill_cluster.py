@@ -27,7 +27,7 @@ from prefect.exceptions import MissingContextError
 from prefect.runtime import task_run
 from prefect_dask import DaskTaskRunner
 
-from flows.backfill import DayLedger, mail_earlier_days, settle_rendered, write_chunk_maps
+from flows.backfill import DayLedger, settle_rendered, write_chunk_maps
 from flows.cluster import adopt_environment, dask_runner, worker_environment
 from flows.context import (
     MarketHistory,
@@ -249,8 +249,6 @@ def brief_days_on_cluster(
     logger = get_run_logger()
     clock = time.perf_counter()
     with dask_runner(address) as runner:
-        if send:
-            mail_earlier_days(ledger, symbols)
         ready = []
         for day, error in prepare_days(runner, todo, symbols).items():
             if error:

@@ -325,3 +325,6 @@ def test_a_refused_login_is_not_retried_and_says_one_attempt(env: Path) -> None:
     finally:
         controller.stop()
     assert SECRET not in str(error.value) and SentLedger(env, DAY).sent() == {}
+    # waiting will not help: it says what to change instead of "later"
+    assert "the server offers no login: unset LIQBRIEF_SMTP_USER" in str(error.value)
+    assert "later" not in str(error.value)

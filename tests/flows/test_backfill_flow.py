@@ -72,6 +72,20 @@ def test_a_backfill_resumes_without_duplicates_or_double_mail(world) -> None:
     assert sorted(set(track["date"].astype(str))) == [f"2024-02-0{d}" for d in (5, 6, 7, 8)]
 
 
+def test_complete_days_not_yet_sent_go_out_when_a_rerun_sends(world) -> None:
+    """A backfill without --send (or whose sending failed), then one with it over the same
+    complete days: nothing is left to render, and each day is still mailed, once."""
+    _, inbox = world
+    assert backfill(date(2024, 2, 5), date(2024, 2, 6), ["BTCUSDT"])["done"] == ["2024-02-05", "2024-02-06"]  # fmt: skip
+    assert inbox.messages == []
+    again = backfill(date(2024, 2, 5), date(2024, 2, 6), ["BTCUSDT"], send=True)
+    assert again == {"done": [], "skipped": ["2024-02-05", "2024-02-06"]}
+    assert sorted(m["Subject"][:19] for m in inbox.messages) == ["liqbrief 2024-02-05", "liqbrief 2024-02-06"]  # fmt: skip
+    assert all(m["Date"] for m in inbox.messages)  # RFC 5322: every message is dated
+    backfill(date(2024, 2, 5), date(2024, 2, 6), ["BTCUSDT"], send=True)
+    assert len(inbox.messages) == 2  # the sent-ledger: nobody gets a day twice
+
+
 def test_a_failed_day_does_not_stop_the_others_and_the_run_names_it(world) -> None:
     out, inbox = world
     out.mkdir(parents=True)
