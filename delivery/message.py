@@ -44,9 +44,8 @@ def build_message(
     message["Subject"] = f"liqbrief {day.isoformat()}: {headline}"
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(
-        usegmt=True
-    )  # RFC 5322 requires it; relays may refuse mail without
+    # RFC 5322 requires a Date; relays and spam filters may refuse or penalise mail without
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(
         idstring=f"liqbrief-{day.isoformat()}", domain="liqbrief.local"
     )

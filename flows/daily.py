@@ -109,7 +109,7 @@ def _daily(
             extract_problem = str(exc)
             logger.warning("continuing with what the lake has: %s", exc)
     lake = Lake(settings.lake)
-    by_symbol = {}
+    by_symbol, unmapped = {}, {}
     if more_than_binance(venues):  # every venue's REST days, each venue's map and their sum
         failed = extract_rest(venues, symbols, first, target)
         by_symbol = {s: _venue_maps(lake, s, venues, target, failed) for s in symbols}
@@ -128,10 +128,10 @@ def _daily(
         publish_artifacts(lake, briefing_day, day_symbols, "all" if coverage else "binance")
         if send:
             email_briefing(briefing_day, day_symbols)  # skipped when no SMTP host is configured
-    if not more_than_binance(venues) and unmapped:  # the others were briefed (and sent)
+    if unmapped:  # the others were briefed (and sent)
         raise DailyBriefingError(
             "; ".join(unmapped.values())
-            + f" (briefed {', '.join(mapped)} without it: {briefings[-1] if briefings else ''})"
+            + f" (briefed {', '.join(mapped)} without it: {briefings[-1]})"
         )
     result = {"mapped": mapped, "briefings": briefings}
     if by_symbol:

@@ -47,7 +47,8 @@ def headline_levels(summary: dict) -> Headline:
 
 
 def lean_text(summary: dict) -> str:
-    """C_L : C_S at ±5 % and what it says ("±5 %: 2.6 : 1, long-heavy")."""
+    """The map's ``imbalance_5pct`` (C_L : C_S at ±5 %) and what it says ("±5 %: 2.6 : 1,
+    long-heavy"); an empty side is named instead of a ratio."""
     longs, shorts = summary["cum_long_5pct"], summary["cum_short_5pct"]
     if shorts <= 0 and longs <= 0:
         return "no estimated positions within ±5 %"
@@ -55,7 +56,7 @@ def lean_text(summary: dict) -> str:
         return "no shorts at risk within +5 %"
     if longs <= 0:
         return "no longs at risk within −5 %"
-    ratio = longs / shorts
+    ratio = summary["imbalance_5pct"]
     text = f"{ratio:.1f} : 1" if ratio >= 1 else f"1 : {1 / ratio:.1f}"
     lean = "balanced"
     if ratio >= HEAVY_RATIO:

@@ -11,7 +11,7 @@ SEED = {
     "round_above_1": 96_000.0, "round_above_2": 97_000.0, "round_above_3": 98_000.0,
     "cum_long_round_below_1": 1e8, "cum_long_round_below_2": 5e8, "cum_long_round_below_3": 1.062e9,
     "cum_short_round_above_1": 1e7, "cum_short_round_above_2": 2.48e8, "cum_short_round_above_3": 3e8,
-    "cum_long_5pct": 1.3e9, "cum_short_5pct": 5e8,
+    "cum_long_5pct": 1.3e9, "cum_short_5pct": 5e8, "imbalance_5pct": 2.6,
     "long_cluster_price": 89_050.0, "long_cluster_usd": 1.13e9, "long_cluster_distance_pct": -6.56,
     "short_cluster_price": 99_050.0, "short_cluster_usd": 2e8, "short_cluster_distance_pct": 3.93,
     "est_liquidated_usd": 4.77e8, "est_liquidated_long_usd": 3e8, "est_liquidated_short_usd": 1.77e8,
@@ -40,16 +40,16 @@ def test_the_seed_sentence_is_generated_from_the_numbers() -> None:
 def test_the_lean_is_measured_at_the_same_distance_on_both_sides() -> None:
     """The quoted round levels sit at −2.4 % and +2.8 %; the lean is C_L : C_S at ±5 %, the
     ratio the key-level table and the terminal show, not the quoted figures' 3.5 : 1."""
-    balanced = SEED | {"cum_long_5pct": 6e8, "cum_short_5pct": 5e8}
+    balanced = SEED | {"cum_long_5pct": 6e8, "cum_short_5pct": 5e8, "imbalance_5pct": 1.2}
     assert (
         "shorts hold $300M (±5 %: 1.2 : 1, balanced)." in summary_sentences("BTCUSDT", balanced)[0]
     )
 
 
 def test_a_short_heavy_book_and_an_empty_side() -> None:
-    short_heavy = SEED | {"cum_long_5pct": 1e8, "cum_short_5pct": 5e8}
+    short_heavy = SEED | {"cum_long_5pct": 1e8, "cum_short_5pct": 5e8, "imbalance_5pct": 0.2}
     assert "(±5 %: 1 : 5.0, short-heavy)" in summary_sentences("BTCUSDT", short_heavy)[0]
-    no_shorts = SEED | {"cum_short_5pct": 0.0}
+    no_shorts = SEED | {"cum_short_5pct": 0.0, "imbalance_5pct": float("nan")}
     assert "(no shorts at risk within +5 %)" in summary_sentences("BTCUSDT", no_shorts)[0]
     empty = SEED | {"cum_long_5pct": 0.0, "cum_short_5pct": 0.0}
     assert "(no estimated positions within ±5 %)" in summary_sentences("BTCUSDT", empty)[0]
