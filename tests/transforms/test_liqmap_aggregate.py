@@ -13,16 +13,14 @@ from hypothesis import strategies as st
 from liqbrief.testing.synthetic_market import synthetic_market
 from sources.reference_data import load_margin_rules
 from transforms.liqmap.aggregate import (
-    HOUR_US,
     SUMMED_COLUMNS,
-    _hour_index,
     aggregate_label,
     aggregate_members,
     aggregate_parts,
 )
 from transforms.liqmap.config import WINDOWS, ModelConfig
 from transforms.liqmap.engine import parts_from_stream, streamed_pass
-from transforms.liqmap.map_tables import LiquidationMaps, MapParts
+from transforms.liqmap.map_tables import LiquidationMaps, MapGrid, MapParts
 
 START = date(2025, 8, 1)  # the shipped OKX tiers start 2025-07-23
 DATES = [START + timedelta(days=d) for d in (31, 32, 33)]
@@ -119,20 +117,24 @@ SIZE = 100.0
 
 
 def fake_parts(venue: str, p0: float, cells: list[tuple], days: list[date]) -> MapParts:
-    """A venue's MapParts as the engine fills them: per map the non-empty cells on k·100."""
+    """A venue's MapParts as the engine fills them: per map its grid of bins k·100."""
     tiers = np.array([10, 25, 100])
     parts = MapParts(tiers)
     summed: dict[tuple[int, int, int], float] = {}
     for k, side, tier, usd in cells:
         key = (k, side, int(np.searchsorted(tiers, tier)))
         summed[key] = summed.get(key, 0.0) + usd
-    k, side, tier = (np.array([key[i] for key in summed], np.int64) for i in range(3))
-    usd = np.array(list(summed.values()), float)
+    first = int(p0 * 0.8 // SIZE)  # the engine's grid: P0 ± 20 %, cells outside it widen it
+    k = [key[0] for key in summed] + [first, int(p0 * 1.2 // SIZE)]
+    grid = np.zeros((max(k) - min(k) + 1, 2, len(tiers)))
+    for (k_cell, side, tier), usd in summed.items():
+        grid[k_cell - min(k), side, tier] = usd
+    edges = (min(k) + np.arange(len(grid) + 1)) * SIZE
     for day in days:
         for window_index, window in enumerate(WINDOWS):
-            parts.bins.append((day, window_index, k * SIZE, (k + 1) * SIZE, side, tier, usd))
+            parts.grids.append(MapGrid(day, window_index, edges, grid, p0, 1_000.0))
             parts.summary_rows.append(
-                {"date": day, "symbol": "BTCUSDT", "venue": venue, "window": window, "p0": p0,
+                {"date": day, "symbol": "BTCUSDT", "venue": venue, "window": window,
                  "p0_from_last_price": False, "bin_size": SIZE, "brackets_source": f"{venue}.csv"}
                 | dict.fromkeys(SUMMED_COLUMNS, 1.0)
             )  # fmt: skip
@@ -183,20 +185,49 @@ def test_property_aggregate_is_the_sum(p0s, cells, okx_misses_a_day) -> None:
     assert (summary["est_liquidated_usd"] == 3.0).all()
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    hours=st.lists(st.integers(0, 200), min_size=1, max_size=60),
-    off_grid=st.booleans(),
-)
-def test_hour_index_is_numpys_unique(hours, off_grid) -> None:
-    """The heatmap sum's arithmetic hour index answers as np.unique does, on the hourly grid
-    and (by falling back to it) off it."""
-    hour = 1_700_000_000_000_000 + np.array(hours, np.int64) * HOUR_US
-    if off_grid:
-        hour[0] += 1
-    got_hours, got_index = _hour_index(hour)
-    want_hours, want_index = np.unique(hour, return_inverse=True)
-    assert got_hours.tolist() == want_hours.tolist() and got_index.tolist() == want_index.tolist()
+def sized_parts(venue: str, p0: float, size: float, tiers: list[int], day: date) -> MapParts:
+    """A venue whose grid has bins of ``size`` and the leverage ``tiers`` (random cells,
+    every window alike), and a heatmap of two hours on the same bins."""
+    rng = np.random.default_rng(len(venue))
+    first, shape = int(p0 * 0.8 // size), (int(p0 * 0.4 // size) + 1, 2, len(tiers))
+    cells = rng.integers(0, 3, shape) * rng.uniform(1, 9, (1, 2, len(tiers)))
+    edges = (first + np.arange(len(cells) + 1)) * size
+    parts = MapParts(np.array(tiers))
+    for window_index, window in enumerate(WINDOWS):
+        parts.grids.append(MapGrid(day, window_index, edges, cells, p0, 1_000.0))
+        parts.summary_rows.append(
+            {"date": day, "symbol": "BTCUSDT", "venue": venue, "window": window,
+             "p0_from_last_price": False, "bin_size": size}
+            | dict.fromkeys(SUMMED_COLUMNS, 1.0)
+        )  # fmt: skip
+    hours = np.array([3_600_000_000, 7_200_000_000])
+    parts.heat.append((day, hours, edges, np.stack([cells.sum(axis=2), 2 * cells.sum(axis=2)])))
+    return parts
+
+
+@pytest.mark.parametrize("bybit_tiers", [[10, 25, 100], [10, 100]])
+def test_a_venue_on_other_bins_is_summed_into_the_reference_bins(bybit_tiers) -> None:
+    """A venue whose bins are half the reference's (another price level's default size): two
+    of its bins fall in one reference bin floor(lo / size), in the map and the heatmap; a
+    venue without some of the tiers adds to the ones it has."""
+    day = date(2025, 1, 1)
+    parts = {
+        "binance": sized_parts("binance", 50_000.0, 100.0, [10, 25, 100], day),
+        "bybit": sized_parts("bybit", 50_030.0, 50.0, bybit_tiers, day),
+    }
+    by_venue = {v: p.frames("BTCUSDT", v) for v, p in parts.items()}
+    agg = aggregate_parts(parts, "BTCUSDT").frames("BTCUSDT", "all")
+    for table, keys in ((by_venue, ["window", "side", "tier"]), (None, ["hour", "side"])):
+        frames = [m.bins if table else m.heatmap for m in by_venue.values()]
+        venues = pd.concat(frames).assign(k=lambda f: np.floor(f["bin_lo"] / 100 + 1e-9))
+        expected = venues.groupby([*keys, "k"])["notional_usd"].sum()
+        summed = agg.bins if table else agg.heatmap
+        got = summed.assign(k=summed["bin_lo"] / 100).groupby([*keys, "k"])["notional_usd"].sum()
+        assert (
+            got.index.equals(expected.index) and (summed["bin_hi"] - summed["bin_lo"] == 100).all()
+        )
+        np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    assert (parts["bybit"].grids[0].edges[1] - parts["bybit"].grids[0].edges[0]) == 50
 
 
 def test_frame_labels_are_the_strings_pandas_would_infer(aggregated) -> None:

@@ -9,20 +9,19 @@ range (their P0s differ by dollars), so the aggregate's totals equal the venues'
 A date is aggregated only if every venue asked for has its map ("Binance + Bybit + OKX" must
 hold all three); otherwise it is missing, with the reason.
 
-It sums the engine's MapParts (arrays per snapshot), before any frame is built: the cost is
-a few array operations per map, not a group-by over the venues' frames (bench/venues_map.py).
+It sums the engine's MapParts (each map's grid, before any frame is built): a few array
+additions per map, not a group-by over the venues' frames, and no venue's non-empty cells
+are listed just to be summed (bench/venues_map.py).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from itertools import pairwise
 
 import numpy as np
 
 from transforms.liqmap.config import WINDOWS, ModelConfig, grid_for
-from transforms.liqmap.key_levels import key_levels
-from transforms.liqmap.map_tables import MapParts
+from transforms.liqmap.map_tables import MapGrid, MapParts
 from transforms.venue_margin import VENUE_LABELS, VENUES
 
 AGGREGATE_VENUE = "all"
@@ -33,7 +32,6 @@ SUMMED_COLUMNS = (
     "mark_fallback_minutes", "price_missing_minutes",
 )  # fmt: skip
 WINDOW_NAMES = list(WINDOWS)
-HOUR_US = 3_600_000_000
 
 
 def aggregate_label(venues: list[str] | tuple[str, ...] = VENUES) -> str:
@@ -55,20 +53,27 @@ def aggregate_parts(
     out = MapParts(np.asarray(tiers, np.int64))
     out.missing = _missing(by_venue, venues, dated, common)
     # every map of a common date takes its grid from the reference venue: Binance first
-    maps = [(day, i, w) for day in sorted(common) for i, w in enumerate(WINDOW_NAMES)]
-    references = [rows[venues[0]][(day, window)] for day, _, window in maps]
-    grid = _reference_grids(references, config)
-    cells = _cells_by_venue(by_venue, venues, maps, out.tiers)
-    summed_maps, blocks = _summed(cells, grid, out.tiers)
-    for (day, window_index, window), reference, size, summed_cells, block in zip(
-        maps, references, grid[0].tolist(), summed_maps, blocks, strict=True
-    ):
-        k, side, tier, usd = summed_cells
-        out.bins.append((day, window_index, k * size, (k + 1) * size, side, tier, usd))
-        summed = [rows[v][(day, window)] for v in venues]
-        out.summary_rows.append(_summary_row(reference, summed, block, symbol, config))
+    grids = {v: {(g.day, g.window_index): g for g in by_venue[v].grids} for v in venues}
+    to_union = {v: _union_index(out.tiers, by_venue[v].tiers) for v in venues}
+    for day in sorted(common):
+        for window_index, window in enumerate(WINDOW_NAMES):
+            placed = [(grids[v][(day, window_index)], to_union[v]) for v in venues]
+            reference, summed = placed[0][0], [rows[v][(day, window)] for v in venues]
+            size = summed[0]["bin_size"]
+            edges, cells = _summed_grid(placed, reference, size, len(out.tiers), config)
+            step = grid_for(symbol, reference.p0, config)[1]
+            out.grids.append(MapGrid(day, window_index, edges, cells, reference.p0, step))
+            out.summary_rows.append(_summary_row(summed, symbol))
     out.heat = _summed_heat(by_venue, venues, common, rows)
     return out
+
+
+def _union_index(union: np.ndarray, tiers: np.ndarray) -> slice | np.ndarray:
+    """Where a venue's tiers sit among the union's: all of them (a slice, the usual case:
+    every venue runs the same mix) or their positions."""
+    if np.array_equal(union, tiers):
+        return slice(None)
+    return np.searchsorted(union, np.asarray(tiers))
 
 
 def _missing(by_venue, venues, dated, common) -> dict[date, str]:
@@ -82,73 +87,58 @@ def _missing(by_venue, venues, dated, common) -> dict[date, str]:
     return missing
 
 
-def _cells_by_venue(by_venue, venues, maps, tiers) -> tuple[np.ndarray, ...]:
-    """Every venue's cells in the maps asked for, as flat arrays (map number, bin_lo, side,
-    union tier, notional), venue by venue in VENUES order: the order cells are added in."""
-    number = {(day, window_index): m for m, (day, window_index, _) in enumerate(maps)}
-    pieces = []
-    for v in venues:
-        union_tier = np.searchsorted(tiers, np.asarray(by_venue[v].tiers))  # venue → union
-        for day, window_index, lo, _hi, side, tier, usd in by_venue[v].bins:
-            m = number.get((day, window_index))
-            if m is not None:
-                pieces.append((np.full(len(lo), m), lo, side, union_tier[tier], usd))
-    if not pieces:
-        return np.zeros(0, np.int64), np.zeros(0), *[np.zeros(0, np.int64)] * 2, np.zeros(0)
-    return tuple(np.concatenate([p[i] for p in pieces]) for i in range(5))
+def _summed_grid(
+    placed: list, reference: MapGrid, size: float, n_tiers: int, config: ModelConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """One map's venues summed on the reference bins k·size: (edges, cells of shape (bins,
+    2, tiers)), over the reference ±range and every venue's grid (their P0s differ by
+    dollars, so a venue's edge bins are kept). A slot adds the venues in VENUES order."""
+    size, p0 = float(size), reference.p0
+    first = int(np.floor(p0 * (1 - config.range_pct) / size))
+    last = int(np.floor(p0 * (1 + config.range_pct) / size))
+    spans = []
+    for grid, union_tier in placed:
+        edges, cells = grid.edges, grid.cells
+        if isinstance(union_tier, np.ndarray):  # this venue lacks some of the union's tiers
+            widened = np.zeros((*cells.shape[:2], n_tiers))
+            widened[:, :, union_tier] = cells
+            cells = widened
+        spans.append((_reference_bins(edges, size), cells))
+    first, block = _summed_on_bins(spans, (2, n_tiers), at_least=(first, last))
+    return (first + np.arange(len(block) + 1)) * size, block
 
 
-def _reference_grids(references, config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per map the reference bin size and the bins of its ±range around P0 (a map's curves
-    span at least these, also where no venue has a cell)."""
-    sizes = np.array([float(r["bin_size"]) for r in references])
-    p0 = np.array([float(r["p0"]) for r in references])
-    lo = [int(np.floor(p * (1 - config.range_pct) / s)) for p, s in zip(p0, sizes, strict=True)]
-    hi = [int(np.floor(p * (1 + config.range_pct) / s)) for p, s in zip(p0, sizes, strict=True)]
-    return sizes, np.array(lo, np.int64), np.array(hi, np.int64)
+def _reference_bins(edges: np.ndarray, size: float) -> np.ndarray:
+    """The reference bin k (k·size … + size) each of a venue's bins lies in."""
+    return np.floor(edges[:-1] / size + 1e-9).astype(np.int64)
 
 
-def _summed(cells, grid, tiers: np.ndarray) -> tuple[list, list]:
-    """Per map, (bin index, side, tier, notional) of its non-empty summed cells in cell order,
-    and its dense (bin, side, tier) block with the first bin's index.
+def _summed_on_bins(spans: list, shape: tuple, at_least: tuple = ()) -> tuple[int, np.ndarray]:
+    """(first bin, block): the spans (reference bins, cells with bins on axis 0) added in
+    order into one block from the lowest to the highest bin of the spans and ``at_least``.
 
-    All maps in one bincount: each map owns a dense block of (bin, side, tier) slots from its
-    lowest to its highest bin (at least its ±range), so a cell's slot is block offset + its
-    place in the block; a slot adds its cells in input order (Binance, Bybit, OKX), as a
-    per-map sum would; the blocks are the maps' cells for their key levels."""
-    number, lo, side, tier, usd = cells
-    sizes, first, last = (a.copy() for a in grid)
-    n_tiers = max(len(tiers), 1)
-    k = np.floor(np.asarray(lo, float) / sizes[number] + 1e-9).astype(np.int64)
-    np.minimum.at(first, number, k)
-    np.maximum.at(last, number, k)
-    width = (last - first + 1) * 2 * n_tiers
-    offset = np.concatenate([[0], np.cumsum(width)])
-    key = offset[number] + ((k - first[number]) * 2 + side.astype(np.int64)) * n_tiers + tier
-    total = np.bincount(key, weights=np.asarray(usd, float), minlength=int(offset[-1]))
-    slots = np.flatnonzero(total)
-    owner = np.searchsorted(offset, slots, side="right") - 1
-    place = slots - offset[owner]
-    columns = (first[owner] + place // (2 * n_tiers), (place // n_tiers) % 2, place % n_tiers)
-    bounds = np.searchsorted(owner, np.arange(len(sizes) + 1), side="left").tolist()
-    starts, ends = offset[:-1].tolist(), offset[1:].tolist()
-    summed = [(*(c[a:b] for c in columns), total[slots[a:b]]) for a, b in pairwise(bounds)]
-    blocks = [
-        (int(f), total[a:b].reshape(-1, 2, n_tiers))
-        for f, a, b in zip(first.tolist(), starts, ends, strict=True)
-    ]
-    return summed, blocks
+    With the reference bin size (every BTCUSDT map) a venue's bins are a run of reference
+    bins, added as one slice; with another, several may share a reference bin (np.add.at)."""
+    spans = [(k, cells) for k, cells in spans if len(k)]
+    ends = [*at_least, *(int(k[0]) for k, _ in spans), *(int(k[-1]) for k, _ in spans)]
+    first, last = (min(ends), max(ends)) if ends else (0, -1)
+    block = np.zeros((last - first + 1, *shape))
+    for k, cells in spans:
+        if k[-1] - k[0] == len(k) - 1:
+            block[k[0] - first : k[-1] - first + 1] += cells
+        else:
+            np.add.at(block, k - first, cells)
+    return first, block
 
 
-def _summary_row(reference, rows, block, symbol, config) -> dict:
-    """Key levels of the summed cells on the reference P0; coverage and estimates summed."""
-    first, cells = block
-    size, p0 = float(reference["bin_size"]), float(reference["p0"])
-    edges = (first + np.arange(len(cells) + 1)) * size
+def _summary_row(rows: list[dict], symbol: str) -> dict:
+    """The venues' rows of a map (the reference venue's first) summed: coverage and
+    estimates; the key levels are read off the summed grid with the frames."""
+    reference = rows[0]
     row = {"date": reference["date"], "symbol": symbol, "venue": AGGREGATE_VENUE}
     row["window"] = reference["window"]
-    row |= key_levels(cells, edges, p0, grid_for(symbol, p0, config)[1])
     row |= {c: sum(r[c] for r in rows) for c in SUMMED_COLUMNS}
+    size = float(reference["bin_size"])
     row |= {"p0_from_last_price": reference["p0_from_last_price"], "bin_size": size}
     sources = [f"{r['venue']}: {r['brackets_source']}" for r in rows if "brackets_source" in r]
     if sources:
@@ -165,8 +155,9 @@ def aggregate_members(brackets_source: str) -> list[str]:
 
 
 def _summed_heat(by_venue, venues, common, rows) -> list:
-    """Each common date's 7-day heatmap summed over the venues that have it for that date,
-    on the reference bin size (a date a venue has no heatmap for is not summed)."""
+    """Each common date's 7-day heatmap summed over the venues on the reference venue's bins
+    (a date some venue has no heatmap for is not summed). Every venue's heatmap of a date
+    has the same hours: the 168 before its snapshot."""
     by_day: dict[date, list] = {}
     for v in venues:
         for part in by_venue[v].heat:
@@ -176,34 +167,15 @@ def _summed_heat(by_venue, venues, common, rows) -> list:
     for day, parts in sorted(by_day.items()):
         if len(parts) != len(venues):
             continue
-        size = float(
-            next(rows[v][(day, "7d")]["bin_size"] for v in venues if (day, "7d") in rows[v])
-        )
-        hour, lo, side, usd = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 4, 5))
-        if not len(hour):
-            continue
-        k = np.floor(lo / size + 1e-9).astype(np.int64)
-        hours, hour_index = _hour_index(hour)
-        k0, width = int(k.min()), int(k.max() - k.min() + 1)
-        key = (hour_index * width + (k - k0)) * 2 + np.asarray(side, np.int64)
-        total = np.bincount(key, weights=usd)
-        cells = np.flatnonzero(total)
-        k_cells = k0 + (cells // 2) % width
-        out.append(
-            (day, hours[cells // (2 * width)], k_cells * size, (k_cells + 1) * size, cells % 2,
-             total[cells])
-        )  # fmt: skip
+        hours = parts[0][1]
+        if any(not np.array_equal(p[1], hours) for p in parts):
+            raise ValueError(f"the venues' heatmaps of {day} are not on the same hours")
+        size = float(rows[venues[0]][(day, "7d")]["bin_size"])
+        # bins on axis 0 for the sum: (bins, hours, side) views of (hours, bins, side)
+        spans = [
+            (_reference_bins(edges, size), cells.transpose(1, 0, 2)) for _, _, edges, cells in parts
+        ]
+        first, block = _summed_on_bins(spans, (len(hours), 2))
+        edges = (first + np.arange(len(block) + 1)) * size
+        out.append((day, hours, edges, np.ascontiguousarray(block.transpose(1, 0, 2))))
     return out
-
-
-def _hour_index(hour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The hours present and each cell's rank among them (np.unique's answer): the heatmaps
-    are hourly, so arithmetic on the hour replaces sorting every cell's hour."""
-    start = int(hour.min())
-    offset = hour - start
-    if (offset % HOUR_US).any():  # not on one hourly grid: sort
-        return np.unique(hour, return_inverse=True)
-    index = offset // HOUR_US
-    present = np.zeros(int(index.max()) + 1, bool)
-    present[index] = True
-    return start + np.flatnonzero(present) * HOUR_US, (np.cumsum(present) - 1)[index]
