@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from distributed.diagnostics.plugin import WorkerPlugin
 from prefect_dask import DaskTaskRunner
 
+from flows.spawning import sigint_blocked
 from liqbrief.settings import SECRET_NAMES
 
 CONNECT_SECONDS = 5.0  # how long the scheduler has to answer before the run is refused
@@ -84,10 +85,15 @@ def task_runner(address: str) -> DaskTaskRunner:
 @contextmanager
 def dask_runner(address: str) -> Iterator[DaskTaskRunner]:
     """A started DaskTaskRunner on ``address`` ("local" or tcp://host:port), its workers
-    warmed up (the plugin also reaches workers that join later)."""
+    warmed up (the plugin also reaches workers that join later). A LocalCluster's workers,
+    and those its nannies restart later (from its event loop's threads), start deaf to a
+    Ctrl-C (flows/spawning.py): the CLI stops them."""
     require_scheduler(address)
-    with task_runner(address) as runner:
-        runner.client.register_plugin(WarmWorker(), name=WarmWorker.name)
+    with ExitStack() as stack:
+        with sigint_blocked():
+            runner = stack.enter_context(task_runner(address))
+            client = runner.client  # made on first use, with the LocalCluster if "local"
+        client.register_plugin(WarmWorker(), name=WarmWorker.name)
         yield runner
 
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import date
 
 from flows.briefing import write_briefing
+from flows.spawning import sigint_blocked
 from store.lake import Lake
 
 _pool: ProcessPoolExecutor | None = None
@@ -25,8 +26,8 @@ _pool: ProcessPoolExecutor | None = None
 def _warm_up() -> None:
     """Import the renderers once per worker, before the first day arrives. Ctrl-C reaches
     the workers too; they ignore it (no KeyboardInterrupt traceback of their own): the CLI
-    process stops them. A worker starts with SIGINT blocked (see ``render_workers``), so
-    one that came while it was still starting up is dropped here, not raised."""
+    process stops them. A worker starts with SIGINT blocked (``sigint_blocked``), so one
+    that came while it was still starting up is dropped here, not raised."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     import weasyprint  # noqa: F401
@@ -62,16 +63,11 @@ def render_workers(count: int) -> Iterator[None]:
     with ProcessPoolExecutor(count, mp_context=context, initializer=_warm_up) as pool:
         # The pool spawns a worker only when a task finds none idle, so the second one
         # would start (and import for ~2 s) in the middle of the first renders. Start them
-        # all now: their imports overlap whatever the caller does next. They are spawned
-        # from this thread with SIGINT blocked, a mask they keep across exec until
-        # _warm_up ignores it: a Ctrl-C while they import prints no traceback. The CLI's
-        # handler still gets it (it runs in the main thread, which does not block it).
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        # all now: their imports overlap whatever the caller does next. They start with
+        # SIGINT blocked (flows/spawning.py) until _warm_up ignores it.
+        with sigint_blocked():
             for _ in range(count):
                 pool.submit(_started)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         _pool = pool
         try:
             yield

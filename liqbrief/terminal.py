@@ -8,6 +8,7 @@ traceback unless LIQBRIEF_DEBUG=1. Ctrl-C exits 130 and SIGTERM 143, at once, wi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.util
@@ -15,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -124,18 +126,21 @@ def interrupts_exit_at_once(name: str) -> Iterator[None]:
 
 
 def stop_child_processes() -> None:
-    """SIGTERM to every child: the render workers and Prefect's ephemeral API server."""
-    pids = {child.pid for child in multiprocessing.active_children() if child.pid}
-    for listing in Path("/proc/self/task").glob("*/children"):  # Linux: children of any thread
-        try:
-            pids.update(int(pid) for pid in listing.read_text().split())
-        except OSError:
-            continue
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            continue
+    """SIGTERM to every child (the render workers, a LocalCluster's Dask workers, Prefect's
+    ephemeral API server) until none is left, no new one spawned meanwhile: Dask's nannies
+    start and restart workers from their own threads, and a worker whose parent exits while
+    it starts prints a traceback of its own (EOFError, a missing semaphore)."""
+    multiprocessing.util.spawnv_passfds = _refuse_spawn  # the spawn path of every start method
+    signalled: set[int] = set()
+    for round_number in range(STOP_ROUNDS):
+        pids = _child_pids() - signalled
+        if not pids and round_number:  # none new since the last look
+            break
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        signalled |= pids
+        time.sleep(STOP_ROUND_SECONDS)  # a spawn already under way shows up by then
     for child in multiprocessing.active_children():
         child.join(timeout=2)
     # The pool's semaphores are unlinked by multiprocessing's exit finalizers, which
@@ -143,6 +148,24 @@ def stop_child_processes() -> None:
     run_finalizers = getattr(multiprocessing.util, "_run_finalizers", None)
     if run_finalizers is not None:
         run_finalizers(0)
+
+
+STOP_ROUNDS, STOP_ROUND_SECONDS = 10, 0.05
+
+
+def _refuse_spawn(*args: object) -> int:
+    raise OSError("liqbrief is stopping: no new worker process")
+
+
+def _child_pids() -> set[int]:
+    """This process's children, of any thread (Linux /proc), and multiprocessing's."""
+    pids = {child.pid for child in multiprocessing.active_children() if child.pid}
+    for listing in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids.update(int(pid) for pid in listing.read_text().split())
+        except OSError:
+            continue
+    return pids
 
 
 def _usage_error(exc: typer.TyperException, name: str) -> int:

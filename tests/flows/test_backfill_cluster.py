@@ -8,6 +8,7 @@ proved nothing here and cost most of the module's time)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -34,6 +35,7 @@ from liqbrief.testing.synthetic_archive import build_archive
 from sources.binance_archive.ingest import ingest
 from store.lake import Lake
 from tests.conftest import FAST_RETRY, cli_env
+from tests.flows.test_backfill_interrupt import live_members
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 DATASETS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
@@ -275,3 +277,48 @@ def test_the_cli_with_a_local_cluster_briefs_the_days_and_keeps_dask_quiet(
         "2024-02-05/liqbrief-2024-02-05.html", "2024-02-05/liqbrief-2024-02-05.pdf"
     ]  # fmt: skip
     assert "| INFO    | distributed." not in done.stderr  # workers joining and leaving
+
+
+def dask_workers_started(pid: int) -> bool:
+    """Whether the CLI ``pid`` has spawned its LocalCluster's worker processes (multiprocessing
+    children; Prefect's server is its other child)."""
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in listing.read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def test_ctrl_c_while_a_local_cluster_starts_is_one_line_and_stops_it(
+    sources, built_lake: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) the moment the
+    LocalCluster's workers are spawned, still importing: exit 130 and one line, no
+    worker's KeyboardInterrupt traceback, and no process left (the workers start deaf to
+    SIGINT, so the CLI must stop them)."""
+    env = cli_env(tmp_path, **sources, LIQBRIEF_DASK_ADDRESS="local")
+    shutil.copytree(built_lake, tmp_path / "lake")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "liqbrief.cli", "backfill", "--start", "2024-02-05", "--end", "2024-02-05"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not dask_workers_started(run.pid) and time.monotonic() < deadline:
+            assert run.poll() is None, run.stderr.read().decode()[-2000:]
+            time.sleep(0.02)
+        os.killpg(run.pid, signal.SIGINT)
+        stderr = run.communicate(timeout=20)[1].decode(errors="replace")
+        time.sleep(1)
+        left_behind = live_members(run.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "liqbrief backfill: interrupted", stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert not left_behind, left_behind
