@@ -31,15 +31,13 @@ def print_map(
 def venue_coverage(row: dict) -> str:
     """Whose book the map holds: "Binance only", "Bybit only", "OKX only" or the aggregate
     ("Binance + Bybit + OKX", P0 from Binance)."""
-    from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_label
-    from transforms.venue_margin import VENUE_LABELS, VENUES
+    from transforms.liqmap.aggregate import aggregate_label, map_members
+    from transforms.venue_margin import VENUE_LABELS
 
-    venue = row.get("venue", "binance")
-    if venue == AGGREGATE_VENUE:  # its members, as its brackets source names them
-        sources = str(row.get("brackets_source", ""))
-        members = [v for v in VENUES if f"{v}: " in sources] or list(VENUES)
+    members = map_members(row)
+    if len(members) > 1 or row.get("venue") == "all":
         return f"{aggregate_label(members)}, P0 from {VENUE_LABELS[members[0]]}"
-    return f"{VENUE_LABELS[venue]} only"
+    return f"{VENUE_LABELS[members[0]]} only"
 
 
 def map_lines(symbol: str, window: str, row: dict) -> list[str]:
@@ -77,9 +75,10 @@ def _bin_range(row: dict, side: str) -> str:
 
 def coverage_gaps(row: dict, window: str) -> str:
     """The inputs missing from a map's window, in words ("" if none)."""
+    from transforms.liqmap.aggregate import map_members
     from transforms.liqmap.config import WINDOWS
 
-    days = WINDOWS[window] * (3 if row.get("venue") == "all" else 1)  # "all": three venues' sums
+    days = WINDOWS[window] * len(map_members(row))  # an aggregated map sums its venues' counts
     parts = []
     if row.get("oi_missing_bars", 0):
         parts.append(f"{row['oi_missing_bars']:,} of {days * 288:,} open-interest readings missing")

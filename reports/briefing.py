@@ -24,6 +24,7 @@ from reports.venues import (
     coverage_sentence,
     split_table,
 )
+from transforms.liqmap.aggregate import aggregate_label, map_members
 
 WINDOW = "7d"
 BINANCE_MAP_LABEL = "Binance USD-M"
@@ -235,10 +236,13 @@ def _records_table(symbol: str, records: dict[tuple[str, str], dict], map_owner:
 
 
 def _coverage_warnings(summary: dict) -> list[str]:
+    members = map_members(summary)
+    of_venues = f" ({aggregate_label(members)} summed)" if len(members) > 1 else ""
     warnings = []
     if summary.get("oi_missing_bars", 0):
         warnings.append(
-            f"{summary['oi_missing_bars']} five-minute open-interest readings missing in the {WINDOW} window"
+            f"{summary['oi_missing_bars']} five-minute open-interest readings missing in the {WINDOW} "
+            f"window{of_venues}"
         )
     if summary.get("shrink_clamped_bars", 0):
         warnings.append(
@@ -248,6 +252,7 @@ def _coverage_warnings(summary: dict) -> list[str]:
     if summary.get("price_missing_minutes", 0):
         warnings.append(
             f"{summary['price_missing_minutes']} minutes of price missing in the {WINDOW} window"
+            f"{of_venues}"
         )
     if summary.get("mark_fallback_minutes", 0):
         warnings.append(
@@ -564,7 +569,7 @@ def _venue_method(map_label: str) -> str:
     return (
         f"The map: {map_label} USDT-margined perpetuals, each venue's book modelled from its own "
         "open interest, tiers and liquidation formula, summed bin by bin on one price grid (P0 and "
-        "round levels from Binance); market context, records and realised liquidations are "
+        "round levels from the first venue named); market context, records and realised liquidations are "
         "Binance's where so labelled; "
     )
 

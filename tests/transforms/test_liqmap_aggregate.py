@@ -251,3 +251,19 @@ def test_the_stored_row_names_the_venues_it_sums(members) -> None:
     assert aggregate_members("binance: BTCUSDT.csv; okx: okx/BTCUSDT.csv (fallback for X)") == [
         "binance", "okx",
     ]  # fmt: skip
+
+
+def test_an_aggregated_maps_coverage_counts_and_names_its_venues() -> None:
+    """Missing readings of an aggregated map are the sum over its venues (two or three): the
+    terminal's denominator counts them, the briefing names them."""
+    from liqbrief.cli_map import coverage_gaps
+    from reports.briefing import _coverage_warnings
+
+    two = {"venue": "all", "brackets_source": "bybit: bybit/BTCUSDT.csv; okx: okx/BTCUSDT.csv"}
+    three = {"venue": "all", "brackets_source": "binance: a.csv; bybit: b.csv; okx: c.csv"}
+    for row, readings in ((two, "4,032"), (three, "6,048"), ({"venue": "okx"}, "2,016")):
+        row = row | {"oi_missing_bars": 822, "price_missing_minutes": 0}
+        assert coverage_gaps(row, "7d") == f"822 of {readings} open-interest readings missing"
+    warning = _coverage_warnings(two | {"oi_missing_bars": 822})[0]
+    assert warning.endswith("in the 7d window (Bybit + OKX summed)")
+    assert "summed" not in _coverage_warnings({"venue": "okx", "oi_missing_bars": 822})[0]

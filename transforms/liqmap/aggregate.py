@@ -154,6 +154,15 @@ def aggregate_members(brackets_source: str) -> list[str]:
     return [v for v in VENUES if v in named]
 
 
+def map_members(row: dict) -> list[str]:
+    """The venues a stored summary row's map holds: its own, or an aggregated map's members
+    as its brackets source names them (all three if it names none)."""
+    venue = row.get("venue", "binance")
+    if venue != AGGREGATE_VENUE:
+        return [venue]
+    return aggregate_members(str(row.get("brackets_source", ""))) or list(VENUES)
+
+
 def _summed_heat(by_venue, venues, common, rows) -> list:
     """Each common date's 7-day heatmap summed over the venues on the reference venue's bins
     (a date some venue has no heatmap for is not summed). Every venue's heatmap of a date
