@@ -2,7 +2,8 @@
 """Benchmark: the aggregated map (Binance + Bybit + OKX) against the Binance-only engine.
 
 30 days of synthetic inputs per venue (5-minute open interest and klines, 1-minute mark
-prices; each venue its own path and book), every date's map (1d/7d/30d windows, last date's
+prices; one market's price path, each venue a few basis points apart with its own flows and
+book), every date's map (1d/7d/30d windows, last date's
 heatmap), as the liqmap flow makes them. The Binance-only map: its engine, then its frames
 (bins, key levels, heatmap). The aggregated map: each venue's engine with its own tiers and
 formula (the grids), aggregate_parts() summing the grids on Binance's bins, then the
@@ -29,7 +30,8 @@ from transforms.liqmap.engine import parts_from_stream, streamed_pass
 from transforms.venue_margin import VENUES
 
 START = date(2025, 8, 1)  # the shipped OKX tiers start 2025-07-23
-SEEDS = {"binance": 1, "bybit": 2, "okx": 3}
+SEEDS = {"binance": 1, "bybit": 2, "okx": 3}  # each venue's flows and open interest
+BASIS = {"binance": 0.0, "bybit": 0.0003, "okx": -0.0005}  # marks apart (a fraction of price)
 BOOK = {"binance": 1.0, "bybit": 0.6, "okx": 0.4}
 
 
@@ -64,7 +66,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=9, help="timed runs (best is reported)")
     args = parser.parse_args()
-    markets = {v: synthetic_market(START, args.days, seed=SEEDS[v]) for v in VENUES}
+    markets = {
+        v: synthetic_market(START, args.days, seed=SEEDS[v], path_seed=1, basis=BASIS[v])
+        for v in VENUES
+    }
     dates = [START + timedelta(days=i) for i in range(1, args.days)]
     bars = sum(len(m.klines_5m) for m in markets.values())
     minutes = sum(len(m.mark_1m) for m in markets.values())

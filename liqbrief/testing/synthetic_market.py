@@ -29,14 +29,21 @@ def synthetic_market(
     seed: int = 7,
     price: float = 60_000.0,
     vol_per_minute: float = 0.0007,
+    path_seed: int | None = None,
+    basis: float = 0.0,
 ) -> Market:
+    """``seed`` draws the flows and open interest, ``path_seed`` (default: ``seed``) the
+    price path: venues of one market share a path_seed, each with its own seed and a small
+    ``basis`` (a fraction of price) between their marks."""
     rng = np.random.default_rng(seed)
+    path_rng = rng if path_seed is None else np.random.default_rng(path_seed)
     minutes = days * 1440
     t0 = np.datetime64(start, "us").astype(np.int64)
     minute_t = t0 + np.arange(minutes, dtype=np.int64) * 60_000_000
-    close = price * np.exp(np.cumsum(rng.normal(0, vol_per_minute, minutes)))
+    price = price * (1 + basis)
+    close = price * np.exp(np.cumsum(path_rng.normal(0, vol_per_minute, minutes)))
     open_ = np.concatenate([[price], close[:-1]])
-    spread = np.abs(rng.normal(0, vol_per_minute / 2, minutes)) * close
+    spread = np.abs(path_rng.normal(0, vol_per_minute / 2, minutes)) * close
     high = np.maximum(open_, close) + spread
     low = np.minimum(open_, close) - spread
     mark = pd.DataFrame(

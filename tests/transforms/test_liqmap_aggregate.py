@@ -27,8 +27,8 @@ DATES = [START + timedelta(days=d) for d in (31, 32, 33)]
 KEYS = ["date", "window", "bin_lo", "side", "tier"]
 
 
-def venue_parts(venue: str, seed: int, oi_scale: float) -> MapParts:
-    market = synthetic_market(START, 34, seed=seed)
+def venue_parts(venue: str, seed: int, oi_scale: float, basis: float = 0.0) -> MapParts:
+    market = synthetic_market(START, 34, seed=seed, path_seed=7, basis=basis)
     oi = market.metrics["sum_open_interest"] * oi_scale
     rules, _ = load_margin_rules("BTCUSDT", venue)
     streamed = streamed_pass(
@@ -45,7 +45,7 @@ def venue_parts_3() -> dict[str, MapParts]:
     return {
         "binance": venue_parts("binance", 7, 1.0),
         "bybit": venue_parts("bybit", 7, 0.6),  # same path, a smaller book
-        "okx": venue_parts("okx", 11, 0.4),  # another path: another P0
+        "okx": venue_parts("okx", 11, 0.4, 0.004),  # another book, 0.4 % basis: another P0
     }
 
 
@@ -149,7 +149,7 @@ cell = st.tuples(
 
 @settings(max_examples=40, deadline=None)
 @given(
-    p0s=st.lists(st.floats(90_000, 110_000), min_size=3, max_size=3),
+    p0s=st.lists(st.floats(99_000, 101_000), min_size=3, max_size=3),  # one market
     cells=st.lists(st.lists(cell, max_size=25), min_size=3, max_size=3),
     okx_misses_a_day=st.booleans(),
 )
@@ -267,3 +267,22 @@ def test_an_aggregated_maps_coverage_counts_and_names_its_venues() -> None:
     warning = _coverage_warnings(two | {"oi_missing_bars": 822})[0]
     assert warning.endswith("in the 7d window (Bybit + OKX summed)")
     assert "summed" not in _coverage_warnings({"venue": "okx", "oi_missing_bars": 822})[0]
+
+
+def test_a_venue_priced_off_the_market_is_not_summed_but_named() -> None:
+    """A venue whose P0 is more than PRICE_AGREEMENT_PCT from the reference's has bad inputs
+    (another instrument, a stale feed): the date has no aggregated map, and the reason names
+    the venue and both prices (the daily job then leaves that venue out)."""
+    day = date(2025, 1, 1)
+    parts = {
+        "binance": sized_parts("binance", 73_036.19, 100.0, [10, 25, 100], day),
+        "bybit": sized_parts("bybit", 73_050.0, 100.0, [10, 25, 100], day),
+        "okx": sized_parts("okx", 57_484.70, 100.0, [10, 25, 100], day),
+    }
+    agg = aggregate_parts(parts, "BTCUSDT")
+    assert not agg.grids and not agg.summary_rows and not agg.heat
+    reason = agg.missing[day]
+    assert "okx: its price 57,484.70 is -21.3 % from Binance's 73,036.19" in reason
+    assert "bybit" not in reason  # 0.02 % apart: the same market
+    del parts["okx"]
+    assert not aggregate_parts(parts, "BTCUSDT").missing

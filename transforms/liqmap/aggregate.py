@@ -7,7 +7,9 @@ round thresholds and ±range are the reference venue's: Binance's when it has th
 Bybit, OKX that has one. Bins of every venue are kept, also those just outside the reference
 range (their P0s differ by dollars), so the aggregate's totals equal the venues' totals.
 A date is aggregated only if every venue asked for has its map ("Binance + Bybit + OKX" must
-hold all three); otherwise it is missing, with the reason.
+hold all three) and every venue's P0 is within ``PRICE_AGREEMENT_PCT`` of the reference's
+(one market: a venue whose price is further off has bad inputs, and its bins would sit far
+from the grid the key levels are read on); otherwise it is missing, with the reason.
 
 It sums the engine's MapParts (each map's grid, before any frame is built): a few array
 additions per map, not a group-by over the venues' frames, and no venue's non-empty cells
@@ -32,6 +34,7 @@ SUMMED_COLUMNS = (
     "mark_fallback_minutes", "price_missing_minutes",
 )  # fmt: skip
 WINDOW_NAMES = list(WINDOWS)
+PRICE_AGREEMENT_PCT = 2.0  # venues' marks differ by a few basis points, in a crash by ~1 %
 
 
 def aggregate_label(venues: list[str] | tuple[str, ...] = VENUES) -> str:
@@ -54,6 +57,9 @@ def aggregate_parts(
     out.missing = _missing(by_venue, venues, dated, common)
     # every map of a common date takes its grid from the reference venue: Binance first
     grids = {v: {(g.day, g.window_index): g for g in by_venue[v].grids} for v in venues}
+    disagreeing = _price_disagreements(grids, venues, common)
+    out.missing |= disagreeing
+    common -= set(disagreeing)
     to_union = {v: _union_index(out.tiers, by_venue[v].tiers) for v in venues}
     for day in sorted(common):
         for window_index, window in enumerate(WINDOW_NAMES):
@@ -66,6 +72,27 @@ def aggregate_parts(
             out.summary_rows.append(_summary_row(summed, symbol))
     out.heat = _summed_heat(by_venue, venues, common, rows)
     return out
+
+
+def _price_disagreements(grids: dict, venues: list[str], common: set[date]) -> dict[date, str]:
+    """Each date a venue's P0 is more than PRICE_AGREEMENT_PCT from the reference venue's,
+    naming it (the daily job leaves a named venue out and maps the others)."""
+    if not venues:
+        return {}
+    reference, labels = venues[0], VENUE_LABELS
+    missing: dict[date, str] = {}
+    for day in sorted(common):
+        p0 = grids[reference][(day, 0)].p0
+        off = {v: (grids[v][(day, 0)].p0 / p0 - 1) * 100 for v in venues[1:]}
+        far = [
+            f"{v}: its price {grids[v][(day, 0)].p0:,.2f} is {pct:+.1f} % from "
+            f"{labels[reference]}'s {p0:,.2f}, not the same market: check {v}'s inputs"
+            for v, pct in off.items()
+            if abs(pct) > PRICE_AGREEMENT_PCT
+        ]
+        if far:
+            missing[day] = f"no {aggregate_label(venues)} map: " + "; ".join(far)
+    return missing
 
 
 def _union_index(union: np.ndarray, tiers: np.ndarray) -> slice | np.ndarray:
