@@ -8,6 +8,7 @@ schemas under <lake>/<venue>/, here Binance's rows with a smaller book (open int
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -15,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from prefect import flow
 from typer.testing import CliRunner
 
+from flows.daily_venues import map_venues
 from flows.liqmap import liqmap
 from liqbrief.cli import app
 from liqbrief.testing.archive_mirror import ArchiveMirror
@@ -131,3 +134,31 @@ def test_a_venue_without_inputs_says_which_extract_to_run(tmp_path, monkeypatch)
         "run `liqbrief extract --venues okx --symbols BTCUSDT --start 2025-08-02 --end 2025-09-03`"
         in out.output
     )
+
+
+def test_daily_leaves_out_a_venue_priced_off_the_market(
+    prefect_harness, venues_lake, tmp_path, monkeypatch
+) -> None:
+    """OKX's prices 22 % below the others' (a wrong instrument or feed): the daily job maps
+    Binance + Bybit and names OKX with both prices, instead of summing two markets."""
+    root = tmp_path / "lake"
+    shutil.copytree(venues_lake, root)
+    lake = Lake(str(root))
+    for name in ("klines_5m", "mark_klines_1m"):
+        ds = market_dataset("okx", name)
+        for day in days_between(date(2025, 8, 5), date(2025, 9, 3)):
+            table = lake.read_table(ds, "BTCUSDT", day, day)
+            for column in ("open", "high", "low", "close"):
+                index = table.schema.get_field_index(column)
+                table = table.set_column(index, column, [table.column(column).to_numpy() * 0.78])
+            lake.write_day(ds, day, table, lake.ledger_entry(ds, "BTCUSDT", day))
+    monkeypatch.setenv("LIQBRIEF_LAKE", str(root))
+    as_daily = flow(map_venues)  # the daily flow calls it inside its run
+    mapped = as_daily(lake, "BTCUSDT", ["binance", "bybit", "okx"], DAY, {})
+    assert mapped.day == DAY and mapped.members == ["binance", "bybit"]
+    assert (
+        "okx: its price" in mapped.absent["okx"]
+        and "-22.0 % from Binance's" in mapped.absent["okx"]
+    )
+    summary = lake.read(map_dataset("all", "liqmap_summary"), "BTCUSDT", DAY, DAY)
+    assert set(summary["brackets_source"].str.contains("okx")) == {False}
