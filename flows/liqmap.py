@@ -174,6 +174,24 @@ def _tables_by_day(frame: pd.DataFrame, ds: Dataset) -> dict[date, pa.Table]:
     return out
 
 
+OKX_OI_DAYS = 5  # OKX serves only its latest ~1,440 five-minute open-interest points
+
+
+def okx_depth_note(venue: str, start: date, reason: str = "", today: date | None = None) -> str:
+    """Why an extract cannot fill OKX's open interest before its REST depth, when OKX is
+    the venue or the reason names it ("" otherwise): the command named beside it still
+    fills the other venues and inputs."""
+    today = today or datetime.now(UTC).date()
+    about_okx = venue == "okx" or "okx: " in reason
+    if not about_okx or start >= today - timedelta(days=OKX_OI_DAYS):
+        return ""
+    return (
+        f" (OKX serves only its latest ~1,440 open-interest points, about {OKX_OI_DAYS} days: "
+        f"no extract fills OKX before {today - timedelta(days=OKX_OI_DAYS)}; its history "
+        "accumulates from the daily job's runs)"
+    )
+
+
 def extract_command(symbol: str, venue: str, start: date, end: date) -> str:
     """The extract that fills a venue's inputs (every venue's for the aggregated map)."""
     venues = "" if venue == "binance" else f"--venues {','.join(venues_of(venue))} "
@@ -191,6 +209,7 @@ def missing_lines(symbol: str, missing: dict[date, str], venue: str = "binance")
     return [
         f"no {named}map for {symbol} {day}: {reason}; run "
         f"`{extract_command(symbol, venue, day - timedelta(days=1), day - timedelta(days=1))}` first"
+        f"{okx_depth_note(venue, day - timedelta(days=1), reason)}"
         for day, reason in sorted(missing.items())
     ]
 
@@ -219,7 +238,7 @@ def _one_day_parts(lake: Lake, symbol: str, day: date, venue: Venue) -> MapParts
         start, end = pass_start(day), day - timedelta(days=1)
         raise NoMapError(
             f"no {named}map for {symbol} {day}: {exc}; run "
-            f"`{extract_command(symbol, venue, start, end)}`"
+            f"`{extract_command(symbol, venue, start, end)}`{okx_depth_note(venue, start)}"
         ) from None
     return parts_of(model, [day], [])
 
@@ -281,6 +300,7 @@ def _venue_model(lake: Lake, symbol: str, start: date, end: date, venue: Venue) 
         first = pass_start(start)
         raise NotEnoughDataError(
             f"{venue}: {exc}; run `{extract_command(symbol, venue, first, end)}`"
+            f"{okx_depth_note(venue, first)}"
         ) from None
 
 

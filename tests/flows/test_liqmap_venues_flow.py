@@ -20,7 +20,7 @@ from prefect import flow
 from typer.testing import CliRunner
 
 from flows.daily_venues import map_venues
-from flows.liqmap import liqmap
+from flows.liqmap import liqmap, okx_depth_note
 from liqbrief.cli import app
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.synthetic_archive import build_archive
@@ -162,3 +162,15 @@ def test_daily_leaves_out_a_venue_priced_off_the_market(
     )
     summary = lake.read(map_dataset("all", "liqmap_summary"), "BTCUSDT", DAY, DAY)
     assert set(summary["brackets_source"].str.contains("okx")) == {False}
+
+
+def test_a_missing_okx_day_beyond_its_rest_depth_says_no_extract_fills_it() -> None:
+    """OKX serves ~5 days of open interest: for an older day the advice says so (the
+    extract it names still fills the other venues), for a recent one it does not."""
+    old, recent = date(2026, 11, 30), date(2026, 12, 6)
+    today = date(2026, 12, 7)
+    note = okx_depth_note("all", old, "no Binance + Bybit + OKX map: okx: no open-interest", today)
+    assert "no extract fills OKX before 2026-12-02" in note
+    assert okx_depth_note("okx", old, today=today) == note
+    assert okx_depth_note("okx", recent, today=today) == ""
+    assert okx_depth_note("all", old, "bybit: no open-interest reading", today) == ""
