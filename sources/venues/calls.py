@@ -50,15 +50,19 @@ async def with_retries(
         exchange.last_response_headers = None
         exchange.last_http_response = exchange.last_json_response = None
         try:
+            if attempt > 1 and not exchange.markets:  # ccxt keeps a failed load otherwise
+                await exchange.load_markets(reload=True)
             result = await call()
             if exchange.last_http_response and exchange.last_json_response is None:
                 raise ValueError("malformed reply: the body is not JSON")
             return result
-        except NOT_RETRYABLE as exc:
-            raise VenueRequestError(
-                f"{what}: the venue refused the request ({_short(exc)})"
-            ) from None
         except (ccxt.BaseError, *MALFORMED) as exc:
+            if isinstance(exc, NOT_RETRYABLE) and exchange.markets:
+                raise VenueRequestError(
+                    f"{what}: the venue refused the request ({_short(exc)})"
+                ) from None
+            # without markets, "does not have market symbol" means the instrument list was
+            # unreadable, not refused: it is loaded again on the next try
             wait = retry_after_s(exchange)
             if wait is not None and wait > MAX_RETRY_AFTER_S:
                 raise VenueRequestError(
@@ -67,13 +71,23 @@ async def with_retries(
                 ) from None
             if attempt == policy.attempts:
                 raise VenueRequestError(
-                    f"{what}: still failing after {attempt} attempts ({_short(exc)})"
+                    f"{what}: still failing after {attempt} attempts ({_describe(exchange, exc)})"
                 ) from None
             if wait is None:
                 backoff = policy.initial_wait_s * 2 ** (attempt - 1)
                 wait = min(policy.max_wait_s, backoff) + random.uniform(0, policy.initial_wait_s)
             await asyncio.sleep(wait)
     raise AssertionError("unreachable")
+
+
+def _describe(exchange: Any, exc: BaseException) -> str:
+    """The last failure in the venue's terms: a reply that was not its JSON says so, not
+    the Python exception parsing it raised."""
+    if not exchange.markets:
+        return "its instrument list was empty or not the venue's JSON"
+    if isinstance(exc, MALFORMED):
+        return "the reply was not the venue's JSON"
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

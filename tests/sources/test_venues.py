@@ -286,3 +286,28 @@ def test_bybit_sides_that_disagree_are_said_and_one_side_is_stored(lake: Lake) -
     t = int(metrics["create_time"].iloc[0].timestamp() * 1000)
     assert metrics["sum_open_interest"].iloc[0] == pytest.approx(synthetic_value("oi", t))
     assert any("not twice singleOpenInterest" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("venue", ["bybit", "okx"])
+def test_an_instrument_list_that_is_not_json_is_retried_not_taken_for_an_unknown_symbol(
+    lake: Lake, venue: str
+) -> None:
+    """An HTML page where the instrument list should be left ccxt with no markets, so open
+    interest said "does not have market symbol" (a refusal, not retried). It is a malformed
+    reply: retried (the list is loaded again and the rows land), and if it persists the
+    failure says so, with no Python exception's text; klines need no instrument list."""
+    path = "/v5/market/instruments-info" if venue == "bybit" else "/api/v5/public/instruments"
+    with VenueStandin(venue, NOW) as standin:
+        standin.fail_next(path, "malformed")
+        report = fetch(lake, standin, datasets=("metrics",))
+    assert not report.failures, report.failures
+    assert stored_times(lake, venue, "metrics") == sorted(served_times(standin, "metrics"))
+    with VenueStandin(venue, NOW) as standin:
+        standin.fail_next(path, *["malformed"] * 50)
+        report = fetch(
+            lake, standin, start=END, end=END, datasets=("metrics", "klines_5m"), force=True
+        )
+    assert len(report.failures) == 1 and report.failures[0].startswith("metrics"), report
+    assert "instrument list was empty or not the venue's JSON" in report.failures[0]
+    assert "BadSymbol" not in report.failures[0] and "Error" not in report.failures[0]
+    assert report.rows == {"klines_5m": len(served_times(standin, "klines_5m"))}
