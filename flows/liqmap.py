@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from liqbrief.settings import Settings
 from sources.reference_data import load_margin_rules, load_tier_mix
+from sources.venues.depth import DEPTH_HINTS
 from store.datasets import Dataset, map_dataset, market_dataset, unit_key
 from store.lake import Lake, dataset_key, days_between
 from store.ledger import MAP_ENGINE_SOURCE, LedgerEntry
@@ -174,7 +175,7 @@ def _tables_by_day(frame: pd.DataFrame, ds: Dataset) -> dict[date, pa.Table]:
     return out
 
 
-OKX_OI_DAYS = 5  # OKX serves only its latest ~1,440 five-minute open-interest points
+OKX_OI_DAYS = 5  # the ~1,440 five-minute points of DEPTH_HINTS' OKX open interest
 
 
 def okx_depth_note(venue: str, start: date, reason: str = "", today: date | None = None) -> str:
@@ -185,11 +186,8 @@ def okx_depth_note(venue: str, start: date, reason: str = "", today: date | None
     about_okx = venue == "okx" or "okx: " in reason
     if not about_okx or start >= today - timedelta(days=OKX_OI_DAYS):
         return ""
-    return (
-        f" (OKX serves only its latest ~1,440 open-interest points, about {OKX_OI_DAYS} days: "
-        f"no extract fills OKX before {today - timedelta(days=OKX_OI_DAYS)}; its history "
-        "accumulates from the daily job's runs)"
-    )
+    hint = DEPTH_HINTS[("okx", "metrics")]
+    return f" ({hint}; no extract fills OKX before {today - timedelta(days=OKX_OI_DAYS)})"
 
 
 def extract_command(symbol: str, venue: str, start: date, end: date) -> str:

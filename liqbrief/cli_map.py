@@ -31,11 +31,11 @@ def print_map(
 def venue_coverage(row: dict) -> str:
     """Whose book the map holds: "Binance only", "Bybit only", "OKX only" or the aggregate
     ("Binance + Bybit + OKX", P0 from Binance)."""
-    from transforms.liqmap.aggregate import aggregate_label, map_members
+    from transforms.liqmap.aggregate import AGGREGATE_VENUE, aggregate_label, map_members
     from transforms.venue_margin import VENUE_LABELS
 
     members = map_members(row)
-    if len(members) > 1 or row.get("venue") == "all":
+    if row.get("venue") == AGGREGATE_VENUE:
         return f"{aggregate_label(members)}, P0 from {VENUE_LABELS[members[0]]}"
     return f"{VENUE_LABELS[members[0]]} only"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sources.retry_policy import RetryPolicy
 from sources.venues.calls import VenueRequestError
+from sources.venues.depth import DEPTH_HINTS
 from sources.venues.exchanges import open_exchange
 from sources.venues.fetchers import DATASET_NAMES, SERIES, FetchContext, Series
 from sources.venues.plan import BINANCE_REST_DAYS, contiguous_runs, days_to_fetch, rest_source
@@ -31,12 +32,6 @@ from store.ledger import LedgerEntry
 
 CHUNK_DAYS = 31  # days paged and stored together: memory bounded, a crash keeps the rest
 PUBLISH_LAG_MS = 10 * 60_000  # venues publish a 5-minute OI point some minutes after its time
-DEPTH_HINTS = {
-    ("binance", "metrics"): "Binance REST serves open interest for the last 30 days only",
-    ("okx", "metrics"): "OKX serves only its latest ~1,440 open-interest points; history "
-    "accumulates from the first daily run",
-    ("okx", "funding_rate"): "OKX serves about three months of funding",
-}
 
 
 def _ms(day: date) -> int:

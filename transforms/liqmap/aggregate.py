@@ -79,14 +79,14 @@ def _price_disagreements(grids: dict, venues: list[str], common: set[date]) -> d
     naming it (the daily job leaves a named venue out and maps the others)."""
     if not venues:
         return {}
-    reference, labels = venues[0], VENUE_LABELS
+    reference = venues[0]
     missing: dict[date, str] = {}
     for day in sorted(common):
         p0 = grids[reference][(day, 0)].p0
         off = {v: (grids[v][(day, 0)].p0 / p0 - 1) * 100 for v in venues[1:]}
         far = [
             f"{v}: its price {grids[v][(day, 0)].p0:,.2f} is {pct:+.1f} % from "
-            f"{labels[reference]}'s {p0:,.2f}, not the same market: check {v}'s inputs"
+            f"{VENUE_LABELS[reference]}'s {p0:,.2f}, not the same market: check {v}'s inputs"
             for v, pct in off.items()
             if abs(pct) > PRICE_AGREEMENT_PCT
         ]
