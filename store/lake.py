@@ -35,10 +35,12 @@ from store.files import is_stale_temporary, temporary_name
 from store.ledger import LedgerEntry, LedgerRecordError
 from store.object_store import delete_whole, filesystem_from_uri, is_local_filesystem, read_whole
 from store.read_cache import active_snapshot
+from store.s3_requests import keys_between
 from store.units import UnitManifest, read_unit
 
 DATA_FILE = "data.parquet"
 OBJECT_STORE_CONCURRENCY = 16  # requests in flight per read on an object store
+LISTED_FROM = 4  # days asked at once from which one listing of their records beats a GET each
 
 
 def days_between(start: date, end: date) -> list[date]:
@@ -170,17 +172,27 @@ class Lake:
                 with contextlib.suppress(FileNotFoundError, OSError):
                     self.fs.delete_file(info.path)
 
-    def write_day(self, ds: Dataset, day: date, table: pa.Table, entry: LedgerEntry) -> LedgerEntry:
+    def write_day(
+        self,
+        ds: Dataset,
+        day: date,
+        table: pa.Table,
+        entry: LedgerEntry,
+        unvouched: bool = False,
+    ) -> LedgerEntry:
         """Replace one day's partition with ``table`` (idempotent), then record it in the
-        ledger with the data file's SHA-256 and size, the record last; return it."""
+        ledger with the data file's SHA-256 and size, the record last; return it.
+        ``unvouched``: no reader trusts the old record meanwhile (a unit whose manifest the
+        writer removed first), so it is not deleted before the data is replaced."""
         if not table.schema.equals(ds.schema):
             raise ValueError(f"{ds.name}: table schema does not match the lake schema")
         raw = parquet_bytes(table)
         entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest(), data_bytes=len(raw))
         ledger = self.ledger_path(ds, entry.symbol, day)
         self._forget(ds, entry.symbol, day)
-        with contextlib.suppress(FileNotFoundError):
-            delete_whole(self.fs, ledger)  # a crash below must not leave the old record vouching
+        if not unvouched:  # a crash below must not leave the old record vouching
+            with contextlib.suppress(FileNotFoundError):
+                delete_whole(self.fs, ledger)
         self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
         self.write_bytes(ledger, entry.to_json())
         return entry
@@ -308,9 +320,9 @@ class Lake:
             schema = pa.schema([ds.schema.field(name) for name in names])
         days = days_between(start, end)
         if ds.unit is not None:
-            vouched = self.vouched_entries(ds, symbol, days)
-            present = sorted(d for d in vouched if self._manifest_names(ds, symbol, d))
-            parts = self.each(lambda d: self._read_unit_file(ds, symbol, d), present)
+            # the manifest is the unit's record: it names each file with its SHA-256, so a
+            # day costs its manifest and the file (no ledger record, no metadata call)
+            parts = self.each(lambda d: self._read_unit_file(ds, symbol, d), days)
         elif not self.is_local:
             parts = self._read_from_store(ds, symbol, days)
         else:
@@ -388,6 +400,8 @@ class Lake:
         an object store): there the record's read says whether the day exists, and the data
         object's own read checks it (no HEAD of the data, no listing)."""
 
+        days = self._listed_days(ds, symbol, days)
+
         def record_of(day: date) -> tuple[date, LedgerEntry | None, bool]:
             try:
                 entry = self.ledger_entry(ds, symbol, day)
@@ -396,6 +410,26 @@ class Lake:
             return day, entry, entry is not None
 
         return {day: entry for day, entry, found in self.each(record_of, days) if found}
+
+    def _listed_days(self, ds: Dataset, symbol: str, days: list[date]) -> list[date]:
+        """Of ``days``, those an object store's listing of the ledger shows a record for,
+        when there are enough to ask about that one listing of their range is cheaper than
+        a GET per absent day (the context's look-back, days before the lake begins). The
+        listing spans the days asked only. ``days`` itself on a local disk or for a few."""
+        if self.is_local or len(days) < LISTED_FROM or not isinstance(self.fs, pafs.S3FileSystem):
+            return days
+        first, last = min(days), max(days)
+        directory = posixpath.dirname(self.ledger_path(ds, symbol, first))
+        names = keys_between(self.fs, directory, f"{first}.json", f"{last}.json")
+        if names is None:
+            return days
+        listed = {day_of_name(name) for name in names}
+        snapshot = active_snapshot(self.root)
+        if snapshot is not None:
+            for day in days:
+                if day not in listed:
+                    snapshot.put_absent(self.data_path(ds, symbol, day))
+        return [d for d in days if d in listed]
 
     def each(self, fn, items: list) -> list:
         """``fn`` over ``items``, results in order; on an object store in threads, since each
@@ -484,7 +518,8 @@ class Lake:
         return table.replace_schema_metadata(None).cast(ds.schema)
 
     def _read_unit_file(self, ds: Dataset, symbol: str, day: date) -> pa.Table:
-        """A unit's file, trusted only if it is the one its manifest names (same hash)."""
+        """A unit's file, trusted only if it is the one its manifest names (same hash);
+        empty when the day has no manifest naming the dataset."""
         key = dataset_key(ds)
         return read_unit(self, unit_key(ds), symbol, day, (key,))[key]
 

@@ -104,7 +104,7 @@ def _new_client(settings: ClientSettings):
     )  # fmt: skip
 
 
-def _call(fs: pafs.S3FileSystem, operation: str, path: str):
+def _call(fs: pafs.S3FileSystem, operation: str, path: str, **extra):
     """``operation`` on ``bucket/key`` through the client, once more with a fresh client if
     the store refused its credentials; None if the filesystem must be used through pyarrow.
     Errors raise OSError naming the store's error code (FileNotFoundError for a missing key)."""
@@ -116,7 +116,10 @@ def _call(fs: pafs.S3FileSystem, operation: str, path: str):
     bucket, _, key = path.partition("/")
     for attempt in (1, 2):
         try:
-            return getattr(_client(settings, fresh=attempt == 2), operation)(Bucket=bucket, Key=key)
+            client = _client(settings, fresh=attempt == 2)
+            if operation == "list_objects_v2":  # ``path`` is the bucket and the key prefix
+                return client.list_objects_v2(Bucket=bucket, Prefix=key, **extra)
+            return getattr(client, operation)(Bucket=bucket, Key=key)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in MISSING_CODES:
@@ -140,3 +143,25 @@ def delete_object(fs: pafs.S3FileSystem, path: str) -> bool:
     """Delete ``bucket/key`` in one request (an absent key is no error); False if this
     filesystem must be used through pyarrow instead."""
     return _call(fs, "delete_object", path) is not None
+
+
+def keys_between(
+    fs: pafs.S3FileSystem, prefix: str, first: str, last: str, page_size: int = 1000
+) -> list[str] | None:
+    """The names under ``bucket/prefix/`` from ``first`` to ``last`` (inclusive, in key
+    order), one request per ``page_size`` names: a listing that starts at ``first`` and stops past
+    ``last``, so its cost follows the range asked, not what else the prefix holds. None if
+    this filesystem must be used through pyarrow instead."""
+    directory = prefix.rstrip("/") + "/"
+    # a proper prefix of ``first`` sorts just before it: the listing starts at ``first``
+    start = {"StartAfter": directory.partition("/")[2] + first[:-1]}
+    names: list[str] = []
+    while True:
+        page = _call(fs, "list_objects_v2", directory, MaxKeys=page_size, **start)
+        if page is None:
+            return None
+        found = [item["Key"].rsplit("/", 1)[-1] for item in page.get("Contents", [])]
+        names += [name for name in found if first <= name <= last]
+        if not page.get("IsTruncated") or not found or found[-1] > last:
+            return names
+        start = {"ContinuationToken": page["NextContinuationToken"]}

@@ -90,7 +90,8 @@ def write_unit(
         if name not in tables:
             lake.delete_day(ds, symbol, day)
             return None
-        written = lake.write_day(ds, day, tables[name], entries[name])
+        # the manifest is gone: readers trust none of the unit's files until the new one
+        written = lake.write_day(ds, day, tables[name], entries[name], unvouched=True)
         # a manifest names files by their dataset's bare name (one manifest per venue)
         return ds.name, UnitFile(sha256=written.data_sha256 or "", rows=written.rows)
 

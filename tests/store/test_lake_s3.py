@@ -14,13 +14,19 @@ import pytest
 
 from liqbrief.testing.s3_server import S3Server
 from store.artefacts import ArtefactStore
+from store.datasets import DATASETS
 from store.errors import CorruptPartitionError
 from store.lake import Lake
+from store.s3_requests import keys_between
+from store.units import write_unit
 from tests.conftest import PROJECT_ROOT
 from tests.store.test_lake import FUNDING, entry, funding_table
+from tests.store.test_units import DAY as UNIT_DAY
+from tests.store.test_units import NAMES, read_values, tables
 
 pytestmark = pytest.mark.server
 DAY = date(2024, 1, 1)
+DATASETS_BINS = DATASETS["liqmap_bins"]
 
 
 def test_a_day_is_two_objects_written_directly_and_read_back_alike(s3: S3Server) -> None:
@@ -86,8 +92,13 @@ def test_the_artefact_store_writes_objects_and_locks_locally(s3: S3Server) -> No
 WRITER = """
 import sys
 from datetime import date, timedelta
+from store.datasets import DATASETS
 from store.lake import Lake
+from store.s3_requests import keys_between
+from store.units import write_unit
 from tests.store.test_lake import FUNDING, entry, funding_table
+from tests.store.test_units import DAY as UNIT_DAY
+from tests.store.test_units import NAMES, read_values, tables
 lake, version = Lake(sys.argv[1]), 0
 while True:
     version += 1
@@ -130,3 +141,56 @@ def test_a_writer_killed_mid_write_never_shows_a_partial_day(s3: S3Server) -> No
     assert whole_versions(frame) and len(frame) > 0 and reads >= 5
     ingested = lake.ingested_days(FUNDING, "BTCUSDT", [DAY, DAY + timedelta(days=1), end])
     assert set(frame["calc_time"].dt.date) == ingested  # what is read is what the ledger vouches
+
+
+def test_a_range_with_absent_days_costs_one_listing_not_a_get_per_absent_day(
+    s3: S3Server,
+) -> None:
+    lake = Lake(f"s3://{s3.bucket}/lake")
+    days = [DAY + timedelta(days=i) for i in range(10)]
+    stored = [days[2], days[3], days[7]]
+    for day in [DAY - timedelta(days=1), *stored, days[-1] + timedelta(days=1)]:
+        lake.write_day(FUNDING, day, funding_table(day, [0.1], [0]), entry(day, 1))
+    before = s3.request_count()
+    frame = lake.read(FUNDING, "BTCUSDT", days[0], days[-1])
+    assert sorted(set(frame["calc_time"].dt.date)) == stored  # not the days either side
+    asked = s3.requests()[before:]
+    listings = [path for m, path, _ in asked if "list-type" in path]
+    assert len(listings) == 1 and "start-after" in listings[0]
+    gets = sorted((p.split("/")[-1], status) for m, p, status in asked if "list-type" not in p)
+    assert gets == sorted([(f"{d}.json", 200) for d in stored] + [("data.parquet", 200)] * 3)
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 1000])
+def test_a_listing_of_a_range_starts_at_its_first_name_and_stops_past_its_last(
+    s3: S3Server, page_size: int
+) -> None:
+    lake = Lake(f"s3://{s3.bucket}/lake")
+    for name in ["2024-01-01.json", "2024-01-02.json", "2024-01-04.json", "2024-01-09.json"]:
+        lake.write_bytes(f"{lake.root}/dir/{name}", b"{}")
+    lake.write_bytes(f"{lake.root}/dir2/2024-01-03.json", b"{}")  # beside the prefix
+    found = keys_between(
+        lake.fs, f"{lake.root}/dir", "2024-01-02.json", "2024-01-05.json", page_size
+    )
+    assert found == ["2024-01-02.json", "2024-01-04.json"]
+
+
+def test_a_unit_is_replaced_manifest_first_and_last_without_deleting_its_records(
+    s3: S3Server,
+) -> None:
+    lake = Lake(f"s3://{s3.bucket}/lake")
+    write_unit(lake, "liqmap", UNIT_DAY, *tables(1.0))
+    before = s3.request_count()
+    write_unit(lake, "liqmap", UNIT_DAY, *tables(2.0))
+    asked = [(m, p.split("/")[-3], p.split("/")[-1]) for m, p, _ in s3.requests()[before:]]
+    manifest = ("liqmap", f"{UNIT_DAY}.json")
+    assert asked[0] == ("DELETE", *manifest) and asked[-1] == ("PUT", *manifest)
+    # the removed manifest already makes readers trust none of the files: no record deleted
+    assert sorted(m for m, *_ in asked[1:-1]) == ["PUT"] * 6
+    assert read_values(lake) == {name: [2.0] for name in NAMES}
+    # the manifest alone vouches for a unit's file on a read: its GET, then the file's
+    before = s3.request_count()
+    assert not lake.read(DATASETS_BINS, "BTCUSDT", UNIT_DAY, UNIT_DAY).empty
+    assert [(m, p.split("/")[-1]) for m, p, _ in s3.requests()[before:]] == [
+        ("GET", f"{UNIT_DAY}.json"), ("GET", "data.parquet")
+    ]  # fmt: skip
