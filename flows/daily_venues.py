@@ -60,6 +60,17 @@ def extract_rest(venues: list[str], symbols: list[str], first: date, last: date)
     return failed
 
 
+def own_reason(venue: str, reason: str) -> str:
+    """The part of ``reason`` about ``venue``, without the venue's name: every line that
+    shows it names the venue already ("missing venue okx: its price …", not "okx: okx: …")."""
+    own = f"{venue}: "
+    if reason.startswith(own):  # a map that could not be made: "okx: BTCUSDT: not enough …"
+        return reason.removeprefix(own)
+    _, summed, venues = reason.partition(" map: ")  # "no … map: bybit: …; okx: …"
+    parts = venues.split("; ") if summed else []
+    return next((p.removeprefix(own) for p in parts if p.startswith(own)), reason)
+
+
 def map_venues(
     lake: Lake, symbol: str, venues: list[str], target: date, failed: dict[str, str]
 ) -> VenueMaps | None:
@@ -84,14 +95,14 @@ def map_venues(
             named = [v for v in members if str(exc).startswith(f"{v}: ")]
             if not named:
                 raise
-            absent[named[0]] = str(exc)
+            absent[named[0]] = own_reason(named[0], str(exc))
             members.remove(named[0])
             continue
         reason = result["missing"].get(day)
         if not reason:
             break
         dropped = [v for v in members if f"{v}: " in reason] or members
-        absent |= dict.fromkeys(dropped, reason)
+        absent |= {v: own_reason(v, reason) for v in dropped}
         members = [v for v in members if v not in dropped]
     for venue, why in absent.items():
         get_run_logger().warning("%s %s: not in the %s map: %s", symbol, venue, day, why)

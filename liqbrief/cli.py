@@ -266,7 +266,9 @@ def liqmap_command(
     ] = HeatmapDates.all,
     venue: Annotated[
         MapVenue,
-        typer.Option(help="Venue to map; all = each venue's maps and their sum."),
+        typer.Option(
+            case_sensitive=False, help="Venue to map; all = each venue's maps and their sum."
+        ),
     ] = MapVenue.binance,
 ) -> None:
     """Compute and store the liquidation maps of a date range (one pass over its history)."""
@@ -494,7 +496,10 @@ def map_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     venue: Annotated[
         MapVenue,
-        typer.Option(help="Venue whose book is mapped; all = Binance + Bybit + OKX summed."),
+        typer.Option(
+            case_sensitive=False,
+            help="Venue whose book is mapped; all = Binance + Bybit + OKX summed.",
+        ),
     ] = MapVenue.binance,
 ) -> None:
     """Compute one date's liquidation map from the lake and print its key levels.

@@ -52,7 +52,11 @@ def validate_command(
     end: EndOpt = None,
     symbols: SymbolsOpt = "BTCUSDT",
     venue: Annotated[
-        Venue, typer.Option(help="Venue whose maps are scored (only Binance maps exist today).")
+        Venue,
+        typer.Option(
+            case_sensitive=False,
+            help="Venue whose maps are scored (only Binance maps exist today).",
+        ),
     ] = Venue.binance,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:

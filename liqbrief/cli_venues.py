@@ -67,8 +67,10 @@ def run_venue_extract(
         raise archive_error
     if failures:
         more = f" (and {len(failures) - 1} more above)" if len(failures) > 1 else ""
+        stored = sum(r["days_stored"] + r["days_skipped"] for r in reports)
+        kept = "everything else was stored" if stored else "nothing was stored"
         raise VenueExtractIncompleteError(
-            f"{len(failures)} venue series could not be fetched (everything else was stored); "
+            f"{len(failures)} venue series could not be fetched ({kept}); "
             f"first: {failures[0]}{more}"
         )
 

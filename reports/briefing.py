@@ -336,7 +336,8 @@ def build_section(
         oi = records.get((BINANCE, "oi_usd"), {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
-            f"{section.name} open interest at 00:00 UTC and its record", chart_format,
+            f"{'Binance ' if symbol in inputs.venue_maps else ''}{section.name} open interest "
+            "at 00:00 UTC and its record", chart_format,
         )  # fmt: skip
     else:
         section.missing.append(
@@ -382,9 +383,10 @@ def _add_market_wide(
         market = market | {"binance_oi_share_pct": math.nan}  # (the coverage sentence says)
     snaps = inputs.coinglass.get(symbol, CoinglassSnapshots())
     binance = {metric: r for (venue, metric), r in records.items() if venue == BINANCE}
+    own_book = "Binance" if symbol in inputs.venue_maps else ""  # beside a summed map
     if records:
         section.records_line = market_wide.records_line(
-            symbol, records, market, records_sentence(symbol, binance), snaps
+            symbol, records, market, records_sentence(symbol, binance, venue=own_book), snaps
         )
         section.records_note = market_wide.records_note(records, snaps)
         if inputs.at is not None:  # beside the hour's map: the day's records, and said so

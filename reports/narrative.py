@@ -101,13 +101,16 @@ def summary_sentences(symbol: str, summary: dict) -> list[str]:
     return sentences
 
 
-def records_sentence(symbol: str, records: dict[str, dict], metric: str = "oi_usd") -> str | None:
-    """ "OI is 12 % below its record of $235.9B set on 2025-10-06" (or "at a record")."""
+def records_sentence(
+    symbol: str, records: dict[str, dict], metric: str = "oi_usd", venue: str = ""
+) -> str | None:
+    """ "OI is 12 % below its record of $235.9B set on 2025-10-06" (or "at a record");
+    ``venue`` ("Binance") names the book when the page's map sums several."""
     row = records.get(metric)
     if not row or row["value"] != row["value"] or not row["all_time_date"]:
         return None
     label = {"oi_usd": "Open interest", "quote_volume_24h": "24 h volume"}.get(metric, metric)
-    name = base_asset(symbol)
+    name = f"{venue} {base_asset(symbol)}".strip()
     if row["rank"] == 1:
         return f"{name} {label.lower()} is at a record: {usd(row['value'])}."
     below = 100 - row["pct_of_record"]

@@ -205,6 +205,8 @@ ROWS: list[BadInput] = [
     BadInput(("context", "--date", "2024-02-20", "--no-fetch-macro"), 1, "run `liqbrief extract --symbols BTCUSDT"),
     # validate: only Binance maps exist; a day is scored once it is over; nothing realised
     BadInput(("validate", "--venue", "bybit"), 2, "'bybit' is not one of 'binance'"),
+    # a venue's case does not matter (as with --venues): OKX is okx, here with nothing to map
+    BadInput(("map", "--venue", "OKX", "--date", "2024-02-01"), 1, "no okx map for BTCUSDT 2024-02-01"),
     BadInput(("validate", "--symbols", "BTC"), 2, "no coin in 'BTC'"),
     BadInput(("validate", "--end", TODAY.isoformat()), 2, f"{TODAY} has not ended yet"),
     BadInput(("validate", "--start", "2024-03-05", "--end", "2024-03-01"), 2, "is before --start"),

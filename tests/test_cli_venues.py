@@ -59,11 +59,14 @@ def test_extract_venues_stores_each_venue_and_says_what(tmp_path: Path) -> None:
         # an archive that does not answer: Binance's REST edge is fetched all the same
         env["LIQBRIEF_BINANCE_ARCHIVE_URL"] = "http://127.0.0.1:9"
         no_archive = liqbrief(env, "extract", "--venues", "binance", "--start", str(yesterday))
+        env["LIQBRIEF_LAKE"] = str(tmp_path / "lake3")
+        nothing = liqbrief(env, "extract", "--venues", "okx", "--start", str(today))
     assert failed.returncode == 1
     assert "venue series could not be fetched (everything else was stored); first: okx" in (
         failed.stderr
     )
     assert "Traceback" not in failed.stdout + failed.stderr
+    assert nothing.returncode == 1 and "(nothing was stored); first: okx" in nothing.stderr
     assert "bybit BTCUSDT: stored " in failed.stdout and "  failed: metrics" in failed.stdout
     assert no_archive.returncode == 1 and "Traceback" not in no_archive.stderr
     assert "binance BTCUSDT: stored " in no_archive.stdout

@@ -21,6 +21,7 @@ import pytest
 
 from flows.briefing_venues import snapshot_oi_usd
 from flows.daily import EXTRACT_DATASETS, daily_briefing
+from flows.daily_venues import own_reason
 from liqbrief.testing.archive_mirror import ArchiveMirror
 from liqbrief.testing.fred_server import FredServer
 from liqbrief.testing.synthetic_archive import build_archive
@@ -92,9 +93,9 @@ def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
     assert result["mapped"] == {"BTCUSDT": TODAY}  # the REST days made today mappable
     coverage = result["venues"]["BTCUSDT"]
     assert coverage["members"] == ["binance", "bybit"] and set(coverage["absent"]) == {"okx"}
-    assert (
-        "liqbrief extract --venues okx" in coverage["absent"]["okx"]
-    )  # dropped, named, how to fix
+    why = coverage["absent"]["okx"]
+    assert "liqbrief extract --venues okx" in why  # dropped, named, how to fix
+    assert not why.startswith("okx: ")  # the lines showing it name the venue already
     lake = Lake(str(live_edge / "lake"))
     yesterday = TODAY - timedelta(days=1)
     entry = lake.ledger_entry(market_dataset("binance", "metrics"), "BTCUSDT", yesterday)
@@ -122,6 +123,8 @@ def test_daily_venues_briefs_on_the_aggregate_and_names_the_missing_venue(
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "estimated model values, Binance + Bybit" in text
+    # beside the summed map, Binance's own open interest and its record say whose they are
+    assert "Binance BTC open interest is" in " ".join(text.split())
     first_rest, last_rest = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
     flat = " ".join(text.split())  # the cut-off line wraps
     rest = f"Binance {first_rest:%d %b}–{last_rest:%d %b} from REST (not yet in the archive)"
@@ -229,3 +232,19 @@ def test_the_intraday_snapshot_maps_the_last_hour_from_binance_rest(
     flat = " ".join(page_1.split())
     assert cutoff in flat and f"{at:%H:%M} UTC" in flat.split("Executive summary")[0]
     assert f"Records. Daily, as of 00:00 UTC {at:%d %b %Y}" in flat
+
+
+def test_a_dropped_venues_reason_is_its_own_part_without_its_name() -> None:
+    reason = (
+        "no Binance + Bybit + OKX map: bybit: its price 1.00 is -3.0 % from Binance's 1.03; "
+        "okx: its price 2.00 is +94.2 % from Binance's 1.03"
+    )
+    assert own_reason("okx", reason) == "its price 2.00 is +94.2 % from Binance's 1.03"
+    assert own_reason("bybit", reason).startswith("its price 1.00 is -3.0 %")
+    assert (
+        own_reason("okx", "okx: BTCUSDT: no data; run `x` (a; b)")
+        == "BTCUSDT: no data; run `x` (a; b)"
+    )
+    assert own_reason("okx", "inputs of 2024-01-01 not complete") == (
+        "inputs of 2024-01-01 not complete"
+    )
