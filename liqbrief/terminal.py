@@ -68,6 +68,10 @@ def run(app: typer.Typer, args: Sequence[str] | None = None) -> int:
     """Run ``app`` on ``args`` (default sys.argv) and return its exit code."""
     args = list(sys.argv[1:] if args is None else args)
     name = _command_name(args)
+    # a logging handler that fails writes to stderr only when debugging: Prefect's log
+    # shipper otherwise prints "--- Error logging to API ---" (its server stopped by Ctrl-C
+    # with the rest of the process group) onto the terminal, before or after our one line
+    logging.raiseExceptions = debugging()
     try:
         with interrupts_exit_at_once(name):
             result = get_command(app).main(args=args, prog_name="liqbrief", standalone_mode=False)

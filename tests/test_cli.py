@@ -41,3 +41,29 @@ def test_a_coinglass_problem_is_said_once_with_the_series_it_stopped() -> None:
         "(HTTP 401); 2 other series skipped",
     ]
     assert coinglass_problem_lines({"coinglass": "skipped: COINGLASS_API_KEY is not set"}) == []
+
+
+def test_a_logging_handler_that_fails_prints_nothing_on_the_terminal(capsys, monkeypatch) -> None:
+    """Prefect's log shipper, its server stopped by the Ctrl-C that stops us, wrote
+    "--- Error logging to API ---" beside the command's one line (seen once in CI)."""
+    import logging
+
+    from liqbrief.terminal import run
+
+    monkeypatch.delenv("LIQBRIEF_DEBUG", raising=False)
+    monkeypatch.setattr(logging, "raiseExceptions", True)  # Python's default
+    assert run(app, ["--help"]) == 0
+
+    class Unreachable(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                raise ConnectionError("All connection attempts failed")
+            except ConnectionError:
+                self.handleError(record)
+
+    logger = logging.getLogger("liqbrief.tests.unreachable")
+    monkeypatch.setattr(logger, "handlers", [Unreachable()])
+    monkeypatch.setattr(logger, "propagate", False)
+    capsys.readouterr()
+    logger.error("a run's log line")
+    assert capsys.readouterr().err == ""
