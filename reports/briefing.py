@@ -336,8 +336,8 @@ def build_section(
         oi = records.get((BINANCE, "oi_usd"), {})
         section.oi_svg = "" if not charts_on else charts.oi_history_chart(
             inputs.oi_history.get(symbol, pd.DataFrame()), oi.get("all_time_max", math.nan), oi.get("all_time_date"),
-            f"{'Binance ' if symbol in inputs.venue_maps else ''}{section.name} open interest "
-            "at 00:00 UTC and its record", chart_format,
+            f"{_own_book(section)} {section.name} open interest at 00:00 UTC and its record".lstrip(),
+            chart_format,
         )  # fmt: skip
     else:
         section.missing.append(
@@ -346,10 +346,16 @@ def build_section(
     return section
 
 
+def _own_book(section: SymbolSection) -> str:
+    """ "Binance" when the page's map sums several venues: the open interest and the model's
+    records beside it are still Binance's own; "" when the map is Binance's."""
+    return "Binance" if section.map_label != BINANCE_MAP_LABEL else ""
+
+
 def _records_map_owner(section: SymbolSection, inputs: BriefingInputs) -> str:
     """Whose map the model's records are when it is not the one briefed: Binance's (beside
     an aggregate), the date's 00:00 map (beside an hour's)."""
-    if section.map_label != BINANCE_MAP_LABEL:
+    if _own_book(section):
         return "Binance map"
     return "" if inputs.at is None else "00:00 map"
 
@@ -383,10 +389,13 @@ def _add_market_wide(
         market = market | {"binance_oi_share_pct": math.nan}  # (the coverage sentence says)
     snaps = inputs.coinglass.get(symbol, CoinglassSnapshots())
     binance = {metric: r for (venue, metric), r in records.items() if venue == BINANCE}
-    own_book = "Binance" if symbol in inputs.venue_maps else ""  # beside a summed map
     if records:
         section.records_line = market_wide.records_line(
-            symbol, records, market, records_sentence(symbol, binance, venue=own_book), snaps
+            symbol,
+            records,
+            market,
+            records_sentence(symbol, binance, venue=_own_book(section)),
+            snaps,
         )
         section.records_note = market_wide.records_note(records, snaps)
         if inputs.at is not None:  # beside the hour's map: the day's records, and said so

@@ -250,7 +250,7 @@ class Lake:
     ) -> dict[date, LedgerEntry | None]:
         """Each day whose data file and ledger record exist (and, if ``check_size``, the
         record holds the file's size), with its record: the record read first, then one
-        metadata call for the days that have one, never a listing. None for an unreadable
+        metadata call for the days that have one, never a whole prefix's listing. None for an unreadable
         record: a read trusts the data (`liqbrief lake verify` names the record), while
         ``check_size`` (is the day stored?) does not, so an extract fetches the day again and
         writes a good record. Reads check more than
@@ -398,7 +398,8 @@ class Lake:
     ) -> dict[date, LedgerEntry | None]:
         """The days with a ledger record (None: unreadable), asked one by one (in parallel on
         an object store): there the record's read says whether the day exists, and the data
-        object's own read checks it (no HEAD of the data, no listing)."""
+        object's own read checks it (no HEAD of the data). Four or more days on an object
+        store are first listed over their own range (``_listed_days``)."""
 
         days = self._listed_days(ds, symbol, days)
 

@@ -104,10 +104,11 @@ def _new_client(settings: ClientSettings):
     )  # fmt: skip
 
 
-def _call(fs: pafs.S3FileSystem, operation: str, path: str, **extra):
-    """``operation`` on ``bucket/key`` through the client, once more with a fresh client if
-    the store refused its credentials; None if the filesystem must be used through pyarrow.
-    Errors raise OSError naming the store's error code (FileNotFoundError for a missing key)."""
+def _call(fs: pafs.S3FileSystem, operation: str, path: str, key_name: str = "Key", **extra):
+    """``operation`` on ``bucket/key`` through the client (the key passed as ``key_name``:
+    "Prefix" for a listing), once more with a fresh client if the store refused its
+    credentials; None if the filesystem must be used through pyarrow. Errors raise OSError
+    naming the store's error code (FileNotFoundError for a missing key)."""
     settings = client_settings(fs)
     if settings is None:
         return None
@@ -116,10 +117,8 @@ def _call(fs: pafs.S3FileSystem, operation: str, path: str, **extra):
     bucket, _, key = path.partition("/")
     for attempt in (1, 2):
         try:
-            client = _client(settings, fresh=attempt == 2)
-            if operation == "list_objects_v2":  # ``path`` is the bucket and the key prefix
-                return client.list_objects_v2(Bucket=bucket, Prefix=key, **extra)
-            return getattr(client, operation)(Bucket=bucket, Key=key)
+            call = getattr(_client(settings, fresh=attempt == 2), operation)
+            return call(Bucket=bucket, **{key_name: key}, **extra)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in MISSING_CODES:
@@ -157,7 +156,7 @@ def keys_between(
     start = {"StartAfter": directory.partition("/")[2] + first[:-1]}
     names: list[str] = []
     while True:
-        page = _call(fs, "list_objects_v2", directory, MaxKeys=page_size, **start)
+        page = _call(fs, "list_objects_v2", directory, "Prefix", MaxKeys=page_size, **start)
         if page is None:
             return None
         found = [item["Key"].rsplit("/", 1)[-1] for item in page.get("Contents", [])]
