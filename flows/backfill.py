@@ -27,12 +27,12 @@ from prefect.artifacts import (
 )
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.briefing import briefing_complete
-from flows.context import context_for_days, extract_fred, fetch_market_wide
+from flows.briefing import briefing_complete, list_briefing_inputs
+from flows.context import MACRO_SYMBOL, context_for_days, extract_fred, fetch_market_wide
 from flows.delivery import email_briefing
 from flows.extract import DEFAULT_DATASETS, ExtractIncompleteError, extract
 from flows.liqmap import MapModel, map_model, write_maps_of
-from flows.render_workers import render, render_workers
+from flows.render_workers import render, render_workers, run_listings
 from flows.validate import score_before_briefings
 from liqbrief import progress
 from liqbrief.settings import Settings
@@ -44,6 +44,8 @@ from store.lake import Lake, days_between
 from store.read_cache import snapshot_reads
 from transforms.liqmap.passes import pass_start
 
+# what a backfill writes a day of per symbol: listed over the run's range once (fresh days)
+WRITTEN_PER_SYMBOL = ("liqmap_bins", "market_context", "chart_series", "records", "validation", "validation_summary")  # fmt: skip
 TASK_THREADS = 4  # threads only wait on render workers; the workers bound the CPU use
 CHUNK_DAYS = 16  # maps and context of this many days are computed, then their renders start
 
@@ -108,6 +110,16 @@ def bring_inputs_up_to_date(symbols: list[str], todo: list[date]) -> None:
     fetch_market_wide(symbols)  # each Coinglass series once for the whole range (all its days)
 
 
+def list_days_to_write(symbols: list[str], todo: list[date]) -> None:
+    """One listing of each table the run writes over its range, in the run's snapshot (on
+    an object store): writing a fresh day then deletes no old record (there is none)."""
+    lake = Lake(Settings.from_env().lake)
+    span = days_between(todo[0] - timedelta(days=1), todo[-1])  # the scoring starts a day early
+    tables = [(name, s) for s in symbols for name in WRITTEN_PER_SYMBOL]
+    tables += [(name, MACRO_SYMBOL) for name in ("macro_context", "macro_events")]
+    lake.each(lambda table: lake.note_absent_days(DATASETS[table[0]], table[1], span), tables)
+
+
 def build_models(
     symbols: list[str], todo: list[date]
 ) -> tuple[dict[str, MapModel], dict[str, str]]:
@@ -163,7 +175,8 @@ def prepare_chunk(
 @task(task_run_name="brief-{day}")
 def brief_day(day: date, symbols: list[str]) -> str:
     settings = Settings.from_env()
-    return render(settings.lake, day, symbols, settings.reports_dir)
+    listings = run_listings(settings.lake)  # what the run listed: the render asks no more
+    return render(settings.lake, day, symbols, settings.reports_dir, listings)
 
 
 def collect(pending: dict, ledger: DayLedger, symbols: list[str], send: bool, wait: bool) -> None:
@@ -209,6 +222,7 @@ def brief_days(
     """Maps, context and briefings of ``todo``, a chunk at a time, rendered in workers."""
     logger = get_run_logger()
     clock = time.perf_counter()
+    list_days_to_write(symbols, todo)
     models, model_errors = build_models(symbols, todo)
     logger.info("liquidation model: %.1f s", time.perf_counter() - clock)
     track_record = score_before_briefings(symbols, todo[0], todo[-1])  # never raises
@@ -280,6 +294,7 @@ def backfill(
             clock = time.perf_counter()
             bring_inputs_up_to_date(symbols, todo)
             get_run_logger().info("extract: %.1f s", time.perf_counter() - clock)
+            list_briefing_inputs(Lake(settings.lake), symbols)  # handed to every render
             if settings.dask_address:
                 from flows.backfill_cluster import brief_days_on_cluster
 

@@ -37,12 +37,12 @@ from flows.context import (
     write_symbol_context,
 )
 from flows.liqmap import model_for
-from flows.render_workers import write_briefing_of_day
+from flows.render_workers import run_listings, write_briefing_of_day
 from flows.validate import score_before_briefings
 from liqbrief.settings import Settings
 from sources.reference_calendar import load_calendar
 from store.lake import Lake
-from store.read_cache import snapshot_reads
+from store.read_cache import Listings, snapshot_reads
 from transforms.context.macro import known_vintages
 
 CHUNK_DAYS = 16  # as flows/backfill.py: maps of this many days are cut, then their context
@@ -151,17 +151,18 @@ def track_record(symbol: str, first: date, last: date, environment: dict[str, st
 
 @task(task_run_name=_span_run_name("briefs", "days"), cache_policy=NO_CACHE)
 def brief_batch_on_worker(
-    days: list[date], symbols: list[str], environment: dict[str, str]
+    days: list[date], symbols: list[str], environment: dict[str, str], listings: Listings
 ) -> dict[date, str]:
-    """Build, render and write a batch of days' briefings on a worker, one after another;
-    the error of each day that failed ("" for the others: a day never fails its batch),
-    its traceback logged in the task run."""
+    """Build, render and write a batch of days' briefings on a worker, one after another
+    (reading in a snapshot that holds the run's ``listings``); the error of each day that
+    failed ("" for the others: a day never fails its batch), its traceback logged in the
+    task run."""
     adopt_environment(environment)
     settings = Settings.from_env()
     outcome: dict[date, str] = {}
     for day in days:
         try:
-            write_briefing_of_day(settings.lake, day, symbols, settings.reports_dir)
+            write_briefing_of_day(settings.lake, day, symbols, settings.reports_dir, listings)
             outcome[day] = ""
         except Exception as exc:
             _task_logger().error("briefing of %s failed", day, exc_info=True)
@@ -257,9 +258,10 @@ def brief_days_on_cluster(
                 ready.append(day)
         logger.info("maps and context on the cluster: %.1f s", time.perf_counter() - clock)
         environment = worker_environment()
+        listings = run_listings(Settings.from_env().lake)  # the renders list nothing again
 
         def submit(days: list[date]):
-            parameters = {"days": days, "symbols": symbols, "environment": environment}
+            parameters = {"days": days, "symbols": symbols, "environment": environment, "listings": listings}  # fmt: skip
             return runner.submit(brief_batch_on_worker, parameters)
 
         threads = cluster_threads(runner)

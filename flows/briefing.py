@@ -18,7 +18,7 @@ from liqbrief.settings import Settings
 from liqbrief.symbols import coin_of
 from sources.reference_calendar import load_calendar
 from store.artefacts import ArtefactStore
-from store.datasets import DATASETS, intraday_venue
+from store.datasets import DATASETS, coverage_dataset, intraday_venue, realised_dataset
 from store.lake import Lake
 from store.realised import read_coverage, read_realised
 from store.units import read_unit
@@ -100,6 +100,19 @@ def latest_fetch_day(lake: Lake, coin: str, day: date) -> date | None:
 
 
 REALISED_VENUE = "binance"  # the map's venue: realised liquidations of the same book
+
+
+def list_briefing_inputs(lake: Lake, symbols: list[str]) -> None:
+    """List once, in the run's snapshot, the datasets every day's briefing reads that a
+    backfill does not write (Coinglass's, the realised liquidations and their coverage):
+    its renders adopt the listings (``run_listings``) and then ask only for days that are
+    there, and list nothing (on an object store; no-op on a local lake)."""
+    for symbol in symbols:
+        lake.stored_days(realised_dataset(REALISED_VENUE), symbol)
+        lake.stored_days(coverage_dataset(REALISED_VENUE), symbol)
+        for ds in DATASETS.values():
+            if ds.venue == "coinglass":
+                lake.stored_days(ds, coin_of(symbol))
 
 
 def realised_yesterday(lake: Lake, day: date, symbol: str):

@@ -303,6 +303,7 @@ def folded_records(lake: Lake, symbol: str, day: date) -> pd.DataFrame | None:
     if not stored or stored[0] >= day:
         return None
     days = days_between(stored[0] + timedelta(days=1), day)
+    lake.note_absent_days(DATASETS["liqmap_summary"], symbol, days)  # one listing, not a GET a day
     history = MarketHistory(lake, symbol, days[0], day, market_wide=False)
     values = ((d, history.record_values(d, history.market(d))) for d in days)
     return fold_records(((d, {k: v[k] for k in BINANCE_KEYS}) for d, v in values), symbol)

@@ -4,7 +4,9 @@ Rendering (matplotlib, WeasyPrint) is CPU-bound Python that holds the GIL, so ta
 cannot use a second core; worker processes can. The Prefect task for each day still runs
 in the flow's thread pool and waits for its worker, so every day keeps its own task run,
 state and error. Workers are spawned (not forked: the flow process runs threads and an event
-loop) and read everything they need from their arguments and the lake.
+loop) and read everything they need from their arguments and the lake. On an object store,
+each render reads in a snapshot seeded with the run's listings (``run_listings``): what the
+run already listed, a briefing does not list or ask for again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import date
 from flows.briefing import write_briefing
 from flows.spawning import sigint_blocked
 from store.lake import Lake
+from store.read_cache import Listings, active_snapshot, snapshot_reads
 
 _pool: ProcessPoolExecutor | None = None
 
@@ -39,17 +42,40 @@ def _started() -> None:
     """A no-op task: submitting one per worker makes the pool start them all now."""
 
 
-def write_briefing_of_day(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
-    """Build, render and write one day's briefing; the PDF's path."""
-    _, pdf = write_briefing(Lake(lake_root), day, symbols, reports_dir)
+def run_listings(lake_root: str) -> Listings:
+    """The whole listings this process's run snapshot holds (none on a local lake)."""
+    snapshot = active_snapshot(Lake(lake_root).root)
+    return snapshot.listings() if snapshot is not None else {}
+
+
+def write_briefing_of_day(
+    lake_root: str,
+    day: date,
+    symbols: list[str],
+    reports_dir: str,
+    listings: Listings | None = None,
+) -> str:
+    """Build, render and write one day's briefing, reading in a snapshot that holds the
+    run's ``listings``; the PDF's path."""
+    with snapshot_reads(lake_root) as snapshot:
+        if snapshot is not None and listings:
+            snapshot.adopt(listings)
+        _, pdf = write_briefing(Lake(lake_root), day, symbols, reports_dir)
     return str(pdf)
 
 
-def render(lake_root: str, day: date, symbols: list[str], reports_dir: str) -> str:
+def render(
+    lake_root: str,
+    day: date,
+    symbols: list[str],
+    reports_dir: str,
+    listings: Listings | None = None,
+) -> str:
     """Render in a worker when a pool is open, else here."""
+    args = (lake_root, day, symbols, reports_dir, listings)
     if _pool is None:
-        return write_briefing_of_day(lake_root, day, symbols, reports_dir)
-    return _pool.submit(write_briefing_of_day, lake_root, day, symbols, reports_dir).result()
+        return write_briefing_of_day(*args)
+    return _pool.submit(write_briefing_of_day, *args).result()
 
 
 @contextmanager

@@ -129,6 +129,12 @@ class Lake:
             f"{day.isoformat()}.json",
         )
 
+    def record_path(self, ds: Dataset, symbol: str, day: date) -> str:
+        """What says a day exists: its unit's manifest, else its ledger record."""
+        if ds.unit is not None:
+            return self.manifest_path(ds, symbol, day)
+        return self.ledger_path(ds, symbol, day)
+
     # -- writes ------------------------------------------------------------
     def _atomic_write(self, final_path: str, write) -> None:
         """On disk: write a hidden temporary file beside the target, then rename over it.
@@ -183,14 +189,16 @@ class Lake:
         """Replace one day's partition with ``table`` (idempotent), then record it in the
         ledger with the data file's SHA-256 and size, the record last; return it.
         ``unvouched``: no reader trusts the old record meanwhile (a unit whose manifest the
-        writer removed first), so it is not deleted before the data is replaced."""
+        writer removed first), so it is not deleted before the data is replaced; nor is a
+        record the run's snapshot knows is absent (a fresh day)."""
         if not table.schema.equals(ds.schema):
             raise ValueError(f"{ds.name}: table schema does not match the lake schema")
         raw = parquet_bytes(table)
         entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest(), data_bytes=len(raw))
         ledger = self.ledger_path(ds, entry.symbol, day)
+        fresh = self.known_absent(ds, entry.symbol, day)
         self._forget(ds, entry.symbol, day)
-        if not unvouched:  # a crash below must not leave the old record vouching
+        if not (unvouched or fresh):  # a crash below must not leave the old record vouching
             with contextlib.suppress(FileNotFoundError):
                 delete_whole(self.fs, ledger)
         self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
@@ -261,7 +269,7 @@ class Lake:
             self._read_from_store(ds, symbol, days)
         held = self._snapshot_held(ds, symbol, days)  # verified by this run already
         vouched = {d: entry for d, (entry, _) in held.items()}
-        asked = [d for d in days if d not in vouched and not self._known_absent(ds, symbol, d)]
+        asked = [d for d in days if d not in vouched and not self.known_absent(ds, symbol, d)]
         recorded = self._recorded_entries(ds, symbol, asked)  # absent: one request
         data = self.fs.get_file_info([self.data_path(ds, symbol, d) for d in recorded])
         for (day, entry), info in zip(recorded.items(), data, strict=True):
@@ -272,12 +280,21 @@ class Lake:
         return vouched
 
     def stored_days(self, ds: Dataset, symbol: str) -> list[date]:
-        """Every day with a ledger record for this dataset and symbol, sorted (one listing)."""
+        """Every day with a ledger record for this dataset and symbol, sorted (one listing,
+        kept by the run's snapshot: a briefing a day asks the same of the same run)."""
         directory = posixpath.dirname(self.ledger_path(ds, symbol, date(2000, 1, 1)))
+        snapshot = active_snapshot(self.root)
+        held = snapshot.listed(directory) if snapshot is not None else None
+        if held is not None:
+            return sorted(held)
         infos = self.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
         names = [posixpath.basename(i.path) for i in infos if i.path.endswith(".json")]
-        days = (day_of_name(n) for n in names)
-        return sorted(d for d in days if d is not None)  # a stray name is no record
+        days = sorted(
+            d for d in map(day_of_name, names) if d is not None
+        )  # a stray name is no record
+        if snapshot is not None:
+            snapshot.put_listed(directory, days)
+        return days
 
     def ledger_entry(self, ds: Dataset, symbol: str, day: date) -> LedgerEntry | None:
         """The ledger record of a day, or None; an unreadable record names its file."""
@@ -322,6 +339,9 @@ class Lake:
         if ds.unit is not None:
             # the manifest is the unit's record: it names each file with its SHA-256, so a
             # day costs its manifest and the file (no ledger record, no metadata call)
+            days = self._listed_days(
+                ds, symbol, [d for d in days if not self.known_absent(ds, symbol, d)]
+            )
             parts = self.each(lambda d: self._read_unit_file(ds, symbol, d), days)
         elif not self.is_local:
             parts = self._read_from_store(ds, symbol, days)
@@ -368,11 +388,11 @@ class Lake:
         date order; days the run's snapshot holds are not asked for again."""
         snapshot = active_snapshot(self.root)
         tables = {d: table for d, (_, table) in self._snapshot_held(ds, symbol, days).items()}
-        asked = [d for d in days if d not in tables and not self._known_absent(ds, symbol, d)]
+        asked = [d for d in days if d not in tables and not self.known_absent(ds, symbol, d)]
         recorded = self._recorded_entries(ds, symbol, asked)
         if snapshot is not None:
             for day in set(asked) - set(recorded):
-                snapshot.put_absent(self.data_path(ds, symbol, day))
+                snapshot.put_absent(self.record_path(ds, symbol, day))
         items = sorted(recorded.items())
         read = self.each(lambda item: self._read_vouched(ds, symbol, *item), items)
         for (day, entry), table in zip(items, read, strict=True):
@@ -382,16 +402,30 @@ class Lake:
                     snapshot.put(self.data_path(ds, symbol, day), entry, table)
         return [tables[d] for d in sorted(tables)]
 
-    def _known_absent(self, ds: Dataset, symbol: str, day: date) -> bool:
-        """Whether the run's snapshot found no record of this day (False without one)."""
+    def known_absent(self, ds: Dataset, symbol: str, day: date) -> bool:
+        """Whether the run's snapshot found no record of this day, asked for or left out of
+        a listing (False without a snapshot)."""
         snapshot = active_snapshot(self.root)
-        return snapshot is not None and snapshot.is_absent(self.data_path(ds, symbol, day))
+        if snapshot is None:
+            return False
+        record = self.record_path(ds, symbol, day)
+        listed = snapshot.listed(posixpath.dirname(record))
+        return snapshot.is_absent(record) or (listed is not None and day not in listed)
+
+    def note_absent_days(self, ds: Dataset, symbol: str, days: list[date]) -> None:
+        """List the records of ``days`` once, before a run writes them (an object store, in
+        the run's snapshot): a write of a day found absent then deletes no old record."""
+        if active_snapshot(self.root) is not None:
+            self._listed_days(ds, symbol, days)
 
     def _forget(self, ds: Dataset, symbol: str, day: date) -> None:
-        """A write or delete of this process: the run's snapshot must read the day anew."""
+        """A write or delete of this process: the run's snapshot must read the day anew,
+        and list its directories anew."""
         snapshot = active_snapshot(self.root)
         if snapshot is not None:
-            snapshot.forget(self.data_path(ds, symbol, day))
+            ledger, record = self.ledger_path(ds, symbol, day), self.record_path(ds, symbol, day)
+            directories = {posixpath.dirname(ledger), posixpath.dirname(record)}
+            snapshot.forget(self.data_path(ds, symbol, day), ledger, record, *directories)
 
     def _recorded_entries(
         self, ds: Dataset, symbol: str, days: list[date]
@@ -413,23 +447,29 @@ class Lake:
         return {day: entry for day, entry, found in self.each(record_of, days) if found}
 
     def _listed_days(self, ds: Dataset, symbol: str, days: list[date]) -> list[date]:
-        """Of ``days``, those an object store's listing of the ledger shows a record for,
-        when there are enough to ask about that one listing of their range is cheaper than
-        a GET per absent day (the context's look-back, days before the lake begins). The
-        listing spans the days asked only. ``days`` itself on a local disk or for a few."""
-        if self.is_local or len(days) < LISTED_FROM or not isinstance(self.fs, pafs.S3FileSystem):
+        """Of ``days``, those an object store's listing of their records (ledger records, or
+        a unit's manifests) shows: the run's whole listing of the directory if it holds one,
+        else one listing of their range when there are enough days that it is cheaper than
+        a GET per absent day (the context's look-back, days before the lake begins, a range
+        not mapped yet). ``days`` itself on a local disk or for a few."""
+        if self.is_local or not days:
             return days
+        snapshot = active_snapshot(self.root)
         first, last = min(days), max(days)
-        directory = posixpath.dirname(self.ledger_path(ds, symbol, first))
+        directory = posixpath.dirname(self.record_path(ds, symbol, first))
+        held = snapshot.listed(directory) if snapshot is not None else None
+        if held is not None:
+            return [d for d in days if d in held]
+        if len(days) < LISTED_FROM or not isinstance(self.fs, pafs.S3FileSystem):
+            return days
         names = keys_between(self.fs, directory, f"{first}.json", f"{last}.json")
         if names is None:
             return days
         listed = {day_of_name(name) for name in names}
-        snapshot = active_snapshot(self.root)
         if snapshot is not None:
             for day in days:
                 if day not in listed:
-                    snapshot.put_absent(self.data_path(ds, symbol, day))
+                    snapshot.put_absent(self.record_path(ds, symbol, day))
         return [d for d in days if d in listed]
 
     def each(self, fn, items: list) -> list:

@@ -11,7 +11,11 @@ What a run sees is then a snapshot: each day as it was when the run first read i
 run's own writes (a write or delete in this process drops the day from the snapshot, so the
 next read fetches what was written). Absent days are remembered alike: a run sees the lake
 as of its first look, so a day another process writes meanwhile is not seen by this run
-(snapshot isolation; the run's own writes always are). The snapshot ends with the run: a
+(snapshot isolation; the run's own writes always are). So are whole listings of a record
+directory (a dataset's stored days): the run lists once, and hands its listings to the
+processes that render its days, so a briefing asks no more for what the run already knows is
+not there. A run also lists the range it will write once, so a fresh day's write deletes no
+old record it knows is absent. The snapshot ends with the run: a
 long-lived process (a Dask worker, `serve`) never carries one into the next run. A local
 lake never uses one: the operating system's page cache does this job there.
 """
@@ -20,14 +24,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import pyarrow as pa
 
 from store.ledger import LedgerEntry
 
 DEFAULT_BUDGET_BYTES = 768 * 2**20
+Listings = dict[str, frozenset[date]]  # a record directory's days with a record, as listed
 
 
 class ReadSnapshot:
@@ -38,7 +44,8 @@ class ReadSnapshot:
         self.held_bytes = 0
         self.hits = 0
         self._days: OrderedDict[str, tuple[LedgerEntry | None, pa.Table]] = OrderedDict()
-        self._absent: set[str] = set()  # data paths whose day had no ledger record
+        self._absent: set[str] = set()  # record paths (ledger or manifest) found absent
+        self._listed: Listings = {}  # a record directory's days, as listed
         self._lock = threading.Lock()
 
     def is_absent(self, path: str) -> bool:
@@ -68,10 +75,33 @@ class ReadSnapshot:
             while self.held_bytes > self.budget_bytes:
                 self._drop(next(iter(self._days)))
 
-    def forget(self, path: str) -> None:
+    def listed(self, directory: str) -> frozenset[date] | None:
+        """The days a whole listing of a record directory found (None: not listed)."""
         with self._lock:
-            self._drop(path)
-            self._absent.discard(path)
+            return self._listed.get(directory)
+
+    def put_listed(self, directory: str, days: Iterable[date]) -> None:
+        with self._lock:
+            self._listed[directory] = frozenset(days)
+
+    def listings(self) -> Listings:
+        """Every whole listing held: what a run hands to the processes that render its days."""
+        with self._lock:
+            return dict(self._listed)
+
+    def adopt(self, listings: Listings) -> None:
+        """Take the listings another process of the same run made (it lists, they don't)."""
+        with self._lock:
+            self._listed.update(listings)
+
+    def forget(self, *keys: str) -> None:
+        """Drop what is held under each key: a table (data path), an absence (record path),
+        a listing (record directory); a write or delete of this process changed it."""
+        with self._lock:
+            for key in keys:
+                self._drop(key)
+                self._absent.discard(key)
+                self._listed.pop(key, None)
 
     def _drop(self, path: str) -> None:
         held = self._days.pop(path, None)

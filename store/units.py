@@ -83,7 +83,8 @@ def write_unit(
         raise ValueError(f"{unit}: tables {sorted(tables)} do not fit the unit {names}")
     symbol = next(iter(entries.values())).symbol
     first = DATASETS[names[0]]
-    _remove(lake, lake.manifest_path(first, symbol, day))
+    if not lake.known_absent(first, symbol, day):  # a fresh date the run listed has none
+        _remove(lake, lake.manifest_path(first, symbol, day))
 
     def replace_file(name: str) -> tuple[str, UnitFile] | None:
         ds = DATASETS[name]

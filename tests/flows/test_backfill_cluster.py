@@ -138,7 +138,7 @@ def a_day_fails_alone_in_its_batch(where: Path, monkeypatch) -> None:
     shutil.rmtree(where / "lake/binance/liqmap_summary/symbol=BTCUSDT/date=2024-02-05")
     monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", str(where / "batch-out"))
     days = [date(2024, 2, 5), date(2024, 2, 6)]
-    outcome = brief_batch_on_worker.fn(days, SYMBOLS, worker_environment())
+    outcome = brief_batch_on_worker.fn(days, SYMBOLS, worker_environment(), {})
     assert "BTCUSDT" in outcome[days[0]] and outcome[days[1]] == "", outcome
     assert briefings(where / "batch-out") == [
         "2024-02-06/liqbrief-2024-02-06.html", "2024-02-06/liqbrief-2024-02-06.pdf"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 INPUTS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
 DAYS = (date(2024, 2, 6), date(2024, 2, 7))
+FETCH_STATUS_LISTING = "?delimiter=/&list-type=2&max-keys=1000&prefix=lake/_ledger/coinglass/fetch_status/symbol%3DBTC/"  # fmt: skip
 WALL_CLOCK = {"fetched_at", "computed_at", "written_at", "ingested_at"}  # when, not what
 
 
@@ -75,8 +77,13 @@ def test_the_pipeline_on_s3_gives_the_same_tables_and_briefings(
     sources: Inbox, s3: S3Server, tmp_path: Path, monkeypatch
 ) -> None:
     here = run_everything(str(tmp_path / "lake"), str(tmp_path / "out"), monkeypatch)
+    before = s3.request_count()
     there = run_everything(f"s3://{s3.bucket}/lake", f"s3://{s3.bucket}/out", monkeypatch)
     assert here == there == {"done": [d.isoformat() for d in DAYS], "skipped": []}
+    # a record directory is listed whole once a run, not once a day's briefing
+    whole = Counter(p.split("&continuation")[0] for _, p, _ in s3.requests()[before:]
+                    if "list-type" in p and "prefix=lake/_ledger" in p and "start-after" not in p)  # fmt: skip
+    assert whole["/" + s3.bucket + FETCH_STATUS_LISTING] == 1 and max(whole.values()) == 1, whole
     local, remote = Lake(str(tmp_path / "lake")), Lake(f"s3://{s3.bucket}/lake")
     tables = stored_tables(tmp_path / "lake")
     assert {ds.name for ds, *_ in tables} >= {*INPUTS, "liqmap_summary", "market_context",
