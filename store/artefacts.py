@@ -18,6 +18,7 @@ import pyarrow.fs as pafs
 
 from store.files import atomic_write_bytes
 from store.object_store import delete_whole, filesystem_from_uri, is_uri, read_whole
+from store.s3_requests import object_exists
 
 
 class ArtefactStore:
@@ -48,6 +49,10 @@ class ArtefactStore:
     def exists(self, *parts: str) -> bool:
         if self.local is not None:
             return self.local.joinpath(*parts).is_file()
+        if isinstance(self.fs, pafs.S3FileSystem):
+            found = object_exists(self.fs, self._key(parts))  # one HEAD, no listing
+            if found is not None:
+                return found
         return self.fs.get_file_info(self._key(parts)).type == pafs.FileType.File
 
     def read_bytes(self, *parts: str) -> bytes:

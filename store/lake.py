@@ -203,7 +203,16 @@ class Lake:
                 delete_whole(self.fs, ledger)
         self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
         self.write_bytes(ledger, entry.to_json())
+        self._hold_written(ds, day, entry, table)
         return entry
+
+    def _hold_written(self, ds: Dataset, day: date, entry: LedgerEntry, table: pa.Table) -> None:
+        """Keep the run's own write in its snapshot as a read would return it, so the run
+        does not fetch back what it just wrote (a unit's files are read via its manifest)."""
+        snapshot = active_snapshot(self.root)
+        if snapshot is not None and ds.unit is None:
+            held = table.replace_schema_metadata(None).cast(ds.schema)
+            snapshot.put(self.data_path(ds, entry.symbol, day), entry, held)
 
     def stored_day(self, ds: Dataset, symbol: str, day: date) -> tuple[pa.Table, bool]:
         """A day's data file as it is on disk, whether or not its ledger record exists (a

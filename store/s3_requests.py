@@ -138,6 +138,17 @@ def get_object(fs: pafs.S3FileSystem, path: str) -> bytes | None:
     return None if answer is None else answer["Body"].read()
 
 
+def object_exists(fs: pafs.S3FileSystem, path: str) -> bool | None:
+    """Whether ``bucket/key`` is an object, in one HEAD (pyarrow follows a missing key's
+    HEAD with a listing, asking whether it is a "directory"); None if this filesystem must
+    be asked through pyarrow instead."""
+    try:
+        answer = _call(fs, "head_object", path)
+    except FileNotFoundError:
+        return False
+    return None if answer is None else True
+
+
 def delete_object(fs: pafs.S3FileSystem, path: str) -> bool:
     """Delete ``bucket/key`` in one request (an absent key is no error); False if this
     filesystem must be used through pyarrow instead."""

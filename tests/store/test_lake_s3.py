@@ -72,7 +72,9 @@ def test_a_data_object_its_record_does_not_vouch_for_is_not_trusted(s3: S3Server
 
 def test_the_artefact_store_writes_objects_and_locks_locally(s3: S3Server) -> None:
     store = ArtefactStore(f"s3://{s3.bucket}/reports")
+    before = s3.request_count()
     assert not store.exists("2024-01-01", "a.pdf")
+    assert [(m, status) for m, _, status in s3.requests()[before:]] == [("HEAD", 404)]  # no listing
     assert (
         store.write_bytes(b"%PDF", "2024-01-01", "a.pdf")
         == f"s3://{s3.bucket}/reports/2024-01-01/a.pdf"

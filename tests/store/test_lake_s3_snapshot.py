@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 import pytest
 
 from liqbrief.testing.s3_server import S3Server
@@ -108,3 +109,18 @@ def test_a_unit_range_is_listed_once_and_a_fresh_date_keeps_no_manifest_to_delet
     assert asked_since(s3, before) == [
         ("GET", "LIST"), ("GET", f"{UNIT_DAY}.json"), ("GET", "data.parquet")
     ]  # fmt: skip
+
+
+def test_a_run_reads_its_own_write_without_fetching_it_and_as_a_reader_would(
+    s3: S3Server,
+) -> None:
+    uri = f"s3://{s3.bucket}/lake"
+    lake = Lake(uri)
+    with snapshot_reads(uri):
+        lake.write_day(FUNDING, DAY, funding_table(DAY, [0.3, 0.1], [8, 0]), entry(DAY, 2))
+        before = s3.request_count()
+        held = lake.read(FUNDING, "BTCUSDT", DAY, DAY)
+        assert asked_since(s3, before) == []
+    fetched = lake.read(FUNDING, "BTCUSDT", DAY, DAY)  # no run: from the store
+    assert list(held["last_funding_rate"]) == [0.1, 0.3]
+    pd.testing.assert_frame_equal(held, fetched)
