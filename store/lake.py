@@ -197,22 +197,24 @@ class Lake:
         entry = replace(entry, data_sha256=hashlib.sha256(raw).hexdigest(), data_bytes=len(raw))
         ledger = self.ledger_path(ds, entry.symbol, day)
         fresh = self.known_absent(ds, entry.symbol, day)
-        self._forget(ds, entry.symbol, day)
+        self.forget(ds, entry.symbol, day)
         if not (unvouched or fresh):  # a crash below must not leave the old record vouching
             with contextlib.suppress(FileNotFoundError):
                 delete_whole(self.fs, ledger)
         self.write_bytes(self.data_path(ds, entry.symbol, day), raw)
         self.write_bytes(ledger, entry.to_json())
-        self._hold_written(ds, day, entry, table)
+        self.forget(ds, entry.symbol, day)  # a listing made meanwhile lacks the day
+        self._hold_written(ds, day, entry, raw)
         return entry
 
-    def _hold_written(self, ds: Dataset, day: date, entry: LedgerEntry, table: pa.Table) -> None:
-        """Keep the run's own write in its snapshot as a read would return it, so the run
-        does not fetch back what it just wrote (a unit's files are read via its manifest)."""
+    def _hold_written(self, ds: Dataset, day: date, entry: LedgerEntry, raw: bytes) -> None:
+        """Keep the run's own write in its snapshot as a read returns it (decoded from the
+        bytes written: no buffer shared with the caller's frame), so the run does not fetch
+        back what it just wrote (a unit's files are read via its manifest)."""
         snapshot = active_snapshot(self.root)
         if snapshot is not None and ds.unit is None:
-            held = table.replace_schema_metadata(None).cast(ds.schema)
-            snapshot.put(self.data_path(ds, entry.symbol, day), entry, held)
+            held = pq.read_table(pa.BufferReader(raw)).replace_schema_metadata(None)
+            snapshot.put(self.data_path(ds, entry.symbol, day), entry, held.cast(ds.schema))
 
     def stored_day(self, ds: Dataset, symbol: str, day: date) -> tuple[pa.Table, bool]:
         """A day's data file as it is on disk, whether or not its ledger record exists (a
@@ -238,7 +240,7 @@ class Lake:
             f"symbol={symbol}",
             f"date={day.isoformat()}.{uuid.uuid4().hex[:8]}.parquet",
         )
-        self._forget(ds, symbol, day)
+        self.forget(ds, symbol, day)
         if self.is_local:
             self.fs.create_dir(posixpath.dirname(target), recursive=True)
         with contextlib.suppress(FileNotFoundError):
@@ -248,7 +250,7 @@ class Lake:
 
     def delete_day(self, ds: Dataset, symbol: str, day: date) -> None:
         """Remove a day's ledger record, then its data file (absent ones are fine)."""
-        self._forget(ds, symbol, day)
+        self.forget(ds, symbol, day)
         for path in (self.ledger_path(ds, symbol, day), self.data_path(ds, symbol, day)):
             with contextlib.suppress(FileNotFoundError):
                 delete_whole(self.fs, path)
@@ -423,13 +425,16 @@ class Lake:
 
     def note_absent_days(self, ds: Dataset, symbol: str, days: list[date]) -> None:
         """List the records of ``days`` once, before a run writes them (an object store, in
-        the run's snapshot): a write of a day found absent then deletes no old record."""
+        the run's snapshot): a write of a day found absent then deletes no old record. Like
+        the snapshot itself, this assumes no other run writes those days meanwhile (two
+        writers of one day race anyway); if one did, a crash could leave its record beside
+        this run's data: read as a corrupt day named by its path (and by `lake verify`)."""
         if active_snapshot(self.root) is not None:
             self._listed_days(ds, symbol, days)
 
-    def _forget(self, ds: Dataset, symbol: str, day: date) -> None:
+    def forget(self, ds: Dataset, symbol: str, day: date) -> None:
         """A write or delete of this process: the run's snapshot must read the day anew,
-        and list its directories anew."""
+        and list its directories anew (called before a write, and after its record)."""
         snapshot = active_snapshot(self.root)
         if snapshot is not None:
             ledger, record = self.ledger_path(ds, symbol, day), self.record_path(ds, symbol, day)

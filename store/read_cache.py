@@ -90,9 +90,11 @@ class ReadSnapshot:
             return dict(self._listed)
 
     def adopt(self, listings: Listings) -> None:
-        """Take the listings another process of the same run made (it lists, they don't)."""
+        """Take the listings another process of the same run made (it lists, they don't);
+        a listing this snapshot holds (made since, or after its own write) stays."""
         with self._lock:
-            self._listed.update(listings)
+            for directory, days in listings.items():
+                self._listed.setdefault(directory, days)
 
     def forget(self, *keys: str) -> None:
         """Drop what is held under each key: a table (data path), an absence (record path),

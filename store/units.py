@@ -108,6 +108,7 @@ def write_unit(
         files=files,
     )
     lake.write_bytes(lake.manifest_path(first, symbol, day), manifest.to_json())
+    lake.forget(first, symbol, day)  # a listing of the manifests made meanwhile lacks it
     return manifest
 
 

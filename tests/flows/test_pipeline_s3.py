@@ -23,12 +23,12 @@ from liqbrief.testing.smtp_inbox import Inbox, free_port
 from liqbrief.testing.synthetic_archive import build_archive
 from store.artefacts import ArtefactStore
 from store.datasets import DATASETS
-from store.lake import Lake
+from store.lake import Lake, days_between
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = [pytest.mark.flow, pytest.mark.server]
 INPUTS = ["metrics", "klines_5m", "mark_klines_1m", "klines_1m", "funding_rate"]
-DAYS = (date(2024, 2, 6), date(2024, 2, 7))
+DAYS = days_between(date(2024, 2, 4), date(2024, 2, 7))  # 4 days: renders in 2 spawned workers
 FETCH_STATUS_LISTING = "?delimiter=/&list-type=2&max-keys=1000&prefix=lake/_ledger/coinglass/fetch_status/symbol%3DBTC/"  # fmt: skip
 WALL_CLOCK = {"fetched_at", "computed_at", "written_at", "ingested_at"}  # when, not what
 
@@ -58,7 +58,7 @@ def sources(prefect_harness, monkeypatch):
 def run_everything(lake: str, reports: str, monkeypatch) -> dict[str, list[str]]:
     monkeypatch.setenv("LIQBRIEF_LAKE", lake)
     monkeypatch.setenv("LIQBRIEF_REPORTS_DIR", reports)
-    return backfill(*DAYS, ["BTCUSDT"], send=True)
+    return backfill(DAYS[0], DAYS[-1], ["BTCUSDT"], send=True)
 
 
 def stored_tables(local_root: Path) -> list[tuple]:
@@ -80,7 +80,8 @@ def test_the_pipeline_on_s3_gives_the_same_tables_and_briefings(
     before = s3.request_count()
     there = run_everything(f"s3://{s3.bucket}/lake", f"s3://{s3.bucket}/out", monkeypatch)
     assert here == there == {"done": [d.isoformat() for d in DAYS], "skipped": []}
-    # a record directory is listed whole once a run, not once a day's briefing
+    # a record directory is listed whole once a run, not once a day's briefing: the renders
+    # (worker processes) adopt the run's listings
     whole = Counter(p.split("&continuation")[0] for _, p, _ in s3.requests()[before:]
                     if "list-type" in p and "prefix=lake/_ledger" in p and "start-after" not in p)  # fmt: skip
     assert whole["/" + s3.bucket + FETCH_STATUS_LISTING] == 1 and max(whole.values()) == 1, whole
