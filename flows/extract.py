@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from liqbrief.settings import Settings
 from sources.binance_archive.ingest import IngestReport, ingest
 from sources.binance_archive.layout import ARCHIVE_DATASETS, check_archive_range
+from sources.binance_archive.report import FileOutcome
 from sources.binance_archive.snapshot_ingest import snapshot_coverage
 from sources.retry_policy import RetryPolicy
 from store.lake import Lake
@@ -19,7 +20,22 @@ DEFAULT_DATASETS = ["klines_1m", "klines_5m", "mark_klines_1m", "metrics", "fund
 
 
 class ExtractIncompleteError(RuntimeError):
-    """Some archive files could not be stored; the rest were."""
+    """Some archive files could not be stored; the rest were. ``unstored``: those files'
+    outcomes (with the lake days each should have supplied)."""
+
+    unstored: list[FileOutcome]
+
+    @classmethod
+    def of(cls, problems: list[FileOutcome], where: str) -> ExtractIncompleteError:
+        """One line: how many files, the first one's error, where the whole list is."""
+        first, more = problems[0], len(problems) - 1
+        error = cls(
+            f"{len(problems)} archive file(s) were not stored (everything else was); "
+            f"first: {first.status}: {first.error}"
+            + (f" (and {more} more, {where})" if more else "")
+        )
+        error.unstored = problems
+        return error
 
 
 @task(task_run_name="extract-{symbol}-{dataset}")
@@ -74,15 +90,7 @@ def extract(
             "\n".join(f"- {o.status}: {o.error}" for o in report.problems),
             key="extract-problems", description="Archive files that were not stored",
         )  # fmt: skip
-        first = report.problems[0]
-        more = len(report.problems) - 1
-        raise ExtractIncompleteError(
-            f"{len(report.problems)} archive file(s) were not stored (everything else was); "
-            f"first: {first.status}: {first.error}"
-            + (
-                f" (and {more} more, listed in the Prefect run's artifact extract-problems)"
-                if more
-                else ""
-            )
+        raise ExtractIncompleteError.of(
+            report.problems, "listed in the Prefect run's artifact extract-problems"
         )
     return summary

@@ -17,6 +17,7 @@ from store.lake import Lake
 from tests.conftest import PROJECT_ROOT, cli_env
 
 pytestmark = pytest.mark.server
+REST_FILLED = "klines_5m,mark_klines_1m,metrics,funding_rate"  # all but klines_1m
 
 
 def liqbrief(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -40,8 +41,12 @@ def test_extract_venues_stores_each_venue_and_says_what(tmp_path: Path) -> None:
             LIQBRIEF_BINANCE_FAPI_URL=binance.base_url, LIQBRIEF_BYBIT_URL=bybit.base_url,
             LIQBRIEF_OKX_URL=okx.base_url, LIQBRIEF_HTTP_ATTEMPTS="1",
         )  # fmt: skip
-        done = liqbrief(env, "extract", "--venues", "binance,bybit,okx", "--start", str(yesterday))
+        # four days back: the archive has published none; its older days are "missing" and
+        # Binance's REST stores them, so that is no failure
+        done = liqbrief(env, "extract", "--venues", "binance,bybit,okx",
+                        "--start", str(today - timedelta(days=3)), "--datasets", REST_FILLED)  # fmt: skip
         assert done.returncode == 0, done.stderr
+        assert "their days were fetched through REST" in done.stdout
         for venue in ("binance", "bybit", "okx"):
             assert f"{venue} BTCUSDT: stored " in done.stdout
         assert "Traceback" not in done.stdout + done.stderr
@@ -72,3 +77,19 @@ def test_extract_venues_stores_each_venue_and_says_what(tmp_path: Path) -> None:
     assert "binance BTCUSDT: stored " in no_archive.stdout
     lake2 = Lake(str(tmp_path / "lake2"))
     assert lake2.ledger_entry(ds, "BTCUSDT", yesterday).source_url.startswith("rest:binance:")
+
+
+def test_archive_days_neither_source_stored_are_named_alone(tmp_path: Path) -> None:
+    """Four days back, an archive that has published none of them: Binance's REST stores
+    every dataset but klines_1m (which it fetches only when named), so klines_1m alone fails."""
+    start = datetime.now(UTC).date() - timedelta(days=3)
+    with ArchiveMirror() as mirror, VenueStandin("binance") as binance:
+        env = cli_env(
+            tmp_path, LIQBRIEF_BINANCE_ARCHIVE_URL=mirror.base_url,
+            LIQBRIEF_BINANCE_FAPI_URL=binance.base_url, LIQBRIEF_HTTP_ATTEMPTS="1",
+        )  # fmt: skip
+        with_1m = liqbrief(env, "extract", "--venues", "binance", "--start", str(start))
+    assert with_1m.returncode == 1 and "Traceback" not in with_1m.stderr
+    error = next(line for line in with_1m.stderr.splitlines() if "were not stored" in line)
+    assert "BTCUSDT klines_1m" in error, error
+    assert not any(f"BTCUSDT {name} " in error for name in REST_FILLED.split(",")), error

@@ -96,9 +96,17 @@ async def _ingest_file(
             )
             return [o for r in results for o in r]
         status = _not_published_status(file, today)
-        return [FileOutcome(file.label, status, len(file.days), error=str(exc))]
+        return [_unstored(file, status, str(exc))]
     except SourceError as exc:
-        return [FileOutcome(file.label, "failed", len(file.days), error=str(exc))]
+        return [_unstored(file, "failed", str(exc))]
+
+
+def _unstored(file: ArchiveFile, status: str, error: str) -> FileOutcome:
+    """A file that was not stored, with the lake days it should have supplied."""
+    return FileOutcome(
+        file.label, status, len(file.days), error=error,
+        symbol=file.symbol, dataset=file.dataset.lake_name, dates=file.days,
+    )  # fmt: skip
 
 
 async def ingest_dataset_async(

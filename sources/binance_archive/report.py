@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 # ingested, skipped (already stored), pending (a recent day not published yet), missing (an
 # older day the archive lacks: a problem), failed (a problem), absent (a day of a dataset the
@@ -19,6 +20,9 @@ class FileOutcome:
     days: int
     rows: int = 0
     error: str | None = None
+    symbol: str = ""  # a file that was not stored: the lake days it should have supplied,
+    dataset: str = ""  # so a caller can tell which another source (REST) has filled since
+    dates: tuple[date, ...] = ()
 
 
 @dataclass
