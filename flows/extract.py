@@ -13,6 +13,7 @@ from sources.binance_archive.layout import ARCHIVE_DATASETS, check_archive_range
 from sources.binance_archive.report import FileOutcome
 from sources.binance_archive.snapshot_ingest import snapshot_coverage
 from sources.retry_policy import RetryPolicy
+from store.datasets import DATASETS
 from store.lake import Lake
 
 # liquidation_snapshot is asked for by name only: the archive withdrew those files (it would 404)
@@ -23,7 +24,7 @@ class ExtractIncompleteError(RuntimeError):
     """Some archive files could not be stored; the rest were. ``unstored``: those files'
     outcomes (with the lake days each should have supplied)."""
 
-    unstored: list[FileOutcome]
+    unstored: tuple[FileOutcome, ...] = ()
 
     @classmethod
     def of(cls, problems: list[FileOutcome], where: str) -> ExtractIncompleteError:
@@ -34,8 +35,25 @@ class ExtractIncompleteError(RuntimeError):
             f"first: {first.status}: {first.error}"
             + (f" (and {more} more, {where})" if more else "")
         )
-        error.unstored = problems
+        error.unstored = tuple(problems)
         return error
+
+    def unfilled(self, lake: Lake) -> tuple[ExtractIncompleteError | None, int]:
+        """The error for the files whose days the lake still lacks (None if it holds them
+        all: another source, Binance's REST at the live edge, stored them since), and how
+        many it holds. Without the files' days, this error as it is."""
+        if not self.unstored:
+            return self, 0
+        left = [o for o in self.unstored if not _days_stored(lake, o)]
+        filled = len(self.unstored) - len(left)
+        where = "listed among the Prefect run's artifact extract-problems"
+        return (ExtractIncompleteError.of(left, where) if left else None), filled
+
+
+def _days_stored(lake: Lake, outcome: FileOutcome) -> bool:
+    days = set(outcome.dates)
+    ds = DATASETS.get(outcome.dataset)
+    return bool(days) and ds is not None and lake.ingested_days(ds, outcome.symbol, days) == days
 
 
 @task(task_run_name="extract-{symbol}-{dataset}")

@@ -51,6 +51,7 @@ def run_venue_extract(
     from flows.extract import ExtractIncompleteError
     from flows.venues import extract_venues
     from sources.errors import SourceError
+    from store.lake import Lake
 
     archive_error: Exception | None = None
     if "binance" in venues and start <= yesterday():
@@ -64,7 +65,11 @@ def run_venue_extract(
         print_report(report)
     failures = [f"{r['venue']} {f}" for r in reports for f in r["failures"]]
     if isinstance(archive_error, ExtractIncompleteError):
-        archive_error = not_filled_by_rest(archive_error)
+        # at the live edge the archive has not published the last days; Binance's REST
+        # stores them, so only what neither source stored fails (klines_1m: REST if named)
+        archive_error, filled = archive_error.unfilled(Lake(Settings.from_env().lake))
+        if filled:
+            typer.echo(f"archive: {filled} file(s) it has not published; their days were fetched through REST")  # fmt: skip
     if archive_error is not None:
         raise archive_error
     if failures:
@@ -75,36 +80,6 @@ def run_venue_extract(
             f"{len(failures)} venue series could not be fetched ({kept}); "
             f"first: {failures[0]}{more}"
         )
-
-
-def not_filled_by_rest(error):
-    """The archive files whose days REST did not store either (None if it stored them all):
-    at the live edge the archive has not published the last days, and Binance's REST fills
-    them; only what neither source stored is a failure (e.g. klines_1m, not asked by REST)."""
-    from flows.extract import ExtractIncompleteError
-    from store.datasets import DATASETS
-    from store.lake import Lake
-
-    lake = Lake(Settings.from_env().lake)
-    unstored = getattr(error, "unstored", None)
-    if not unstored:
-        return error  # nothing known of its days: as the archive said
-
-    def filled(outcome) -> bool:
-        days = set(outcome.dates)
-        ds = DATASETS.get(outcome.dataset)
-        return (
-            bool(days) and ds is not None and lake.ingested_days(ds, outcome.symbol, days) == days
-        )
-
-    left = [o for o in unstored if not filled(o)]
-    if len(left) < len(unstored):
-        typer.echo(f"archive: {len(unstored) - len(left)} file(s) it has not published; their days were fetched through REST")  # fmt: skip
-    return (
-        ExtractIncompleteError.of(left, "listed among the Prefect run's artifact extract-problems")
-        if left
-        else None
-    )
 
 
 def print_report(report: dict) -> None:

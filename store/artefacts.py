@@ -14,11 +14,8 @@ import posixpath
 import tempfile
 from pathlib import Path
 
-import pyarrow.fs as pafs
-
 from store.files import atomic_write_bytes
-from store.object_store import delete_whole, filesystem_from_uri, is_uri, read_whole
-from store.s3_requests import object_exists
+from store.object_store import delete_whole, filesystem_from_uri, is_file, is_uri, read_whole
 
 
 class ArtefactStore:
@@ -49,11 +46,7 @@ class ArtefactStore:
     def exists(self, *parts: str) -> bool:
         if self.local is not None:
             return self.local.joinpath(*parts).is_file()
-        if isinstance(self.fs, pafs.S3FileSystem):
-            found = object_exists(self.fs, self._key(parts))  # one HEAD, no listing
-            if found is not None:
-                return found
-        return self.fs.get_file_info(self._key(parts)).type == pafs.FileType.File
+        return is_file(self.fs, self._key(parts))
 
     def read_bytes(self, *parts: str) -> bytes:
         """The artefact's bytes; FileNotFoundError if there is none."""

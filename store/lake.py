@@ -33,7 +33,13 @@ from store.datasets import DATASETS, Dataset, unit_key
 from store.errors import CorruptPartitionError, corrupt_partition
 from store.files import is_stale_temporary, temporary_name
 from store.ledger import LedgerEntry, LedgerRecordError
-from store.object_store import delete_whole, filesystem_from_uri, is_local_filesystem, read_whole
+from store.object_store import (
+    delete_whole,
+    filesystem_from_uri,
+    is_file,
+    is_local_filesystem,
+    read_whole,
+)
 from store.read_cache import active_snapshot
 from store.s3_requests import keys_between
 from store.units import UnitManifest, read_unit
@@ -223,7 +229,7 @@ class Lake:
         is one; and whether the record exists. Empty when there is no file. What a merge
         must start from: rows are never dropped because the record went missing."""
         path = self.data_path(ds, symbol, day)
-        if self.fs.get_file_info(path).type != pafs.FileType.File:
+        if not is_file(self.fs, path):
             return ds.schema.empty_table(), False
         entry = self.ledger_entry(ds, symbol, day)
         sha = entry.data_sha256 if entry is not None else None
@@ -269,8 +275,8 @@ class Lake:
     ) -> dict[date, LedgerEntry | None]:
         """Each day whose data file and ledger record exist (and, if ``check_size``, the
         record holds the file's size), with its record: the record read first, then one
-        metadata call for the days that have one, never a whole prefix's listing. None for an unreadable
-        record: a read trusts the data (`liqbrief lake verify` names the record), while
+        metadata call for the days that have one, never a whole prefix's listing. None for an
+        unreadable record: a read trusts the data (`liqbrief lake verify` names it), while
         ``check_size`` (is the day stored?) does not, so an extract fetches the day again and
         writes a good record. Reads check more than
         the size: a whole file's SHA-256 (object stores, units) or its schema (local)."""
@@ -300,9 +306,7 @@ class Lake:
             return sorted(held)
         infos = self.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
         names = [posixpath.basename(i.path) for i in infos if i.path.endswith(".json")]
-        days = sorted(
-            d for d in map(day_of_name, names) if d is not None
-        )  # a stray name is no record
+        days = sorted(d for d in map(day_of_name, names) if d is not None)  # stray: no record
         if snapshot is not None:
             snapshot.put_listed(directory, days)
         return days

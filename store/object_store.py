@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pyarrow.fs as pafs
 
-from store.s3_requests import delete_object, get_object
+from store.s3_requests import delete_object, get_object, object_exists
 
 OBJECT_SCHEMES = ("s3",)  # object stores the reports directory may name
 _MISSING = ("RESOURCE_NOT_FOUND", "NO_SUCH_KEY", "NoSuchKey")
@@ -80,6 +80,16 @@ def read_whole(fs: pafs.FileSystem, path: str) -> bytes:
         if any(code in str(exc) for code in _MISSING):
             raise FileNotFoundError(path) from None
         raise
+
+
+def is_file(fs: pafs.FileSystem, path: str) -> bool:
+    """Whether ``path`` is a file; on S3 one HEAD (pyarrow follows a missing key's HEAD
+    with a listing, asking whether it is a "directory")."""
+    if isinstance(fs, pafs.S3FileSystem):
+        found = object_exists(fs, path)
+        if found is not None:
+            return found
+    return fs.get_file_info(path).type == pafs.FileType.File
 
 
 def delete_whole(fs: pafs.FileSystem, path: str) -> None:

@@ -9,8 +9,8 @@ table), up to a byte budget, least recently used first out.
 
 What a run sees is then a snapshot: each day as it was when the run first read it, and the
 run's own writes (a write in this process holds the table it wrote, as a read would return
-it, so the run does not fetch back what it just wrote; a delete drops the day). Absent days are remembered alike: a run sees the lake
-as of its first look, so a day another process writes meanwhile is not seen by this run
+it, so the run does not fetch back what it just wrote; a delete drops the day). Absent days
+are remembered alike: a run sees the lake as of its first look, so a day another process writes meanwhile is not seen by this run
 (snapshot isolation; the run's own writes always are). So are whole listings of a record
 directory (a dataset's stored days): the run lists once, and hands its listings to the
 processes that render its days, so a briefing asks no more for what the run already knows is

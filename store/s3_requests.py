@@ -139,9 +139,8 @@ def get_object(fs: pafs.S3FileSystem, path: str) -> bytes | None:
 
 
 def object_exists(fs: pafs.S3FileSystem, path: str) -> bool | None:
-    """Whether ``bucket/key`` is an object, in one HEAD (pyarrow follows a missing key's
-    HEAD with a listing, asking whether it is a "directory"); None if this filesystem must
-    be asked through pyarrow instead."""
+    """Whether ``bucket/key`` is an object, in one HEAD; None if this filesystem must be
+    asked through pyarrow instead."""
     try:
         answer = _call(fs, "head_object", path)
     except FileNotFoundError:

@@ -21,7 +21,7 @@ class FileOutcome:
     rows: int = 0
     error: str | None = None
     symbol: str = ""  # a file that was not stored: the lake days it should have supplied,
-    dataset: str = ""  # so a caller can tell which another source (REST) has filled since
+    dataset: str = ""  # so a caller can tell which of them another source (REST) filled since
     dates: tuple[date, ...] = ()
 
 
